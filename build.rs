@@ -1,0 +1,47 @@
+//! Records the git revision and the versions of the TLS stack in the binary, for results files.
+
+use std::process::Command;
+
+fn main() {
+    println!("cargo:rerun-if-changed=Cargo.lock");
+    println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=.git/index");
+    let rev = Command::new("git")
+        .args(["describe", "--always", "--dirty", "--abbrev=12"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=SIPBENCH_GIT_REVISION={rev}");
+    let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
+    for (krate, var) in [
+        ("rustls", "SIPBENCH_RUSTLS_VERSION"),
+        ("aws-lc-rs", "SIPBENCH_AWS_LC_RS_VERSION"),
+        ("aws-lc-sys", "SIPBENCH_AWS_LC_SYS_VERSION"),
+        ("tokio", "SIPBENCH_TOKIO_VERSION"),
+    ] {
+        println!("cargo:rustc-env={var}={}", locked_version(&lock, krate));
+    }
+}
+
+/// The version of `krate` in Cargo.lock (the highest, if several are locked).
+fn locked_version(lock: &str, krate: &str) -> String {
+    let mut best: Option<String> = None;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == format!("name = \"{krate}\"") {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+                .and_then(|v| v.strip_suffix('"'))
+            {
+                if best.as_deref().is_none_or(|b| b < v) {
+                    best = Some(v.to_owned());
+                }
+            }
+        }
+    }
+    best.unwrap_or_else(|| "unknown".into())
+}

@@ -1,0 +1,60 @@
+//! The command line: one subcommand per role, each owning its options.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::generator::command::RunArgs;
+use crate::pki::{KeyType, Pki};
+use crate::server::command::ServeArgs;
+
+/// Benchmark and load generator for SIP over TLS and mutual TLS.
+#[derive(Debug, Parser)]
+#[command(name = "sipbench", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (default: `run` with the embedded default profile).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a load profile against the built-in server (default) or a real deployment.
+    Run(Box<RunArgs>),
+    /// Run the reference SIP server (TLS, MTLS and TCP listeners).
+    Serve(Box<ServeArgs>),
+    /// Manage test PKIs.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+}
+
+/// `sipbench pki ...`
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Write a throwaway PKI (enterprise and partner CAs, server, edge, partner and client certificates).
+    Init {
+        /// Directory to write (created if missing).
+        dir: PathBuf,
+        /// Key type of every key in the PKI.
+        #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
+        key_type: KeyType,
+    },
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        None => crate::generator::command::main(&RunArgs::default()),
+        Some(Command::Run(args)) => crate::generator::command::main(&args),
+        Some(Command::Serve(args)) => crate::server::command::main(&args),
+        Some(Command::Pki(PkiCommand::Init { dir, key_type })) => {
+            let pki = Pki::generate(key_type)?;
+            pki.write_to(&dir)?;
+            println!("wrote a {key_type} PKI to {}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! `sipbench run`: options, target set-up (embedded server or a real deployment), the phase
+//! loop, output and the results file.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use rustls::RootCertStore;
+use rustls_pki_types::ServerName;
+use tokio_rustls::TlsConnector;
+
+use crate::generator::session::Endpoint;
+use crate::generator::{Stop, run_phase};
+use crate::pki::{self, Identity, KeyType, Pki};
+use crate::plan::{self, Mode, PhasePlan, PhaseSpec, Profile, Txn, Workload};
+use crate::pool::{self, Pool};
+use crate::results::{PhaseResult, RunResult, SCHEMA, TargetInfo, now_rfc3339};
+use crate::server::{self, ServerConfig};
+use crate::sys::{self, Environment};
+use crate::tls::{self, Backend, Versions};
+use crate::{printer, signals};
+
+/// Options of `sipbench run`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// Load profile (TOML). Without it, the embedded default profile runs; with phase flags
+    /// and no profile, one phase is built from the flags alone.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Run only the named phase(s) of the profile.
+    #[arg(long = "phase", value_name = "NAME")]
+    pub phases: Vec<String>,
+
+    /// tls (client to server), mtls (server to server) or tcp (cleartext baseline).
+    #[arg(long, value_enum, help_heading = "Phase (overrides every phase of a profile)")]
+    pub mode: Option<Mode>,
+    /// sessions (connect, handshake, transactions, close), kept or hold.
+    #[arg(long, value_enum, help_heading = "Phase (overrides every phase of a profile)")]
+    pub workload: Option<Workload>,
+    /// Closed loop: sessions in flight.
+    #[arg(
+        short = 'c',
+        long,
+        conflicts_with = "rate",
+        help_heading = "Phase (overrides every phase of a profile)"
+    )]
+    pub concurrency: Option<usize>,
+    /// Open loop: session starts per second (workload kept: transactions per second).
+    #[arg(short = 'r', long, help_heading = "Phase (overrides every phase of a profile)")]
+    pub rate: Option<f64>,
+    /// Sessions kept open (workloads kept and hold).
+    #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
+    pub connections: Option<usize>,
+    /// Stop after this many measured sessions.
+    #[arg(short = 'n', long, help_heading = "Phase (overrides every phase of a profile)")]
+    pub sessions: Option<u64>,
+    /// Measured time, e.g. 10s, 1m.
+    #[arg(short = 'd', long, value_parser = humantime::parse_duration, help_heading = "Phase (overrides every phase of a profile)")]
+    pub duration: Option<Duration>,
+    /// Warm-up before measuring, e.g. 1s.
+    #[arg(long, value_parser = humantime::parse_duration, help_heading = "Phase (overrides every phase of a profile)")]
+    pub warmup: Option<Duration>,
+    /// SIP transactions per session, comma-separated: REGISTER, OPTIONS, MESSAGE, INVITE.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        help_heading = "Phase (overrides every phase of a profile)"
+    )]
+    pub transactions: Option<Vec<Txn>>,
+    /// TLS versions the generator offers.
+    #[arg(long, value_enum, help_heading = "Phase (overrides every phase of a profile)")]
+    pub tls_versions: Option<Versions>,
+    /// Let the client resume TLS sessions.
+    #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
+    pub resumption: Option<bool>,
+    /// TCP connect timeout.
+    #[arg(long, value_parser = humantime::parse_duration, help_heading = "Phase (overrides every phase of a profile)")]
+    pub connect_timeout: Option<Duration>,
+    /// TLS handshake timeout.
+    #[arg(long, value_parser = humantime::parse_duration, help_heading = "Phase (overrides every phase of a profile)")]
+    pub handshake_timeout: Option<Duration>,
+    /// SIP transaction timeout.
+    #[arg(long, value_parser = humantime::parse_duration, help_heading = "Phase (overrides every phase of a profile)")]
+    pub sip_timeout: Option<Duration>,
+
+    /// Worker threads (default: all cores).
+    #[arg(short = 'w', long)]
+    pub workers: Option<usize>,
+    /// Crypto backend of the generator.
+    #[arg(long, value_enum, default_value_t = Backend::AwsLcRs)]
+    pub backend: Backend,
+
+    /// A real deployment's TLS listener (host:port). Without it, the built-in server runs in
+    /// this process with a throwaway PKI.
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Target")]
+    pub target: Option<String>,
+    /// The deployment's MTLS (server-to-server) listener; default: --target.
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Target")]
+    pub mtls_target: Option<String>,
+    /// The deployment's cleartext TCP listener (mode tcp).
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Target")]
+    pub tcp_target: Option<String>,
+    /// DNS name the server certificate must carry; default: the host of --target.
+    #[arg(long, value_name = "NAME", help_heading = "Target")]
+    pub server_name: Option<String>,
+    /// CA bundle (PEM) the server certificate must chain to.
+    #[arg(long, value_name = "FILE", help_heading = "Target")]
+    pub ca: Option<PathBuf>,
+    /// Certificate chain (PEM) presented in mode mtls.
+    #[arg(long, value_name = "FILE", requires = "key", help_heading = "Target")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert", help_heading = "Target")]
+    pub key: Option<PathBuf>,
+    /// Key type of the embedded server's throwaway PKI.
+    #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256, help_heading = "Target")]
+    pub key_type: KeyType,
+
+    /// Results file; default results/<profile>-<time>.json.
+    #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
+    pub out: Option<PathBuf>,
+    /// Do not print the per-phase summary (the results file is still written).
+    #[arg(short = 'q', long, help_heading = "Output")]
+    pub quiet: bool,
+}
+
+impl RunArgs {
+    fn phase_flags(&self) -> PhaseSpec {
+        PhaseSpec {
+            name: None,
+            mode: self.mode,
+            workload: self.workload,
+            concurrency: self.concurrency,
+            rate: self.rate,
+            connections: self.connections,
+            sessions: self.sessions,
+            duration: self.duration,
+            warmup: self.warmup,
+            transactions: self.transactions.clone(),
+            tls_versions: self.tls_versions,
+            resumption: self.resumption,
+            connect_timeout: self.connect_timeout,
+            handshake_timeout: self.handshake_timeout,
+            sip_timeout: self.sip_timeout,
+            max_in_flight: None,
+        }
+    }
+
+    /// The profile to run and the resolved phases.
+    pub fn plan(&self) -> Result<(String, Vec<PhasePlan>)> {
+        let flags = self.phase_flags();
+        let profile = match &self.profile {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading profile {}", path.display()))?;
+                Profile::parse(&text).with_context(|| format!("profile {}", path.display()))?
+            }
+            // Phase flags without a profile describe a single phase of their own.
+            None if !flags.is_empty() => Profile {
+                name: Some("cli".into()),
+                phases: vec![PhaseSpec {
+                    name: Some("cli".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            None => Profile::parse(plan::DEFAULT_PROFILE).context("the embedded default profile")?,
+        };
+        let phases = plan::lower(&profile, &flags, &self.phases)?;
+        Ok((profile.name.clone().unwrap_or_else(|| "unnamed".into()), phases))
+    }
+}
+
+/// Credentials and addresses the phases connect with.
+struct Target {
+    info: TargetInfo,
+    tls: Option<SocketAddr>,
+    mtls: Option<SocketAddr>,
+    tcp: Option<SocketAddr>,
+    server_name: ServerName<'static>,
+    domain: Arc<str>,
+    roots: Option<RootCertStore>,
+    identity: Option<Identity>,
+}
+
+impl Target {
+    fn endpoint(&self, phase: &PhasePlan, backend: Backend) -> Result<Endpoint> {
+        let (addr, flag) = match phase.mode {
+            Mode::Tls => (self.tls, "--target"),
+            Mode::Mtls => (self.mtls, "--mtls-target"),
+            Mode::Tcp => (self.tcp, "--tcp-target"),
+        };
+        let addr = addr.with_context(|| format!("phase {}: mode {} needs {flag}", phase.name, phase.mode.as_str()))?;
+        let tls = match phase.mode {
+            Mode::Tcp => None,
+            mode => {
+                let roots = self
+                    .roots
+                    .clone()
+                    .with_context(|| format!("phase {}: mode {} needs --ca", phase.name, mode.as_str()))?;
+                let identity = match mode {
+                    Mode::Mtls => Some(self.identity.as_ref().with_context(|| {
+                        format!(
+                            "phase {}: mode mtls needs a client certificate (--cert and --key)",
+                            phase.name
+                        )
+                    })?),
+                    _ => None,
+                };
+                let config = tls::client_config(
+                    &backend.provider(),
+                    roots,
+                    identity,
+                    phase.tls_versions,
+                    phase.resumption,
+                )?;
+                Some((TlsConnector::from(config), self.server_name.clone()))
+            }
+        };
+        Ok(Endpoint {
+            addr,
+            tls,
+            domain: self.domain.clone(),
+        })
+    }
+}
+
+fn resolve(what: &str, s: &str) -> Result<SocketAddr> {
+    s.to_socket_addrs()
+        .with_context(|| format!("{what} {s}: not a host:port that resolves"))?
+        .next()
+        .with_context(|| format!("{what} {s}: resolves to no address"))
+}
+
+fn remote_target(args: &RunArgs, target: &str) -> Result<Target> {
+    let tls = resolve("--target", target)?;
+    let mtls = args
+        .mtls_target
+        .as_deref()
+        .map(|t| resolve("--mtls-target", t))
+        .transpose()?
+        .or(Some(tls));
+    let tcp = args
+        .tcp_target
+        .as_deref()
+        .map(|t| resolve("--tcp-target", t))
+        .transpose()?;
+    let host = target
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(target)
+        .trim_matches(['[', ']']);
+    let name = args.server_name.clone().unwrap_or_else(|| host.to_owned());
+    let server_name = ServerName::try_from(name.clone())
+        .with_context(|| format!("--server-name {name}: not a DNS name or IP address"))?;
+    let roots = match &args.ca {
+        Some(path) => Some(pki::roots_from(&pki::load_ca_bundle(path)?)?),
+        None => None,
+    };
+    let identity = match (&args.cert, &args.key) {
+        (Some(c), Some(k)) => Some(pki::load_identity(c, k)?),
+        _ => None,
+    };
+    Ok(Target {
+        info: TargetInfo {
+            kind: "remote".into(),
+            tls: Some(tls.to_string()),
+            mtls: mtls.map(|a| a.to_string()),
+            tcp: tcp.map(|a| a.to_string()),
+            server_name: name.clone(),
+        },
+        tls: Some(tls),
+        mtls,
+        tcp,
+        server_name,
+        domain: name.into(),
+        roots,
+        identity,
+    })
+}
+
+/// The embedded server's name (in the throwaway PKI's server certificate).
+pub const EMBEDDED_SERVER_NAME: &str = "sip.example.test";
+
+fn embedded_target(pki: &Pki, addrs: server::ServerAddrs) -> Target {
+    Target {
+        info: TargetInfo {
+            kind: "embedded".into(),
+            tls: addrs.tls.map(|a| a.to_string()),
+            mtls: addrs.mtls.map(|a| a.to_string()),
+            tcp: addrs.tcp.map(|a| a.to_string()),
+            server_name: EMBEDDED_SERVER_NAME.into(),
+        },
+        tls: addrs.tls,
+        mtls: addrs.mtls,
+        tcp: addrs.tcp,
+        server_name: ServerName::try_from(EMBEDDED_SERVER_NAME).expect("static name"),
+        domain: EMBEDDED_SERVER_NAME.into(),
+        roots: Some(pki.enterprise_roots()),
+        identity: Some(pki.edge.clone()),
+    }
+}
+
+/// The summary of a finished (or interrupted) run.
+#[derive(Debug)]
+pub struct RunReport {
+    /// What was written.
+    pub result: RunResult,
+    /// Where it was written.
+    pub path: PathBuf,
+}
+
+/// Runs `sipbench run`; returns the report and writes the results file after every phase.
+pub fn run(args: &RunArgs) -> Result<RunReport> {
+    let fd_limit = sys::raise_fd_limit();
+    let (profile, phases) = args.plan()?;
+    let workers = args.workers.unwrap_or_else(pool::cores);
+    if workers == 0 {
+        bail!("--workers: must be > 0");
+    }
+    let path = args.out.clone().unwrap_or_else(|| {
+        let stamp = now_rfc3339().replace([':', '-'], "");
+        PathBuf::from("results").join(format!("{profile}-{stamp}.json"))
+    });
+    let pool = Pool::new(workers, "sipbench")?;
+    let control = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building the control runtime")?;
+    let outcome = control.block_on(run_phases(args, &profile, &phases, &pool, fd_limit, &path));
+    drop(control);
+    // Joining the worker threads happens here, outside any runtime.
+    drop(pool);
+    let result = outcome?;
+    Ok(RunReport { result, path })
+}
+
+async fn run_phases(
+    args: &RunArgs,
+    profile: &str,
+    phases: &[PhasePlan],
+    pool: &Pool,
+    fd_limit: sys::FdLimit,
+    path: &std::path::Path,
+) -> Result<RunResult> {
+    let interrupt = Arc::new(Stop::new());
+    let signal_task = tokio::spawn(signals::on_interrupt({
+        let interrupt = interrupt.clone();
+        move || interrupt.set()
+    }));
+    let embedded = args.target.is_none();
+    let (target, server, key_type) = if let Some(t) = &args.target {
+        (remote_target(args, t)?, None, None)
+    } else {
+        let key_type = args.key_type;
+        let pki = tokio::task::spawn_blocking(move || Pki::generate(key_type))
+            .await
+            .context("generating the PKI")??;
+        let config = ServerConfig::loopback(
+            pki.server.clone(),
+            vec![pki.enterprise_ca.clone(), pki.partner_ca.clone()],
+        );
+        let running = server::start(&config, pool)?;
+        (
+            embedded_target(&pki, running.addrs()),
+            Some(running),
+            Some(key_type.as_str().to_owned()),
+        )
+    };
+    let mut warnings = Vec::new();
+    let per_session_fds = if embedded { 2 } else { 1 };
+    let peak = phases
+        .iter()
+        .map(|p| peak_sessions(p) * per_session_fds + 64)
+        .max()
+        .unwrap_or(0) as u64;
+    if peak > fd_limit.soft {
+        warnings.push(format!(
+            "open-files limit {} (hard {}) is below the ~{peak} descriptors the largest phase needs; sessions beyond it fail as connect errors",
+            fd_limit.soft, fd_limit.hard
+        ));
+    } else if fd_limit.soft > fd_limit.soft_before {
+        tracing::info!(
+            "raised the open-files soft limit from {} to {}",
+            fd_limit.soft_before,
+            fd_limit.soft
+        );
+    }
+    let mut result = RunResult {
+        schema: SCHEMA.into(),
+        started_at: now_rfc3339(),
+        written_at: now_rfc3339(),
+        complete: false,
+        interrupted: false,
+        command: std::env::args().collect(),
+        profile: profile.to_owned(),
+        target: target.info.clone(),
+        environment: Environment::capture(
+            args.backend.as_str(),
+            if embedded { Backend::default().as_str() } else { "none" },
+            fd_limit,
+        ),
+        key_type,
+        workers: pool.len(),
+        phases: Vec::new(),
+        server: None,
+        warnings,
+    };
+    if !args.quiet {
+        print!("{}", printer::header(&result));
+    }
+    let ids = Arc::new(AtomicU64::new(0));
+    for phase in phases {
+        if interrupt.is_set() {
+            break;
+        }
+        let endpoint = target.endpoint(phase, args.backend)?;
+        if !args.quiet {
+            eprintln!(
+                "running phase {} ({} {}, {})...",
+                phase.name,
+                phase.mode.as_str(),
+                phase.workload.as_str(),
+                phase.load
+            );
+        }
+        let outcome = run_phase(phase, endpoint, pool, &interrupt, ids.clone()).await;
+        let pr = PhaseResult::from_outcome(phase, &outcome, embedded);
+        if !args.quiet {
+            print!("{}", printer::phase(&pr));
+        }
+        result.phases.push(pr);
+        result.interrupted |= outcome.interrupted;
+        result.written_at = now_rfc3339();
+        if let Some(s) = &server {
+            result.server = Some(s.counters().snapshot());
+        }
+        result.write(path)?;
+    }
+    if let Some(s) = server {
+        result.server = Some(s.shutdown(Duration::from_secs(2)).await);
+    }
+    result.interrupted |= interrupt.is_set();
+    result.complete = !result.interrupted;
+    result.written_at = now_rfc3339();
+    result.write(path)?;
+    signal_task.abort();
+    Ok(result)
+}
+
+fn peak_sessions(p: &PhasePlan) -> usize {
+    match (p.workload, p.load) {
+        (Workload::Sessions, plan::Load::Closed { concurrency }) => concurrency,
+        (Workload::Sessions, plan::Load::Open { .. }) => p.max_in_flight,
+        _ => p.connections,
+    }
+}
+
+/// Entry point for the binary: runs and maps the outcome to an exit status
+/// (0 done, 130 interrupted; errors are returned).
+pub fn main(args: &RunArgs) -> Result<ExitCode> {
+    let report = run(args)?;
+    if !args.quiet {
+        println!("\nresults written to {}", report.path.display());
+    }
+    Ok(if report.result.interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

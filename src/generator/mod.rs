@@ -1,0 +1,561 @@
+//! The load generator: runs the phases of a [`Plan`](crate::plan::PhasePlan) on a pool of
+//! per-core runtimes and measures them.
+//!
+//! Each pool thread is one worker. A worker owns its share of the sessions and one
+//! [`PhaseStats`] (its own histograms); the shares are merged when the phase ends.
+//!
+//! The phase clock: warm-up, then the measured window. Work that *starts* inside the window is
+//! counted, including work that completes after the window closed (in-flight sessions are let
+//! finish, bounded by their timeouts); the measured time runs from the window's start to the
+//! last counted completion, so rates never divide by a time shorter than the work took.
+//!
+//! Open loop (`rate`): arrivals are scheduled at constant intervals; latency is measured from
+//! each arrival's intended time (corrected for coordinated omission, as wrk2 does), with the
+//! uncorrected histogram kept beside it.
+
+pub mod command;
+pub mod session;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant as TokioInstant;
+
+use crate::plan::{Load, PhasePlan, Txn, Workload};
+use crate::pool::Pool;
+use crate::stats::{FailureKind, PhaseStats, micros};
+use crate::sys;
+use crate::tls::PeerKeyCache;
+use session::{Endpoint, Established, SipClient};
+
+/// A stop signal that tasks can poll cheaply and await.
+#[derive(Debug)]
+pub struct Stop {
+    flag: AtomicBool,
+    tx: watch::Sender<bool>,
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Stop {
+    /// Not set.
+    pub fn new() -> Self {
+        Stop {
+            flag: AtomicBool::new(false),
+            tx: watch::channel(false).0,
+        }
+    }
+    /// Sets it; every waiter wakes.
+    pub fn set(&self) {
+        self.flag.store(true, Ordering::Release);
+        self.tx.send_replace(true);
+    }
+    /// Whether it is set.
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+    /// Resolves once set.
+    pub async fn wait(&self) {
+        let mut rx = self.tx.subscribe();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+}
+
+/// What a phase measured, merged over workers.
+#[derive(Debug)]
+pub struct PhaseOutcome {
+    /// Merged stats.
+    pub stats: PhaseStats,
+    /// From the start of the measured window to the last counted completion.
+    pub measured: Duration,
+    /// Process CPU time (user, system) during the measured window and the drain after it.
+    pub cpu: (Duration, Duration),
+    /// Resident memory before sessions were opened (workload `hold`).
+    pub rss_before: Option<u64>,
+    /// Resident memory with every session open (workload `hold`).
+    pub rss_held: Option<u64>,
+    /// Sessions open at once at the peak (workload `hold`).
+    pub held: u64,
+    /// The phase was cut short by an interrupt.
+    pub interrupted: bool,
+}
+
+/// Shared, read-only context of one phase.
+struct Ctx {
+    plan: PhasePlan,
+    endpoint: Endpoint,
+    stop: Stop,
+    /// Remaining measured-session budget (`i64::MAX` when unlimited).
+    budget: AtomicI64,
+    /// Session ids, unique within the run.
+    ids: Arc<AtomicU64>,
+    /// Local address to put in Via/Contact headers.
+    local: Option<SocketAddr>,
+}
+
+impl Ctx {
+    fn take_budget(&self) -> bool {
+        if self.budget.fetch_sub(1, Ordering::Relaxed) > 0 {
+            true
+        } else {
+            self.stop.set();
+            false
+        }
+    }
+}
+
+/// The phase clock, fixed when the measured part begins.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    start: Instant,
+    window_start: Instant,
+    window_end: Option<Instant>,
+}
+
+impl Clock {
+    fn measured(&self, t: Instant) -> bool {
+        t >= self.window_start && self.window_end.is_none_or(|end| t < end)
+    }
+    fn over(&self, t: Instant) -> bool {
+        self.window_end.is_some_and(|end| t >= end)
+    }
+}
+
+type Shared = Arc<Mutex<PhaseStats>>;
+
+fn lock(s: &Shared) -> std::sync::MutexGuard<'_, PhaseStats> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs one phase against `endpoint` on `pool`. `interrupt` cuts it short (results so far are kept).
+pub async fn run_phase(
+    plan: &PhasePlan,
+    endpoint: Endpoint,
+    pool: &Pool,
+    interrupt: &Stop,
+    ids: Arc<AtomicU64>,
+) -> PhaseOutcome {
+    let ctx = Arc::new(Ctx {
+        plan: plan.clone(),
+        endpoint,
+        stop: Stop::new(),
+        budget: AtomicI64::new(plan.sessions.map(|s| s as i64).unwrap_or(i64::MAX)),
+        ids,
+        local: None,
+    });
+    let workers = pool.len();
+    let shards: Vec<Shared> = (0..workers).map(|_| Arc::new(Mutex::new(PhaseStats::new()))).collect();
+    let mut rss_before = None;
+    let mut rss_held = None;
+    let mut held = 0;
+
+    // Kept and held sessions are opened first; the phase clock starts once they all are.
+    let (clock_tx, clock_rx) = watch::channel::<Option<Clock>>(None);
+    let ready = Arc::new(Semaphore::new(0));
+    let check = Arc::new(Stop::new());
+    let open_ok = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    match (plan.workload, plan.load) {
+        (Workload::Sessions, Load::Closed { concurrency }) => {
+            for slot in 0..concurrency {
+                let (ctx, shard, clock) = (ctx.clone(), shards[slot % workers].clone(), clock_rx.clone());
+                tasks.push(pool.spawn_on(slot, closed_sessions(ctx, shard, clock)));
+            }
+        }
+        (Workload::Sessions, Load::Open { rate }) => {
+            for (w, shard) in shards.iter().enumerate() {
+                let (ctx, shard, clock) = (ctx.clone(), shard.clone(), clock_rx.clone());
+                let cap = (plan.max_in_flight / workers).max(1);
+                tasks.push(pool.spawn_on(
+                    w,
+                    open_sessions(ctx, shard, clock, rate / workers as f64, w, workers, cap),
+                ));
+            }
+        }
+        (Workload::Kept | Workload::Hold, load) => {
+            rss_before = sys::rss_bytes();
+            let n = plan.connections;
+            for c in 0..n {
+                let (ctx, shard, clock) = (ctx.clone(), shards[c % workers].clone(), clock_rx.clone());
+                let (ready, check, open_ok) = (ready.clone(), check.clone(), open_ok.clone());
+                let per_conn_rate = match load {
+                    Load::Open { rate } => Some(rate / n as f64),
+                    Load::Closed { .. } => None,
+                };
+                let phase = (c as f64 + 0.5) / n as f64;
+                tasks.push(pool.spawn_on(
+                    c,
+                    kept_session(ctx, shard, clock, ready, check, open_ok, per_conn_rate, phase),
+                ));
+            }
+            // Every connection reports once, opened or failed.
+            tokio::select! {
+                r = ready.acquire_many(n as u32) => { if let Ok(p) = r { p.forget(); } }
+                _ = interrupt.wait() => ctx.stop.set(),
+            }
+            held = open_ok.load(Ordering::Relaxed);
+            if plan.workload == Workload::Hold {
+                rss_held = sys::rss_bytes();
+            }
+        }
+    }
+
+    let start = Instant::now();
+    let window_start = start + plan.warmup;
+    let clock = Clock {
+        start,
+        window_start,
+        window_end: plan.duration.map(|d| window_start + d),
+    };
+    let _ = clock_tx.send(Some(clock));
+
+    // Warm-up, then the measured window; CPU is read at the window's edges.
+    let cpu0 = tokio::select! {
+        _ = tokio::time::sleep_until(TokioInstant::from_std(window_start)) => sys::cpu_times(),
+        _ = interrupt.wait() => { ctx.stop.set(); sys::cpu_times() }
+    };
+    let mut interrupted = interrupt.is_set();
+    if !interrupted {
+        let end = async {
+            match clock.window_end {
+                Some(end) => tokio::time::sleep_until(TokioInstant::from_std(end)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = end => {}
+            _ = ctx.stop.wait() => {}
+            _ = interrupt.wait() => interrupted = true,
+        }
+    }
+    ctx.stop.set();
+    check.set();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let cpu1 = sys::cpu_times();
+
+    let mut stats = PhaseStats::new();
+    for s in &shards {
+        stats.merge(&lock(s));
+    }
+    let measured = if stats.last_completion.is_zero() {
+        plan.duration.unwrap_or(Duration::ZERO).min(window_start.elapsed())
+    } else {
+        stats.last_completion
+    };
+    let _ = clock.start;
+    PhaseOutcome {
+        stats,
+        measured,
+        cpu: (cpu1.0.saturating_sub(cpu0.0), cpu1.1.saturating_sub(cpu0.1)),
+        rss_before,
+        rss_held,
+        held,
+        interrupted,
+    }
+}
+
+async fn wait_clock(mut rx: watch::Receiver<Option<Clock>>) -> Option<Clock> {
+    rx.wait_for(|c| c.is_some()).await.ok().and_then(|c| *c)
+}
+
+/// Closed loop: one slot runs sessions back to back until the window closes or the budget is spent.
+async fn closed_sessions(ctx: Arc<Ctx>, shard: Shared, clock: watch::Receiver<Option<Clock>>) {
+    let Some(clock) = wait_clock(clock).await else { return };
+    let mut keys = PeerKeyCache::default();
+    while !ctx.stop.is_set() {
+        let t0 = Instant::now();
+        if clock.over(t0) {
+            break;
+        }
+        let measured = clock.measured(t0);
+        if measured && !ctx.take_budget() {
+            break;
+        }
+        one_session(&ctx, &shard, &clock, &mut keys, t0, t0, measured).await;
+    }
+}
+
+/// Open loop: arrivals at a constant rate on this worker, each session its own task.
+#[allow(clippy::too_many_arguments)]
+async fn open_sessions(
+    ctx: Arc<Ctx>,
+    shard: Shared,
+    clock: watch::Receiver<Option<Clock>>,
+    rate: f64,
+    worker: usize,
+    workers: usize,
+    cap: usize,
+) {
+    let Some(clock) = wait_clock(clock).await else { return };
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let offset = interval.mul_f64(worker as f64 / workers as f64);
+    let in_flight = Arc::new(Semaphore::new(cap));
+    let mut k: u32 = 0;
+    loop {
+        let intended = clock.start + offset + interval * k;
+        if ctx.stop.is_set() || clock.over(intended) {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(TokioInstant::from_std(intended)) => {}
+            _ = ctx.stop.wait() => break,
+        }
+        let permit = tokio::select! {
+            p = in_flight.clone().acquire_owned() => p.expect("semaphore is never closed"),
+            _ = ctx.stop.wait() => break,
+        };
+        let measured = clock.measured(intended);
+        if measured && !ctx.take_budget() {
+            break;
+        }
+        let (ctx, shard) = (ctx.clone(), shard.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut keys = PeerKeyCache::default();
+            one_session(&ctx, &shard, &clock, &mut keys, intended, Instant::now(), measured).await;
+        });
+        k = k.saturating_add(1);
+    }
+    // Let the sessions in flight finish (each is bounded by its timeouts).
+    let _ = in_flight.acquire_many(cap as u32).await;
+}
+
+/// One whole session: connect, handshake, transactions, close. Records it when `measured`.
+async fn one_session(
+    ctx: &Ctx,
+    shard: &Shared,
+    clock: &Clock,
+    keys: &mut PeerKeyCache,
+    intended: Instant,
+    started: Instant,
+    measured: bool,
+) {
+    let plan = &ctx.plan;
+    let id = ctx.ids.fetch_add(1, Ordering::Relaxed);
+    let est = session::establish(&ctx.endpoint, plan.connect_timeout, plan.handshake_timeout, keys).await;
+    let mut txns: Vec<(&'static str, Duration, Result<u16, FailureKind>)> = Vec::new();
+    let result = match est {
+        Err(kind) => Err((kind, None)),
+        Ok((stream, est)) => {
+            let mut client = SipClient::new(stream, ctx.endpoint.domain.clone(), id, ctx.local);
+            let mut failure = None;
+            for &txn in &plan.transactions {
+                let r = client
+                    .run(txn, plan.sip_timeout, &mut |m, d, r| txns.push((m, d, r)))
+                    .await;
+                if let Err(kind) = r {
+                    failure = Some(kind);
+                    break;
+                }
+            }
+            let bytes = (client.bytes_out, client.bytes_in);
+            client.close().await;
+            match failure {
+                Some(kind) => Err((kind, Some((est, bytes)))),
+                None => Ok((est, bytes)),
+            }
+        }
+    };
+    if !measured {
+        return;
+    }
+    let done = Instant::now();
+    let mut s = lock(shard);
+    s.sessions_started += 1;
+    let est = match &result {
+        Ok(e) => Some(e),
+        Err((_, e)) => e.as_ref(),
+    };
+    if let Some((est, (out, inn))) = est {
+        record_established(&mut s, est);
+        s.bytes_out += out;
+        s.bytes_in += inn;
+    }
+    for (m, d, r) in &txns {
+        record_txn(&mut s, m, *d, *d, r);
+    }
+    match result {
+        Ok(_) => {
+            s.sessions_ok += 1;
+            let _ = s.session.record(micros(done - intended));
+            let _ = s.session_uncorrected.record(micros(done - started));
+        }
+        Err((kind, _)) => s.fail(kind),
+    }
+    s.completed_at(done - clock.window_start);
+}
+
+fn record_established(s: &mut PhaseStats, est: &Established) {
+    let _ = s.connect.record(micros(est.connect));
+    if est.negotiated.protocol != "none" {
+        let h = if est.resumed {
+            &mut s.handshake_resumed
+        } else {
+            &mut s.handshake_full
+        };
+        let _ = h.record(micros(est.handshake));
+    }
+    s.negotiated(&est.negotiated);
+}
+
+fn record_txn(s: &mut PhaseStats, method: &str, corrected: Duration, actual: Duration, r: &Result<u16, FailureKind>) {
+    let t = s.txn(method);
+    match r {
+        Ok(_) => {
+            t.ok += 1;
+            let _ = t.latency.record(micros(corrected));
+            let _ = t.uncorrected.record(micros(actual));
+        }
+        Err(_) => t.failed += 1,
+    }
+}
+
+/// One kept (or held) session: open, report, then loop transactions (kept) or wait (hold).
+#[allow(clippy::too_many_arguments)]
+async fn kept_session(
+    ctx: Arc<Ctx>,
+    shard: Shared,
+    clock: watch::Receiver<Option<Clock>>,
+    ready: Arc<Semaphore>,
+    check: Arc<Stop>,
+    open_ok: Arc<AtomicU64>,
+    rate: Option<f64>,
+    phase_frac: f64,
+) {
+    let plan = &ctx.plan;
+    let id = ctx.ids.fetch_add(1, Ordering::Relaxed);
+    let mut keys = PeerKeyCache::default();
+    let opened = session::establish(&ctx.endpoint, plan.connect_timeout, plan.handshake_timeout, &mut keys).await;
+    let (stream, est) = match opened {
+        Ok(x) => x,
+        Err(kind) => {
+            {
+                let mut s = lock(&shard);
+                s.sessions_started += 1;
+                s.fail(kind);
+            }
+            ready.add_permits(1);
+            return;
+        }
+    };
+    {
+        let mut s = lock(&shard);
+        s.sessions_started += 1;
+        record_established(&mut s, &est);
+    }
+    let mut client = SipClient::new(stream, ctx.endpoint.domain.clone(), id, ctx.local);
+    if plan.workload == Workload::Hold {
+        // A held session registers once, as a real client would.
+        let mut rec = Vec::new();
+        let r = client
+            .run(Txn::Register, plan.sip_timeout, &mut |m, d, r| rec.push((m, d, r)))
+            .await;
+        let failed = {
+            let mut s = lock(&shard);
+            for (m, d, r) in &rec {
+                record_txn(&mut s, m, *d, *d, r);
+            }
+            match r {
+                Err(kind) => {
+                    s.fail(kind);
+                    true
+                }
+                Ok(()) => false,
+            }
+        };
+        if failed {
+            ready.add_permits(1);
+            return;
+        }
+    }
+    open_ok.fetch_add(1, Ordering::Relaxed);
+    ready.add_permits(1);
+    let Some(clock) = wait_clock(clock).await else { return };
+
+    if plan.workload == Workload::Hold {
+        check.wait().await;
+        let t = Instant::now();
+        let r = client.transaction("OPTIONS", plan.sip_timeout).await;
+        {
+            let mut s = lock(&shard);
+            record_txn(&mut s, "OPTIONS", t.elapsed(), t.elapsed(), &r);
+            match r {
+                Ok(_) => s.sessions_ok += 1,
+                Err(kind) => s.fail(kind),
+            }
+            s.completed_at(Instant::now().saturating_duration_since(clock.window_start));
+        }
+        client.close().await;
+        return;
+    }
+
+    let interval = rate.map(|r| Duration::from_secs_f64(1.0 / r));
+    let mut k: u32 = 0;
+    let mut failed = false;
+    let mut rec = Vec::with_capacity(2);
+    'outer: while !ctx.stop.is_set() {
+        for &txn in &plan.transactions {
+            // Open loop: the intended send time of this transaction.
+            let intended = match interval {
+                Some(iv) => {
+                    let at = clock.start + iv.mul_f64(phase_frac) + iv * k;
+                    k = k.saturating_add(1);
+                    if clock.over(at) {
+                        break 'outer;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(TokioInstant::from_std(at)) => {}
+                        _ = ctx.stop.wait() => break 'outer,
+                    }
+                    at
+                }
+                None => Instant::now(),
+            };
+            if clock.over(intended) {
+                break 'outer;
+            }
+            let sent = Instant::now();
+            let measured = clock.measured(intended);
+            rec.clear();
+            let r = client
+                .run(txn, plan.sip_timeout, &mut |m, d, r| rec.push((m, d, r)))
+                .await;
+            if measured {
+                let done = Instant::now();
+                let mut s = lock(&shard);
+                // The first step of a transaction carries the wait before it was sent.
+                let mut lag = sent.saturating_duration_since(intended);
+                for (m, d, r) in &rec {
+                    record_txn(&mut s, m, *d + lag, *d, r);
+                    lag = Duration::ZERO;
+                }
+                if let Err(kind) = &r {
+                    s.fail(kind.clone());
+                }
+                s.completed_at(done - clock.window_start);
+            }
+            if r.is_err() {
+                failed = true;
+                break 'outer;
+            }
+        }
+    }
+    {
+        let mut s = lock(&shard);
+        s.bytes_out += client.bytes_out;
+        s.bytes_in += client.bytes_in;
+        if !failed {
+            s.sessions_ok += 1;
+        }
+    }
+    client.close().await;
+}

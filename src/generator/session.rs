@@ -1,0 +1,358 @@
+//! One generator session: TCP connect, optional TLS handshake, SIP transactions.
+//!
+//! Every step is timed separately and every failure comes back as a [`FailureKind`].
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::plan::Txn;
+use crate::sip::{Frame, Framer, Message, Role};
+use crate::stats::{FailureKind, Negotiated};
+use crate::tls::{self, PeerKeyCache};
+
+/// Where and how to connect.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// Server address.
+    pub addr: SocketAddr,
+    /// TLS connector and the name to verify, or `None` for cleartext TCP.
+    pub tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// Domain used in request URIs and From/To.
+    pub domain: Arc<str>,
+}
+
+/// A connected stream, TLS or not.
+pub enum Stream {
+    /// Cleartext.
+    Tcp(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Timings of connection set-up.
+#[derive(Debug, Clone)]
+pub struct Established {
+    /// TCP connect time.
+    pub connect: Duration,
+    /// TLS handshake time (zero for TCP).
+    pub handshake: Duration,
+    /// What the handshake negotiated.
+    pub negotiated: Negotiated,
+    /// True for a resumed handshake.
+    pub resumed: bool,
+}
+
+/// Connects and, for TLS, handshakes.
+pub async fn establish(
+    ep: &Endpoint,
+    connect_timeout: Duration,
+    handshake_timeout: Duration,
+    keys: &mut PeerKeyCache,
+) -> Result<(Stream, Established), FailureKind> {
+    let t0 = Instant::now();
+    let tcp = match tokio::time::timeout(connect_timeout, TcpStream::connect(ep.addr)).await {
+        Err(_) => return Err(FailureKind::ConnectTimeout),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Err(FailureKind::ConnectRefused),
+        Ok(Err(e)) => {
+            return Err(FailureKind::ConnectError(crate::stats::kebab(&format!(
+                "{:?}",
+                e.kind()
+            ))));
+        }
+        Ok(Ok(s)) => s,
+    };
+    let _ = tcp.set_nodelay(true);
+    let connect = t0.elapsed();
+    let Some((connector, name)) = &ep.tls else {
+        let est = Established {
+            connect,
+            handshake: Duration::ZERO,
+            negotiated: tls::cleartext(),
+            resumed: false,
+        };
+        return Ok((Stream::Tcp(tcp), est));
+    };
+    let t1 = Instant::now();
+    let stream = match tokio::time::timeout(handshake_timeout, connector.connect(name.clone(), tcp)).await {
+        Err(_) => return Err(FailureKind::HandshakeTimeout),
+        Ok(Err(e)) => return Err(tls::classify_io(&e)),
+        Ok(Ok(s)) => s,
+    };
+    let handshake = t1.elapsed();
+    let (_, conn) = stream.get_ref();
+    let negotiated = tls::negotiated(conn, keys);
+    let resumed = negotiated.handshake == "resumed";
+    Ok((
+        Stream::Tls(Box::new(stream)),
+        Established {
+            connect,
+            handshake,
+            negotiated,
+            resumed,
+        },
+    ))
+}
+
+/// A SIP user agent client on one connection; owns its buffers so transactions do not allocate.
+pub struct SipClient {
+    stream: Stream,
+    framer: Framer,
+    buf: BytesMut,
+    out: Vec<u8>,
+    call_id: String,
+    from_tag: String,
+    user: String,
+    local: String,
+    transport: &'static str,
+    domain: Arc<str>,
+    cseq: u32,
+    branch_seq: u64,
+    /// Application bytes written.
+    pub bytes_out: u64,
+    /// Application bytes read.
+    pub bytes_in: u64,
+}
+
+impl SipClient {
+    /// Wraps an established stream. `id` makes Call-ID, tags and the user name unique per session.
+    pub fn new(stream: Stream, domain: Arc<str>, id: u64, local: Option<SocketAddr>) -> SipClient {
+        let transport = if matches!(stream, Stream::Tls(_)) { "TLS" } else { "TCP" };
+        SipClient {
+            stream,
+            framer: Framer::new(Role::Client, crate::sip::DEFAULT_MAX_MESSAGE_SIZE),
+            buf: BytesMut::with_capacity(8 * 1024),
+            out: Vec::with_capacity(2 * 1024),
+            call_id: format!("{id:x}-{:x}@sipbench", std::process::id()),
+            from_tag: format!("t{id:x}"),
+            user: format!("u{id}"),
+            local: local.map(|a| a.to_string()).unwrap_or_else(|| "127.0.0.1:5060".into()),
+            transport,
+            domain,
+            cseq: 0,
+            branch_seq: 0,
+            bytes_out: 0,
+            bytes_in: 0,
+        }
+    }
+
+    /// Runs one transaction. `Txn::Invite` is a whole call; the INVITE and the BYE are reported
+    /// separately through `record`, each with the method and its latency.
+    pub async fn run(
+        &mut self,
+        txn: Txn,
+        timeout: Duration,
+        record: &mut impl FnMut(&'static str, Duration, Result<u16, FailureKind>),
+    ) -> Result<(), FailureKind> {
+        match txn {
+            Txn::Invite => {
+                let t = Instant::now();
+                let r = self.transaction("INVITE", timeout).await;
+                record("INVITE", t.elapsed(), r.clone());
+                let to_tag = r?;
+                let _ = to_tag;
+                self.send_ack().await?;
+                let t = Instant::now();
+                let r = self.transaction("BYE", timeout).await;
+                record("BYE", t.elapsed(), r.clone());
+                r.map(|_| ())
+            }
+            other => {
+                let t = Instant::now();
+                let r = self.transaction(other.as_str(), timeout).await;
+                record(other.as_str(), t.elapsed(), r.clone());
+                r.map(|_| ())
+            }
+        }
+    }
+
+    /// Sends one request and waits for its final response; returns the status (< 400) or the failure.
+    pub async fn transaction(&mut self, method: &'static str, timeout: Duration) -> Result<u16, FailureKind> {
+        self.cseq += 1;
+        self.branch_seq += 1;
+        self.out.clear();
+        self.write_request(method);
+        match tokio::time::timeout(timeout, self.exchange(method)).await {
+            Err(_) => Err(FailureKind::SipTimeout),
+            Ok(Ok(status)) if status >= 400 => Err(FailureKind::SipStatus(status)),
+            Ok(r) => r,
+        }
+    }
+
+    async fn exchange(&mut self, method: &'static str) -> Result<u16, FailureKind> {
+        self.stream
+            .write_all(&self.out)
+            .await
+            .map_err(|e| tls::classify_io(&e))?;
+        self.stream.flush().await.map_err(|e| tls::classify_io(&e))?;
+        self.bytes_out += self.out.len() as u64;
+        let cseq = self.cseq;
+        loop {
+            while let Some(frame) = self
+                .framer
+                .decode(&mut self.buf)
+                .map_err(|e| protocol(&format!("{e:?}")))?
+            {
+                let Frame::Message(bytes) = frame else { continue };
+                self.bytes_in += bytes.len() as u64;
+                let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
+                let Message::Response(resp) = &msg else { continue };
+                // Skip responses to something else (e.g. a late INVITE 200 retransmission).
+                match msg.cseq() {
+                    Some((n, m)) if n == cseq && m.as_str() == method => {}
+                    _ => continue,
+                }
+                if resp.status >= 200 {
+                    return Ok(resp.status);
+                }
+            }
+            match self.stream.read_buf(&mut self.buf).await {
+                Ok(0) => return Err(FailureKind::Reset),
+                Ok(_) => {}
+                Err(e) => return Err(tls::classify_io(&e)),
+            }
+        }
+    }
+
+    async fn send_ack(&mut self) -> Result<(), FailureKind> {
+        self.out.clear();
+        self.branch_seq += 1;
+        self.write_request("ACK");
+        self.stream
+            .write_all(&self.out)
+            .await
+            .map_err(|e| tls::classify_io(&e))?;
+        self.stream.flush().await.map_err(|e| tls::classify_io(&e))?;
+        self.bytes_out += self.out.len() as u64;
+        Ok(())
+    }
+
+    /// Writes a request into `self.out` (no allocation beyond the reused buffer).
+    fn write_request(&mut self, method: &'static str) {
+        let body: &[u8] = match method {
+            "MESSAGE" => b"sipbench says hello",
+            "INVITE" => SDP_OFFER,
+            _ => b"",
+        };
+        let (cseq_method, cseq) = if method == "ACK" {
+            ("ACK", self.cseq)
+        } else {
+            (method, self.cseq)
+        };
+        let d = &*self.domain;
+        let (uri_user, to_user) = if method == "REGISTER" {
+            ("", self.user.as_str())
+        } else {
+            ("uas@", "uas")
+        };
+        let o = &mut self.out;
+        // write! into a Vec<u8> cannot fail.
+        let _ = write!(
+            o,
+            "{method} sip:{uri_user}{d} SIP/2.0\r\nVia: SIP/2.0/{t} {l};branch=z9hG4bK{ft}.{b:x}\r\nMax-Forwards: 70\r\nFrom: <sip:{u}@{d}>;tag={ft}\r\nTo: <sip:{to_user}@{d}>\r\nCall-ID: {ci}\r\nCSeq: {cseq} {cseq_method}\r\nContact: <sip:{u}@{l};transport={tl}>\r\n",
+            t = self.transport,
+            l = self.local,
+            b = self.branch_seq,
+            u = self.user,
+            ft = self.from_tag,
+            ci = self.call_id,
+            tl = if self.transport == "TLS" { "tls" } else { "tcp" },
+        );
+        match method {
+            "REGISTER" => o.extend_from_slice(b"Expires: 3600\r\n"),
+            "MESSAGE" => o.extend_from_slice(b"Content-Type: text/plain\r\n"),
+            "INVITE" => o.extend_from_slice(b"Content-Type: application/sdp\r\n"),
+            _ => {}
+        }
+        let _ = write!(
+            o,
+            "User-Agent: sipbench/{}\r\nContent-Length: {}\r\n\r\n",
+            env!("CARGO_PKG_VERSION"),
+            body.len()
+        );
+        o.extend_from_slice(body);
+    }
+
+    /// Sends a CRLF keep-alive ping and waits for the pong.
+    pub async fn ping(&mut self, timeout: Duration) -> Result<(), FailureKind> {
+        let fut = async {
+            self.stream
+                .write_all(b"\r\n\r\n")
+                .await
+                .map_err(|e| tls::classify_io(&e))?;
+            self.stream.flush().await.map_err(|e| tls::classify_io(&e))?;
+            loop {
+                if let Some(f) = self
+                    .framer
+                    .decode(&mut self.buf)
+                    .map_err(|e| protocol(&format!("{e:?}")))?
+                {
+                    if f == Frame::Pong {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                match self.stream.read_buf(&mut self.buf).await {
+                    Ok(0) => return Err(FailureKind::Reset),
+                    Ok(_) => {}
+                    Err(e) => return Err(tls::classify_io(&e)),
+                }
+            }
+        };
+        tokio::time::timeout(timeout, fut)
+            .await
+            .unwrap_or(Err(FailureKind::SipTimeout))
+    }
+
+    /// Sends TLS close_notify (or FIN) and drops the connection.
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_millis(500), self.stream.shutdown()).await;
+    }
+}
+
+const SDP_OFFER: &[u8] = b"v=0\r\no=sipbench 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+fn protocol(what: &str) -> FailureKind {
+    let name: String = what.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    FailureKind::SipProtocol(crate::stats::kebab(&name))
+}

@@ -1,0 +1,36 @@
+//! # sipbench
+//!
+//! A benchmark and load generator for SIP over TLS and mutual TLS (MTLS), with a built-in
+//! reference SIP server. It measures what enterprise UC operators care about: full TLS and MTLS
+//! handshake latency and rate, SIP transaction latency over established sessions, and how many
+//! sessions a server holds, per crypto backend.
+//!
+//! ## Map
+//! - [`sip`]: the SIP codec and stream framer. Pure: no I/O, no clocks.
+//! - [`pki`]: throwaway PKIs (enterprise CA, partner CA, server, edge and client certificates)
+//!   and loading of user-supplied PEM.
+//! - [`tls`]: rustls configurations for each role, with the crypto provider passed explicitly,
+//!   and classification of TLS failures.
+//! - [`server`]: the reference server (TLS, MTLS and TCP listeners; registrar and UAS), a
+//!   library call that tests start on port 0.
+//! - [`generator`]: the load generator: workers, load models (closed and open loop), sessions.
+//! - [`plan`]: load profiles and flags, lowered into one typed plan.
+//! - [`stats`]: per-worker histograms and failure counts, merged at the end. Pure.
+//! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary.
+//! - [`pool`]: one current-thread tokio runtime per core; [`sys`]: process and machine facts.
+//!
+//! sipbench does no work at import time and installs no process-wide crypto provider.
+
+pub mod cli;
+pub mod generator;
+pub mod pki;
+pub mod plan;
+pub mod pool;
+pub mod printer;
+pub mod results;
+pub mod server;
+pub mod signals;
+pub mod sip;
+pub mod stats;
+pub mod sys;
+pub mod tls;

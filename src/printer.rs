@@ -1,0 +1,146 @@
+//! The terminal summary of a run.
+
+use std::fmt::Write as _;
+
+use crate::results::{PhaseResult, RunResult};
+
+/// Renders the run header (what was measured, on what).
+pub fn header(r: &RunResult) -> String {
+    let e = &r.environment;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "sipbench {} (rev {}, {} build), profile {}",
+        e.sipbench_version, e.git_revision, e.build_profile, r.profile
+    );
+    let _ = writeln!(
+        s,
+        "machine    {} · {} cores · {} · {}",
+        e.cpu_model, e.cores, e.os, e.kernel
+    );
+    let _ = writeln!(
+        s,
+        "stack      rustls {} · {} · tokio {}",
+        e.rustls_version, e.crypto_library, e.tokio_version
+    );
+    let target = match r.target.kind.as_str() {
+        "embedded" => "built-in server in this process (shares the cores; CPU figures include it)".to_owned(),
+        _ => format!(
+            "remote {}",
+            [&r.target.tls, &r.target.mtls]
+                .iter()
+                .filter_map(|a| a.as_deref())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let _ = writeln!(s, "target     {target}, server name {}", r.target.server_name);
+    let _ = writeln!(
+        s,
+        "backend    generator {} · server {} · {} workers{}",
+        e.backend,
+        e.server_backend,
+        r.workers,
+        r.key_type
+            .as_ref()
+            .map(|k| format!(" · PKI key type {k}"))
+            .unwrap_or_default()
+    );
+    if e.build_profile == "debug" {
+        let _ = writeln!(
+            s,
+            "warning    debug build: figures are not benchmark figures; use --release"
+        );
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "warning    {w}");
+    }
+    s
+}
+
+/// Renders one phase.
+pub fn phase(p: &PhaseResult) -> String {
+    let mut s = String::new();
+    let plan = &p.plan;
+    let _ = writeln!(
+        s,
+        "\nphase {}: {} · {} · {} · {:.2} s measured{}",
+        plan.name,
+        plan.mode.as_str(),
+        plan.workload.as_str(),
+        plan.load,
+        p.measured_s,
+        if p.interrupted { " · INTERRUPTED" } else { "" }
+    );
+    let _ = writeln!(
+        s,
+        "  sessions    {} ok, {} failed (of {} started)",
+        p.sessions.ok, p.sessions.failed, p.sessions.started
+    );
+    let _ = writeln!(
+        s,
+        "  rate        {:.1} sessions/s · {:.1} handshakes/s · {:.1} transactions/s",
+        p.rates.sessions_per_s, p.rates.handshakes_per_s, p.rates.transactions_per_s
+    );
+    for n in &p.negotiated {
+        let _ = writeln!(
+            s,
+            "  negotiated  {} {} {} · peer key {} · {} × {}",
+            n.protocol, n.cipher_suite, n.kx_group, n.peer_key, n.handshake, n.count
+        );
+    }
+    if !p.latency_us.is_empty() {
+        let _ = writeln!(
+            s,
+            "  latency us  {:<24} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "", "count", "p50", "p90", "p99", "p99.9", "max"
+        );
+        for (name, l) in &p.latency_us {
+            let _ = writeln!(
+                s,
+                "              {:<24} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                name, l.count, l.p50, l.p90, l.p99, l.p99_9, l.max
+            );
+        }
+    }
+    for (m, t) in &p.transactions {
+        if t.failed > 0 {
+            let _ = writeln!(s, "  {m:<11} {} ok, {} failed", t.ok, t.failed);
+        }
+    }
+    if !p.failures.is_empty() {
+        let list: Vec<String> = p.failures.iter().map(|(k, v)| format!("{k} × {v}")).collect();
+        let _ = writeln!(s, "  failures    {}", list.join(", "));
+    }
+    let who = if p.cpu.includes_server {
+        "generator + embedded server"
+    } else {
+        "generator"
+    };
+    let mut cpu = format!(
+        "  cpu         {:.2} s user + {:.2} s system ({who})",
+        p.cpu.user_s, p.cpu.system_s
+    );
+    if p.cpu.per_session_us > 0.0 && plan.workload == crate::plan::Workload::Sessions {
+        let _ = write!(cpu, " · {:.0} us per session", p.cpu.per_session_us);
+    } else if p.cpu.per_transaction_us > 0.0 {
+        let _ = write!(cpu, " · {:.1} us per transaction", p.cpu.per_transaction_us);
+    }
+    let _ = writeln!(s, "{cpu}");
+    if let Some(m) = &p.memory {
+        let _ = writeln!(
+            s,
+            "  memory      {} sessions held · RSS {:.1} MiB -> {:.1} MiB · {:.1} KiB per session{}",
+            m.sessions_held,
+            m.rss_before_bytes as f64 / 1048576.0,
+            m.rss_held_bytes as f64 / 1048576.0,
+            m.per_session_bytes as f64 / 1024.0,
+            if p.cpu.includes_server {
+                " (client and server ends)"
+            } else {
+                ""
+            }
+        );
+    }
+    s
+}

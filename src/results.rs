@@ -1,0 +1,332 @@
+//! The results file: a documented contract (`results/README.md`, `results/schema.json`).
+//!
+//! One JSON object per run, rewritten after every phase, so an interrupted run still leaves a
+//! valid file holding the phases done so far (`"complete": false`). Latencies are microseconds.
+//! Histograms are HdrHistogram V2 + DEFLATE, base64-encoded: the form HdrHistogram's
+//! `HistogramLogReader` and [`crate::stats::decode_histogram`] read.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::generator::PhaseOutcome;
+use crate::plan::PhasePlan;
+use crate::server::ServerStats;
+use crate::stats::{Summary, encode_histogram};
+use crate::sys::Environment;
+
+/// Schema identifier written in every file; bumped on incompatible changes.
+pub const SCHEMA: &str = "sipbench-result/1";
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunResult {
+    /// Always [`SCHEMA`].
+    pub schema: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When this file was last written (RFC 3339, UTC).
+    pub written_at: String,
+    /// False while phases remain or when the run was interrupted.
+    pub complete: bool,
+    /// True when the run was interrupted (Ctrl-C, SIGTERM).
+    pub interrupted: bool,
+    /// The command line.
+    pub command: Vec<String>,
+    /// Profile name.
+    pub profile: String,
+    /// What was measured against.
+    pub target: TargetInfo,
+    /// Machine and build.
+    pub environment: Environment,
+    /// Certificate key type of the embedded PKI (`null` for a remote target).
+    pub key_type: Option<String>,
+    /// Worker threads of the generator.
+    pub workers: usize,
+    /// Phases done so far, in order.
+    pub phases: Vec<PhaseResult>,
+    /// The embedded server's counters at the end (`null` for a remote target).
+    pub server: Option<ServerStats>,
+    /// Limits that capped the run, in words (empty when none did).
+    pub warnings: Vec<String>,
+}
+
+/// What the generator talked to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetInfo {
+    /// `embedded` (built-in server in this process, sharing its cores) or `remote`.
+    pub kind: String,
+    /// TLS address.
+    pub tls: Option<String>,
+    /// MTLS address.
+    pub mtls: Option<String>,
+    /// Cleartext TCP address.
+    pub tcp: Option<String>,
+    /// Name verified in the server certificate.
+    pub server_name: String,
+}
+
+/// One phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseResult {
+    /// The resolved phase plan.
+    pub plan: PhasePlan,
+    /// The phase was cut short.
+    pub interrupted: bool,
+    /// Seconds from the start of the measured window to the last counted completion.
+    pub measured_s: f64,
+    /// Session counts.
+    pub sessions: SessionCounts,
+    /// Failures by kind (sessions and kept-session transactions).
+    pub failures: BTreeMap<String, u64>,
+    /// Transactions per SIP method.
+    pub transactions: BTreeMap<String, TxnCounts>,
+    /// Rates over `measured_s`.
+    pub rates: Rates,
+    /// Latency summaries in microseconds, by metric (see results/README.md for the names).
+    pub latency_us: BTreeMap<String, Summary>,
+    /// Handshakes by negotiated parameters.
+    pub negotiated: Vec<NegotiatedCount>,
+    /// Process CPU time over the measured window and the drain after it.
+    pub cpu: Cpu,
+    /// Memory figures (workload `hold`).
+    pub memory: Option<Memory>,
+    /// Application bytes (SIP payload) written and read.
+    pub bytes: Bytes,
+    /// The histograms behind `latency_us`, HdrHistogram V2 + DEFLATE, base64.
+    pub histograms: BTreeMap<String, String>,
+}
+
+/// Session counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCounts {
+    /// Started in the measured window (kept/hold: opened).
+    pub started: u64,
+    /// Completed every step.
+    pub ok: u64,
+    /// Failed.
+    pub failed: u64,
+}
+
+/// Transaction counts of one method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TxnCounts {
+    /// Final response < 400.
+    pub ok: u64,
+    /// Failed.
+    pub failed: u64,
+}
+
+/// Rates per second.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rates {
+    /// Successful sessions per second.
+    pub sessions_per_s: f64,
+    /// Completed TLS handshakes (full and resumed) per second.
+    pub handshakes_per_s: f64,
+    /// Successful SIP transactions per second, all methods.
+    pub transactions_per_s: f64,
+}
+
+/// A negotiated-parameters tally entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NegotiatedCount {
+    /// Protocol version (`TLSv1_3`, `TLSv1_2`, `none`).
+    pub protocol: String,
+    /// Cipher suite.
+    pub cipher_suite: String,
+    /// Key exchange group.
+    pub kx_group: String,
+    /// Peer certificate key type.
+    pub peer_key: String,
+    /// `full`, `full-hrr`, `resumed` or `none`.
+    pub handshake: String,
+    /// Handshakes with these parameters.
+    pub count: u64,
+}
+
+/// CPU time.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cpu {
+    /// User seconds.
+    pub user_s: f64,
+    /// System seconds.
+    pub system_s: f64,
+    /// Whether the figure includes the embedded server (same process).
+    pub includes_server: bool,
+    /// CPU microseconds per successful session (0 when none).
+    pub per_session_us: f64,
+    /// CPU microseconds per successful transaction (0 when none).
+    pub per_transaction_us: f64,
+}
+
+/// Memory.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Memory {
+    /// Resident bytes before the sessions were opened.
+    pub rss_before_bytes: u64,
+    /// Resident bytes with every session open.
+    pub rss_held_bytes: u64,
+    /// Sessions open at once.
+    pub sessions_held: u64,
+    /// (held - before) / sessions: both ends' share when the server is embedded.
+    pub per_session_bytes: u64,
+}
+
+/// Application byte counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bytes {
+    /// Written by the generator.
+    pub out: u64,
+    /// Read by the generator.
+    pub r#in: u64,
+}
+
+impl PhaseResult {
+    /// Builds the phase record from what the generator measured.
+    pub fn from_outcome(plan: &PhasePlan, o: &PhaseOutcome, includes_server: bool) -> PhaseResult {
+        let s = &o.stats;
+        let secs = o.measured.as_secs_f64();
+        let per = |n: u64| if secs > 0.0 { round(n as f64 / secs) } else { 0.0 };
+        let handshakes = s.handshake_full.len() + s.handshake_resumed.len();
+        let txns_ok = s.transactions_ok();
+        let cpu_total = (o.cpu.0 + o.cpu.1).as_secs_f64();
+        let per_unit = |n: u64| if n > 0 { round(cpu_total * 1e6 / n as f64) } else { 0.0 };
+        let mut latency_us = BTreeMap::new();
+        let mut histograms = BTreeMap::new();
+        let open = matches!(plan.load, crate::plan::Load::Open { .. });
+        let mut put = |name: String, h: &hdrhistogram::Histogram<u64>| {
+            if !h.is_empty() {
+                latency_us.insert(name.clone(), Summary::of(h));
+                histograms.insert(name, encode_histogram(h));
+            }
+        };
+        put("connect".into(), &s.connect);
+        put("handshake.full".into(), &s.handshake_full);
+        put("handshake.resumed".into(), &s.handshake_resumed);
+        put("session".into(), &s.session);
+        if open {
+            put("session.uncorrected".into(), &s.session_uncorrected);
+        }
+        for (m, t) in &s.sip {
+            put(format!("sip.{m}"), &t.latency);
+            if open {
+                put(format!("sip.{m}.uncorrected"), &t.uncorrected);
+            }
+        }
+        let memory = match (o.rss_before, o.rss_held) {
+            (Some(before), Some(held)) => Some(Memory {
+                rss_before_bytes: before,
+                rss_held_bytes: held,
+                sessions_held: o.held,
+                per_session_bytes: held.saturating_sub(before).checked_div(o.held).unwrap_or(0),
+            }),
+            _ => None,
+        };
+        PhaseResult {
+            plan: plan.clone(),
+            interrupted: o.interrupted,
+            measured_s: round(secs),
+            sessions: SessionCounts {
+                started: s.sessions_started,
+                ok: s.sessions_ok,
+                failed: s.sessions_started - s.sessions_ok.min(s.sessions_started),
+            },
+            failures: s.failures.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            transactions: s
+                .sip
+                .iter()
+                .map(|(m, t)| {
+                    (
+                        m.clone(),
+                        TxnCounts {
+                            ok: t.ok,
+                            failed: t.failed,
+                        },
+                    )
+                })
+                .collect(),
+            rates: Rates {
+                sessions_per_s: per(s.sessions_ok),
+                handshakes_per_s: per(handshakes),
+                transactions_per_s: per(txns_ok),
+            },
+            latency_us,
+            negotiated: s
+                .negotiated
+                .iter()
+                .map(|(n, c)| NegotiatedCount {
+                    protocol: n.protocol.clone(),
+                    cipher_suite: n.cipher_suite.clone(),
+                    kx_group: n.kx_group.clone(),
+                    peer_key: n.peer_key.clone(),
+                    handshake: n.handshake.clone(),
+                    count: *c,
+                })
+                .collect(),
+            cpu: Cpu {
+                user_s: round(o.cpu.0.as_secs_f64()),
+                system_s: round(o.cpu.1.as_secs_f64()),
+                includes_server,
+                per_session_us: per_unit(s.sessions_ok),
+                per_transaction_us: per_unit(txns_ok),
+            },
+            memory,
+            bytes: Bytes {
+                out: s.bytes_out,
+                r#in: s.bytes_in,
+            },
+            histograms,
+        }
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+impl RunResult {
+    /// Writes the file atomically (temporary file, then rename), creating its directory.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(self).context("serializing results")?;
+        std::fs::write(&tmp, text + "\n").with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+        Ok(())
+    }
+
+    /// Reads and checks a results file.
+    pub fn read(path: &Path) -> Result<RunResult> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let r: RunResult = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        anyhow::ensure!(
+            r.schema == SCHEMA,
+            "{}: schema {:?}, expected {SCHEMA:?}",
+            path.display(),
+            r.schema
+        );
+        Ok(r)
+    }
+}
+
+/// RFC 3339 UTC timestamp with second precision.
+pub fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    now.format(&f).unwrap_or_else(|_| "unknown".into())
+}

@@ -1,0 +1,502 @@
+//! The reference SIP server: TLS (client to server), MTLS (server to server) and cleartext TCP
+//! listeners in front of a small registrar and UAS ([`uas`]).
+//!
+//! Start it as a library call with [`start`] on a [`Pool`] (tests bind port 0 and read the bound
+//! addresses back), or with [`run`], which owns its pool and runs until the shutdown future
+//! completes. Each pool thread has its own `SO_REUSEPORT` listener per transport, so the kernel
+//! spreads connections over the cores.
+//!
+//! Hostile peers are cut off and counted: a handshake that stalls past the handshake timeout, a
+//! connection idle past the idle timeout, bytes that do not frame as SIP, a message over the size
+//! limit, and connections beyond the connection cap.
+
+pub mod command;
+pub mod registrar;
+pub mod uas;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use bytes::BytesMut;
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use crate::pki::Identity;
+use crate::pool::Pool;
+use crate::sip::{Frame, Framer, Message, Role};
+use crate::stats::FailureKind;
+use crate::tls::{self, Backend, Versions};
+use registrar::Registrar;
+
+/// Which listener a connection arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// SIP over TLS, client to server; no client certificate requested.
+    Tls,
+    /// SIP over mutual TLS, server to server; a client certificate is required.
+    Mtls,
+    /// Cleartext SIP over TCP (baseline).
+    Tcp,
+}
+
+impl Transport {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tls => "tls",
+            Transport::Mtls => "mtls",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// Server configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address of the TLS listener (`None`: no TLS listener). Port 0 picks a free port.
+    pub tls_addr: Option<SocketAddr>,
+    /// Address of the MTLS listener.
+    pub mtls_addr: Option<SocketAddr>,
+    /// Address of the cleartext TCP listener.
+    pub tcp_addr: Option<SocketAddr>,
+    /// The certificate chain and key the server presents.
+    pub identity: Identity,
+    /// CAs whose certificates the MTLS listener accepts from clients.
+    pub client_cas: Vec<CertificateDer<'static>>,
+    /// Crypto backend.
+    pub backend: Backend,
+    /// TLS versions offered.
+    pub versions: Versions,
+    /// Most connections open at once; more are accepted and closed at once, and counted.
+    pub max_connections: usize,
+    /// A TLS handshake not done by then is cut off.
+    pub handshake_timeout: Duration,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// Largest SIP message accepted; a larger one is answered 513 and the connection closed.
+    pub max_message_size: usize,
+}
+
+impl ServerConfig {
+    /// A configuration on loopback port 0 for all three transports, presenting `identity` and
+    /// accepting MTLS clients from `client_cas`.
+    pub fn loopback(identity: Identity, client_cas: Vec<CertificateDer<'static>>) -> Self {
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("static address");
+        ServerConfig {
+            tls_addr: Some(any),
+            mtls_addr: Some(any),
+            tcp_addr: Some(any),
+            identity,
+            client_cas,
+            backend: Backend::default(),
+            versions: Versions::Any,
+            max_connections: 50_000,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            max_message_size: crate::sip::DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+}
+
+/// The addresses the server listens on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerAddrs {
+    /// TLS listener.
+    pub tls: Option<SocketAddr>,
+    /// MTLS listener.
+    pub mtls: Option<SocketAddr>,
+    /// Cleartext TCP listener.
+    pub tcp: Option<SocketAddr>,
+}
+
+/// Live counters, shared by every connection task.
+#[derive(Debug, Default)]
+pub struct ServerCounters {
+    accepted: AtomicU64,
+    rejected_over_cap: AtomicU64,
+    accept_errors: AtomicU64,
+    handshakes_ok: AtomicU64,
+    requests: AtomicU64,
+    responses_2xx: AtomicU64,
+    responses_4xx: AtomicU64,
+    responses_5xx: AtomicU64,
+    malformed: AtomicU64,
+    failures: Mutex<BTreeMap<String, u64>>,
+}
+
+impl ServerCounters {
+    fn fail(&self, kind: &FailureKind) {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        *f.entry(kind.to_string()).or_insert(0) += 1;
+    }
+
+    /// A consistent-enough copy of the counters.
+    pub fn snapshot(&self) -> ServerStats {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ServerStats {
+            accepted: get(&self.accepted),
+            rejected_over_cap: get(&self.rejected_over_cap),
+            accept_errors: get(&self.accept_errors),
+            handshakes_ok: get(&self.handshakes_ok),
+            requests: get(&self.requests),
+            responses_2xx: get(&self.responses_2xx),
+            responses_4xx: get(&self.responses_4xx),
+            responses_5xx: get(&self.responses_5xx),
+            malformed: get(&self.malformed),
+            failures: self.failures.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+}
+
+/// What the server saw, as reported in results.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerStats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections closed at once because the connection cap was reached.
+    pub rejected_over_cap: u64,
+    /// `accept` errors (e.g. out of file descriptors).
+    pub accept_errors: u64,
+    /// TLS handshakes completed.
+    pub handshakes_ok: u64,
+    /// SIP requests parsed.
+    pub requests: u64,
+    /// 2xx final responses sent.
+    pub responses_2xx: u64,
+    /// 4xx responses sent (400 for malformed requests among them).
+    pub responses_4xx: u64,
+    /// 5xx responses sent (501, 505, 513).
+    pub responses_5xx: u64,
+    /// Messages that framed but did not parse.
+    pub malformed: u64,
+    /// Connections cut off, by failure kind (handshake timeouts, TLS errors, framing errors, idle).
+    pub failures: BTreeMap<String, u64>,
+}
+
+struct Shared {
+    registrar: Registrar,
+    counters: Arc<ServerCounters>,
+    slots: Arc<Semaphore>,
+    handshake_timeout: Duration,
+    idle_timeout: Duration,
+    max_message_size: usize,
+    tag_seq: AtomicU64,
+    tag_base: u64,
+}
+
+/// A running server.
+pub struct RunningServer {
+    addrs: ServerAddrs,
+    counters: Arc<ServerCounters>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    shared: Arc<Shared>,
+    max_connections: usize,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// Bound addresses.
+    pub fn addrs(&self) -> ServerAddrs {
+        self.addrs
+    }
+
+    /// The live counters.
+    pub fn counters(&self) -> &Arc<ServerCounters> {
+        &self.counters
+    }
+
+    /// Stops accepting, tells every connection to close, waits up to `grace` for them, and
+    /// returns the final counters.
+    pub async fn shutdown(self, grace: Duration) -> ServerStats {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let deadline = Instant::now() + grace;
+        while self.shared.slots.available_permits() < self.max_connections && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.counters.snapshot()
+    }
+}
+
+/// Binds every configured listener (one `SO_REUSEPORT` socket per pool thread) and starts
+/// serving on `pool`.
+pub fn start(config: &ServerConfig, pool: &Pool) -> Result<RunningServer> {
+    let provider = config.backend.provider();
+    let tls = tls::server_config(&provider, &config.identity, None, config.versions)?;
+    let mut roots = RootCertStore::empty();
+    for ca in &config.client_cas {
+        roots.add(ca.clone()).context("adding an MTLS client CA")?;
+    }
+    let mtls = tls::server_config(&provider, &config.identity, Some(roots), config.versions)?;
+    let counters = Arc::new(ServerCounters::default());
+    let shared = Arc::new(Shared {
+        registrar: Registrar::new(),
+        counters: counters.clone(),
+        slots: Arc::new(Semaphore::new(config.max_connections)),
+        handshake_timeout: config.handshake_timeout,
+        idle_timeout: config.idle_timeout,
+        max_message_size: config.max_message_size,
+        tag_seq: AtomicU64::new(0),
+        tag_base: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    });
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut addrs = ServerAddrs::default();
+    let mut tasks = Vec::new();
+    let listeners = [
+        (config.tls_addr, Transport::Tls, Some(TlsAcceptor::from(tls))),
+        (config.mtls_addr, Transport::Mtls, Some(TlsAcceptor::from(mtls))),
+        (config.tcp_addr, Transport::Tcp, None),
+    ];
+    for (addr, transport, acceptor) in listeners {
+        let Some(addr) = addr else { continue };
+        let sockets = bind_reuseport(addr, pool.len())
+            .with_context(|| format!("binding the {} listener on {addr}", transport.as_str()))?;
+        let bound = sockets[0].local_addr()?;
+        match transport {
+            Transport::Tls => addrs.tls = Some(bound),
+            Transport::Mtls => addrs.mtls = Some(bound),
+            Transport::Tcp => addrs.tcp = Some(bound),
+        }
+        info!(transport = transport.as_str(), %bound, threads = pool.len(), "listening");
+        for (i, std_listener) in sockets.into_iter().enumerate() {
+            let shared = shared.clone();
+            let acceptor = acceptor.clone();
+            let shutdown = shutdown_rx.clone();
+            tasks.push(pool.spawn_on(i, async move {
+                match TcpListener::from_std(std_listener) {
+                    Ok(l) => accept_loop(l, transport, acceptor, shared, shutdown).await,
+                    Err(e) => warn!("registering listener: {e}"),
+                }
+            }));
+        }
+    }
+    Ok(RunningServer {
+        addrs,
+        counters,
+        shutdown: shutdown_tx,
+        tasks,
+        shared,
+        max_connections: config.max_connections,
+    })
+}
+
+/// Runs the server on its own pool (`threads` runtime threads) until `shutdown` completes,
+/// then drains connections for up to five seconds. `on_ready` is called with the bound
+/// addresses once listening.
+pub async fn run(
+    config: ServerConfig,
+    threads: usize,
+    shutdown: impl Future<Output = ()>,
+    on_ready: impl FnOnce(ServerAddrs),
+) -> Result<ServerStats> {
+    let pool = Pool::new(threads, "sipbench-server")?;
+    let server = start(&config, &pool)?;
+    on_ready(server.addrs());
+    shutdown.await;
+    info!("shutting down");
+    let stats = server.shutdown(Duration::from_secs(5)).await;
+    // Joining the pool's threads blocks; do it off the async context.
+    tokio::task::spawn_blocking(move || drop(pool))
+        .await
+        .context("stopping the server threads")?;
+    Ok(stats)
+}
+
+fn bind_reuseport(addr: SocketAddr, n: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut out = Vec::with_capacity(n);
+    let mut addr = addr;
+    for _ in 0..n.max(1) {
+        let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        s.set_reuse_address(true)?;
+        s.set_reuse_port(true)?;
+        s.set_nonblocking(true)?;
+        s.bind(&addr.into())?;
+        s.listen(4096)?;
+        let l: std::net::TcpListener = s.into();
+        // Later sockets join the port the first one got (port 0 picks one).
+        addr = l.local_addr()?;
+        out.push(l);
+    }
+    Ok(out)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    transport: Transport,
+    acceptor: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                shared.counters.accept_errors.fetch_add(1, Ordering::Relaxed);
+                debug!("accept: {e}");
+                // Out of descriptors or similar: back off instead of spinning.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        let Ok(permit) = shared.slots.clone().try_acquire_owned() else {
+            shared.counters.rejected_over_cap.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let acceptor = acceptor.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let result = match acceptor {
+                Some(acceptor) => serve_tls(stream, acceptor, &shared, shutdown).await,
+                None => serve_conn(stream, &shared, shutdown).await,
+            };
+            if let Err(kind) = result {
+                debug!(%peer, transport = transport.as_str(), "connection ended: {kind}");
+                shared.counters.fail(&kind);
+            }
+        });
+    }
+}
+
+async fn serve_tls(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    shared: &Shared,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), FailureKind> {
+    let tls = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
+        Err(_) => return Err(FailureKind::HandshakeTimeout),
+        Ok(Err(e)) => return Err(tls::classify_io(&e)),
+        Ok(Ok(s)) => s,
+    };
+    shared.counters.handshakes_ok.fetch_add(1, Ordering::Relaxed);
+    serve_conn(tls, shared, shutdown).await
+}
+
+/// Reads SIP off one connection and answers it until the peer closes, the connection idles
+/// out, the framing breaks, or the server shuts down.
+async fn serve_conn<S>(mut io: S, shared: &Shared, mut shutdown: watch::Receiver<bool>) -> Result<(), FailureKind>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut framer = Framer::new(Role::Server, shared.max_message_size);
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let tag = format!(
+        "{:x}",
+        shared.tag_base
+            ^ shared
+                .tag_seq
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    );
+    let c = &shared.counters;
+    loop {
+        let mut fatal = None;
+        loop {
+            match framer.decode(&mut buf) {
+                Ok(Some(Frame::Message(bytes))) => match Message::parse(&bytes) {
+                    Ok(msg) => {
+                        if matches!(msg, Message::Request(_)) {
+                            c.requests.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if let uas::Outcome::Answered(status) =
+                            uas::handle_request(&msg, &shared.registrar, &tag, Instant::now(), &mut out)
+                        {
+                            count_status(c, status);
+                        }
+                    }
+                    Err(e) => {
+                        c.malformed.fetch_add(1, Ordering::Relaxed);
+                        if let Some(status) = uas::answer_malformed(&bytes, &e, &mut out) {
+                            count_status(c, status);
+                        }
+                    }
+                },
+                Ok(Some(Frame::Ping)) => crate::sip::encode_pong(&mut out),
+                Ok(Some(Frame::Pong)) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    if matches!(e, crate::sip::FrameError::TooLarge { .. }) {
+                        out.extend_from_slice(b"SIP/2.0 513 Message Too Large\r\nContent-Length: 0\r\n\r\n");
+                        count_status(c, 513);
+                    }
+                    fatal = Some(FailureKind::SipProtocol(crate::stats::kebab(&format!("{e:?}"))));
+                    break;
+                }
+            }
+        }
+        if !out.is_empty() {
+            io.write_all(&out).await.map_err(|e| tls::classify_io(&e))?;
+            io.flush().await.map_err(|e| tls::classify_io(&e))?;
+            out.clear();
+        }
+        if let Some(kind) = fatal {
+            let _ = io.shutdown().await;
+            return Err(kind);
+        }
+        let read = tokio::select! {
+            r = tokio::time::timeout(shared.idle_timeout, io.read_buf(&mut buf)) => r,
+            _ = shutdown.changed() => {
+                let _ = io.shutdown().await;
+                return Ok(());
+            }
+        };
+        match read {
+            Err(_) => {
+                let _ = io.shutdown().await;
+                return Err(FailureKind::Io("idle-timeout".into()));
+            }
+            Ok(Ok(0)) => {
+                let _ = io.shutdown().await;
+                return Ok(());
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(tls::classify_io(&e)),
+        }
+    }
+}
+
+fn count_status(c: &ServerCounters, status: u16) {
+    let counter = match status {
+        200..=299 => &c.responses_2xx,
+        400..=499 => &c.responses_4xx,
+        500..=599 => &c.responses_5xx,
+        _ => return,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+}

@@ -1,0 +1,422 @@
+//! Measurement state, pure and I/O-free.
+//!
+//! Every generator worker owns one [`PhaseStats`] per phase; nothing here is shared between
+//! threads while a phase runs. At the end the workers' stats are merged with
+//! [`PhaseStats::merge`] and summarised. Latencies are recorded in microseconds into
+//! [`hdrhistogram::Histogram`]s with three significant figures.
+//!
+//! Failures are data: each failed session or transaction is counted under a [`FailureKind`],
+//! never just logged.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use serde::{Deserialize, Serialize};
+
+/// Highest latency the histograms track, in microseconds (one hour); larger values saturate.
+pub const MAX_TRACKABLE_US: u64 = 3_600_000_000;
+/// Significant figures kept by every histogram.
+pub const SIGFIG: u8 = 3;
+
+/// Creates an empty latency histogram (microseconds, 1 us .. 1 h, 3 significant figures).
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_TRACKABLE_US, SIGFIG).expect("static histogram bounds are valid")
+}
+
+/// Converts a duration to whole microseconds, at least 1 (the histogram's lowest value).
+pub fn micros(d: Duration) -> u64 {
+    (d.as_micros() as u64).max(1)
+}
+
+/// Why a session or transaction failed. Its [`Display`](fmt::Display) form is the stable key used
+/// in results files (for example `tls-alert-received:bad-certificate`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailureKind {
+    /// The TCP connection was refused.
+    ConnectRefused,
+    /// The TCP connect did not finish within the connect timeout.
+    ConnectTimeout,
+    /// Another error while connecting (the `std::io::ErrorKind`, kebab-case).
+    ConnectError(String),
+    /// The TLS handshake did not finish within the handshake timeout.
+    HandshakeTimeout,
+    /// The peer sent a TLS alert (alert name, kebab-case).
+    TlsAlertReceived(String),
+    /// The local side rejected the peer's certificate and sent an alert: the certificate error kind.
+    Certificate(String),
+    /// Another TLS error raised locally (rustls error, kebab-case).
+    Tls(String),
+    /// A SIP final response with status >= 400.
+    SipStatus(u16),
+    /// No final SIP response within the SIP timeout.
+    SipTimeout,
+    /// The peer sent something that is not valid SIP, or broke the framing.
+    SipProtocol(String),
+    /// The connection was reset or closed by the peer mid-session.
+    Reset,
+    /// Another I/O error after the handshake.
+    Io(String),
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailureKind::ConnectRefused => f.write_str("connect-refused"),
+            FailureKind::ConnectTimeout => f.write_str("connect-timeout"),
+            FailureKind::ConnectError(e) => write!(f, "connect-error:{e}"),
+            FailureKind::HandshakeTimeout => f.write_str("handshake-timeout"),
+            FailureKind::TlsAlertReceived(a) => write!(f, "tls-alert-received:{a}"),
+            FailureKind::Certificate(c) => write!(f, "certificate:{c}"),
+            FailureKind::Tls(e) => write!(f, "tls:{e}"),
+            FailureKind::SipStatus(s) => write!(f, "sip-status:{s}"),
+            FailureKind::SipTimeout => f.write_str("sip-timeout"),
+            FailureKind::SipProtocol(e) => write!(f, "sip-protocol:{e}"),
+            FailureKind::Reset => f.write_str("reset"),
+            FailureKind::Io(e) => write!(f, "io:{e}"),
+        }
+    }
+}
+
+/// Turns a Rust enum variant name such as `BadCertificate` into `bad-certificate`.
+pub fn kebab(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('-');
+            }
+            out.push(ch.to_ascii_lowercase());
+        } else if ch == '_' {
+            out.push('-');
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// What one handshake negotiated; tallied per phase.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Negotiated {
+    /// Protocol version, e.g. `TLSv1_3` (`none` for cleartext TCP).
+    pub protocol: String,
+    /// Cipher suite, e.g. `TLS13_AES_128_GCM_SHA256`.
+    pub cipher_suite: String,
+    /// Key exchange group, e.g. `X25519`.
+    pub kx_group: String,
+    /// The peer's end-entity certificate key, e.g. `ECDSA P-256`.
+    pub peer_key: String,
+    /// `full`, `full-hrr` or `resumed`.
+    pub handshake: String,
+}
+
+/// One SIP method's transaction latency histograms.
+#[derive(Debug, Clone)]
+pub struct TxnStats {
+    /// Latency from sending the request (open loop: from its intended send time) to the final response.
+    pub latency: Histogram<u64>,
+    /// Open loop only: latency from the actual send time, uncorrected for coordinated omission.
+    pub uncorrected: Histogram<u64>,
+    /// Transactions that ended with a final response < 400.
+    pub ok: u64,
+    /// Transactions that failed (any [`FailureKind`]).
+    pub failed: u64,
+}
+
+impl TxnStats {
+    fn new() -> Self {
+        TxnStats {
+            latency: new_histogram(),
+            uncorrected: new_histogram(),
+            ok: 0,
+            failed: 0,
+        }
+    }
+}
+
+/// Everything one worker measured during one phase.
+#[derive(Debug, Clone)]
+pub struct PhaseStats {
+    /// TCP connect latency.
+    pub connect: Histogram<u64>,
+    /// Full TLS handshake latency (after TCP connect, until the handshake completes).
+    pub handshake_full: Histogram<u64>,
+    /// Resumed TLS handshake latency.
+    pub handshake_resumed: Histogram<u64>,
+    /// Whole-session latency: connect + handshake + transactions (open loop: from the intended start).
+    pub session: Histogram<u64>,
+    /// Open loop only: whole-session latency from the actual start.
+    pub session_uncorrected: Histogram<u64>,
+    /// Per SIP method (`REGISTER`, `OPTIONS`, ...).
+    pub sip: BTreeMap<String, TxnStats>,
+    /// Sessions started inside the measured window.
+    pub sessions_started: u64,
+    /// Sessions that completed every step.
+    pub sessions_ok: u64,
+    /// Failed sessions and transactions by kind.
+    pub failures: BTreeMap<FailureKind, u64>,
+    /// Handshake outcomes by negotiated parameters.
+    pub negotiated: BTreeMap<Negotiated, u64>,
+    /// Application bytes written and read (SIP payload, not TLS overhead).
+    pub bytes_out: u64,
+    /// Application bytes read.
+    pub bytes_in: u64,
+    /// Monotonic offset (from the phase's measured start) of the last counted completion.
+    pub last_completion: Duration,
+}
+
+impl Default for PhaseStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PhaseStats {
+    /// Empty stats.
+    pub fn new() -> Self {
+        PhaseStats {
+            connect: new_histogram(),
+            handshake_full: new_histogram(),
+            handshake_resumed: new_histogram(),
+            session: new_histogram(),
+            session_uncorrected: new_histogram(),
+            sip: BTreeMap::new(),
+            sessions_started: 0,
+            sessions_ok: 0,
+            failures: BTreeMap::new(),
+            negotiated: BTreeMap::new(),
+            bytes_out: 0,
+            bytes_in: 0,
+            last_completion: Duration::ZERO,
+        }
+    }
+
+    /// Counts one failure of `kind`.
+    pub fn fail(&mut self, kind: FailureKind) {
+        *self.failures.entry(kind).or_insert(0) += 1;
+    }
+
+    /// Total failures of every kind.
+    pub fn failed(&self) -> u64 {
+        self.failures.values().sum()
+    }
+
+    /// Records a handshake's negotiated parameters.
+    pub fn negotiated(&mut self, n: &Negotiated) {
+        if let Some(c) = self.negotiated.get_mut(n) {
+            *c += 1;
+        } else {
+            self.negotiated.insert(n.clone(), 1);
+        }
+    }
+
+    /// The per-method transaction stats, created on first use.
+    pub fn txn(&mut self, method: &str) -> &mut TxnStats {
+        if !self.sip.contains_key(method) {
+            self.sip.insert(method.to_owned(), TxnStats::new());
+        }
+        self.sip.get_mut(method).expect("inserted above")
+    }
+
+    /// Notes that something counted completed at `offset` from the measured start.
+    pub fn completed_at(&mut self, offset: Duration) {
+        if offset > self.last_completion {
+            self.last_completion = offset;
+        }
+    }
+
+    /// Adds `other` into `self` (histograms, counters, tallies).
+    pub fn merge(&mut self, other: &PhaseStats) {
+        add(&mut self.connect, &other.connect);
+        add(&mut self.handshake_full, &other.handshake_full);
+        add(&mut self.handshake_resumed, &other.handshake_resumed);
+        add(&mut self.session, &other.session);
+        add(&mut self.session_uncorrected, &other.session_uncorrected);
+        for (m, t) in &other.sip {
+            let mine = self.txn(m);
+            add(&mut mine.latency, &t.latency);
+            add(&mut mine.uncorrected, &t.uncorrected);
+            mine.ok += t.ok;
+            mine.failed += t.failed;
+        }
+        self.sessions_started += other.sessions_started;
+        self.sessions_ok += other.sessions_ok;
+        for (k, v) in &other.failures {
+            *self.failures.entry(k.clone()).or_insert(0) += v;
+        }
+        for (k, v) in &other.negotiated {
+            *self.negotiated.entry(k.clone()).or_insert(0) += v;
+        }
+        self.bytes_out += other.bytes_out;
+        self.bytes_in += other.bytes_in;
+        self.last_completion = self.last_completion.max(other.last_completion);
+    }
+
+    /// Transactions that succeeded, all methods.
+    pub fn transactions_ok(&self) -> u64 {
+        self.sip.values().map(|t| t.ok).sum()
+    }
+}
+
+fn add(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    // Both histograms share the same bounds, so this cannot fail.
+    into.add(from).expect("histograms with equal bounds merge");
+}
+
+/// Percentile summary of a histogram, in microseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Number of recorded values.
+    pub count: u64,
+    /// Smallest value.
+    pub min: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation.
+    pub stdev: f64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p99_9: u64,
+    /// Largest value.
+    pub max: u64,
+}
+
+impl Summary {
+    /// Summarises `h`; all zero when it is empty.
+    pub fn of(h: &Histogram<u64>) -> Summary {
+        if h.is_empty() {
+            return Summary {
+                count: 0,
+                min: 0,
+                mean: 0.0,
+                stdev: 0.0,
+                p50: 0,
+                p90: 0,
+                p99: 0,
+                p99_9: 0,
+                max: 0,
+            };
+        }
+        Summary {
+            count: h.len(),
+            min: h.min(),
+            mean: round2(h.mean()),
+            stdev: round2(h.stdev()),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p99_9: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Encodes a histogram as HdrHistogram V2 + DEFLATE, base64 (the form `HistogramLogReader` reads).
+pub fn encode_histogram(h: &Histogram<u64>) -> String {
+    use base64::Engine as _;
+    let mut buf = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(h, &mut buf)
+        .expect("serializing into a Vec cannot fail");
+    base64::engine::general_purpose::STANDARD.encode(buf)
+}
+
+/// Decodes what [`encode_histogram`] wrote.
+pub fn decode_histogram(s: &str) -> Result<Histogram<u64>, String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| format!("base64: {e}"))?;
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("histogram: {e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_adds_histograms_and_counters() {
+        let mut a = PhaseStats::new();
+        let mut b = PhaseStats::new();
+        for v in 1..=100 {
+            a.connect.record(v).unwrap();
+            b.connect.record(v * 10).unwrap();
+        }
+        a.sessions_ok = 3;
+        b.sessions_ok = 4;
+        a.fail(FailureKind::SipStatus(503));
+        b.fail(FailureKind::SipStatus(503));
+        b.fail(FailureKind::Reset);
+        b.txn("OPTIONS").ok = 7;
+        b.txn("OPTIONS").latency.record(42).unwrap();
+        a.completed_at(Duration::from_secs(2));
+        b.completed_at(Duration::from_secs(3));
+        a.merge(&b);
+        assert_eq!(a.connect.len(), 200);
+        assert_eq!(a.connect.max(), a.connect.highest_equivalent(1000));
+        assert_eq!(a.sessions_ok, 7);
+        assert_eq!(a.failures[&FailureKind::SipStatus(503)], 2);
+        assert_eq!(a.failed(), 3);
+        assert_eq!(a.transactions_ok(), 7);
+        assert_eq!(a.sip["OPTIONS"].latency.len(), 1);
+        assert_eq!(a.last_completion, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn summary_percentiles() {
+        let mut h = new_histogram();
+        for v in 1..=1000u64 {
+            h.record(v).unwrap();
+        }
+        let s = Summary::of(&h);
+        assert_eq!(s.count, 1000);
+        assert_eq!(s.min, 1);
+        assert_eq!(s.p50, 500);
+        assert_eq!(s.p90, 900);
+        assert_eq!(s.p99, 990);
+        assert_eq!(s.p99_9, 999);
+        assert_eq!(s.max, 1000);
+        assert_eq!(Summary::of(&new_histogram()).count, 0);
+    }
+
+    #[test]
+    fn histogram_round_trips_through_base64() {
+        let mut h = new_histogram();
+        for v in [1u64, 7, 300, 12_345, 9_999_999] {
+            h.record_n(v, v % 5 + 1).unwrap();
+        }
+        let back = decode_histogram(&encode_histogram(&h)).unwrap();
+        assert_eq!(back.len(), h.len());
+        assert_eq!(back.max(), h.max());
+        assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
+        assert!(decode_histogram("not base64!").is_err());
+    }
+
+    #[test]
+    fn failure_keys_are_stable() {
+        assert_eq!(
+            FailureKind::TlsAlertReceived(kebab("BadCertificate")).to_string(),
+            "tls-alert-received:bad-certificate"
+        );
+        assert_eq!(
+            FailureKind::Certificate(kebab("NotValidForName")).to_string(),
+            "certificate:not-valid-for-name"
+        );
+        assert_eq!(FailureKind::SipStatus(503).to_string(), "sip-status:503");
+        assert_eq!(kebab("TimedOut"), "timed-out");
+    }
+}

@@ -1,0 +1,163 @@
+//! What the process and the machine look like: CPU time, resident memory, the file-descriptor
+//! limit, and the environment recorded with every result.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// User and system CPU time used by this process so far.
+pub fn cpu_times() -> (Duration, Duration) {
+    use nix::sys::resource::{UsageWho, getrusage};
+    match getrusage(UsageWho::RUSAGE_SELF) {
+        Ok(u) => (tv(u.user_time()), tv(u.system_time())),
+        Err(_) => (Duration::ZERO, Duration::ZERO),
+    }
+}
+
+fn tv(t: nix::sys::time::TimeVal) -> Duration {
+    Duration::from_secs(t.tv_sec().max(0) as u64) + Duration::from_micros(t.tv_usec().max(0) as u64)
+}
+
+/// Resident set size of this process in bytes (Linux `/proc/self/statm`), if readable.
+pub fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096) as u64;
+    Some(pages * page)
+}
+
+/// The open-files limit before and after sipbench raised the soft limit to the hard one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdLimit {
+    /// Soft limit found at start.
+    pub soft_before: u64,
+    /// Soft limit now.
+    pub soft: u64,
+    /// Hard limit (the ceiling).
+    pub hard: u64,
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit.
+pub fn raise_fd_limit() -> FdLimit {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return FdLimit {
+            soft_before: 0,
+            soft: 0,
+            hard: 0,
+        };
+    };
+    let raised = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    FdLimit {
+        soft_before: soft,
+        soft: raised,
+        hard,
+    }
+}
+
+/// The machine and build a result was measured on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    /// CPU model name.
+    pub cpu_model: String,
+    /// Cores this process may use.
+    pub cores: usize,
+    /// Kernel release.
+    pub kernel: String,
+    /// Operating system and architecture.
+    pub os: String,
+    /// Total memory in bytes.
+    pub memory_bytes: Option<u64>,
+    /// sipbench version.
+    pub sipbench_version: String,
+    /// Git revision sipbench was built from (`unknown` outside a checkout; `-dirty` when modified).
+    pub git_revision: String,
+    /// Build profile (`release` or `debug`): debug figures are not benchmark figures.
+    pub build_profile: String,
+    /// rustls version.
+    pub rustls_version: String,
+    /// Crypto library versions (aws-lc-rs and its aws-lc-sys).
+    pub crypto_library: String,
+    /// tokio version.
+    pub tokio_version: String,
+    /// Crypto backend of the generator.
+    pub backend: String,
+    /// Crypto backend of the embedded server (`none` for a remote target).
+    pub server_backend: String,
+    /// Open-files limit.
+    pub fd_limit: FdLimit,
+}
+
+impl Environment {
+    /// Reads the environment. `fd_limit` comes from [`raise_fd_limit`].
+    pub fn capture(backend: &str, server_backend: &str, fd_limit: FdLimit) -> Environment {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_else(|| "unknown".into());
+        let kernel = nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown".into());
+        let memory_bytes = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+            let kb: u64 = m
+                .lines()
+                .find(|l| l.starts_with("MemTotal:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some(kb * 1024)
+        });
+        Environment {
+            cpu_model,
+            cores: crate::pool::cores(),
+            kernel,
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            memory_bytes,
+            sipbench_version: env!("CARGO_PKG_VERSION").into(),
+            git_revision: env!("SIPBENCH_GIT_REVISION").into(),
+            build_profile: if cfg!(debug_assertions) {
+                "debug".into()
+            } else {
+                "release".into()
+            },
+            rustls_version: env!("SIPBENCH_RUSTLS_VERSION").into(),
+            crypto_library: format!(
+                "aws-lc-rs {} (aws-lc-sys {})",
+                env!("SIPBENCH_AWS_LC_RS_VERSION"),
+                env!("SIPBENCH_AWS_LC_SYS_VERSION")
+            ),
+            tokio_version: env!("SIPBENCH_TOKIO_VERSION").into(),
+            backend: backend.into(),
+            server_backend: server_backend.into(),
+            fd_limit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_process_figures() {
+        let rss = rss_bytes().expect("linux has /proc/self/statm");
+        assert!(rss > 1024 * 1024, "rss {rss}");
+        let limit = raise_fd_limit();
+        assert!(limit.soft >= limit.soft_before);
+        assert!(limit.soft <= limit.hard);
+        let env = Environment::capture("aws-lc-rs", "aws-lc-rs", limit);
+        assert!(env.cores >= 1);
+        assert!(env.rustls_version.starts_with("0.23"), "{}", env.rustls_version);
+    }
+}
