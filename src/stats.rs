@@ -80,20 +80,28 @@ impl fmt::Display for FailureKind {
     }
 }
 
-/// Turns a Rust enum variant name such as `BadCertificate` into `bad-certificate`.
+/// Turns a Rust enum variant name such as `BadCertificate` into `bad-certificate`; acronyms
+/// stay together (`UnknownCA` gives `unknown-ca`, `TLSError` gives `tls-error`).
 pub fn kebab(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
     let mut out = String::with_capacity(name.len() + 4);
-    for (i, ch) in name.chars().enumerate() {
-        if ch.is_ascii_uppercase() {
-            if i > 0 {
+    for (i, &ch) in chars.iter().enumerate() {
+        if ch == '_' || ch == ' ' {
+            if !out.ends_with('-') {
                 out.push('-');
             }
-            out.push(ch.to_ascii_lowercase());
-        } else if ch == '_' {
-            out.push('-');
-        } else {
-            out.push(ch);
+            continue;
         }
+        if ch.is_ascii_uppercase() && i > 0 {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|c| c.is_ascii_lowercase());
+            let boundary =
+                prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower);
+            if boundary && !out.ends_with('-') {
+                out.push('-');
+            }
+        }
+        out.push(ch.to_ascii_lowercase());
     }
     out
 }
@@ -418,5 +426,9 @@ mod tests {
         );
         assert_eq!(FailureKind::SipStatus(503).to_string(), "sip-status:503");
         assert_eq!(kebab("TimedOut"), "timed-out");
+        assert_eq!(kebab("UnknownCA"), "unknown-ca");
+        assert_eq!(kebab("TLSError"), "tls-error");
+        assert_eq!(kebab("Tls12NotOffered"), "tls12-not-offered");
+        assert_eq!(kebab("CertificateRequired"), "certificate-required");
     }
 }

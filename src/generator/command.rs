@@ -179,9 +179,9 @@ impl RunArgs {
 /// Credentials and addresses the phases connect with.
 struct Target {
     info: TargetInfo,
-    tls: Option<SocketAddr>,
-    mtls: Option<SocketAddr>,
-    tcp: Option<SocketAddr>,
+    tls: Vec<SocketAddr>,
+    mtls: Vec<SocketAddr>,
+    tcp: Vec<SocketAddr>,
     server_name: ServerName<'static>,
     domain: Arc<str>,
     roots: Option<RootCertStore>,
@@ -190,12 +190,14 @@ struct Target {
 
 impl Target {
     fn endpoint(&self, phase: &PhasePlan, backend: Backend) -> Result<Endpoint> {
-        let (addr, flag) = match phase.mode {
-            Mode::Tls => (self.tls, "--target"),
-            Mode::Mtls => (self.mtls, "--mtls-target"),
-            Mode::Tcp => (self.tcp, "--tcp-target"),
+        let (addrs, flag) = match phase.mode {
+            Mode::Tls => (&self.tls, "--target"),
+            Mode::Mtls => (&self.mtls, "--mtls-target"),
+            Mode::Tcp => (&self.tcp, "--tcp-target"),
         };
-        let addr = addr.with_context(|| format!("phase {}: mode {} needs {flag}", phase.name, phase.mode.as_str()))?;
+        if addrs.is_empty() {
+            bail!("phase {}: mode {} needs {flag}", phase.name, phase.mode.as_str());
+        }
         let tls = match phase.mode {
             Mode::Tcp => None,
             mode => {
@@ -223,7 +225,7 @@ impl Target {
             }
         };
         Ok(Endpoint {
-            addr,
+            addrs: addrs.clone(),
             tls,
             domain: self.domain.clone(),
         })
@@ -274,9 +276,9 @@ fn remote_target(args: &RunArgs, target: &str) -> Result<Target> {
             tcp: tcp.map(|a| a.to_string()),
             server_name: name.clone(),
         },
-        tls: Some(tls),
-        mtls,
-        tcp,
+        tls: vec![tls],
+        mtls: mtls.into_iter().collect(),
+        tcp: tcp.into_iter().collect(),
         server_name,
         domain: name.into(),
         roots,
@@ -287,18 +289,19 @@ fn remote_target(args: &RunArgs, target: &str) -> Result<Target> {
 /// The embedded server's name (in the throwaway PKI's server certificate).
 pub const EMBEDDED_SERVER_NAME: &str = "sip.example.test";
 
-fn embedded_target(pki: &Pki, addrs: server::ServerAddrs) -> Target {
+fn embedded_target(pki: &Pki, addrs: &server::ServerAddrs) -> Target {
+    let list = |a: &[SocketAddr]| Some(a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" "));
     Target {
         info: TargetInfo {
             kind: "embedded".into(),
-            tls: addrs.tls.map(|a| a.to_string()),
-            mtls: addrs.mtls.map(|a| a.to_string()),
-            tcp: addrs.tcp.map(|a| a.to_string()),
+            tls: list(&addrs.tls),
+            mtls: list(&addrs.mtls),
+            tcp: list(&addrs.tcp),
             server_name: EMBEDDED_SERVER_NAME.into(),
         },
-        tls: addrs.tls,
-        mtls: addrs.mtls,
-        tcp: addrs.tcp,
+        tls: addrs.tls.clone(),
+        mtls: addrs.mtls.clone(),
+        tcp: addrs.tcp.clone(),
         server_name: ServerName::try_from(EMBEDDED_SERVER_NAME).expect("static name"),
         domain: EMBEDDED_SERVER_NAME.into(),
         roots: Some(pki.enterprise_roots()),
@@ -361,10 +364,11 @@ async fn run_phases(
         let pki = tokio::task::spawn_blocking(move || Pki::generate(key_type))
             .await
             .context("generating the PKI")??;
-        let config = ServerConfig::loopback(
+        let mut config = ServerConfig::loopback(
             pki.server.clone(),
             vec![pki.enterprise_ca.clone(), pki.partner_ca.clone()],
         );
+        config.per_thread_ports = true;
         let running = server::start(&config, pool)?;
         (
             embedded_target(&pki, running.addrs()),

@@ -166,7 +166,7 @@ pub async fn run_phase(
         (Workload::Sessions, Load::Closed { concurrency }) => {
             for slot in 0..concurrency {
                 let (ctx, shard, clock) = (ctx.clone(), shards[slot % workers].clone(), clock_rx.clone());
-                tasks.push(pool.spawn_on(slot, closed_sessions(ctx, shard, clock)));
+                tasks.push(pool.spawn_on(slot, closed_sessions(ctx, shard, clock, slot % workers)));
             }
         }
         (Workload::Sessions, Load::Open { rate }) => {
@@ -192,7 +192,17 @@ pub async fn run_phase(
                 let phase = (c as f64 + 0.5) / n as f64;
                 tasks.push(pool.spawn_on(
                     c,
-                    kept_session(ctx, shard, clock, ready, check, open_ok, per_conn_rate, phase),
+                    kept_session(
+                        ctx,
+                        shard,
+                        clock,
+                        ready,
+                        check,
+                        open_ok,
+                        per_conn_rate,
+                        phase,
+                        c % workers,
+                    ),
                 ));
             }
             // Every connection reports once, opened or failed.
@@ -268,7 +278,7 @@ async fn wait_clock(mut rx: watch::Receiver<Option<Clock>>) -> Option<Clock> {
 }
 
 /// Closed loop: one slot runs sessions back to back until the window closes or the budget is spent.
-async fn closed_sessions(ctx: Arc<Ctx>, shard: Shared, clock: watch::Receiver<Option<Clock>>) {
+async fn closed_sessions(ctx: Arc<Ctx>, shard: Shared, clock: watch::Receiver<Option<Clock>>, worker: usize) {
     let Some(clock) = wait_clock(clock).await else { return };
     let mut keys = PeerKeyCache::default();
     while !ctx.stop.is_set() {
@@ -280,7 +290,7 @@ async fn closed_sessions(ctx: Arc<Ctx>, shard: Shared, clock: watch::Receiver<Op
         if measured && !ctx.take_budget() {
             break;
         }
-        one_session(&ctx, &shard, &clock, &mut keys, t0, t0, measured).await;
+        one_session(&ctx, &shard, &clock, &mut keys, worker, t0, t0, measured).await;
     }
 }
 
@@ -321,7 +331,17 @@ async fn open_sessions(
         tokio::spawn(async move {
             let _permit = permit;
             let mut keys = PeerKeyCache::default();
-            one_session(&ctx, &shard, &clock, &mut keys, intended, Instant::now(), measured).await;
+            one_session(
+                &ctx,
+                &shard,
+                &clock,
+                &mut keys,
+                worker,
+                intended,
+                Instant::now(),
+                measured,
+            )
+            .await;
         });
         k = k.saturating_add(1);
     }
@@ -330,18 +350,27 @@ async fn open_sessions(
 }
 
 /// One whole session: connect, handshake, transactions, close. Records it when `measured`.
+#[allow(clippy::too_many_arguments)]
 async fn one_session(
     ctx: &Ctx,
     shard: &Shared,
     clock: &Clock,
     keys: &mut PeerKeyCache,
+    worker: usize,
     intended: Instant,
     started: Instant,
     measured: bool,
 ) {
     let plan = &ctx.plan;
     let id = ctx.ids.fetch_add(1, Ordering::Relaxed);
-    let est = session::establish(&ctx.endpoint, plan.connect_timeout, plan.handshake_timeout, keys).await;
+    let est = session::establish(
+        &ctx.endpoint,
+        worker,
+        plan.connect_timeout,
+        plan.handshake_timeout,
+        keys,
+    )
+    .await;
     let mut txns: Vec<(&'static str, Duration, Result<u16, FailureKind>)> = Vec::new();
     let result = match est {
         Err(kind) => Err((kind, None)),
@@ -430,11 +459,19 @@ async fn kept_session(
     open_ok: Arc<AtomicU64>,
     rate: Option<f64>,
     phase_frac: f64,
+    worker: usize,
 ) {
     let plan = &ctx.plan;
     let id = ctx.ids.fetch_add(1, Ordering::Relaxed);
     let mut keys = PeerKeyCache::default();
-    let opened = session::establish(&ctx.endpoint, plan.connect_timeout, plan.handshake_timeout, &mut keys).await;
+    let opened = session::establish(
+        &ctx.endpoint,
+        worker,
+        plan.connect_timeout,
+        plan.handshake_timeout,
+        &mut keys,
+    )
+    .await;
     let (stream, est) = match opened {
         Ok(x) => x,
         Err(kind) => {

@@ -24,8 +24,9 @@ use crate::tls::{self, PeerKeyCache};
 /// Where and how to connect.
 #[derive(Clone)]
 pub struct Endpoint {
-    /// Server address.
-    pub addr: SocketAddr,
+    /// Server addresses; worker `w` connects to `addrs[w % len]` (the embedded server has one
+    /// listener per thread, so each worker talks to the server thread on its own core).
+    pub addrs: Vec<SocketAddr>,
     /// TLS connector and the name to verify, or `None` for cleartext TCP.
     pub tls: Option<(TlsConnector, ServerName<'static>)>,
     /// Domain used in request URIs and From/To.
@@ -86,12 +87,13 @@ pub struct Established {
 /// Connects and, for TLS, handshakes.
 pub async fn establish(
     ep: &Endpoint,
+    worker: usize,
     connect_timeout: Duration,
     handshake_timeout: Duration,
     keys: &mut PeerKeyCache,
 ) -> Result<(Stream, Established), FailureKind> {
     let t0 = Instant::now();
-    let tcp = match tokio::time::timeout(connect_timeout, TcpStream::connect(ep.addr)).await {
+    let tcp = match tokio::time::timeout(connect_timeout, TcpStream::connect(ep.addrs[worker % ep.addrs.len()])).await {
         Err(_) => return Err(FailureKind::ConnectTimeout),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Err(FailureKind::ConnectRefused),
         Ok(Err(e)) => {

@@ -91,16 +91,14 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         handshake_timeout: args.handshake_timeout,
         idle_timeout: args.idle_timeout,
         max_message_size: args.max_message_size,
+        per_thread_ports: false,
     };
     let threads = args.threads.unwrap_or_else(crate::pool::cores);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let stats = rt.block_on(run(config, threads, crate::signals::wait(), |addrs| {
         eprintln!(
             "sipbench serve: tls {} · mtls {} · tcp {} · {threads} threads · open-files limit {}",
-            addrs.tls.map(|a| a.to_string()).unwrap_or_default(),
-            addrs.mtls.map(|a| a.to_string()).unwrap_or_default(),
-            addrs.tcp.map(|a| a.to_string()).unwrap_or_default(),
-            limit.soft
+            addrs.tls[0], addrs.mtls[0], addrs.tcp[0], limit.soft
         );
     }))?;
     println!("{}", serde_json::to_string_pretty(&stats)?);

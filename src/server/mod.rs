@@ -87,6 +87,10 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Largest SIP message accepted; a larger one is answered 513 and the connection closed.
     pub max_message_size: usize,
+    /// Each pool thread gets a listener on a port of its own (the addresses' port must be 0)
+    /// instead of all threads sharing one port through `SO_REUSEPORT`. The embedded server
+    /// uses this so that each generator worker talks to the server thread on its own core.
+    pub per_thread_ports: bool,
 }
 
 impl ServerConfig {
@@ -106,19 +110,20 @@ impl ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
             max_message_size: crate::sip::DEFAULT_MAX_MESSAGE_SIZE,
+            per_thread_ports: false,
         }
     }
 }
 
-/// The addresses the server listens on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The addresses the server listens on: one per pool thread with per-thread ports, else one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerAddrs {
-    /// TLS listener.
-    pub tls: Option<SocketAddr>,
-    /// MTLS listener.
-    pub mtls: Option<SocketAddr>,
-    /// Cleartext TCP listener.
-    pub tcp: Option<SocketAddr>,
+    /// TLS listeners.
+    pub tls: Vec<SocketAddr>,
+    /// MTLS listeners.
+    pub mtls: Vec<SocketAddr>,
+    /// Cleartext TCP listeners.
+    pub tcp: Vec<SocketAddr>,
 }
 
 /// Live counters, shared by every connection task.
@@ -216,8 +221,8 @@ impl std::fmt::Debug for RunningServer {
 
 impl RunningServer {
     /// Bound addresses.
-    pub fn addrs(&self) -> ServerAddrs {
-        self.addrs
+    pub fn addrs(&self) -> &ServerAddrs {
+        &self.addrs
     }
 
     /// The live counters.
@@ -274,15 +279,27 @@ pub fn start(config: &ServerConfig, pool: &Pool) -> Result<RunningServer> {
     ];
     for (addr, transport, acceptor) in listeners {
         let Some(addr) = addr else { continue };
-        let sockets = bind_reuseport(addr, pool.len())
-            .with_context(|| format!("binding the {} listener on {addr}", transport.as_str()))?;
-        let bound = sockets[0].local_addr()?;
-        match transport {
-            Transport::Tls => addrs.tls = Some(bound),
-            Transport::Mtls => addrs.mtls = Some(bound),
-            Transport::Tcp => addrs.tcp = Some(bound),
+        if config.per_thread_ports && addr.port() != 0 {
+            anyhow::bail!(
+                "per-thread ports need port 0 for the {} listener, not {addr}",
+                transport.as_str()
+            );
         }
-        info!(transport = transport.as_str(), %bound, threads = pool.len(), "listening");
+        let sockets = bind_listeners(addr, pool.len(), !config.per_thread_ports)
+            .with_context(|| format!("binding the {} listener on {addr}", transport.as_str()))?;
+        let mut bound = Vec::with_capacity(sockets.len());
+        for s in &sockets {
+            let a = s.local_addr()?;
+            if !bound.contains(&a) {
+                bound.push(a);
+            }
+        }
+        info!(transport = transport.as_str(), addrs = ?bound, threads = pool.len(), "listening");
+        match transport {
+            Transport::Tls => addrs.tls = bound,
+            Transport::Mtls => addrs.mtls = bound,
+            Transport::Tcp => addrs.tcp = bound,
+        }
         for (i, std_listener) in sockets.into_iter().enumerate() {
             let shared = shared.clone();
             let acceptor = acceptor.clone();
@@ -316,7 +333,7 @@ pub async fn run(
 ) -> Result<ServerStats> {
     let pool = Pool::new(threads, "sipbench-server")?;
     let server = start(&config, &pool)?;
-    on_ready(server.addrs());
+    on_ready(server.addrs().clone());
     shutdown.await;
     info!("shutting down");
     let stats = server.shutdown(Duration::from_secs(5)).await;
@@ -327,20 +344,24 @@ pub async fn run(
     Ok(stats)
 }
 
-fn bind_reuseport(addr: SocketAddr, n: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+/// One listening socket per thread: sharing one port through `SO_REUSEPORT`, or each on a
+/// port of its own.
+fn bind_listeners(addr: SocketAddr, n: usize, share_port: bool) -> std::io::Result<Vec<std::net::TcpListener>> {
     use socket2::{Domain, Protocol, Socket, Type};
     let mut out = Vec::with_capacity(n);
-    let mut addr = addr;
+    let mut next = addr;
     for _ in 0..n.max(1) {
-        let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        let s = Socket::new(Domain::for_address(next), Type::STREAM, Some(Protocol::TCP))?;
         s.set_reuse_address(true)?;
-        s.set_reuse_port(true)?;
+        s.set_reuse_port(share_port)?;
         s.set_nonblocking(true)?;
-        s.bind(&addr.into())?;
+        s.bind(&next.into())?;
         s.listen(4096)?;
         let l: std::net::TcpListener = s.into();
-        // Later sockets join the port the first one got (port 0 picks one).
-        addr = l.local_addr()?;
+        if share_port {
+            // Later sockets join the port the first one got (port 0 picks one).
+            next = l.local_addr()?;
+        }
         out.push(l);
     }
     Ok(out)
@@ -425,6 +446,12 @@ where
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
     );
     let c = &shared.counters;
+    // One shutdown waiter and one idle timer per connection, re-armed rather than re-created
+    // on every read: the shutdown channel is shared by every thread.
+    let shutdown = shutdown.changed();
+    tokio::pin!(shutdown);
+    let idle = tokio::time::sleep(shared.idle_timeout);
+    tokio::pin!(idle);
     loop {
         let mut fatal = None;
         loop {
@@ -470,23 +497,24 @@ where
             return Err(kind);
         }
         let read = tokio::select! {
-            r = tokio::time::timeout(shared.idle_timeout, io.read_buf(&mut buf)) => r,
-            _ = shutdown.changed() => {
+            biased;
+            r = io.read_buf(&mut buf) => r,
+            _ = &mut idle => {
+                let _ = io.shutdown().await;
+                return Err(FailureKind::Io("idle-timeout".into()));
+            }
+            _ = &mut shutdown => {
                 let _ = io.shutdown().await;
                 return Ok(());
             }
         };
         match read {
-            Err(_) => {
-                let _ = io.shutdown().await;
-                return Err(FailureKind::Io("idle-timeout".into()));
-            }
-            Ok(Ok(0)) => {
+            Ok(0) => {
                 let _ = io.shutdown().await;
                 return Ok(());
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(tls::classify_io(&e)),
+            Ok(_) => idle.as_mut().reset(tokio::time::Instant::now() + shared.idle_timeout),
+            Err(e) => return Err(tls::classify_io(&e)),
         }
     }
 }

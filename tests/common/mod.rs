@@ -1,0 +1,116 @@
+//! Shared helpers: a reference server started as a library call on port 0, and the generator
+//! options that point at it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sipbench::generator::command::{RunArgs, RunReport};
+use sipbench::pki::{KeyType, Pki, files};
+use sipbench::plan::{Mode, Txn};
+use sipbench::pool::Pool;
+use sipbench::results::PhaseResult;
+use sipbench::server::{self, RunningServer, ServerConfig, ServerStats};
+
+/// A running reference server with its PKI written to a temporary directory.
+pub struct TestServer {
+    pub pki: Pki,
+    pub dir: tempfile::TempDir,
+    pub server: Option<RunningServer>,
+    pool: Option<Pool>,
+}
+
+impl TestServer {
+    /// Starts the server on 127.0.0.1:0 (TLS, MTLS and TCP) with a fresh ECDSA P-256 PKI.
+    pub fn start() -> TestServer {
+        Self::start_with(|_| {})
+    }
+
+    /// As [`start`], letting the caller adjust the configuration first.
+    pub fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let pki = Pki::generate(KeyType::EcdsaP256).expect("PKI");
+        let dir = tempfile::tempdir().expect("tempdir");
+        pki.write_to(dir.path()).expect("write PKI");
+        let mut config = ServerConfig::loopback(
+            pki.server.clone(),
+            vec![pki.enterprise_ca.clone(), pki.partner_ca.clone()],
+        );
+        adjust(&mut config);
+        let pool = Pool::new(2, "test-server").expect("pool");
+        let server = server::start(&config, &pool).expect("server starts");
+        TestServer {
+            pki,
+            dir,
+            server: Some(server),
+            pool: Some(pool),
+        }
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn running(&self) -> &RunningServer {
+        self.server.as_ref().expect("running")
+    }
+
+    pub fn tls_addr(&self) -> String {
+        self.running().addrs().tls[0].to_string()
+    }
+
+    pub fn mtls_addr(&self) -> String {
+        self.running().addrs().mtls[0].to_string()
+    }
+
+    pub fn tcp_addr(&self) -> String {
+        self.running().addrs().tcp[0].to_string()
+    }
+
+    pub fn counters(&self) -> ServerStats {
+        self.running().counters().snapshot()
+    }
+
+    /// Generator options for a bounded run of `sessions` sessions in `mode` against this server,
+    /// trusting the enterprise CA, verifying `sip.example.test`, presenting the edge certificate
+    /// in MTLS mode. Results go to a file in the temporary directory.
+    pub fn args(&self, mode: Mode, sessions: u64) -> RunArgs {
+        RunArgs {
+            mode: Some(mode),
+            sessions: Some(sessions),
+            concurrency: Some(4),
+            warmup: Some(Duration::ZERO),
+            transactions: Some(vec![Txn::Register, Txn::Options]),
+            workers: Some(2),
+            target: Some(self.tls_addr()),
+            mtls_target: Some(self.mtls_addr()),
+            tcp_target: Some(self.tcp_addr()),
+            server_name: Some("sip.example.test".into()),
+            ca: Some(self.file(files::ENTERPRISE_CA)),
+            cert: Some(self.file(files::EDGE)),
+            key: Some(self.file(files::EDGE_KEY)),
+            out: Some(self.dir.path().join(format!("result-{}.json", mode.as_str()))),
+            quiet: true,
+            ..Default::default()
+        }
+    }
+
+    /// Stops the server and returns its final counters.
+    pub fn stop(mut self) -> ServerStats {
+        let server = self.server.take().expect("running");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let stats = rt.block_on(server.shutdown(Duration::from_secs(2)));
+        drop(self.pool.take());
+        stats
+    }
+}
+
+/// Runs the generator and returns its only phase.
+pub fn run_one(args: &RunArgs) -> (RunReport, PhaseResult) {
+    let report = sipbench::generator::command::run(args).expect("run completes");
+    assert_eq!(report.result.phases.len(), 1);
+    let phase = report.result.phases[0].clone();
+    (report, phase)
+}

@@ -1,0 +1,201 @@
+//! The generator against the reference server started on port 0: both modes succeed with
+//! exact counts, and the trust failures the issue names come back with the right kind.
+
+mod common;
+
+use common::{TestServer, run_one};
+use sipbench::pki::{KeyType, Pki, files};
+use sipbench::plan::{Mode, Txn, Workload};
+use sipbench::stats::decode_histogram;
+
+#[test]
+fn tls_sessions_succeed_with_exact_counts() {
+    let srv = TestServer::start();
+    let (report, p) = run_one(&srv.args(Mode::Tls, 40));
+    assert_eq!(p.sessions.started, 40);
+    assert_eq!(p.sessions.ok, 40, "failures: {:?}", p.failures);
+    assert_eq!(p.sessions.failed, 0);
+    assert!(p.failures.is_empty());
+    assert_eq!(p.transactions["REGISTER"].ok, 40);
+    assert_eq!(p.transactions["OPTIONS"].ok, 40);
+    assert_eq!(p.latency_us["handshake.full"].count, 40);
+    assert_eq!(p.latency_us["connect"].count, 40);
+    let n = &p.negotiated;
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert_eq!(n[0].protocol, "TLSv1_3");
+    assert_eq!(n[0].peer_key, "ECDSA P-256");
+    assert_eq!(n[0].handshake, "full");
+    assert_eq!(n[0].count, 40);
+    // The stored histogram is the one summarised.
+    let h = decode_histogram(&p.histograms["sip.REGISTER"]).unwrap();
+    assert_eq!(h.len(), 40);
+    assert_eq!(h.value_at_quantile(0.5), p.latency_us["sip.REGISTER"].p50);
+    assert!(p.rates.sessions_per_s > 0.0);
+    assert!(report.result.complete);
+    let stats = srv.stop();
+    assert!(stats.handshakes_ok >= 40, "{stats:?}");
+    assert_eq!(stats.requests, 80);
+    assert_eq!(stats.responses_2xx, 80);
+}
+
+#[test]
+fn mtls_sessions_succeed_and_tls12_negotiates() {
+    let srv = TestServer::start();
+    let mut args = srv.args(Mode::Mtls, 30);
+    args.transactions = Some(vec![Txn::Register, Txn::Invite]);
+    let (_, p) = run_one(&args);
+    assert_eq!(p.sessions.ok, 30, "failures: {:?}", p.failures);
+    assert_eq!(p.transactions["INVITE"].ok, 30);
+    assert_eq!(p.transactions["BYE"].ok, 30);
+
+    args.tls_versions = Some(sipbench::tls::Versions::Tls12);
+    args.transactions = Some(vec![Txn::Options]);
+    let (_, p) = run_one(&args);
+    assert_eq!(p.sessions.ok, 30, "failures: {:?}", p.failures);
+    assert_eq!(p.negotiated[0].protocol, "TLSv1_2");
+    assert!(
+        p.negotiated[0].cipher_suite.starts_with("TLS_ECDHE_ECDSA_"),
+        "{:?}",
+        p.negotiated
+    );
+    let stats = srv.stop();
+    assert!(stats.handshakes_ok >= 60);
+}
+
+#[test]
+fn wrong_server_name_is_refused_by_the_client() {
+    let srv = TestServer::start();
+    let mut args = srv.args(Mode::Tls, 10);
+    args.server_name = Some("other.example.test".into());
+    let (_, p) = run_one(&args);
+    assert_eq!(p.sessions.ok, 0);
+    assert_eq!(p.sessions.failed, 10);
+    assert_eq!(
+        p.failures.get("certificate:not-valid-for-name"),
+        Some(&10),
+        "{:?}",
+        p.failures
+    );
+    assert_eq!(
+        srv.counters().requests,
+        0,
+        "no SIP may flow to a server with the wrong name"
+    );
+}
+
+#[test]
+fn untrusted_server_ca_is_refused_by_the_client() {
+    let srv = TestServer::start();
+    for mode in [Mode::Tls, Mode::Mtls] {
+        let mut args = srv.args(mode, 10);
+        // The partner CA did not issue the server certificate.
+        args.ca = Some(srv.file(files::PARTNER_CA));
+        let (_, p) = run_one(&args);
+        assert_eq!(p.sessions.ok, 0);
+        assert_eq!(
+            p.failures.get("certificate:unknown-issuer"),
+            Some(&10),
+            "{mode:?}: {:?}",
+            p.failures
+        );
+    }
+    assert_eq!(srv.counters().requests, 0);
+}
+
+#[test]
+fn mtls_server_refuses_untrusted_forged_or_missing_client_certificates() {
+    // The server trusts only the enterprise CA for MTLS clients.
+    let srv = TestServer::start_with(|c| c.client_cas.truncate(1));
+
+    // A partner certificate: valid, but from a CA this server does not trust.
+    let mut args = srv.args(Mode::Mtls, 8);
+    args.cert = Some(srv.file(files::PARTNER));
+    args.key = Some(srv.file(files::PARTNER_KEY));
+    let (_, p) = run_one(&args);
+    assert_eq!(p.sessions.ok, 0);
+    assert_eq!(
+        p.failures.get("tls-alert-received:unknown-ca"),
+        Some(&8),
+        "{:?}",
+        p.failures
+    );
+
+    // A certificate from a rogue CA that copies the enterprise CA's name: the signature check fails.
+    let rogue = Pki::generate(KeyType::EcdsaP256).unwrap();
+    let rogue_dir = tempfile::tempdir().unwrap();
+    rogue.write_to(rogue_dir.path()).unwrap();
+    args.cert = Some(rogue_dir.path().join(files::EDGE));
+    args.key = Some(rogue_dir.path().join(files::EDGE_KEY));
+    let (_, p) = run_one(&args);
+    assert_eq!(p.sessions.ok, 0);
+    assert_eq!(
+        p.failures.get("tls-alert-received:decrypt-error"),
+        Some(&8),
+        "{:?}",
+        p.failures
+    );
+
+    // No client certificate at all on the MTLS listener.
+    let mut args = srv.args(Mode::Tls, 8);
+    args.target = Some(srv.mtls_addr());
+    let (_, p) = run_one(&args);
+    assert_eq!(p.sessions.ok, 0);
+    assert_eq!(
+        p.failures.get("tls-alert-received:certificate-required"),
+        Some(&8),
+        "{:?}",
+        p.failures
+    );
+
+    let stats = srv.stop();
+    assert_eq!(stats.requests, 0, "a refused peer must not get SIP through: {stats:?}");
+    assert_eq!(stats.failures.get("certificate:unknown-issuer"), Some(&8), "{stats:?}");
+    assert_eq!(stats.failures.get("certificate:bad-signature"), Some(&8), "{stats:?}");
+}
+
+#[test]
+fn kept_sessions_run_transactions_and_open_loop_is_corrected() {
+    let srv = TestServer::start();
+    let mut args = srv.args(Mode::Tls, 1);
+    args.sessions = None;
+    args.concurrency = None;
+    args.workload = Some(Workload::Kept);
+    args.connections = Some(8);
+    args.transactions = Some(vec![Txn::Options]);
+    args.duration = Some(std::time::Duration::from_millis(500));
+    let (_, p) = run_one(&args);
+    assert_eq!(p.sessions.started, 8);
+    assert_eq!(p.sessions.ok, 8, "{:?}", p.failures);
+    assert!(p.transactions["OPTIONS"].ok > 100, "{:?}", p.transactions);
+    assert_eq!(p.transactions["OPTIONS"].failed, 0);
+
+    // Open loop: a fixed rate over kept sessions keeps both histograms.
+    args.rate = Some(400.0);
+    let (_, p) = run_one(&args);
+    let ok = p.transactions["OPTIONS"].ok;
+    assert!(
+        (100..=260).contains(&ok),
+        "about 200 transactions in 0.5 s at 400/s, got {ok}"
+    );
+    let corrected = &p.latency_us["sip.OPTIONS"];
+    let uncorrected = &p.latency_us["sip.OPTIONS.uncorrected"];
+    assert_eq!(corrected.count, uncorrected.count);
+    assert!(corrected.max >= uncorrected.max);
+    srv.stop();
+}
+
+#[test]
+fn unreachable_target_counts_connect_refused() {
+    // Bind then drop a listener to get a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let srv = TestServer::start();
+    let mut args = srv.args(Mode::Tcp, 5);
+    args.tcp_target = Some(format!("127.0.0.1:{port}"));
+    let (_, p) = run_one(&args);
+    assert_eq!(p.failures.get("connect-refused"), Some(&5), "{:?}", p.failures);
+    srv.stop();
+}
