@@ -26,12 +26,9 @@ pub fn header(r: &RunResult) -> String {
     let target = match r.target.kind.as_str() {
         "embedded" => "built-in server in this process (shares the cores; CPU figures include it)".to_owned(),
         _ => format!(
-            "remote {}",
-            [&r.target.tls, &r.target.mtls]
-                .iter()
-                .filter_map(|a| a.as_deref())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "remote, tls {} · mtls {}",
+            r.target.tls.join(" "),
+            r.target.mtls.join(" ")
         ),
     };
     let _ = writeln!(s, "target     {target}, server name {}", r.target.server_name);

@@ -60,12 +60,12 @@ pub struct RunResult {
 pub struct TargetInfo {
     /// `embedded` (built-in server in this process, sharing its cores) or `remote`.
     pub kind: String,
-    /// TLS address.
-    pub tls: Option<String>,
-    /// MTLS address.
-    pub mtls: Option<String>,
-    /// Cleartext TCP address.
-    pub tcp: Option<String>,
+    /// TLS addresses (the embedded server has one per thread).
+    pub tls: Vec<String>,
+    /// MTLS addresses.
+    pub mtls: Vec<String>,
+    /// Cleartext TCP addresses.
+    pub tcp: Vec<String>,
     /// Name verified in the server certificate.
     pub server_name: String,
 }

@@ -106,6 +106,17 @@ pub fn kebab(name: &str) -> String {
     out
 }
 
+/// The kebab-case variant name from a `Debug` rendering of an enum value:
+/// `NotValidForNameContext { .. }` gives `not-valid-for-name`, `TooLarge { limit: 4 }` gives
+/// `too-large`.
+pub fn variant_kebab(debug: &str) -> String {
+    let name: String = debug
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    kebab(name.strip_suffix("Context").unwrap_or(&name))
+}
+
 /// What one handshake negotiated; tallied per phase.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Negotiated {

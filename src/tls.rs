@@ -16,7 +16,7 @@ use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 
 use crate::pki::{self, Identity};
-use crate::stats::{FailureKind, Negotiated, kebab};
+use crate::stats::{FailureKind, Negotiated, kebab, variant_kebab};
 
 /// The crypto backends this binary has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -146,19 +146,10 @@ pub fn classify_io(err: &io::Error) -> FailureKind {
 /// Classifies a rustls error.
 pub fn classify_tls(err: &rustls::Error) -> FailureKind {
     match err {
-        rustls::Error::AlertReceived(alert) => FailureKind::TlsAlertReceived(variant_name(&format!("{alert:?}"))),
-        rustls::Error::InvalidCertificate(cert) => FailureKind::Certificate(variant_name(&format!("{cert:?}"))),
-        other => FailureKind::Tls(variant_name(&format!("{other:?}"))),
+        rustls::Error::AlertReceived(alert) => FailureKind::TlsAlertReceived(variant_kebab(&format!("{alert:?}"))),
+        rustls::Error::InvalidCertificate(cert) => FailureKind::Certificate(variant_kebab(&format!("{cert:?}"))),
+        other => FailureKind::Tls(variant_kebab(&format!("{other:?}"))),
     }
-}
-
-/// `NotValidForNameContext { .. }` becomes `not-valid-for-name`; `Other(..)` becomes `other`.
-fn variant_name(debug: &str) -> String {
-    let name: String = debug
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
-    kebab(name.strip_suffix("Context").unwrap_or(&name))
 }
 
 /// Remembers the description of the last peer certificate seen, so that the X.509 parse is done
@@ -253,7 +244,7 @@ mod tests {
         let e = io::Error::from(io::ErrorKind::ConnectionReset);
         assert_eq!(classify_io(&e), FailureKind::Reset);
         assert_eq!(
-            variant_name("NotValidForNameContext { expected: .. }"),
+            variant_kebab("NotValidForNameContext { expected: .. }"),
             "not-valid-for-name"
         );
     }

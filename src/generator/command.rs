@@ -271,9 +271,9 @@ fn remote_target(args: &RunArgs, target: &str) -> Result<Target> {
     Ok(Target {
         info: TargetInfo {
             kind: "remote".into(),
-            tls: Some(tls.to_string()),
-            mtls: mtls.map(|a| a.to_string()),
-            tcp: tcp.map(|a| a.to_string()),
+            tls: vec![tls.to_string()],
+            mtls: mtls.iter().map(|a| a.to_string()).collect(),
+            tcp: tcp.iter().map(|a| a.to_string()).collect(),
             server_name: name.clone(),
         },
         tls: vec![tls],
@@ -290,7 +290,7 @@ fn remote_target(args: &RunArgs, target: &str) -> Result<Target> {
 pub const EMBEDDED_SERVER_NAME: &str = "sip.example.test";
 
 fn embedded_target(pki: &Pki, addrs: &server::ServerAddrs) -> Target {
-    let list = |a: &[SocketAddr]| Some(a.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" "));
+    let list = |a: &[SocketAddr]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     Target {
         info: TargetInfo {
             kind: "embedded".into(),

@@ -355,6 +355,5 @@ impl SipClient {
 const SDP_OFFER: &[u8] = b"v=0\r\no=sipbench 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
 fn protocol(what: &str) -> FailureKind {
-    let name: String = what.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
-    FailureKind::SipProtocol(crate::stats::kebab(&name))
+    FailureKind::SipProtocol(crate::stats::variant_kebab(what))
 }

@@ -482,7 +482,7 @@ where
                         out.extend_from_slice(b"SIP/2.0 513 Message Too Large\r\nContent-Length: 0\r\n\r\n");
                         count_status(c, 513);
                     }
-                    fatal = Some(FailureKind::SipProtocol(crate::stats::kebab(&format!("{e:?}"))));
+                    fatal = Some(FailureKind::SipProtocol(crate::stats::variant_kebab(&format!("{e:?}"))));
                     break;
                 }
             }

@@ -1,0 +1,232 @@
+//! The binary as a user drives it: the embedded default end to end, the results contract
+//! (checked against results/schema.json), errors that name the field, interrupted runs.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sipbench::results::RunResult;
+use sipbench::stats::decode_histogram;
+
+fn sipbench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
+    c.env("RUST_LOG", "warn");
+    c
+}
+
+fn schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("results/schema.json")).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("schema compiles")
+}
+
+fn assert_valid(json: &serde_json::Value) {
+    let errors: Vec<String> = schema()
+        .iter_errors(json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "results file breaks results/schema.json:\n{}",
+        errors.join("\n")
+    );
+}
+
+const MINI_PROFILE: &str = r#"
+name = "mini"
+[defaults]
+warmup = "100ms"
+duration = "400ms"
+[[phase]]
+name = "tls"
+mode = "tls"
+concurrency = 4
+[[phase]]
+name = "mtls"
+mode = "mtls"
+concurrency = 4
+transactions = ["REGISTER", "MESSAGE", "INVITE"]
+[[phase]]
+name = "open"
+mode = "tls"
+rate = 200.0
+[[phase]]
+name = "kept"
+mode = "tcp"
+workload = "kept"
+connections = 8
+transactions = ["OPTIONS"]
+[[phase]]
+name = "hold"
+mode = "mtls"
+workload = "hold"
+connections = 50
+"#;
+
+#[test]
+fn embedded_run_writes_a_results_file_that_matches_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("mini.toml");
+    std::fs::write(&profile, MINI_PROFILE).unwrap();
+    let out = dir.path().join("r.json");
+    let o = sipbench()
+        .args(["run", "--profile"])
+        .arg(&profile)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The summary says what was measured and on what.
+    for needle in [
+        "phase tls:",
+        "phase mtls:",
+        "TLSv1_3",
+        "peer key ECDSA P-256",
+        "handshake.full",
+        "p99",
+        "aws-lc-rs",
+        "sessions held",
+    ] {
+        assert!(stdout.contains(needle), "summary lacks {needle:?}:\n{stdout}");
+    }
+
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_valid(&json);
+    let r = RunResult::read(&out).unwrap();
+    assert!(r.complete && !r.interrupted);
+    assert_eq!(r.target.kind, "embedded");
+    assert_eq!(r.phases.len(), 5);
+    for p in &r.phases {
+        assert!(p.sessions.ok > 0, "{}: {:?}", p.plan.name, p.sessions);
+        assert!(p.failures.is_empty(), "{}: {:?}", p.plan.name, p.failures);
+        for (metric, summary) in &p.latency_us {
+            let h = decode_histogram(&p.histograms[metric]).unwrap();
+            assert_eq!(h.len(), summary.count, "{}: {metric}", p.plan.name);
+            assert_eq!(h.value_at_quantile(0.99), summary.p99);
+        }
+    }
+    let open = &r.phases[2];
+    assert!(open.latency_us.contains_key("session.uncorrected"));
+    let hold = r.phases[4].memory.expect("hold reports memory");
+    assert_eq!(hold.sessions_held, 50);
+    assert!(hold.per_session_bytes > 0);
+    let server = r.server.expect("embedded server counters");
+    assert!(server.handshakes_ok > 0 && server.requests > 0);
+
+    // The schema check can fail: a file missing a field or with an unknown one is refused.
+    let mut broken = json.clone();
+    broken["phases"][0].as_object_mut().unwrap().remove("rates");
+    assert!(!schema().is_valid(&broken));
+    let mut broken = json;
+    broken["phases"][0]["failures"]["made-up-kind"] = 3.into();
+    assert!(!schema().is_valid(&broken));
+}
+
+#[test]
+fn bad_profile_fields_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[[phase]]\nname = \"a\"\nconcurency = 4\n", "concurency"),
+        ("[[phase]]\nname = \"a\"\nmode = \"quic\"\n", "quic"),
+        ("[[phase]]\nname = \"a\"\nrate = -5.0\n", "rate"),
+        (
+            "[[phase]]\nname = \"a\"\nworkload = \"kept\"\nconnections = 0\n",
+            "connections",
+        ),
+        ("[[phase]]\nname = \"a\"\nwarmup = \"a while\"\n", "warmup"),
+    ];
+    for (i, (text, field)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("p{i}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let o = sipbench().args(["run", "--profile"]).arg(&path).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{text}: {err}");
+        assert!(err.contains(field), "error for {text:?} does not name {field:?}: {err}");
+    }
+}
+
+#[test]
+fn bad_flags_are_named() {
+    for (args, field) in [
+        (vec!["run", "--concurrency", "0", "-d", "1s"], "concurrency"),
+        (vec!["run", "--rate", "10", "--concurrency", "3"], "--concurrency"),
+        (vec!["run", "--mode", "udp"], "--mode"),
+        (vec!["run", "--duration", "forever"], "--duration"),
+        (vec!["run", "--transactions", "OPTIONS,PING"], "PING"),
+        (vec!["run", "--phase", "nope"], "nope"),
+        (
+            vec!["run", "--target", "127.0.0.1:1", "--mode", "tls", "-n", "1"],
+            "--ca",
+        ),
+    ] {
+        let o = sipbench().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(field), "error for {args:?} does not name {field:?}: {err}");
+    }
+}
+
+#[test]
+fn interrupted_run_keeps_valid_partial_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let mut child = sipbench()
+        .args([
+            "run", "--mode", "tls", "-c", "4", "--warmup", "100ms", "-d", "60s", "-q", "-o",
+        ])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let t = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "interrupt took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(status.code(), Some(130));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_valid(&json);
+    let r = RunResult::read(&out).unwrap();
+    assert!(r.interrupted && !r.complete);
+    assert_eq!(r.phases.len(), 1);
+    let p = &r.phases[0];
+    assert!(p.interrupted);
+    assert!(p.sessions.ok > 0);
+    assert!(p.failures.is_empty(), "an interrupt is not a failure: {:?}", p.failures);
+}
+
+#[test]
+fn pki_init_writes_a_loadable_pki() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sipbench()
+        .args(["pki", "init"])
+        .arg(dir.path())
+        .args(["--key-type", "ed25519"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pki = sipbench::pki::Pki::load(dir.path()).unwrap();
+    assert_eq!(pki.key_type, sipbench::pki::KeyType::Ed25519);
+    let o = sipbench()
+        .args(["pki", "init"])
+        .arg(dir.path())
+        .args(["--key-type", "dsa"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--key-type"));
+}
