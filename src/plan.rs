@@ -151,6 +151,8 @@ pub struct PhaseSpec {
     pub tls_versions: Option<Versions>,
     /// Let the client resume TLS sessions (off: every handshake is full).
     pub resumption: Option<bool>,
+    /// Offer only this cipher suite (rustls name, e.g. `TLS13_AES_128_GCM_SHA256`).
+    pub cipher_suite: Option<String>,
     /// TCP connect timeout.
     #[serde(default, with = "humantime_serde")]
     pub connect_timeout: Option<Duration>,
@@ -268,6 +270,8 @@ pub struct PhasePlan {
     pub tls_versions: Versions,
     /// Client-side resumption.
     pub resumption: bool,
+    /// The only cipher suite offered (`None`: the backend's default list).
+    pub cipher_suite: Option<String>,
     /// Connect timeout.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -317,6 +321,7 @@ pub fn builtin_defaults() -> PhaseSpec {
         transactions: Some(vec![Txn::Register, Txn::Options]),
         tls_versions: Some(Versions::Tls13),
         resumption: Some(false),
+        cipher_suite: None,
         connect_timeout: Some(Duration::from_secs(5)),
         handshake_timeout: Some(Duration::from_secs(5)),
         sip_timeout: Some(Duration::from_secs(5)),
@@ -408,6 +413,14 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
             }
         }
     };
+    // Kept and held sessions run one transaction at a time each: their closed-loop
+    // concurrency is the number of sessions.
+    let load = match (workload, load) {
+        (Workload::Kept | Workload::Hold, Load::Closed { .. }) => Load::Closed {
+            concurrency: connections,
+        },
+        (_, load) => load,
+    };
     if workload == Workload::Hold && matches!(load, Load::Open { .. }) {
         return Err(err("rate", "does not apply to workload `hold`"));
     }
@@ -436,6 +449,19 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         }
     };
     let mode = s.mode.expect("built-in default");
+    if mode == Mode::Tcp && s.cipher_suite.is_some() {
+        return Err(err("cipher_suite", "needs mode tls or mtls"));
+    }
+    if let Some(suite) = &s.cipher_suite {
+        let v = s.tls_versions.expect("built-in default");
+        let tls13 = suite.starts_with("TLS13_");
+        if (tls13 && v == Versions::Tls12) || (!tls13 && v == Versions::Tls13) {
+            return Err(err(
+                "cipher_suite",
+                &format!("{suite} cannot be negotiated with tls_versions {v:?}"),
+            ));
+        }
+    }
     if mode == Mode::Tcp && s.resumption == Some(true) {
         return Err(err("resumption", "needs mode tls or mtls"));
     }
@@ -455,6 +481,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         transactions,
         tls_versions: s.tls_versions.expect("built-in default"),
         resumption: s.resumption.expect("built-in default"),
+        cipher_suite: s.cipher_suite.clone(),
         connect_timeout: positive(s.connect_timeout, "connect_timeout")?,
         handshake_timeout: positive(s.handshake_timeout, "handshake_timeout")?,
         sip_timeout: positive(s.sip_timeout, "sip_timeout")?,

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::plan::{Load, PhasePlan, Workload};
 use crate::results::{PhaseResult, RunResult};
 
 /// Renders the run header (what was measured, on what).
@@ -65,20 +66,40 @@ pub fn phase(p: &PhaseResult) -> String {
         plan.name,
         plan.mode.as_str(),
         plan.workload.as_str(),
-        plan.load,
+        describe_load(plan),
         p.measured_s,
         if p.interrupted { " · INTERRUPTED" } else { "" }
     );
-    let _ = writeln!(
-        s,
-        "  sessions    {} ok, {} failed (of {} started)",
-        p.sessions.ok, p.sessions.failed, p.sessions.started
-    );
-    let _ = writeln!(
-        s,
-        "  rate        {:.1} sessions/s · {:.1} handshakes/s · {:.1} transactions/s",
-        p.rates.sessions_per_s, p.rates.handshakes_per_s, p.rates.transactions_per_s
-    );
+    let (ok, failed, started) = (p.sessions.ok, p.sessions.failed, p.sessions.started);
+    match plan.workload {
+        Workload::Sessions => {
+            let _ = writeln!(s, "  sessions    {ok} ok, {failed} failed (of {started} started)");
+            let _ = writeln!(
+                s,
+                "  rate        {:.1} sessions/s · {:.1} handshakes/s · {:.1} transactions/s",
+                p.rates.sessions_per_s, p.rates.handshakes_per_s, p.rates.transactions_per_s
+            );
+        }
+        Workload::Kept => {
+            let _ = writeln!(
+                s,
+                "  sessions    {ok} kept to the end, {failed} failed (of {started} opened)"
+            );
+            let _ = writeln!(s, "  rate        {:.1} transactions/s", p.rates.transactions_per_s);
+        }
+        Workload::Hold => {
+            let _ = writeln!(
+                s,
+                "  sessions    {ok} held and answering at the end, {failed} failed (of {started} opened)"
+            );
+        }
+    }
+    if plan.workload != Workload::Sessions {
+        let _ = writeln!(
+            s,
+            "  set-up      connect and handshake latencies below are of the set-up, before the window"
+        );
+    }
     for n in &p.negotiated {
         let _ = writeln!(
             s,
@@ -118,7 +139,7 @@ pub fn phase(p: &PhaseResult) -> String {
         "  cpu         {:.2} s user + {:.2} s system ({who})",
         p.cpu.user_s, p.cpu.system_s
     );
-    if p.cpu.per_session_us > 0.0 && plan.workload == crate::plan::Workload::Sessions {
+    if p.cpu.per_session_us > 0.0 && plan.workload == Workload::Sessions {
         let _ = write!(cpu, " · {:.0} us per session", p.cpu.per_session_us);
     } else if p.cpu.per_transaction_us > 0.0 {
         let _ = write!(cpu, " · {:.1} us per transaction", p.cpu.per_transaction_us);
@@ -140,4 +161,24 @@ pub fn phase(p: &PhaseResult) -> String {
         );
     }
     s
+}
+
+/// The load model in words, per workload.
+pub fn describe_load(plan: &PhasePlan) -> String {
+    match (plan.workload, plan.load) {
+        (Workload::Sessions, load) => load.to_string(),
+        (Workload::Kept, Load::Closed { .. }) => {
+            format!(
+                "closed loop, {} kept sessions, one transaction outstanding each",
+                plan.connections
+            )
+        }
+        (Workload::Kept, Load::Open { rate }) => {
+            format!(
+                "open loop, {rate} transactions/s over {} kept sessions",
+                plan.connections
+            )
+        }
+        (Workload::Hold, _) => format!("{} sessions held idle", plan.connections),
+    }
 }

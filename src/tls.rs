@@ -76,6 +76,28 @@ impl Versions {
     }
 }
 
+/// The provider restricted to one cipher suite, or an error that lists the suites it has.
+pub fn with_suite(provider: &Arc<CryptoProvider>, suite: &str) -> Result<Arc<CryptoProvider>, String> {
+    let name = |s: &rustls::SupportedCipherSuite| s.suite().as_str().unwrap_or("unknown").to_owned();
+    let picked: Vec<_> = provider
+        .cipher_suites
+        .iter()
+        .filter(|s| name(s).eq_ignore_ascii_case(suite))
+        .copied()
+        .collect();
+    if picked.is_empty() {
+        let have: Vec<String> = provider.cipher_suites.iter().map(name).collect();
+        return Err(format!(
+            "{suite} is not offered by this backend (it has {})",
+            have.join(", ")
+        ));
+    }
+    Ok(Arc::new(CryptoProvider {
+        cipher_suites: picked,
+        ..(**provider).clone()
+    }))
+}
+
 /// Client configuration: trust anchors, optional client identity (MTLS), versions, resumption.
 pub fn client_config(
     provider: &Arc<CryptoProvider>,

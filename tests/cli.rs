@@ -159,6 +159,17 @@ fn bad_flags_are_named() {
         (vec!["run", "--duration", "forever"], "--duration"),
         (vec!["run", "--transactions", "OPTIONS,PING"], "PING"),
         (vec!["run", "--phase", "nope"], "nope"),
+        (vec!["run", "--cipher-suite", "TLS13_ROT13", "-d", "1s"], "cipher_suite"),
+        (
+            vec![
+                "run",
+                "--cipher-suite",
+                "TLS13_AES_128_GCM_SHA256",
+                "--tls-versions",
+                "1.2",
+            ],
+            "cipher_suite",
+        ),
         (
             vec!["run", "--target", "127.0.0.1:1", "--mode", "tls", "-n", "1"],
             "--ca",

@@ -78,6 +78,9 @@ pub struct RunArgs {
     /// Let the client resume TLS sessions.
     #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
     pub resumption: Option<bool>,
+    /// Offer only this cipher suite, e.g. TLS13_AES_128_GCM_SHA256.
+    #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
+    pub cipher_suite: Option<String>,
     /// TCP connect timeout.
     #[arg(long, value_parser = humantime::parse_duration, help_heading = "Phase (overrides every phase of a profile)")]
     pub connect_timeout: Option<Duration>,
@@ -144,6 +147,7 @@ impl RunArgs {
             transactions: self.transactions.clone(),
             tls_versions: self.tls_versions,
             resumption: self.resumption,
+            cipher_suite: self.cipher_suite.clone(),
             connect_timeout: self.connect_timeout,
             handshake_timeout: self.handshake_timeout,
             sip_timeout: self.sip_timeout,
@@ -214,13 +218,12 @@ impl Target {
                     })?),
                     _ => None,
                 };
-                let config = tls::client_config(
-                    &backend.provider(),
-                    roots,
-                    identity,
-                    phase.tls_versions,
-                    phase.resumption,
-                )?;
+                let mut provider = backend.provider();
+                if let Some(suite) = &phase.cipher_suite {
+                    provider = tls::with_suite(&provider, suite)
+                        .map_err(|e| anyhow::anyhow!("phase \"{}\": cipher_suite: {e}", phase.name))?;
+                }
+                let config = tls::client_config(&provider, roots, identity, phase.tls_versions, phase.resumption)?;
                 Some((TlsConnector::from(config), self.server_name.clone()))
             }
         };
@@ -430,7 +433,7 @@ async fn run_phases(
                 phase.name,
                 phase.mode.as_str(),
                 phase.workload.as_str(),
-                phase.load
+                printer::describe_load(phase)
             );
         }
         let outcome = run_phase(phase, endpoint, pool, &interrupt, ids.clone()).await;
