@@ -241,3 +241,78 @@ fn pki_init_writes_a_loadable_pki() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--key-type"));
 }
+
+#[test]
+fn serve_answers_the_generator_and_drains_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let pki_dir = dir.path().join("pki");
+    let mut server = sipbench()
+        .args([
+            "serve",
+            "--tls",
+            "127.0.0.1:0",
+            "--mtls",
+            "127.0.0.1:0",
+            "--tcp",
+            "127.0.0.1:0",
+            "--threads",
+            "2",
+            "--pki",
+        ])
+        .arg(&pki_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The ready line names the bound addresses: "sipbench serve: tls A · mtls B · tcp C · ...".
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("sipbench serve:") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "server exited before listening"
+        );
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let addr_after = |key: &str| words[words.iter().position(|w| *w == key).unwrap() + 1].to_owned();
+    let (tls, mtls) = (addr_after("tls"), addr_after("mtls"));
+
+    let out = dir.path().join("r.json");
+    let o = sipbench()
+        .args([
+            "run",
+            "--target",
+            &tls,
+            "--mtls-target",
+            &mtls,
+            "--server-name",
+            "sip.example.test",
+            "--ca",
+        ])
+        .arg(pki_dir.join("enterprise-ca.pem"))
+        .arg("--cert")
+        .arg(pki_dir.join("edge.pem"))
+        .arg("--key")
+        .arg(pki_dir.join("edge.key"))
+        .args(["--mode", "mtls", "-n", "20", "-c", "2", "--warmup", "0s", "-q", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = RunResult::read(&out).unwrap();
+    assert_eq!(r.target.kind, "remote");
+    assert_eq!(r.phases[0].sessions.ok, 20, "{:?}", r.phases[0].failures);
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(server.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let o = server.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let stats: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(stats["handshakes_ok"].as_u64().unwrap() >= 20, "{stats}");
+    assert_eq!(stats["requests"].as_u64().unwrap(), 40, "{stats}");
+}

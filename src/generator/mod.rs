@@ -16,7 +16,6 @@
 pub mod command;
 pub mod session;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -96,8 +95,6 @@ struct Ctx {
     budget: AtomicI64,
     /// Session ids, unique within the run.
     ids: Arc<AtomicU64>,
-    /// Local address to put in Via/Contact headers.
-    local: Option<SocketAddr>,
 }
 
 impl Ctx {
@@ -148,7 +145,6 @@ pub async fn run_phase(
         stop: Stop::new(),
         budget: AtomicI64::new(plan.sessions.map(|s| s as i64).unwrap_or(i64::MAX)),
         ids,
-        local: None,
     });
     let workers = pool.len();
     let shards: Vec<Shared> = (0..workers).map(|_| Arc::new(Mutex::new(PhaseStats::new()))).collect();
@@ -375,7 +371,7 @@ async fn one_session(
     let result = match est {
         Err(kind) => Err((kind, None)),
         Ok((stream, est)) => {
-            let mut client = SipClient::new(stream, ctx.endpoint.domain.clone(), id, ctx.local);
+            let mut client = SipClient::new(stream, ctx.endpoint.domain.clone(), id);
             let mut failure = None;
             for &txn in &plan.transactions {
                 let r = client
@@ -489,7 +485,7 @@ async fn kept_session(
         s.sessions_started += 1;
         record_established(&mut s, &est);
     }
-    let mut client = SipClient::new(stream, ctx.endpoint.domain.clone(), id, ctx.local);
+    let mut client = SipClient::new(stream, ctx.endpoint.domain.clone(), id);
     if plan.workload == Workload::Hold {
         // A held session registers once, as a real client would.
         let mut rec = Vec::new();

@@ -157,8 +157,13 @@ pub struct SipClient {
 }
 
 impl SipClient {
-    /// Wraps an established stream. `id` makes Call-ID, tags and the user name unique per session.
-    pub fn new(stream: Stream, domain: Arc<str>, id: u64, local: Option<SocketAddr>) -> SipClient {
+    /// Wraps an established stream. `id` makes Call-ID, tags and the user name unique per session;
+    /// the socket's local address goes into Via and Contact.
+    pub fn new(stream: Stream, domain: Arc<str>, id: u64) -> SipClient {
+        let local = match &stream {
+            Stream::Tcp(s) => s.local_addr().ok(),
+            Stream::Tls(s) => s.get_ref().0.local_addr().ok(),
+        };
         let transport = if matches!(stream, Stream::Tls(_)) { "TLS" } else { "TCP" };
         SipClient {
             stream,
