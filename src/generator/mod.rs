@@ -257,7 +257,6 @@ pub async fn run_phase(
     } else {
         stats.last_completion
     };
-    let _ = clock.start;
     PhaseOutcome {
         stats,
         measured,
@@ -576,9 +575,13 @@ async fn kept_session(
                 }
                 s.completed_at(done - clock.window_start);
             }
-            if r.is_err() {
-                failed = true;
-                break 'outer;
+            match r {
+                // A SIP error status leaves the connection usable: counted, and the loop goes on.
+                Ok(()) | Err(FailureKind::SipStatus(_)) => {}
+                Err(_) => {
+                    failed = true;
+                    break 'outer;
+                }
             }
         }
     }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Reproduces the figures in results/README.md and stores the runs under results/.
+# Run it on an otherwise idle machine: every figure is generator and server in one process,
+# sharing the machine's cores. Takes about three minutes after the release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --bins --examples
+bin=./target/release/sipbench
+out=results
+mkdir -p "$out"
+
+echo "== default profile (TLS 1.3 full handshakes, MTLS full handshakes, OPTIONS over 256 kept TLS sessions)"
+"$bin" run --out "$out/default.json"
+
+echo "== full TLS 1.3 and MTLS handshakes with TLS13_AES_128_GCM_SHA256 pinned (SHA-256 has hardware support here)"
+"$bin" run --phase tls-full-handshake --phase mtls-full-handshake --cipher-suite TLS13_AES_128_GCM_SHA256 \
+  --out "$out/handshakes-aes128.json"
+
+echo "== open loop: 3000 TLS sessions/s (latency corrected for coordinated omission)"
+"$bin" run --mode tls --rate 3000 --transactions REGISTER --duration 5s --out "$out/tls-open-3000.json"
+
+echo "== 5000 TLS sessions held open at once, memory per session"
+"$bin" run --profile profiles/hold.toml --out "$out/hold-5000.json"
+
+echo "== cleartext TCP baseline: OPTIONS over 256 kept sessions"
+"$bin" run --mode tcp --workload kept --connections 256 --transactions OPTIONS --duration 5s --out "$out/tcp-kept.json"
+
+echo "== the machine's baseline: a minimal tokio-rustls loop (no SIP, no measurement)"
+./target/release/examples/calibrate --seconds 5 | tee "$out/calibrate.txt"
