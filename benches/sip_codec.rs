@@ -50,9 +50,38 @@ CSeq: 1 OPTIONS\r\n\
 Content-Length: 0\r\n\
 \r\n";
 
+/// A typical keep-alive OPTIONS request as sent by the load generator (~350 bytes).
+const OPTIONS_REQ: &[u8] = b"OPTIONS sip:sipbench@server.example.com:5061;transport=tls SIP/2.0\r\n\
+Via: SIP/2.0/TLS 192.0.2.10:50612;branch=z9hG4bK-524287-1---5f3a9c1b2d4e6f70;rport\r\n\
+Max-Forwards: 70\r\n\
+To: <sip:sipbench@server.example.com:5061>\r\n\
+From: <sip:client-0042@192.0.2.10:50612>;tag=8b3c2f1a\r\n\
+Call-ID: 5f3a9c1b2d4e6f70-0042@192.0.2.10\r\n\
+CSeq: 17 OPTIONS\r\n\
+Accept: application/sdp\r\n\
+User-Agent: sipbench/0.1\r\n\
+Content-Length: 0\r\n\
+\r\n";
+
+/// The server's 200 OK answer to [`OPTIONS_REQ`] (parsed on the client side).
+const OPTIONS_OK: &[u8] = b"SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/TLS 192.0.2.10:50612;branch=z9hG4bK-524287-1---5f3a9c1b2d4e6f70;rport\r\n\
+To: <sip:sipbench@server.example.com:5061>;tag=srv-1f2e3d\r\n\
+From: <sip:client-0042@192.0.2.10:50612>;tag=8b3c2f1a\r\n\
+Call-ID: 5f3a9c1b2d4e6f70-0042@192.0.2.10\r\n\
+CSeq: 17 OPTIONS\r\n\
+Allow: INVITE, ACK, CANCEL, OPTIONS, BYE\r\n\
+Content-Length: 0\r\n\
+\r\n";
+
 fn parse(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse");
-    for (name, msg) in [("register", REGISTER), ("invite_sdp", INVITE)] {
+    for (name, msg) in [
+        ("register", REGISTER),
+        ("invite_sdp", INVITE),
+        ("options", OPTIONS_REQ),
+        ("options_200", OPTIONS_OK),
+    ] {
         Message::parse(msg).expect("benchmark message must parse");
         g.throughput(Throughput::Bytes(msg.len() as u64));
         g.bench_function(name, |b| b.iter(|| Message::parse(black_box(msg)).unwrap()));

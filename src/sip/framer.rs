@@ -8,6 +8,8 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::message::{find_byte, find_crlf};
+
 /// Default upper bound for one message (headers plus body), in bytes.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 * 1024;
 
@@ -132,7 +134,7 @@ impl Framer {
         let limit = buf.len().min(self.max);
         let from = self.scanned.saturating_sub(3).min(limit);
         let window = buf.get(from..limit).unwrap_or_default();
-        let Some(rel) = window.windows(4).position(|w| w == b"\r\n\r\n") else {
+        let Some(rel) = find_blank_line(window) else {
             if buf.len() >= self.max {
                 return Err(FrameError::TooLarge { limit: self.max });
             }
@@ -156,26 +158,41 @@ impl Framer {
     }
 }
 
+/// The offset of the first `CRLF CRLF` in `hay`.  Jumps from LF to LF, so
+/// each header line costs one fast byte search.
+fn find_blank_line(hay: &[u8]) -> Option<usize> {
+    let mut i = 3;
+    loop {
+        let nl = i + find_byte(hay.get(i..)?, b'\n')?;
+        if hay.get(nl - 3..nl) == Some(b"\r\n\r") {
+            return Some(nl - 3);
+        }
+        i = nl + 1;
+    }
+}
+
 /// Finds the Content-Length (or compact `l`) header in a header section and
 /// parses its value, allowing folded whitespace.
 fn content_length(head: &[u8]) -> Result<usize, FrameError> {
     let mut found: Option<usize> = None;
     // Skip the start line.
-    let mut pos = match find(head, b"\r\n", 0) {
+    let mut pos = match find_crlf(head, 0) {
         Some(p) => p + 2,
         None => return Err(FrameError::MissingContentLength),
     };
     while pos < head.len() {
-        let Some(eol) = find(head, b"\r\n", pos) else {
+        let Some(eol) = find_crlf(head, pos) else {
             break;
         };
         let line_start = pos;
         let line = head.get(pos..eol).unwrap_or_default();
         pos = eol + 2;
-        if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
-            continue; // continuation of some other header
+        // Only a name starting with `c` or `l` can match.  This also skips
+        // empty lines and continuations (lines starting with SP/HTAB).
+        if !matches!(line.first(), Some(b'c' | b'C' | b'l' | b'L')) {
+            continue;
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
+        let Some(colon) = find_byte(line, b':') else {
             continue;
         };
         let name = trim(line.get(..colon).unwrap_or_default());
@@ -188,7 +205,7 @@ fn content_length(head: &[u8]) -> Result<usize, FrameError> {
         // The value may continue on folded lines.
         let mut value_end = eol;
         while head.get(value_end + 2).is_some_and(|&b| b == b' ' || b == b'\t') {
-            match find(head, b"\r\n", value_end + 2) {
+            match find_crlf(head, value_end + 2) {
                 Some(e) => value_end = e,
                 None => break,
             }
@@ -233,13 +250,6 @@ fn trim(s: &[u8]) -> &[u8] {
         .rposition(|&b| b != b' ' && b != b'\t')
         .map_or(start, |e| e + 1);
     s.get(start..end).unwrap_or_default()
-}
-
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
 }
 
 /// Appends a keep-alive ping (`CRLF CRLF`, sent by clients).

@@ -269,23 +269,121 @@ pub enum ParseError {
 // Character classes and small helpers
 // ---------------------------------------------------------------------------
 
+/// Byte-class bits for [`CLASS`].
+const C_TOKEN: u8 = 1;
+/// Generic-param value characters besides tokens: `[`, `]`, `:`.
+const C_PVALUE: u8 = 2;
+/// Via sent-by host characters: alphanumerics and `.`, `-`, `_`.
+const C_HOST: u8 = 4;
+/// Bytes that matter when splitting a list at top-level commas.
+const C_LIST: u8 = 8;
+
+/// Per-byte character classes, so the hot scanning loops are one table
+/// lookup per byte.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+        {
+            c |= C_TOKEN | C_PVALUE;
+        }
+        if matches!(b, b'[' | b']' | b':') {
+            c |= C_PVALUE;
+        }
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_') {
+            c |= C_HOST;
+        }
+        if matches!(b, b'\\' | b'"' | b'<' | b'>' | b',') {
+            c |= C_LIST;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
 /// RFC 3261 `token` character.
+#[inline]
 fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+    CLASS[usize::from(b)] & C_TOKEN != 0
 }
 
 /// True if `s` is a non-empty RFC 3261 token.
 fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(is_token_char)
+    is_token_bytes(s.as_bytes())
 }
 
+/// True if `s` is a non-empty RFC 3261 token.
+#[inline]
+fn is_token_bytes(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_token_char(b))
+}
+
+#[inline]
 fn is_wsp(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
 /// Trims SP and HTAB only (not Unicode whitespace).
+#[inline]
 fn trim_lws(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut end = b.len();
+    while start < end && b.get(start).is_some_and(|&c| is_wsp(c)) {
+        start += 1;
+    }
+    while end > start && b.get(end - 1).is_some_and(|&c| is_wsp(c)) {
+        end -= 1;
+    }
+    // SP/HTAB are ASCII, so both ends are char boundaries.
+    s.get(start..end).unwrap_or("")
+}
+
+const LO_BYTES: u64 = 0x0101_0101_0101_0101;
+const HI_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// SWAR: the high bit of each byte of the result is set where `x` has a
+/// zero byte.  Bits above the lowest true zero may be spurious, so only the
+/// lowest set bit is meaningful.
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LO_BYTES) & !x & HI_BITS
+}
+
+/// Index of the first byte of `hay` equal to one of `n1`, `n2` (eight bytes
+/// per step, word-at-a-time).
+#[inline(always)]
+fn find_either(hay: &[u8], n1: u8, n2: u8) -> Option<usize> {
+    let (r1, r2) = (LO_BYTES * u64::from(n1), LO_BYTES * u64::from(n2));
+    let mut off = 0;
+    let mut rest = hay;
+    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+        let x = u64::from_le_bytes(*chunk);
+        let t = zero_bytes(x ^ r1) | zero_bytes(x ^ r2);
+        if t != 0 {
+            return Some(off + (t.trailing_zeros() / 8) as usize);
+        }
+        off += 8;
+        rest = tail;
+    }
+    rest.iter().position(|&b| b == n1 || b == n2).map(|p| off + p)
+}
+
+/// Index of the first `needle` byte in `hay`.
+#[inline]
+pub(super) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    find_either(hay, needle, needle)
+}
+
+/// Index of the first CR or LF byte in `hay`.
+#[inline]
+fn find_cr_or_lf(hay: &[u8]) -> Option<usize> {
+    find_either(hay, b'\r', b'\n')
 }
 
 /// Parses `1*DIGIT` into a u64, `None` if empty, non-digit or overflowing.
@@ -307,20 +405,29 @@ fn parse_digits(s: &str) -> Option<u64> {
 /// `ValueOutOfRange` if larger than `max`.
 fn parse_bounded(s: &str, max: u64, what: &'static str) -> Result<u64, ParseError> {
     let s = trim_lws(s);
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() {
         return Err(ParseError::BadNumber(what));
     }
-    match parse_digits(s) {
+    // Digits are checked first: a non-digit is `BadNumber` even after an
+    // overflowing prefix.
+    let mut v: Option<u64> = Some(0);
+    for b in s.bytes() {
+        if !b.is_ascii_digit() {
+            return Err(ParseError::BadNumber(what));
+        }
+        v = v.and_then(|v| v.checked_mul(10)?.checked_add(u64::from(b - b'0')));
+    }
+    match v {
         Some(v) if v <= max => Ok(v),
         _ => Err(ParseError::ValueOutOfRange(what)),
     }
 }
 
 /// Finds the next CRLF at or after `from`; returns the index of the CR.
-fn find_crlf(hay: &[u8], from: usize) -> Option<usize> {
+pub(super) fn find_crlf(hay: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     loop {
-        let nl = i + hay.get(i..)?.iter().position(|&b| b == b'\n')?;
+        let nl = i + find_byte(hay.get(i..)?, b'\n')?;
         if nl > from && hay.get(nl - 1) == Some(&b'\r') {
             return Some(nl - 1);
         }
@@ -329,19 +436,28 @@ fn find_crlf(hay: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Locates the blank line ending the header section.  Returns the offset of
-/// the first byte after CRLF CRLF and the number of CRLF-terminated lines.
-fn find_head_end(buf: &[u8]) -> Option<(usize, usize)> {
+/// the first byte after CRLF CRLF, the number of CRLF-terminated lines and
+/// the offset of the first CRLF (the end of the start line).
+///
+/// The lines are the runs between consecutive CRLFs, so the section ends at
+/// the first `CRLF CRLF` in the buffer.
+fn find_head_end(buf: &[u8]) -> Option<(usize, usize, usize)> {
     let mut lines = 0usize;
-    let mut pos = 0usize;
-    while let Some(crlf) = find_crlf(buf, pos) {
-        lines += 1;
-        if crlf == pos && pos > 0 {
-            // An empty line: the header section ends here.
-            return Some((crlf + 2, lines));
+    let mut first_crlf = None;
+    let mut i = 0usize;
+    loop {
+        let nl = i + find_byte(buf.get(i..)?, b'\n')?;
+        if nl > 0 && buf.get(nl - 1) == Some(&b'\r') {
+            lines += 1;
+            let crlf = nl - 1;
+            if first_crlf.is_none() {
+                first_crlf = Some(crlf);
+            } else if crlf >= 2 && buf.get(crlf - 2..crlf) == Some(b"\r\n") {
+                return Some((nl + 1, lines, first_crlf.unwrap_or(0)));
+            }
         }
-        pos = crlf + 2;
+        i = nl + 1;
     }
-    None
 }
 
 // ---------------------------------------------------------------------------
@@ -437,29 +553,31 @@ enum Known {
     Other,
 }
 
+/// Classifies a header name (compact forms included) by its length first,
+/// so most names cost one or two short comparisons.
 fn classify(name: &str) -> Known {
-    let long = long_name(name);
-    let eq = |s: &str| long.eq_ignore_ascii_case(s);
-    if eq("To") {
-        Known::To
-    } else if eq("From") {
-        Known::From
-    } else if eq("CSeq") {
-        Known::CSeq
-    } else if eq("Call-ID") {
-        Known::CallId
-    } else if eq("Via") {
-        Known::Via
-    } else if eq("Content-Length") {
-        Known::ContentLength
-    } else if eq("Max-Forwards") {
-        Known::MaxForwards
-    } else if eq("Contact") {
-        Known::Contact
-    } else if eq("Expires") {
-        Known::Expires
-    } else {
-        Known::Other
+    let n = name.as_bytes();
+    let eq = |s: &[u8]| n.eq_ignore_ascii_case(s);
+    match n.len() {
+        1 => match n.first().map(u8::to_ascii_lowercase) {
+            Some(b't') => Known::To,
+            Some(b'f') => Known::From,
+            Some(b'i') => Known::CallId,
+            Some(b'v') => Known::Via,
+            Some(b'l') => Known::ContentLength,
+            Some(b'm') => Known::Contact,
+            _ => Known::Other,
+        },
+        2 if eq(b"to") => Known::To,
+        3 if eq(b"via") => Known::Via,
+        4 if eq(b"from") => Known::From,
+        4 if eq(b"cseq") => Known::CSeq,
+        7 if eq(b"call-id") => Known::CallId,
+        7 if eq(b"contact") => Known::Contact,
+        7 if eq(b"expires") => Known::Expires,
+        12 if eq(b"max-forwards") => Known::MaxForwards,
+        14 if eq(b"content-length") => Known::ContentLength,
+        _ => Known::Other,
     }
 }
 
@@ -477,36 +595,8 @@ impl<'s> Iterator for CommaSplit<'s> {
 
     fn next(&mut self) -> Option<&'s str> {
         loop {
-            let s = self.rest?;
-            let bytes = s.as_bytes();
-            let mut in_quote = false;
-            let mut in_angle = false;
-            let mut i = 0;
-            let mut split = None;
-            while let Some(&b) = bytes.get(i) {
-                match b {
-                    b'\\' if in_quote => i += 1,
-                    b'"' if !in_angle => in_quote = !in_quote,
-                    b'<' if !in_quote => in_angle = true,
-                    b'>' if !in_quote => in_angle = false,
-                    b',' if !in_quote && !in_angle => {
-                        split = Some(i);
-                        break;
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            let item = match split {
-                Some(i) => {
-                    self.rest = s.get(i + 1..);
-                    s.get(..i).unwrap_or("")
-                }
-                None => {
-                    self.rest = None;
-                    s
-                }
-            };
+            let (item, rest) = split_top_comma(self.rest?);
+            self.rest = rest;
             let item = trim_lws(item);
             if !item.is_empty() {
                 return Some(item);
@@ -600,10 +690,7 @@ fn check_params(s: &str, what: &'static str) -> Result<(), ParseError> {
                 }
                 _ => {
                     let vstart = i;
-                    while bytes
-                        .get(i)
-                        .is_some_and(|&b| is_token_char(b) || matches!(b, b'[' | b']' | b':'))
-                    {
+                    while bytes.get(i).is_some_and(|&b| CLASS[usize::from(b)] & C_PVALUE != 0) {
                         i += 1;
                     }
                     if i == vstart {
@@ -621,27 +708,34 @@ fn check_params(s: &str, what: &'static str) -> Result<(), ParseError> {
 
 /// Validates a URI inside an address: non-empty, a scheme, no whitespace.
 fn check_addr_uri(uri: &str, what: &'static str) -> Result<(), ParseError> {
-    if !has_scheme(uri) || uri.bytes().any(|b| b <= b' ' || b == b'<' || b == b'>') {
-        return Err(ParseError::BadAddress(what));
+    let b = uri.as_bytes();
+    match scheme_len(b) {
+        Some(n)
+            if b.get(n + 1..)
+                .unwrap_or_default()
+                .iter()
+                .all(|&c| c > b' ' && c != b'<' && c != b'>') =>
+        {
+            Ok(())
+        }
+        _ => Err(ParseError::BadAddress(what)),
     }
-    Ok(())
 }
 
-/// `scheme ":" ...` with scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
-fn has_scheme(uri: &str) -> bool {
-    let Some(colon) = uri.find(':') else {
-        return false;
-    };
-    let scheme = &uri.as_bytes()[..colon];
-    match scheme.split_first() {
-        Some((first, rest)) => {
-            first.is_ascii_alphabetic()
-                && rest
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-        }
-        None => false,
+/// `scheme ":" ...` with scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ):
+/// the length of the scheme (the index of the first `:`), or `None`.
+fn scheme_len(uri: &[u8]) -> Option<usize> {
+    if !uri.first()?.is_ascii_alphabetic() {
+        return None;
     }
+    let mut i = 1;
+    while uri
+        .get(i)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        i += 1;
+    }
+    (uri.get(i) == Some(&b':')).then_some(i)
 }
 
 /// Validates one `(name-addr / addr-spec) *(SEMI param)` element of To, From
@@ -655,44 +749,54 @@ fn check_address(v: &str, what: &'static str) -> Result<(), ParseError> {
     // Locate '<' (after an optional display name).
     let angle_start = if bytes.first() == Some(&b'"') {
         let end = skip_quoted(bytes).ok_or(ParseError::UnbalancedQuotes(what))?;
-        let rest = v.get(end..).unwrap_or("");
-        let lead = rest.len() - rest.trim_start_matches([' ', '\t']).len();
-        if rest.as_bytes().get(lead) != Some(&b'<') {
+        let mut lt = end;
+        while bytes.get(lt).is_some_and(|&b| is_wsp(b)) {
+            lt += 1;
+        }
+        if bytes.get(lt) != Some(&b'<') {
             return Err(ParseError::BadAddress(what));
-        }
-        Some(end + lead)
-    } else if let Some(lt) = v.find('<') {
-        // Unquoted display name: *(token LWS); a token may touch '<' (RFC 4475 lwsdisp).
-        let name = &v[..lt];
-        if name.contains('"') {
-            return Err(ParseError::UnbalancedQuotes(what));
-        }
-        if !name.split([' ', '\t']).all(|t| t.is_empty() || is_token(t)) {
-            return Err(ParseError::BadDisplayName(what));
         }
         Some(lt)
     } else {
-        None
+        // Unquoted display name: *(token LWS); a token may touch '<' (RFC 4475 lwsdisp).
+        let mut quote = false;
+        let mut non_token = false;
+        let mut lt = None;
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b'<' => {
+                    lt = Some(i);
+                    break;
+                }
+                b'"' => quote = true,
+                _ => non_token |= !is_token_char(b) && !is_wsp(b),
+            }
+        }
+        if quote {
+            // In a display name, or anywhere in an addr-spec.
+            return Err(ParseError::UnbalancedQuotes(what));
+        }
+        if lt.is_some() && non_token {
+            return Err(ParseError::BadDisplayName(what));
+        }
+        lt
     };
     match angle_start {
         Some(lt) => {
             let after = v.get(lt + 1..).unwrap_or("");
-            let gt = after.find('>').ok_or(ParseError::BadAddress(what))?;
-            check_addr_uri(&after[..gt], what)?;
-            check_params(&after[gt + 1..], what)
+            let gt = find_byte(after.as_bytes(), b'>').ok_or(ParseError::BadAddress(what))?;
+            check_addr_uri(after.get(..gt).unwrap_or(""), what)?;
+            check_params(after.get(gt + 1..).unwrap_or(""), what)
         }
         None => {
-            if v.contains('"') {
-                return Err(ParseError::UnbalancedQuotes(what));
-            }
             // addr-spec: everything up to the first ';' is the URI; the rest are
             // header parameters.  '?' or ',' make it ambiguous (regbadct).
-            let (uri, params) = match v.find(';') {
-                Some(i) => (&v[..i], &v[i..]),
+            let (uri, params) = match find_byte(bytes, b';') {
+                Some(i) => (v.get(..i).unwrap_or(""), v.get(i..).unwrap_or("")),
                 None => (v, ""),
             };
             let uri = trim_lws(uri);
-            if uri.contains(['?', ',']) {
+            if uri.bytes().any(|b| b == b'?' || b == b',') {
                 return Err(ParseError::AmbiguousAddrSpec(what));
             }
             check_addr_uri(uri, what)?;
@@ -743,10 +847,7 @@ fn check_via_element(v: &str) -> Result<(), ParseError> {
         }
         i += 1;
     } else {
-        while bytes
-            .get(i)
-            .is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
-        {
+        while bytes.get(i).is_some_and(|&b| CLASS[usize::from(b)] & C_HOST != 0) {
             i += 1;
         }
     }
@@ -793,15 +894,17 @@ fn split_top_comma(s: &str) -> (&str, Option<&str>) {
     let mut in_angle = false;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
-        match b {
-            b'\\' if in_quote => i += 1,
-            b'"' if !in_angle => in_quote = !in_quote,
-            b'<' if !in_quote => in_angle = true,
-            b'>' if !in_quote => in_angle = false,
-            b',' if !in_quote && !in_angle => {
-                return (&s[..i], s.get(i + 1..));
+        if CLASS[usize::from(b)] & C_LIST != 0 {
+            match b {
+                b'\\' if in_quote => i += 1,
+                b'"' if !in_angle => in_quote = !in_quote,
+                b'<' if !in_quote => in_angle = true,
+                b'>' if !in_quote => in_angle = false,
+                b',' if !in_quote && !in_angle => {
+                    return (s.get(..i).unwrap_or(""), s.get(i + 1..));
+                }
+                _ => {}
             }
-            _ => {}
         }
         i += 1;
     }
@@ -827,8 +930,8 @@ fn check_contact(value: &str) -> Result<(), ParseError> {
 fn find_param<'v>(params: &'v str, pname: &str) -> Option<&'v str> {
     let mut rest = params;
     loop {
-        let semi = rest.find(';')?;
-        rest = &rest[semi + 1..];
+        let semi = find_byte(rest.as_bytes(), b';')?;
+        rest = rest.get(semi + 1..)?;
         // Parameter extends to the next ';' outside quotes.
         let bytes = rest.as_bytes();
         let mut i = 0;
@@ -843,8 +946,8 @@ fn find_param<'v>(params: &'v str, pname: &str) -> Option<&'v str> {
             i += 1;
         }
         let param = rest.get(..i).unwrap_or(rest);
-        let (name, value) = match param.find('=') {
-            Some(eq) => (&param[..eq], trim_lws(&param[eq + 1..])),
+        let (name, value) = match param.bytes().position(|b| b == b'=') {
+            Some(eq) => (param.get(..eq)?, trim_lws(param.get(eq + 1..)?)),
             None => (param, ""),
         };
         if trim_lws(name).eq_ignore_ascii_case(pname) {
@@ -864,7 +967,7 @@ fn address_params(v: &str) -> &str {
             b'\\' if in_quote => i += 1,
             b'"' => in_quote = !in_quote,
             b'<' if !in_quote => {
-                return match v.get(i..).and_then(|s| s.find('>')) {
+                return match find_byte(bytes.get(i..).unwrap_or_default(), b'>') {
                     Some(gt) => v.get(i + gt + 1..).unwrap_or(""),
                     None => "",
                 };
@@ -874,8 +977,8 @@ fn address_params(v: &str) -> &str {
         i += 1;
     }
     // addr-spec: params start at the first ';'
-    match v.find(';') {
-        Some(i) => &v[i..],
+    match find_byte(bytes, b';') {
+        Some(i) => v.get(i..).unwrap_or(""),
         None => "",
     }
 }
@@ -883,19 +986,21 @@ fn address_params(v: &str) -> &str {
 /// Parses a CSeq value into (number, method token) without allocating.
 fn split_cseq(v: &str) -> Result<(u32, &str), ParseError> {
     let v = trim_lws(v);
-    let digits_end = v.bytes().position(|b| !b.is_ascii_digit()).ok_or(ParseError::BadCSeq)?;
-    if digits_end == 0 {
+    let b = v.as_bytes();
+    let mut n: Option<u64> = Some(0);
+    let mut digits_end = 0;
+    while let Some(&c) = b.get(digits_end).filter(|c| c.is_ascii_digit()) {
+        n = n.and_then(|n| n.checked_mul(10)?.checked_add(u64::from(c - b'0')));
+        digits_end += 1;
+    }
+    if digits_end == 0 || !b.get(digits_end).is_some_and(|&c| is_wsp(c)) {
         return Err(ParseError::BadCSeq);
     }
-    let (num, rest) = v.split_at(digits_end);
-    if !rest.starts_with([' ', '\t']) {
-        return Err(ParseError::BadCSeq);
-    }
-    let method = trim_lws(rest);
+    let method = trim_lws(v.get(digits_end..).unwrap_or(""));
     if !is_token(method) {
         return Err(ParseError::BadCSeq);
     }
-    match parse_digits(num) {
+    match n {
         Some(n) if n < (1 << 31) => Ok((n as u32, method)),
         _ => Err(ParseError::ValueOutOfRange("CSeq")),
     }
@@ -905,43 +1010,119 @@ fn split_cseq(v: &str) -> Result<(u32, &str), ParseError> {
 // Parsing
 // ---------------------------------------------------------------------------
 
-/// Parses the header section (after the start line) into `headers`.
+/// Counts of the headers [`parse_headers`] checks for presence and uniqueness.
+#[derive(Default)]
+struct Seen {
+    to: u32,
+    from: u32,
+    cseq: u32,
+    call_id: u32,
+    via: u32,
+    content_length: u32,
+    max_forwards: u32,
+}
+
+/// Checks the value of one header the parser interprets (the per-header
+/// part of the cross-header validation).
+fn check_known(kind: Known, value: &str, request_method: Option<&Method>) -> Result<(), ParseError> {
+    match kind {
+        Known::To => check_address(value, "To"),
+        Known::From => check_address(value, "From"),
+        Known::CSeq => {
+            let (_, m) = split_cseq(value)?;
+            if request_method.is_some_and(|rm| !rm.matches(m)) {
+                return Err(ParseError::CSeqMethodMismatch);
+            }
+            Ok(())
+        }
+        Known::CallId => {
+            if value.is_empty() || value.bytes().any(|b| b <= b' ' || b == 0x7f) {
+                return Err(ParseError::BadCallId);
+            }
+            Ok(())
+        }
+        Known::Via => check_via(value),
+        Known::MaxForwards => parse_bounded(value, 255, "Max-Forwards").map(drop),
+        Known::Contact => check_contact(value),
+        Known::Expires => parse_bounded(value, u64::from(u32::MAX), "Expires").map(drop),
+        Known::ContentLength | Known::Other => Ok(()),
+    }
+}
+
+/// Parses the header section (after the start line) into `headers` and
+/// validates it in the same pass: each header name is classified once, and
+/// the checks of the interpreted headers run as they are parsed.  Returns the
+/// index in `headers` of the Content-Length header, if present.
+///
 /// `head` ends with the CRLF of the last header line (before the blank line).
-fn parse_headers<'a>(head: &'a str, first_line_no: usize, headers: &mut Vec<Header<'a>>) -> Result<(), ParseError> {
+/// Errors keep their precedence: a malformed header line anywhere beats a
+/// bad header value, which beats a duplicate, which beats a missing header.
+fn parse_headers<'a>(
+    head: &'a str,
+    first_line_no: usize,
+    request_method: Option<&Method>,
+    headers: &mut Vec<Header<'a>>,
+) -> Result<Option<usize>, ParseError> {
     let bytes = head.as_bytes();
     let mut pos = 0;
     let mut line_no = first_line_no;
+    let mut seen = Seen::default();
+    let mut content_length = None;
+    // The first bad interpreted value; reported once every line has parsed.
+    let mut value_err: Option<ParseError> = None;
     while pos < bytes.len() {
         let bad = ParseError::BadHeader { line: line_no };
-        let Some(mut end) = find_crlf(bytes, pos) else {
-            return Err(bad);
-        };
-        if bytes.get(pos).is_some_and(|&b| is_wsp(b)) {
-            // Continuation line without a header to continue.
+        let line = bytes.get(pos..).unwrap_or_default();
+        // name: token *WSP ":" (a leading SP/HTAB is a stray continuation).
+        let mut i = 0;
+        while line.get(i).is_some_and(|&b| is_token_char(b)) {
+            i += 1;
+        }
+        let name_len = i;
+        while line.get(i).is_some_and(|&b| is_wsp(b)) {
+            i += 1;
+        }
+        if name_len == 0 || line.get(i) != Some(&b':') {
             return Err(bad);
         }
-        let first_end = end;
+        let value_start = pos + i + 1;
+        // The value runs to the CRLF; any other CR or LF is malformed.
+        let line_end = |from: usize| -> Option<usize> {
+            let p = from + find_cr_or_lf(bytes.get(from..)?)?;
+            (bytes.get(p) == Some(&b'\r') && bytes.get(p + 1) == Some(&b'\n')).then_some(p)
+        };
+        let mut end = line_end(value_start).ok_or(bad.clone())?;
         let mut lines = 1;
         while bytes.get(end + 2).is_some_and(|&b| is_wsp(b)) {
-            end = find_crlf(bytes, end + 2).ok_or(bad.clone())?;
+            end = line_end(end + 2).ok_or(bad.clone())?;
             lines += 1;
         }
-        let raw = &head[pos..end];
-        // name HCOLON value
-        let colon = raw[..first_end - pos].find(':').ok_or(bad.clone())?;
-        let name = trim_lws(&raw[..colon]);
-        if !is_token(name) || raw[..colon].starts_with([' ', '\t']) {
-            return Err(bad);
-        }
-        let raw_value = &raw[colon + 1..];
-        if raw_value.bytes().any(|b| b == b'\r' || b == b'\n') && lines == 1 {
-            return Err(bad);
-        }
+        let raw_value = head.get(value_start..end).unwrap_or("");
         let value = if lines == 1 {
             Cow::Borrowed(trim_lws(raw_value))
         } else {
             Cow::Owned(unfold(raw_value).ok_or(bad)?)
         };
+        let name = head.get(pos..pos + name_len).unwrap_or("");
+        let kind = classify(name);
+        match kind {
+            Known::To => seen.to += 1,
+            Known::From => seen.from += 1,
+            Known::CSeq => seen.cseq += 1,
+            Known::CallId => seen.call_id += 1,
+            Known::Via => seen.via += 1,
+            Known::ContentLength => {
+                seen.content_length += 1;
+                if content_length.is_none() {
+                    content_length = Some(headers.len());
+                }
+            }
+            Known::MaxForwards => seen.max_forwards += 1,
+            Known::Contact | Known::Expires | Known::Other => {}
+        }
+        if value_err.is_none() && kind != Known::Other {
+            value_err = check_known(kind, &value, request_method).err();
+        }
         headers.push(Header {
             name: Cow::Borrowed(name),
             value,
@@ -949,7 +1130,33 @@ fn parse_headers<'a>(head: &'a str, first_line_no: usize, headers: &mut Vec<Head
         pos = end + 2;
         line_no += lines;
     }
-    Ok(())
+    if let Some(e) = value_err {
+        return Err(e);
+    }
+    for (count, name) in [
+        (seen.to, "To"),
+        (seen.from, "From"),
+        (seen.cseq, "CSeq"),
+        (seen.call_id, "Call-ID"),
+        (seen.content_length, "Content-Length"),
+        (seen.max_forwards, "Max-Forwards"),
+    ] {
+        if count > 1 {
+            return Err(ParseError::DuplicateHeader(name));
+        }
+    }
+    for (count, name) in [
+        (seen.to, "To"),
+        (seen.from, "From"),
+        (seen.cseq, "CSeq"),
+        (seen.call_id, "Call-ID"),
+        (seen.via, "Via"),
+    ] {
+        if count == 0 {
+            return Err(ParseError::MissingHeader(name));
+        }
+    }
+    Ok(content_length)
 }
 
 /// Replaces each `*WSP CRLF 1*WSP` run with one SP and trims; `None` if a
@@ -983,31 +1190,33 @@ fn unfold(raw: &str) -> Option<String> {
 /// Checks a Request-URI: a scheme, no whitespace or `<>`; for sip/sips no
 /// escaped headers and well-formed `%HH` escapes.
 fn check_request_uri(uri: &str) -> Result<(), ParseError> {
-    if !has_scheme(uri)
-        || uri
-            .bytes()
-            .any(|b| b <= b' ' || b == 0x7f || matches!(b, b'<' | b'>' | b'"'))
+    let b = uri.as_bytes();
+    let scheme_end = scheme_len(b).ok_or(ParseError::BadRequestUri)?;
+    if b.iter()
+        .any(|&c| c <= b' ' || c == 0x7f || matches!(c, b'<' | b'>' | b'"'))
     {
         return Err(ParseError::BadRequestUri);
     }
-    let scheme_end = uri.find(':').unwrap_or(0);
-    let scheme = &uri[..scheme_end];
-    if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
-        let rest = &uri[scheme_end + 1..];
+    let scheme = b.get(..scheme_end).unwrap_or_default();
+    if scheme.eq_ignore_ascii_case(b"sip") || scheme.eq_ignore_ascii_case(b"sips") {
+        let rest = b.get(scheme_end + 1..).unwrap_or_default();
         // Headers are not allowed in a SIP Request-URI (RFC 3261 §19.1.1).
-        let hostpart = match rest.find('@') {
-            Some(at) => &rest[at + 1..],
+        let hostpart = match find_byte(rest, b'@') {
+            Some(at) => rest.get(at + 1..).unwrap_or_default(),
             None => rest,
         };
-        if hostpart.contains('?') || hostpart.is_empty() {
+        if hostpart.is_empty() || find_byte(hostpart, b'?').is_some() {
             return Err(ParseError::BadRequestUri);
         }
-        let b = uri.as_bytes();
-        for (i, _) in uri.match_indices('%') {
-            let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+        let mut i = 0;
+        while let Some(p) = b.get(i..).and_then(|s| find_byte(s, b'%')) {
+            let pct = i + p;
+            let ok =
+                b.get(pct + 1).is_some_and(u8::is_ascii_hexdigit) && b.get(pct + 2).is_some_and(u8::is_ascii_hexdigit);
             if !ok {
                 return Err(ParseError::BadRequestUri);
             }
+            i = pct + 1;
         }
     }
     Ok(())
@@ -1041,15 +1250,20 @@ enum StartLine<'a> {
 }
 
 fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
-    if line.bytes().any(|b| b == b'\r' || b == b'\n') {
+    let b = line.as_bytes();
+    if find_cr_or_lf(b).is_some() {
         return Err(ParseError::BadStartLine);
     }
-    if line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("SIP/")) {
-        let mut parts = line.splitn(3, ' ');
-        let version = parts.next().unwrap_or("");
+    // Parts are split at ASCII spaces, so every slice below is on a char boundary.
+    let sp1 = find_byte(b, b' ');
+    if b.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
+        // SIP-Version SP Status-Code SP Reason-Phrase (the reason may hold spaces).
+        let version = sp1.and_then(|i| line.get(..i)).unwrap_or(line);
         check_version(version)?;
-        let code = parts.next().ok_or(ParseError::BadStartLine)?;
-        let reason = parts.next().ok_or(ParseError::BadStartLine)?;
+        let rest = sp1.and_then(|i| line.get(i + 1..)).ok_or(ParseError::BadStartLine)?;
+        let sp2 = find_byte(rest.as_bytes(), b' ').ok_or(ParseError::BadStartLine)?;
+        let code = rest.get(..sp2).unwrap_or("");
+        let reason = rest.get(sp2 + 1..).unwrap_or("");
         if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseError::BadStatusCode);
         }
@@ -1062,11 +1276,16 @@ fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
         }
         return Ok(StartLine::Response(status, reason));
     }
-    let mut parts = line.split(' ');
-    let (Some(method), Some(uri), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // Method SP Request-URI SP SIP-Version: exactly two spaces.
+    let sp1 = sp1.ok_or(ParseError::BadStartLine)?;
+    let after = b.get(sp1 + 1..).unwrap_or_default();
+    let sp2 = sp1 + 1 + find_byte(after, b' ').ok_or(ParseError::BadStartLine)?;
+    if find_byte(b.get(sp2 + 1..).unwrap_or_default(), b' ').is_some() {
         return Err(ParseError::BadStartLine);
-    };
+    }
+    let method = line.get(..sp1).unwrap_or("");
+    let uri = line.get(sp1 + 1..sp2).unwrap_or("");
+    let version = line.get(sp2 + 1..).unwrap_or("");
     if method.is_empty() || uri.is_empty() || version.is_empty() {
         return Err(ParseError::BadStartLine);
     }
@@ -1074,75 +1293,6 @@ fn parse_start_line(line: &str) -> Result<StartLine<'_>, ParseError> {
     check_version(version)?;
     check_request_uri(uri)?;
     Ok(StartLine::Request(method, uri))
-}
-
-/// Cross-header validation of a parsed message.
-fn validate(headers: &[Header<'_>], request_method: Option<&Method>) -> Result<(), ParseError> {
-    let (mut to, mut from, mut cseq, mut call_id, mut via, mut cl, mut mf) = (0u32, 0u32, 0u32, 0u32, 0u32, 0u32, 0u32);
-    for h in headers {
-        match classify(&h.name) {
-            Known::To => {
-                to += 1;
-                check_address(&h.value, "To")?;
-            }
-            Known::From => {
-                from += 1;
-                check_address(&h.value, "From")?;
-            }
-            Known::CSeq => {
-                cseq += 1;
-                let (_, m) = split_cseq(&h.value)?;
-                if request_method.is_some_and(|rm| !rm.matches(m)) {
-                    return Err(ParseError::CSeqMethodMismatch);
-                }
-            }
-            Known::CallId => {
-                call_id += 1;
-                let v = &h.value;
-                if v.is_empty() || v.bytes().any(|b| b <= b' ' || b == 0x7f) {
-                    return Err(ParseError::BadCallId);
-                }
-            }
-            Known::Via => {
-                via += 1;
-                check_via(&h.value)?;
-            }
-            Known::ContentLength => cl += 1,
-            Known::MaxForwards => {
-                mf += 1;
-                parse_bounded(&h.value, 255, "Max-Forwards")?;
-            }
-            Known::Contact => check_contact(&h.value)?,
-            Known::Expires => {
-                parse_bounded(&h.value, u64::from(u32::MAX), "Expires")?;
-            }
-            Known::Other => {}
-        }
-    }
-    for (count, name) in [
-        (to, "To"),
-        (from, "From"),
-        (cseq, "CSeq"),
-        (call_id, "Call-ID"),
-        (cl, "Content-Length"),
-        (mf, "Max-Forwards"),
-    ] {
-        if count > 1 {
-            return Err(ParseError::DuplicateHeader(name));
-        }
-    }
-    for (count, name) in [
-        (to, "To"),
-        (from, "From"),
-        (cseq, "CSeq"),
-        (call_id, "Call-ID"),
-        (via, "Via"),
-    ] {
-        if count == 0 {
-            return Err(ParseError::MissingHeader(name));
-        }
-    }
-    Ok(())
 }
 
 impl<'a> Message<'a> {
@@ -1157,24 +1307,22 @@ impl<'a> Message<'a> {
         if buf.is_empty() {
             return Err(ParseError::Empty);
         }
-        let (head_len, line_count) = find_head_end(buf).ok_or(ParseError::Incomplete)?;
+        let (head_len, line_count, first_crlf) = find_head_end(buf).ok_or(ParseError::Incomplete)?;
         // head_len >= 4 and ends with CRLF CRLF.
         let head_bytes = buf.get(..head_len - 2).ok_or(ParseError::Incomplete)?;
         let head = std::str::from_utf8(head_bytes).map_err(|_| ParseError::NotUtf8)?;
         let body_all = buf.get(head_len..).unwrap_or_default();
 
-        let first_crlf = head.find("\r\n").ok_or(ParseError::BadStartLine)?;
-        let start = parse_start_line(&head[..first_crlf])?;
-        let mut headers = Vec::with_capacity(line_count.saturating_sub(2));
-        parse_headers(&head[first_crlf + 2..], 2, &mut headers)?;
-
+        let start = parse_start_line(head.get(..first_crlf).ok_or(ParseError::BadStartLine)?)?;
         let request_method = match &start {
             StartLine::Request(m, _) => Some(m),
             StartLine::Response(..) => None,
         };
-        validate(&headers, request_method)?;
+        let mut headers = Vec::with_capacity(line_count.saturating_sub(2));
+        let rest = head.get(first_crlf + 2..).unwrap_or("");
+        let content_length = parse_headers(rest, 2, request_method, &mut headers)?;
 
-        let body = match headers.iter().find(|h| classify(&h.name) == Known::ContentLength) {
+        let body = match content_length.and_then(|i| headers.get(i)) {
             Some(h) => {
                 let v = trim_lws(&h.value);
                 if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -1259,9 +1407,10 @@ impl<'a> Message<'a> {
     /// The first value of header `name` (case-insensitive; compact forms
     /// such as `i` for Call-ID are equivalent).  Never allocates.
     pub fn header(&self, name: &str) -> Option<&str> {
+        let want = long_name(name);
         self.headers()
             .iter()
-            .find(|h| names_match(name, &h.name))
+            .find(|h| long_name(&h.name).eq_ignore_ascii_case(want))
             .map(|h| h.value.as_ref())
     }
 
@@ -1300,8 +1449,8 @@ impl<'a> Message<'a> {
     /// The `branch` parameter of the topmost Via.
     pub fn top_via_branch(&self) -> Option<&str> {
         let top = self.header_values("Via").next()?;
-        let semi = top.find(';')?;
-        find_param(&top[semi..], "branch")
+        let semi = find_byte(top.as_bytes(), b';')?;
+        find_param(top.get(semi..)?, "branch")
     }
 
     /// The Expires header as seconds.
