@@ -7,9 +7,13 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = sipbench::cli::Cli::parse();
     // The server logs what it does by default; the generator keeps its terminal for the summary.
-    let default = if matches!(cli.command, Some(sipbench::cli::Command::Serve(_))) { "info" } else { "warn" };
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let default = if matches!(cli.command, Some(sipbench::cli::Command::Serve(_))) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
