@@ -29,7 +29,7 @@ use crate::{printer, signals};
 #[derive(Debug, Clone, Default, Args)]
 pub struct RunArgs {
     /// Load profile (TOML). Without it, the embedded default profile runs; with phase flags
-    /// and no profile, one phase is built from the flags alone.
+    /// and neither a profile nor --phase, one phase is built from the flags alone.
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
     /// Run only the named phase(s) of the profile.
@@ -164,8 +164,9 @@ impl RunArgs {
                     std::fs::read_to_string(path).with_context(|| format!("reading profile {}", path.display()))?;
                 Profile::parse(&text).with_context(|| format!("profile {}", path.display()))?
             }
-            // Phase flags without a profile describe a single phase of their own.
-            None if !flags.is_empty() => Profile {
+            // Phase flags without a profile (and without --phase, which selects from the
+            // default profile) describe a single phase of their own.
+            None if !flags.is_empty() && self.phases.is_empty() => Profile {
                 name: Some("cli".into()),
                 phases: vec![PhaseSpec {
                     name: Some("cli".into()),
@@ -480,4 +481,33 @@ pub fn main(args: &RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_alone_make_one_phase_and_phase_selects_from_the_default_profile() {
+        let args = RunArgs {
+            concurrency: Some(3),
+            ..Default::default()
+        };
+        let (profile, phases) = args.plan().unwrap();
+        assert_eq!((profile.as_str(), phases.len()), ("cli", 1));
+
+        let args = RunArgs {
+            cipher_suite: Some("TLS13_AES_128_GCM_SHA256".into()),
+            phases: vec!["mtls-full-handshake".into()],
+            ..Default::default()
+        };
+        let (profile, phases) = args.plan().unwrap();
+        assert_eq!(profile, "default");
+        assert_eq!(phases.len(), 1);
+        assert_eq!(phases[0].mode, Mode::Mtls);
+        assert_eq!(phases[0].cipher_suite.as_deref(), Some("TLS13_AES_128_GCM_SHA256"));
+
+        let (profile, phases) = RunArgs::default().plan().unwrap();
+        assert_eq!((profile.as_str(), phases.len()), ("default", 3));
+    }
 }
