@@ -6,6 +6,10 @@ fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/index");
+    // Any source change can make the tree dirty; cargo scans these directories for changes.
+    for path in ["src", "benches", "examples", "profiles", "Cargo.toml", "build.rs"] {
+        println!("cargo:rerun-if-changed={path}");
+    }
     let rev = Command::new("git")
         .args(["describe", "--always", "--dirty", "--abbrev=12"])
         .output()

@@ -325,7 +325,7 @@ pub fn builtin_defaults() -> PhaseSpec {
         connect_timeout: Some(Duration::from_secs(5)),
         handshake_timeout: Some(Duration::from_secs(5)),
         sip_timeout: Some(Duration::from_secs(5)),
-        max_in_flight: Some(10_000),
+        max_in_flight: Some(5_000),
     }
 }
 
