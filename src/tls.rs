@@ -160,7 +160,6 @@ pub fn classify_io(err: &io::Error) -> FailureKind {
         | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::BrokenPipe
         | io::ErrorKind::UnexpectedEof => FailureKind::Reset,
-        io::ErrorKind::TimedOut => FailureKind::HandshakeTimeout,
         kind => FailureKind::Io(kebab(&format!("{kind:?}"))),
     }
 }

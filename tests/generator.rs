@@ -4,9 +4,18 @@
 mod common;
 
 use common::{TestServer, run_one};
+use sipbench::generator::command::RunArgs;
 use sipbench::pki::{KeyType, Pki, files};
 use sipbench::plan::{Mode, Txn, Workload};
 use sipbench::stats::decode_histogram;
+
+/// Runs `args` (a bounded run of `n` sessions) and asserts that every session failed with `kind`.
+fn assert_all_fail(args: &RunArgs, n: u64, kind: &str) {
+    let (_, p) = run_one(args);
+    assert_eq!(p.sessions.ok, 0, "{:?}", p.failures);
+    assert_eq!(p.sessions.failed, n);
+    assert_eq!(p.failures.get(kind), Some(&n), "expected {kind}: {:?}", p.failures);
+}
 
 #[test]
 fn tls_sessions_succeed_with_exact_counts() {
@@ -67,15 +76,7 @@ fn wrong_server_name_is_refused_by_the_client() {
     let srv = TestServer::start();
     let mut args = srv.args(Mode::Tls, 10);
     args.server_name = Some("other.example.test".into());
-    let (_, p) = run_one(&args);
-    assert_eq!(p.sessions.ok, 0);
-    assert_eq!(p.sessions.failed, 10);
-    assert_eq!(
-        p.failures.get("certificate:not-valid-for-name"),
-        Some(&10),
-        "{:?}",
-        p.failures
-    );
+    assert_all_fail(&args, 10, "certificate:not-valid-for-name");
     assert_eq!(
         srv.counters().requests,
         0,
@@ -90,14 +91,7 @@ fn untrusted_server_ca_is_refused_by_the_client() {
         let mut args = srv.args(mode, 10);
         // The partner CA did not issue the server certificate.
         args.ca = Some(srv.file(files::PARTNER_CA));
-        let (_, p) = run_one(&args);
-        assert_eq!(p.sessions.ok, 0);
-        assert_eq!(
-            p.failures.get("certificate:unknown-issuer"),
-            Some(&10),
-            "{mode:?}: {:?}",
-            p.failures
-        );
+        assert_all_fail(&args, 10, "certificate:unknown-issuer");
     }
     assert_eq!(srv.counters().requests, 0);
 }
@@ -111,14 +105,7 @@ fn mtls_server_refuses_untrusted_forged_or_missing_client_certificates() {
     let mut args = srv.args(Mode::Mtls, 8);
     args.cert = Some(srv.file(files::PARTNER));
     args.key = Some(srv.file(files::PARTNER_KEY));
-    let (_, p) = run_one(&args);
-    assert_eq!(p.sessions.ok, 0);
-    assert_eq!(
-        p.failures.get("tls-alert-received:unknown-ca"),
-        Some(&8),
-        "{:?}",
-        p.failures
-    );
+    assert_all_fail(&args, 8, "tls-alert-received:unknown-ca");
 
     // A certificate from a rogue CA that copies the enterprise CA's name: the signature check fails.
     let rogue = Pki::generate(KeyType::EcdsaP256).unwrap();
@@ -126,26 +113,12 @@ fn mtls_server_refuses_untrusted_forged_or_missing_client_certificates() {
     rogue.write_to(rogue_dir.path()).unwrap();
     args.cert = Some(rogue_dir.path().join(files::EDGE));
     args.key = Some(rogue_dir.path().join(files::EDGE_KEY));
-    let (_, p) = run_one(&args);
-    assert_eq!(p.sessions.ok, 0);
-    assert_eq!(
-        p.failures.get("tls-alert-received:decrypt-error"),
-        Some(&8),
-        "{:?}",
-        p.failures
-    );
+    assert_all_fail(&args, 8, "tls-alert-received:decrypt-error");
 
     // No client certificate at all on the MTLS listener.
     let mut args = srv.args(Mode::Tls, 8);
     args.target = Some(srv.mtls_addr());
-    let (_, p) = run_one(&args);
-    assert_eq!(p.sessions.ok, 0);
-    assert_eq!(
-        p.failures.get("tls-alert-received:certificate-required"),
-        Some(&8),
-        "{:?}",
-        p.failures
-    );
+    assert_all_fail(&args, 8, "tls-alert-received:certificate-required");
 
     let stats = srv.stop();
     assert_eq!(stats.requests, 0, "a refused peer must not get SIP through: {stats:?}");
@@ -195,7 +168,6 @@ fn unreachable_target_counts_connect_refused() {
     let srv = TestServer::start();
     let mut args = srv.args(Mode::Tcp, 5);
     args.tcp_target = Some(format!("127.0.0.1:{port}"));
-    let (_, p) = run_one(&args);
-    assert_eq!(p.failures.get("connect-refused"), Some(&5), "{:?}", p.failures);
+    assert_all_fail(&args, 5, "connect-refused");
     srv.stop();
 }

@@ -196,8 +196,7 @@ impl SipClient {
                 let t = Instant::now();
                 let r = self.transaction("INVITE", timeout).await;
                 record("INVITE", t.elapsed(), r.clone());
-                let to_tag = r?;
-                let _ = to_tag;
+                r?;
                 self.send_ack().await?;
                 let t = Instant::now();
                 let r = self.transaction("BYE", timeout).await;
