@@ -120,6 +120,67 @@ impl FromStr for Txn {
     }
 }
 
+/// TLS session resumption modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resumption {
+    /// No resumption: every handshake is full.
+    Off,
+    /// TLS 1.3 resumption with stateless tickets (the server encrypts the session into the ticket).
+    #[serde(rename = "tls13-tickets")]
+    #[value(name = "tls13-tickets")]
+    Tls13Tickets,
+    /// TLS 1.3 resumption with a server-side session cache (the ticket is an id).
+    #[serde(rename = "tls13-stateful")]
+    #[value(name = "tls13-stateful")]
+    Tls13Stateful,
+    /// TLS 1.2 resumption by session id (server-side cache).
+    #[serde(rename = "tls12-session-id")]
+    #[value(name = "tls12-session-id")]
+    Tls12SessionId,
+    /// TLS 1.2 resumption by RFC 5077 ticket.
+    #[serde(rename = "tls12-tickets")]
+    #[value(name = "tls12-tickets")]
+    Tls12Tickets,
+    /// TLS 1.3 resumption with the first SIP request sent as 0-RTT early data.
+    #[serde(rename = "tls13-0rtt")]
+    #[value(name = "tls13-0rtt")]
+    Tls13EarlyData,
+}
+
+impl Resumption {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resumption::Off => "off",
+            Resumption::Tls13Tickets => "tls13-tickets",
+            Resumption::Tls13Stateful => "tls13-stateful",
+            Resumption::Tls12SessionId => "tls12-session-id",
+            Resumption::Tls12Tickets => "tls12-tickets",
+            Resumption::Tls13EarlyData => "tls13-0rtt",
+        }
+    }
+
+    /// The protocol version the mode needs, if any.
+    pub fn version(self) -> Option<Versions> {
+        match self {
+            Resumption::Off => None,
+            Resumption::Tls13Tickets | Resumption::Tls13Stateful | Resumption::Tls13EarlyData => Some(Versions::Tls13),
+            Resumption::Tls12SessionId | Resumption::Tls12Tickets => Some(Versions::Tls12),
+        }
+    }
+}
+
+/// Whether the embedded server accepts 0-RTT early data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum EarlyData {
+    /// Accept early data (up to 16 KiB).
+    Accept,
+    /// Reject it: the client resends the request after the handshake.
+    Reject,
+}
+
 /// One phase as written in a profile or given by flags: every field optional, so layers can be
 /// merged (flags over phase over profile defaults over built-in defaults).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -149,8 +210,19 @@ pub struct PhaseSpec {
     pub transactions: Option<Vec<Txn>>,
     /// TLS versions offered by the generator: "1.3", "1.2" or "any".
     pub tls_versions: Option<Versions>,
-    /// Let the client resume TLS sessions (off: every handshake is full).
-    pub resumption: Option<bool>,
+    /// TLS session resumption: `off` (every handshake full), `tls13-tickets` (stateless),
+    /// `tls13-stateful` (server session cache), `tls12-session-id`, `tls12-tickets`, or
+    /// `tls13-0rtt` (resumption with the first SIP request sent as early data).
+    pub resumption: Option<Resumption>,
+    /// With `tls13-0rtt`: whether the embedded server accepts early data (`accept`) or not (`reject`).
+    pub early_data: Option<EarlyData>,
+    /// Client session cache entries, per worker (each worker's sessions share one cache).
+    pub session_cache: Option<usize>,
+    /// Embedded server session cache entries (stateful modes).
+    pub server_cache: Option<usize>,
+    /// Ticket lifetime the embedded server advertises (ticket modes).
+    #[serde(default, with = "humantime_serde")]
+    pub ticket_lifetime: Option<Duration>,
     /// Offer only this cipher suite (rustls name, e.g. `TLS13_AES_128_GCM_SHA256`).
     pub cipher_suite: Option<String>,
     /// TCP connect timeout.
@@ -188,6 +260,11 @@ impl PhaseSpec {
             transactions,
             tls_versions,
             resumption,
+            early_data,
+            session_cache,
+            server_cache,
+            ticket_lifetime,
+            cipher_suite,
             connect_timeout,
             handshake_timeout,
             sip_timeout,
@@ -268,8 +345,17 @@ pub struct PhasePlan {
     pub transactions: Vec<Txn>,
     /// TLS versions offered.
     pub tls_versions: Versions,
-    /// Client-side resumption.
-    pub resumption: bool,
+    /// Session resumption mode.
+    pub resumption: Resumption,
+    /// 0-RTT: whether the embedded server accepts early data.
+    pub early_data: EarlyData,
+    /// Client session cache entries per worker.
+    pub session_cache: usize,
+    /// Embedded server session cache entries.
+    pub server_cache: usize,
+    /// Ticket lifetime the embedded server advertises.
+    #[serde(with = "humantime_serde")]
+    pub ticket_lifetime: Duration,
     /// The only cipher suite offered (`None`: the backend's default list).
     pub cipher_suite: Option<String>,
     /// Connect timeout.
@@ -319,8 +405,12 @@ pub fn builtin_defaults() -> PhaseSpec {
         duration: None,
         warmup: Some(Duration::from_secs(1)),
         transactions: Some(vec![Txn::Register, Txn::Options]),
-        tls_versions: Some(Versions::Tls13),
-        resumption: Some(false),
+        tls_versions: None,
+        resumption: Some(Resumption::Off),
+        early_data: None,
+        session_cache: Some(256),
+        server_cache: Some(10_000),
+        ticket_lifetime: Some(Duration::from_secs(2 * 3600)),
         cipher_suite: None,
         connect_timeout: Some(Duration::from_secs(5)),
         handshake_timeout: Some(Duration::from_secs(5)),
@@ -452,8 +542,33 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     if mode == Mode::Tcp && s.cipher_suite.is_some() {
         return Err(err("cipher_suite", "needs mode tls or mtls"));
     }
+    let resumption = s.resumption.expect("built-in default");
+    // A resumption mode implies its protocol version unless the versions are given.
+    let tls_versions = match (s.tls_versions, resumption.version()) {
+        (None, Some(v)) => v,
+        (None, None) => Versions::Tls13,
+        (Some(v), Some(needed)) if v != needed => {
+            return Err(err(
+                "resumption",
+                &format!("{} needs tls_versions {}", resumption.as_str(), needed.as_str()),
+            ));
+        }
+        (Some(v), _) => v,
+    };
+    if mode == Mode::Tcp && resumption != Resumption::Off {
+        return Err(err("resumption", "needs mode tls or mtls"));
+    }
+    if s.early_data.is_some() && resumption != Resumption::Tls13EarlyData {
+        return Err(err("early_data", "applies to resumption `tls13-0rtt` only"));
+    }
+    if s.session_cache == Some(0) {
+        return Err(err("session_cache", "must be > 0"));
+    }
+    if s.server_cache == Some(0) {
+        return Err(err("server_cache", "must be > 0"));
+    }
     if let Some(suite) = &s.cipher_suite {
-        let v = s.tls_versions.expect("built-in default");
+        let v = tls_versions;
         let tls13 = suite.starts_with("TLS13_");
         if (tls13 && v == Versions::Tls12) || (!tls13 && v == Versions::Tls13) {
             return Err(err(
@@ -461,9 +576,6 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
                 &format!("{suite} cannot be negotiated with tls_versions {v:?}"),
             ));
         }
-    }
-    if mode == Mode::Tcp && s.resumption == Some(true) {
-        return Err(err("resumption", "needs mode tls or mtls"));
     }
     let max_in_flight = s.max_in_flight.expect("built-in default");
     if max_in_flight == 0 {
@@ -479,8 +591,12 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         duration,
         warmup: s.warmup.expect("built-in default"),
         transactions,
-        tls_versions: s.tls_versions.expect("built-in default"),
-        resumption: s.resumption.expect("built-in default"),
+        tls_versions,
+        resumption,
+        early_data: s.early_data.unwrap_or(EarlyData::Accept),
+        session_cache: s.session_cache.expect("built-in default"),
+        server_cache: s.server_cache.expect("built-in default"),
+        ticket_lifetime: positive(s.ticket_lifetime, "ticket_lifetime")?,
         cipher_suite: s.cipher_suite.clone(),
         connect_timeout: positive(s.connect_timeout, "connect_timeout")?,
         handshake_timeout: positive(s.handshake_timeout, "handshake_timeout")?,
@@ -573,6 +689,26 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("--phase y"));
+    }
+
+    #[test]
+    fn resumption_modes_imply_versions_and_fields_propagate() {
+        let p = one("[defaults]\ncipher_suite = \"TLS13_AES_128_GCM_SHA256\"\n[[phase]]\nname = \"a\"\nresumption = \"tls13-0rtt\"\nearly_data = \"reject\"\n[[phase]]\nname = \"b\"\nresumption = \"tls12-session-id\"\ncipher_suite = \"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256\"\n").unwrap();
+        assert_eq!(p[0].resumption, Resumption::Tls13EarlyData);
+        assert_eq!(p[0].early_data, EarlyData::Reject);
+        assert_eq!(p[0].tls_versions, Versions::Tls13);
+        assert_eq!(p[0].cipher_suite.as_deref(), Some("TLS13_AES_128_GCM_SHA256"));
+        assert_eq!(p[1].tls_versions, Versions::Tls12);
+        assert_eq!(
+            p[1].cipher_suite.as_deref(),
+            Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
+        );
+        let e = one("[[phase]]\nname = \"x\"\nresumption = \"tls12-tickets\"\ntls_versions = \"1.3\"\n").unwrap_err();
+        assert!(e.to_string().contains("resumption"), "{e}");
+        let e = one("[[phase]]\nname = \"x\"\nearly_data = \"accept\"\n").unwrap_err();
+        assert!(e.to_string().contains("early_data"), "{e}");
+        let e = one("[[phase]]\nname = \"x\"\nresumption = \"sometimes\"\n").unwrap_err();
+        assert!(e.to_string().contains("sometimes"), "{e}");
     }
 
     #[test]

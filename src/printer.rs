@@ -100,6 +100,18 @@ pub fn phase(p: &PhaseResult) -> String {
             "  set-up      connect and handshake latencies below are of the set-up, before the window"
         );
     }
+    let h = &p.handshakes;
+    if plan.resumption != crate::plan::Resumption::Off {
+        let _ = writeln!(
+            s,
+            "  resumption  {} · {:.1}% resumed ({} resumed, {} with 0-RTT accepted, {} full)",
+            plan.resumption.as_str(),
+            h.resumption_ratio * 100.0,
+            h.resumed,
+            h.resumed_0rtt,
+            h.full + h.full_hrr
+        );
+    }
     for n in &p.negotiated {
         let _ = writeln!(
             s,

@@ -92,6 +92,8 @@ pub struct PhaseResult {
     pub latency_us: BTreeMap<String, Summary>,
     /// Handshakes by negotiated parameters.
     pub negotiated: Vec<NegotiatedCount>,
+    /// Handshakes by kind, and the resumption ratio.
+    pub handshakes: HandshakeCounts,
     /// Process CPU time over the measured window and the drain after it.
     pub cpu: Cpu,
     /// Memory figures (workload `hold`).
@@ -152,6 +154,53 @@ pub struct NegotiatedCount {
     pub handshake: String,
     /// Handshakes with these parameters.
     pub count: u64,
+}
+
+/// Handshakes by kind (client side).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandshakeCounts {
+    /// Full handshakes.
+    pub full: u64,
+    /// Full handshakes with a HelloRetryRequest round trip.
+    pub full_hrr: u64,
+    /// Resumed handshakes (without accepted early data).
+    pub resumed: u64,
+    /// Resumed handshakes whose 0-RTT early data the server accepted.
+    pub resumed_0rtt: u64,
+    /// (resumed + resumed_0rtt) / all handshakes; 0 when there were none.
+    pub resumption_ratio: f64,
+}
+
+impl HandshakeCounts {
+    fn of(negotiated: &[NegotiatedCount]) -> HandshakeCounts {
+        let count = |kind: &str| {
+            negotiated
+                .iter()
+                .filter(|n| n.handshake == kind)
+                .map(|n| n.count)
+                .sum::<u64>()
+        };
+        let (full, full_hrr, resumed, resumed_0rtt) = (
+            count("full"),
+            count("full-hrr"),
+            count("resumed"),
+            count("resumed-0rtt"),
+        );
+        let all = full + full_hrr + resumed + resumed_0rtt;
+        let ratio = if all > 0 {
+            round((resumed + resumed_0rtt) as f64 / all as f64)
+        } else {
+            0.0
+        };
+        HandshakeCounts {
+            full,
+            full_hrr,
+            resumed,
+            resumed_0rtt,
+            resumption_ratio: ratio,
+        }
+    }
 }
 
 /// CPU time.
@@ -235,7 +284,20 @@ impl PhaseResult {
             }),
             _ => None,
         };
+        let negotiated: Vec<NegotiatedCount> = s
+            .negotiated
+            .iter()
+            .map(|(n, c)| NegotiatedCount {
+                protocol: n.protocol.clone(),
+                cipher_suite: n.cipher_suite.clone(),
+                kx_group: n.kx_group.clone(),
+                peer_key: n.peer_key.clone(),
+                handshake: n.handshake.clone(),
+                count: *c,
+            })
+            .collect();
         PhaseResult {
+            handshakes: HandshakeCounts::of(&negotiated),
             plan: plan.clone(),
             interrupted: o.interrupted,
             measured_s: round(secs),
@@ -264,18 +326,7 @@ impl PhaseResult {
                 transactions_per_s: per(txns_ok),
             },
             latency_us,
-            negotiated: s
-                .negotiated
-                .iter()
-                .map(|(n, c)| NegotiatedCount {
-                    protocol: n.protocol.clone(),
-                    cipher_suite: n.cipher_suite.clone(),
-                    kx_group: n.kx_group.clone(),
-                    peer_key: n.peer_key.clone(),
-                    handshake: n.handshake.clone(),
-                    count: *c,
-                })
-                .collect(),
+            negotiated,
             cpu: Cpu {
                 user_s: round(o.cpu.0.as_secs_f64()),
                 system_s: round(o.cpu.1.as_secs_f64()),

@@ -6,16 +6,18 @@
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, CommonState, HandshakeKind, RootCertStore, ServerConfig, SupportedProtocolVersion};
-use rustls_pki_types::CertificateDer;
+use rustls_pki_types::{CertificateDer, ServerName};
 use serde::{Deserialize, Serialize};
 
 use crate::pki::{self, Identity};
+use crate::plan::{EarlyData, Resumption};
 use crate::stats::{FailureKind, Negotiated, kebab, variant_kebab};
 
 /// The crypto backends this binary has.
@@ -63,6 +65,15 @@ pub enum Versions {
 }
 
 impl Versions {
+    /// Stable name (`1.3`, `1.2`, `any`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Versions::Tls13 => "1.3",
+            Versions::Tls12 => "1.2",
+            Versions::Any => "any",
+        }
+    }
+
     /// The rustls version list.
     pub fn list(self) -> &'static [&'static SupportedProtocolVersion] {
         static TLS13: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
@@ -98,13 +109,16 @@ pub fn with_suite(provider: &Arc<CryptoProvider>, suite: &str) -> Result<Arc<Cry
     }))
 }
 
-/// Client configuration: trust anchors, optional client identity (MTLS), versions, resumption.
+/// Client configuration: trust anchors, optional client identity (MTLS), versions, and the
+/// resumption mode with a session cache of `cache` entries. The cache belongs to the returned
+/// config: build one config per worker for per-worker caches.
 pub fn client_config(
     provider: &Arc<CryptoProvider>,
     roots: RootCertStore,
     identity: Option<&Identity>,
     versions: Versions,
-    resumption: bool,
+    resumption: Resumption,
+    cache: usize,
 ) -> Result<Arc<ClientConfig>> {
     let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
@@ -119,10 +133,164 @@ pub fn client_config(
             .context("client certificate and key do not match or are unsupported")?,
         None => builder.with_no_client_auth(),
     };
-    if !resumption {
-        config.resumption = rustls::client::Resumption::disabled();
-    }
+    use rustls::client::{Resumption as R, Tls12Resumption};
+    let store = || R::store(Arc::new(SessionCache::new(cache)));
+    config.resumption = match resumption {
+        Resumption::Off => R::disabled(),
+        Resumption::Tls13Tickets | Resumption::Tls13Stateful | Resumption::Tls13EarlyData => {
+            store().tls12_resumption(Tls12Resumption::Disabled)
+        }
+        Resumption::Tls12SessionId => store().tls12_resumption(Tls12Resumption::SessionIdOnly),
+        Resumption::Tls12Tickets => store().tls12_resumption(Tls12Resumption::SessionIdOrTickets),
+    };
+    config.enable_early_data = resumption == Resumption::Tls13EarlyData;
     Ok(Arc::new(config))
+}
+
+/// The client's session cache: per server name, a kx-group hint, one TLS 1.2 session and a
+/// pool of up to `limit` TLS 1.3 tickets (newest used first, oldest dropped).
+///
+/// rustls's own `ClientSessionMemoryCache` keeps at most eight TLS 1.3 tickets per server. A
+/// load generator's sessions to one server start in bursts, so with more than eight in flight
+/// most of them found no ticket and did full handshakes; here the pool is as large as the
+/// configured cache. Each generator worker has its own cache, so the lock is uncontended.
+#[derive(Debug)]
+pub struct SessionCache {
+    limit: usize,
+    servers: std::sync::Mutex<std::collections::HashMap<ServerName<'static>, ServerEntry>>,
+}
+
+#[derive(Debug, Default)]
+struct ServerEntry {
+    kx_hint: Option<rustls::NamedGroup>,
+    tls12: Option<rustls::client::Tls12ClientSessionValue>,
+    tls13: std::collections::VecDeque<rustls::client::Tls13ClientSessionValue>,
+}
+
+impl SessionCache {
+    /// A cache holding up to `limit` TLS 1.3 tickets per server (at least one).
+    pub fn new(limit: usize) -> SessionCache {
+        SessionCache {
+            limit: limit.max(1),
+            servers: Default::default(),
+        }
+    }
+
+    fn with<T>(&self, name: &ServerName<'_>, f: impl FnOnce(&mut ServerEntry) -> T) -> Option<T> {
+        let mut servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+        servers.get_mut(&name.to_owned()).map(f)
+    }
+
+    fn entry<T>(&self, name: ServerName<'static>, f: impl FnOnce(&mut ServerEntry) -> T) -> T {
+        let mut servers = self.servers.lock().unwrap_or_else(|p| p.into_inner());
+        f(servers.entry(name).or_default())
+    }
+}
+
+impl rustls::client::ClientSessionStore for SessionCache {
+    fn set_kx_hint(&self, name: ServerName<'static>, group: rustls::NamedGroup) {
+        self.entry(name, |e| e.kx_hint = Some(group));
+    }
+    fn kx_hint(&self, name: &ServerName<'_>) -> Option<rustls::NamedGroup> {
+        self.with(name, |e| e.kx_hint).flatten()
+    }
+    fn set_tls12_session(&self, name: ServerName<'static>, value: rustls::client::Tls12ClientSessionValue) {
+        self.entry(name, |e| e.tls12 = Some(value));
+    }
+    fn tls12_session(&self, name: &ServerName<'_>) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.with(name, |e| e.tls12.clone()).flatten()
+    }
+    fn remove_tls12_session(&self, name: &ServerName<'static>) {
+        self.with(name, |e| e.tls12 = None);
+    }
+    fn insert_tls13_ticket(&self, name: ServerName<'static>, value: rustls::client::Tls13ClientSessionValue) {
+        let limit = self.limit;
+        self.entry(name, |e| {
+            e.tls13.push_back(value);
+            while e.tls13.len() > limit {
+                e.tls13.pop_front();
+            }
+        });
+    }
+    fn take_tls13_ticket(&self, name: &ServerName<'static>) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.with(name, |e| e.tls13.pop_back()).flatten()
+    }
+}
+
+/// How the server resumes sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerResumption {
+    /// Issue stateless tickets (TLS 1.3 tickets and TLS 1.2 RFC 5077 tickets) instead of
+    /// keeping sessions in a cache.
+    pub stateless: bool,
+    /// Session cache entries (stateful resumption: TLS 1.3 ids and TLS 1.2 session ids).
+    pub cache: usize,
+    /// Advertised ticket lifetime.
+    pub ticket_lifetime: Duration,
+    /// Largest 0-RTT early data accepted (0: rejected). Needs stateful resumption.
+    pub max_early_data: u32,
+}
+
+impl Default for ServerResumption {
+    /// rustls's defaults: a 256-entry session cache, no ticketer, no early data.
+    fn default() -> Self {
+        ServerResumption {
+            stateless: false,
+            cache: 256,
+            ticket_lifetime: Duration::from_secs(2 * 3600),
+            max_early_data: 0,
+        }
+    }
+}
+
+impl ServerResumption {
+    /// What the embedded server needs for a phase's resumption mode.
+    pub fn for_phase(plan: &crate::plan::PhasePlan) -> ServerResumption {
+        let base = ServerResumption {
+            cache: plan.server_cache,
+            ticket_lifetime: plan.ticket_lifetime,
+            ..Default::default()
+        };
+        match plan.resumption {
+            Resumption::Off => ServerResumption::default(),
+            Resumption::Tls13Tickets | Resumption::Tls12Tickets => ServerResumption {
+                stateless: true,
+                ..base
+            },
+            Resumption::Tls13Stateful | Resumption::Tls12SessionId => base,
+            Resumption::Tls13EarlyData => ServerResumption {
+                max_early_data: if plan.early_data == EarlyData::Accept {
+                    16 * 1024
+                } else {
+                    0
+                },
+                ..base
+            },
+        }
+    }
+}
+
+/// Stateless tickets with a configurable advertised lifetime (aws-lc-rs's ticketer rotates its
+/// keys every six hours and accepts tickets for twice that).
+#[derive(Debug)]
+struct TicketLifetime {
+    inner: Arc<dyn rustls::server::ProducesTickets>,
+    lifetime: u32,
+}
+
+impl rustls::server::ProducesTickets for TicketLifetime {
+    fn enabled(&self) -> bool {
+        self.inner.enabled()
+    }
+    fn lifetime(&self) -> u32 {
+        self.lifetime
+    }
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.inner.encrypt(plain)
+    }
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        self.inner.decrypt(cipher)
+    }
 }
 
 /// Server configuration. With `client_roots`, a client certificate chaining to them is required (MTLS).
@@ -131,6 +299,7 @@ pub fn server_config(
     identity: &Identity,
     client_roots: Option<RootCertStore>,
     versions: Versions,
+    resumption: ServerResumption,
 ) -> Result<Arc<ServerConfig>> {
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions.list())
@@ -144,9 +313,16 @@ pub fn server_config(
         }
         None => builder.with_no_client_auth(),
     };
-    let config = builder
+    let mut config = builder
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .context("server certificate and key do not match or are unsupported")?;
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(resumption.cache.max(1));
+    if resumption.stateless {
+        let inner = rustls::crypto::aws_lc_rs::Ticketer::new().context("creating the session ticketer")?;
+        let lifetime = resumption.ticket_lifetime.as_secs().clamp(1, u32::MAX.into()) as u32;
+        config.ticketer = Arc::new(TicketLifetime { inner, lifetime });
+    }
+    config.max_early_data_size = resumption.max_early_data;
     Ok(Arc::new(config))
 }
 

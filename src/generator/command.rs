@@ -17,12 +17,12 @@ use tokio_rustls::TlsConnector;
 use crate::generator::session::Endpoint;
 use crate::generator::{Stop, run_phase};
 use crate::pki::{self, Identity, KeyType, Pki};
-use crate::plan::{self, Mode, PhasePlan, PhaseSpec, Profile, Txn, Workload};
+use crate::plan::{self, EarlyData, Mode, PhasePlan, PhaseSpec, Profile, Resumption, Txn, Workload};
 use crate::pool::{self, Pool};
 use crate::results::{PhaseResult, RunResult, SCHEMA, TargetInfo, now_rfc3339};
 use crate::server::{self, ServerConfig};
 use crate::sys::{self, Environment};
-use crate::tls::{self, Backend, Versions};
+use crate::tls::{self, Backend, ServerResumption, Versions};
 use crate::{printer, signals};
 
 /// Options of `sipbench run`.
@@ -77,7 +77,19 @@ pub struct RunArgs {
     pub tls_versions: Option<Versions>,
     /// Let the client resume TLS sessions.
     #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
-    pub resumption: Option<bool>,
+    pub resumption: Option<Resumption>,
+    /// With --resumption tls13-0rtt: whether the embedded server accepts early data.
+    #[arg(long, value_enum, help_heading = "Phase (overrides every phase of a profile)")]
+    pub early_data: Option<EarlyData>,
+    /// Client session cache entries per worker.
+    #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
+    pub session_cache: Option<usize>,
+    /// Embedded server session cache entries.
+    #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
+    pub server_cache: Option<usize>,
+    /// Ticket lifetime the embedded server advertises, e.g. 2h.
+    #[arg(long, value_parser = humantime::parse_duration, help_heading = "Phase (overrides every phase of a profile)")]
+    pub ticket_lifetime: Option<Duration>,
     /// Offer only this cipher suite, e.g. TLS13_AES_128_GCM_SHA256.
     #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
     pub cipher_suite: Option<String>,
@@ -147,6 +159,10 @@ impl RunArgs {
             transactions: self.transactions.clone(),
             tls_versions: self.tls_versions,
             resumption: self.resumption,
+            early_data: self.early_data,
+            session_cache: self.session_cache,
+            server_cache: self.server_cache,
+            ticket_lifetime: self.ticket_lifetime,
             cipher_suite: self.cipher_suite.clone(),
             connect_timeout: self.connect_timeout,
             handshake_timeout: self.handshake_timeout,
@@ -194,7 +210,7 @@ struct Target {
 }
 
 impl Target {
-    fn endpoint(&self, phase: &PhasePlan, backend: Backend) -> Result<Endpoint> {
+    fn endpoint(&self, phase: &PhasePlan, backend: Backend, workers: usize) -> Result<Endpoint> {
         let (addrs, flag) = match phase.mode {
             Mode::Tls => (&self.tls, "--target"),
             Mode::Mtls => (&self.mtls, "--mtls-target"),
@@ -224,8 +240,21 @@ impl Target {
                     provider = tls::with_suite(&provider, suite)
                         .map_err(|e| anyhow::anyhow!("phase \"{}\": cipher_suite: {e}", phase.name))?;
                 }
-                let config = tls::client_config(&provider, roots, identity, phase.tls_versions, phase.resumption)?;
-                Some((TlsConnector::from(config), self.server_name.clone()))
+                // One config per worker: each worker's sessions share one session cache.
+                let connectors = (0..workers)
+                    .map(|_| {
+                        let config = tls::client_config(
+                            &provider,
+                            roots.clone(),
+                            identity,
+                            phase.tls_versions,
+                            phase.resumption,
+                            phase.session_cache,
+                        )?;
+                        Ok(TlsConnector::from(config).early_data(phase.resumption == Resumption::Tls13EarlyData))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Some((connectors, self.server_name.clone()))
             }
         };
         Ok(Endpoint {
@@ -427,7 +456,11 @@ async fn run_phases(
         if interrupt.is_set() {
             break;
         }
-        let endpoint = target.endpoint(phase, args.backend)?;
+        let endpoint = target.endpoint(phase, args.backend, pool.len())?;
+        if let Some(s) = &server {
+            // The embedded server follows the phase's resumption mode.
+            s.set_resumption(ServerResumption::for_phase(phase))?;
+        }
         if !args.quiet {
             eprintln!(
                 "running phase {} ({} {}, {})...",

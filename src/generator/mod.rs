@@ -367,6 +367,7 @@ async fn one_session(
     )
     .await;
     let mut txns: Vec<(&'static str, Duration, Result<u16, FailureKind>)> = Vec::new();
+    let mut late = None;
     let result = match est {
         Err(kind) => Err((kind, None)),
         Ok((stream, est)) => {
@@ -382,6 +383,10 @@ async fn one_session(
                 }
             }
             let bytes = (client.bytes_out, client.bytes_in);
+            if est.early {
+                // 0-RTT: the handshake finished under the first request; read what it negotiated.
+                late = client.finish_early(keys);
+            }
             client.close().await;
             match failure {
                 Some(kind) => Err((kind, Some((est, bytes)))),
@@ -404,6 +409,9 @@ async fn one_session(
         s.bytes_out += out;
         s.bytes_in += inn;
     }
+    if let Some(n) = &late {
+        s.negotiated(n);
+    }
     for (m, d, r) in &txns {
         record_txn(&mut s, m, *d, *d, r);
     }
@@ -418,8 +426,13 @@ async fn one_session(
     s.completed_at(done - clock.window_start);
 }
 
+/// Records connect time and, once known, the handshake. A 0-RTT handshake overlaps the first
+/// request (its time is inside that transaction's) and its parameters are recorded after it.
 fn record_established(s: &mut PhaseStats, est: &Established) {
     let _ = s.connect.record(micros(est.connect));
+    if est.early {
+        return;
+    }
     if est.negotiated.protocol != "none" {
         let h = if est.resumed {
             &mut s.handshake_resumed
@@ -525,6 +538,11 @@ async fn kept_session(
                 Err(kind) => s.fail(kind),
             }
             s.completed_at(Instant::now().saturating_duration_since(clock.window_start));
+            if est.early
+                && let Some(n) = client.finish_early(&mut keys)
+            {
+                s.negotiated(&n);
+            }
         }
         client.close().await;
         return;
@@ -591,6 +609,11 @@ async fn kept_session(
         s.bytes_in += client.bytes_in;
         if !failed {
             s.sessions_ok += 1;
+        }
+        if est.early
+            && let Some(n) = client.finish_early(&mut keys)
+        {
+            s.negotiated(&n);
         }
     }
     client.close().await;

@@ -27,8 +27,9 @@ pub struct Endpoint {
     /// Server addresses; worker `w` connects to `addrs[w % len]` (the embedded server has one
     /// listener per thread, so each worker talks to the server thread on its own core).
     pub addrs: Vec<SocketAddr>,
-    /// TLS connector and the name to verify, or `None` for cleartext TCP.
-    pub tls: Option<(TlsConnector, ServerName<'static>)>,
+    /// TLS connectors (one per worker, each with its own session cache) and the name to
+    /// verify, or `None` for cleartext TCP.
+    pub tls: Option<(Vec<TlsConnector>, ServerName<'static>)>,
     /// Domain used in request URIs and From/To.
     pub domain: Arc<str>,
 }
@@ -82,6 +83,10 @@ pub struct Established {
     pub negotiated: Negotiated,
     /// True for a resumed handshake.
     pub resumed: bool,
+    /// 0-RTT: the handshake was still under way when the connector returned, so that the first
+    /// request could go as early data; `handshake` and `negotiated` are not known yet (see
+    /// [`SipClient::finish_early`]).
+    pub early: bool,
 }
 
 /// Connects and, for TLS, handshakes.
@@ -106,15 +111,17 @@ pub async fn establish(
     };
     let _ = tcp.set_nodelay(true);
     let connect = t0.elapsed();
-    let Some((connector, name)) = &ep.tls else {
+    let Some((connectors, name)) = &ep.tls else {
         let est = Established {
             connect,
             handshake: Duration::ZERO,
             negotiated: tls::cleartext(),
             resumed: false,
+            early: false,
         };
         return Ok((Stream::Tcp(tcp), est));
     };
+    let connector = &connectors[worker % connectors.len()];
     let t1 = Instant::now();
     let stream = match tokio::time::timeout(handshake_timeout, connector.connect(name.clone(), tcp)).await {
         Err(_) => return Err(FailureKind::HandshakeTimeout),
@@ -123,6 +130,17 @@ pub async fn establish(
     };
     let handshake = t1.elapsed();
     let (_, conn) = stream.get_ref();
+    if conn.is_handshaking() {
+        // 0-RTT: the first write goes as early data; the handshake completes under it.
+        let est = Established {
+            connect,
+            handshake,
+            negotiated: tls::cleartext(),
+            resumed: true,
+            early: true,
+        };
+        return Ok((Stream::Tls(Box::new(stream)), est));
+    }
     let negotiated = tls::negotiated(conn, keys);
     let resumed = negotiated.handshake == "resumed";
     Ok((
@@ -132,6 +150,7 @@ pub async fn establish(
             handshake,
             negotiated,
             resumed,
+            early: false,
         },
     ))
 }
@@ -317,6 +336,22 @@ impl SipClient {
             body.len()
         );
         o.extend_from_slice(body);
+    }
+
+    /// After a 0-RTT session's first transaction: what the handshake negotiated, with the
+    /// handshake kind `resumed-0rtt` when the server accepted the early data (else `resumed`
+    /// or `full`, the request having been sent again after the handshake).
+    pub fn finish_early(&self, keys: &mut PeerKeyCache) -> Option<Negotiated> {
+        let Stream::Tls(s) = &self.stream else { return None };
+        let (_, conn) = s.get_ref();
+        if conn.is_handshaking() {
+            return None;
+        }
+        let mut n = tls::negotiated(conn, keys);
+        if conn.is_early_data_accepted() {
+            n.handshake = "resumed-0rtt".into();
+        }
+        Some(n)
     }
 
     /// Sends a CRLF keep-alive ping and waits for the pong.

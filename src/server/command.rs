@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::{ServerConfig, run};
 use crate::pki::{self, KeyType, Pki};
-use crate::tls::{Backend, Versions};
+use crate::tls::{Backend, ServerResumption, Versions};
 
 /// Options of `sipbench serve`.
 #[derive(Debug, Clone, Args)]
@@ -54,6 +54,20 @@ pub struct ServeArgs {
     /// Close connections idle this long.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "5m")]
     pub idle_timeout: Duration,
+    /// Resume sessions with stateless tickets (TLS 1.3 tickets, TLS 1.2 RFC 5077 tickets)
+    /// instead of a server-side session cache.
+    #[arg(long)]
+    pub tickets: bool,
+    /// Session cache entries (stateful resumption).
+    #[arg(long, default_value_t = 10_000)]
+    pub session_cache: usize,
+    /// Advertised ticket lifetime.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "2h")]
+    pub ticket_lifetime: Duration,
+    /// Accept up to this many bytes of TLS 1.3 0-RTT early data (0: reject; needs the session
+    /// cache, so not with --tickets).
+    #[arg(long, default_value_t = 0, conflicts_with = "tickets")]
+    pub max_early_data: u32,
     /// Largest SIP message accepted, in bytes.
     #[arg(long, default_value_t = crate::sip::DEFAULT_MAX_MESSAGE_SIZE)]
     pub max_message_size: usize,
@@ -92,6 +106,12 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         idle_timeout: args.idle_timeout,
         max_message_size: args.max_message_size,
         per_thread_ports: false,
+        resumption: ServerResumption {
+            stateless: args.tickets,
+            cache: args.session_cache,
+            ticket_lifetime: args.ticket_lifetime,
+            max_early_data: args.max_early_data,
+        },
     };
     let threads = args.threads.unwrap_or_else(crate::pool::cores);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

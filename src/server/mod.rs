@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -36,7 +36,7 @@ use crate::pki::Identity;
 use crate::pool::Pool;
 use crate::sip::{Frame, Framer, Message, Role};
 use crate::stats::FailureKind;
-use crate::tls::{self, Backend, Versions};
+use crate::tls::{self, Backend, ServerResumption, Versions};
 use registrar::Registrar;
 
 /// Which listener a connection arrived on.
@@ -87,6 +87,9 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Largest SIP message accepted; a larger one is answered 513 and the connection closed.
     pub max_message_size: usize,
+    /// How TLS sessions are resumed (tickets or cache, 0-RTT); changeable while running with
+    /// [`RunningServer::set_resumption`].
+    pub resumption: ServerResumption,
     /// Each pool thread gets a listener on a port of its own (the addresses' port must be 0)
     /// instead of all threads sharing one port through `SO_REUSEPORT`. The embedded server
     /// uses this so that each generator worker talks to the server thread on its own core.
@@ -111,6 +114,7 @@ impl ServerConfig {
             idle_timeout: Duration::from_secs(300),
             max_message_size: crate::sip::DEFAULT_MAX_MESSAGE_SIZE,
             per_thread_ports: false,
+            resumption: ServerResumption::default(),
         }
     }
 }
@@ -133,6 +137,11 @@ pub struct ServerCounters {
     rejected_over_cap: AtomicU64,
     accept_errors: AtomicU64,
     handshakes_ok: AtomicU64,
+    handshakes_resumed: AtomicU64,
+    handshakes_hrr: AtomicU64,
+    early_data_accepted: AtomicU64,
+    early_data_bytes: AtomicU64,
+    mtls_resumed_with_identity: AtomicU64,
     requests: AtomicU64,
     responses_2xx: AtomicU64,
     responses_4xx: AtomicU64,
@@ -155,6 +164,11 @@ impl ServerCounters {
             rejected_over_cap: get(&self.rejected_over_cap),
             accept_errors: get(&self.accept_errors),
             handshakes_ok: get(&self.handshakes_ok),
+            handshakes_resumed: get(&self.handshakes_resumed),
+            handshakes_hrr: get(&self.handshakes_hrr),
+            early_data_accepted: get(&self.early_data_accepted),
+            early_data_bytes: get(&self.early_data_bytes),
+            mtls_resumed_with_identity: get(&self.mtls_resumed_with_identity),
             requests: get(&self.requests),
             responses_2xx: get(&self.responses_2xx),
             responses_4xx: get(&self.responses_4xx),
@@ -174,8 +188,19 @@ pub struct ServerStats {
     pub rejected_over_cap: u64,
     /// `accept` errors (e.g. out of file descriptors).
     pub accept_errors: u64,
-    /// TLS handshakes completed.
+    /// TLS handshakes completed (full and resumed).
     pub handshakes_ok: u64,
+    /// Of those, resumed handshakes.
+    pub handshakes_resumed: u64,
+    /// Of those, full handshakes that needed a HelloRetryRequest.
+    pub handshakes_hrr: u64,
+    /// Connections whose 0-RTT early data was accepted.
+    pub early_data_accepted: u64,
+    /// Early data bytes received (and processed as SIP).
+    pub early_data_bytes: u64,
+    /// Resumed MTLS handshakes that carried the client's certificate identity (a resumed MTLS
+    /// session without one is refused and counted as `mtls-resumed-without-identity`).
+    pub mtls_resumed_with_identity: u64,
     /// SIP requests parsed.
     pub requests: u64,
     /// 2xx final responses sent.
@@ -190,7 +215,64 @@ pub struct ServerStats {
     pub failures: BTreeMap<String, u64>,
 }
 
+/// The TLS side of the server: rebuilt and swapped in when its configuration changes.
+struct TlsSetup {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    identity: Identity,
+    client_roots: RootCertStore,
+    versions: Versions,
+    tls: RwLock<TlsAcceptor>,
+    mtls: RwLock<TlsAcceptor>,
+}
+
+impl TlsSetup {
+    fn new(config: &ServerConfig) -> Result<TlsSetup> {
+        let provider = config.backend.provider();
+        let mut client_roots = RootCertStore::empty();
+        for ca in &config.client_cas {
+            client_roots.add(ca.clone()).context("adding an MTLS client CA")?;
+        }
+        let (tls, mtls) = Self::build(
+            &provider,
+            &config.identity,
+            &client_roots,
+            config.versions,
+            config.resumption,
+        )?;
+        Ok(TlsSetup {
+            provider,
+            identity: config.identity.clone(),
+            client_roots,
+            versions: config.versions,
+            tls: RwLock::new(tls),
+            mtls: RwLock::new(mtls),
+        })
+    }
+
+    fn build(
+        provider: &Arc<rustls::crypto::CryptoProvider>,
+        identity: &Identity,
+        client_roots: &RootCertStore,
+        versions: Versions,
+        resumption: ServerResumption,
+    ) -> Result<(TlsAcceptor, TlsAcceptor)> {
+        let tls = tls::server_config(provider, identity, None, versions, resumption)?;
+        let mtls = tls::server_config(provider, identity, Some(client_roots.clone()), versions, resumption)?;
+        Ok((TlsAcceptor::from(tls), TlsAcceptor::from(mtls)))
+    }
+
+    fn acceptor(&self, transport: Transport) -> Option<TlsAcceptor> {
+        let slot = match transport {
+            Transport::Tls => &self.tls,
+            Transport::Mtls => &self.mtls,
+            Transport::Tcp => return None,
+        };
+        Some(slot.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+}
+
 struct Shared {
+    tls: TlsSetup,
     registrar: Registrar,
     counters: Arc<ServerCounters>,
     slots: Arc<Semaphore>,
@@ -230,6 +312,16 @@ impl RunningServer {
         &self.counters
     }
 
+    /// Changes how new connections resume TLS sessions. Established connections are not
+    /// touched; session caches and ticket keys start afresh.
+    pub fn set_resumption(&self, resumption: ServerResumption) -> Result<()> {
+        let t = &self.shared.tls;
+        let (tls, mtls) = TlsSetup::build(&t.provider, &t.identity, &t.client_roots, t.versions, resumption)?;
+        *t.tls.write().unwrap_or_else(|p| p.into_inner()) = tls;
+        *t.mtls.write().unwrap_or_else(|p| p.into_inner()) = mtls;
+        Ok(())
+    }
+
     /// Stops accepting, tells every connection to close, waits up to `grace` for them, and
     /// returns the final counters.
     pub async fn shutdown(self, grace: Duration) -> ServerStats {
@@ -248,15 +340,10 @@ impl RunningServer {
 /// Binds every configured listener (one `SO_REUSEPORT` socket per pool thread) and starts
 /// serving on `pool`.
 pub fn start(config: &ServerConfig, pool: &Pool) -> Result<RunningServer> {
-    let provider = config.backend.provider();
-    let tls = tls::server_config(&provider, &config.identity, None, config.versions)?;
-    let mut roots = RootCertStore::empty();
-    for ca in &config.client_cas {
-        roots.add(ca.clone()).context("adding an MTLS client CA")?;
-    }
-    let mtls = tls::server_config(&provider, &config.identity, Some(roots), config.versions)?;
+    let tls_setup = TlsSetup::new(config)?;
     let counters = Arc::new(ServerCounters::default());
     let shared = Arc::new(Shared {
+        tls: tls_setup,
         registrar: Registrar::new(),
         counters: counters.clone(),
         slots: Arc::new(Semaphore::new(config.max_connections)),
@@ -273,11 +360,11 @@ pub fn start(config: &ServerConfig, pool: &Pool) -> Result<RunningServer> {
     let mut addrs = ServerAddrs::default();
     let mut tasks = Vec::new();
     let listeners = [
-        (config.tls_addr, Transport::Tls, Some(TlsAcceptor::from(tls))),
-        (config.mtls_addr, Transport::Mtls, Some(TlsAcceptor::from(mtls))),
-        (config.tcp_addr, Transport::Tcp, None),
+        (config.tls_addr, Transport::Tls),
+        (config.mtls_addr, Transport::Mtls),
+        (config.tcp_addr, Transport::Tcp),
     ];
-    for (addr, transport, acceptor) in listeners {
+    for (addr, transport) in listeners {
         let Some(addr) = addr else { continue };
         if config.per_thread_ports && addr.port() != 0 {
             anyhow::bail!(
@@ -302,11 +389,10 @@ pub fn start(config: &ServerConfig, pool: &Pool) -> Result<RunningServer> {
         }
         for (i, std_listener) in sockets.into_iter().enumerate() {
             let shared = shared.clone();
-            let acceptor = acceptor.clone();
             let shutdown = shutdown_rx.clone();
             tasks.push(pool.spawn_on(i, async move {
                 match TcpListener::from_std(std_listener) {
-                    Ok(l) => accept_loop(l, transport, acceptor, shared, shutdown).await,
+                    Ok(l) => accept_loop(l, transport, shared, shutdown).await,
                     Err(e) => warn!("registering listener: {e}"),
                 }
             }));
@@ -370,7 +456,6 @@ fn bind_listeners(addr: SocketAddr, n: usize, share_port: bool) -> std::io::Resu
 async fn accept_loop(
     listener: TcpListener,
     transport: Transport,
-    acceptor: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -397,13 +482,13 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        let acceptor = acceptor.clone();
+        let acceptor = shared.tls.acceptor(transport);
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _permit = permit;
             let result = match acceptor {
-                Some(acceptor) => serve_tls(stream, acceptor, &shared, shutdown).await,
-                None => serve_conn(stream, &shared, shutdown).await,
+                Some(acceptor) => serve_tls(stream, acceptor, transport, &shared, shutdown).await,
+                None => serve_conn(stream, &shared, shutdown, BytesMut::new()).await,
             };
             if let Err(kind) = result {
                 debug!(%peer, transport = transport.as_str(), "connection ended: {kind}");
@@ -416,27 +501,66 @@ async fn accept_loop(
 async fn serve_tls(
     stream: TcpStream,
     acceptor: TlsAcceptor,
+    transport: Transport,
     shared: &Shared,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), FailureKind> {
-    let tls = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
+    let mut tls = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
         Err(_) => return Err(FailureKind::HandshakeTimeout),
         Ok(Err(e)) => return Err(tls::classify_io(&e)),
         Ok(Ok(s)) => s,
     };
-    shared.counters.handshakes_ok.fetch_add(1, Ordering::Relaxed);
-    serve_conn(tls, shared, shutdown).await
+    let c = &shared.counters;
+    c.handshakes_ok.fetch_add(1, Ordering::Relaxed);
+    let (_, conn) = tls.get_mut();
+    match conn.handshake_kind() {
+        Some(rustls::HandshakeKind::Resumed) => {
+            c.handshakes_resumed.fetch_add(1, Ordering::Relaxed);
+            if transport == Transport::Mtls {
+                // A resumed MTLS session must still carry the client's identity.
+                if conn.peer_certificates().is_none_or(|c| c.is_empty()) {
+                    return Err(FailureKind::Tls("mtls-resumed-without-identity".into()));
+                }
+                c.mtls_resumed_with_identity.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Some(rustls::HandshakeKind::FullWithHelloRetryRequest) => {
+            c.handshakes_hrr.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {}
+    }
+    // 0-RTT data is held by rustls apart from the ordinary stream: it is the start of the SIP
+    // byte stream, so it goes first into the connection's buffer.
+    let mut early = BytesMut::new();
+    if let Some(mut data) = conn.early_data() {
+        let mut chunk = [0u8; 4096];
+        loop {
+            match std::io::Read::read(&mut data, &mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => early.extend_from_slice(&chunk[..n]),
+            }
+        }
+        c.early_data_accepted.fetch_add(1, Ordering::Relaxed);
+        c.early_data_bytes.fetch_add(early.len() as u64, Ordering::Relaxed);
+    }
+    serve_conn(tls, shared, shutdown, early).await
 }
 
 /// Reads SIP off one connection and answers it until the peer closes, the connection idles
 /// out, the framing breaks, or the server shuts down.
-async fn serve_conn<S>(mut io: S, shared: &Shared, mut shutdown: watch::Receiver<bool>) -> Result<(), FailureKind>
+async fn serve_conn<S>(
+    mut io: S,
+    shared: &Shared,
+    mut shutdown: watch::Receiver<bool>,
+    early: BytesMut,
+) -> Result<(), FailureKind>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut framer = Framer::new(Role::Server, shared.max_message_size);
-    let mut buf = BytesMut::with_capacity(16 * 1024);
-    let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut buf = BytesMut::with_capacity(4 * 1024);
+    buf.extend_from_slice(&early);
+    let mut out: Vec<u8> = Vec::with_capacity(4 * 1024);
     let tag = format!(
         "{:x}",
         shared.tag_base
