@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::generator::command::RunArgs;
 use crate::pki::{KeyType, Pki};
+use crate::report::{DiffArgs, ReportArgs};
 use crate::server::command::ServeArgs;
 
 /// Benchmark and load generator for SIP over TLS and mutual TLS.
@@ -29,6 +30,10 @@ pub enum Command {
     /// Manage test PKIs.
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Plots, .hgrm files and an HTML report from stored results files.
+    Report(Box<ReportArgs>),
+    /// Compare two results files metric by metric (exit status 1 on a regression with --fail-on-regression).
+    Diff(Box<DiffArgs>),
 }
 
 /// `sipbench pki ...`
@@ -50,6 +55,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         None => crate::generator::command::main(&RunArgs::default()),
         Some(Command::Run(args)) => crate::generator::command::main(&args),
         Some(Command::Serve(args)) => crate::server::command::main(&args),
+        Some(Command::Report(args)) => crate::report::main(&args),
+        Some(Command::Diff(args)) => crate::report::diff::main(&args),
         Some(Command::Pki(PkiCommand::Init { dir, key_type })) => {
             let pki = Pki::generate(key_type)?;
             pki.write_to(&dir)?;

@@ -17,6 +17,7 @@
 //! - [`plan`]: load profiles and flags, lowered into one typed plan.
 //! - [`stats`]: per-worker histograms and failure counts, merged at the end. Pure.
 //! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary.
+//! - [`report`]: reports from stored results files: plots, `.hgrm` files, HTML, and `diff`.
 //! - [`pool`]: one current-thread tokio runtime per core; [`sys`]: process and machine facts.
 //!
 //! sipbench does no work at import time and installs no process-wide crypto provider.
@@ -27,6 +28,7 @@ pub mod pki;
 pub mod plan;
 pub mod pool;
 pub mod printer;
+pub mod report;
 pub mod results;
 pub mod server;
 pub mod signals;

@@ -1,0 +1,340 @@
+//! `sipbench report` and `sipbench diff` on results files written by short real runs: charts parse
+//! and hold the expected series, PNGs decode and are not blank, `.hgrm` values agree with the
+//! histograms, `diff` flags a made-up regression and only then exits 1.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use sipbench::report::hgrm;
+use sipbench::report::plot::{HEIGHT, WIDTH};
+use sipbench::results::RunResult;
+use sipbench::stats::decode_histogram;
+
+fn sipbench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
+    c.env("RUST_LOG", "warn");
+    c
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("sipbench runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Two stored runs shared by every test: a closed-loop and an open-loop TLS run.
+struct Fixture {
+    dir: PathBuf,
+    closed: PathBuf,
+    open: PathBuf,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let closed = dir.join("closed.json");
+        let open = dir.join("open.json");
+        let c = closed.to_str().unwrap();
+        run_ok(sipbench().args([
+            "run", "--mode", "tls", "-c", "2", "-d", "300ms", "--warmup", "0s", "-q", "-o", c,
+        ]));
+        let o = open.to_str().unwrap();
+        run_ok(sipbench().args([
+            "run", "--mode", "tls", "-r", "300", "-d", "300ms", "--warmup", "0s", "-q", "-o", o,
+        ]));
+        Fixture { dir, closed, open }
+    })
+}
+
+fn fresh_dir(name: &str) -> PathBuf {
+    let d = fixture().dir.join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Lines (polylines) drawn in a series colour, per colour, from an SVG the report wrote.
+fn series_strokes(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG parses as XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter(|n| n.tag_name().name() == "polyline")
+        .filter_map(|n| n.attribute("stroke").map(str::to_owned))
+        .filter(|s| s.eq_ignore_ascii_case("#0072B2") || s.eq_ignore_ascii_case("#D55E00"))
+        .collect()
+}
+
+fn decode_png(path: &Path) -> (png::OutputInfo, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().expect("PNG header");
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).expect("PNG data");
+    buf.truncate(info.buffer_size());
+    (info, buf)
+}
+
+#[test]
+fn report_of_one_run_writes_charts_hgrm_and_html() {
+    let f = fixture();
+    let out = fresh_dir("one");
+    run_ok(sipbench().args(["report", f.closed.to_str().unwrap(), "--out", out.to_str().unwrap()]));
+    let result = RunResult::read(&f.closed).unwrap();
+    let phase = &result.phases[0];
+    assert!(phase.histograms.contains_key("handshake.full"));
+    let pdir = out.join("closed").join(&phase.plan.name);
+    for (metric, encoded) in &phase.histograms {
+        // SVG: parses, one series line in the first colour (plus its legend sample).
+        let svg = std::fs::read_to_string(pdir.join(format!("{metric}.svg"))).unwrap();
+        let strokes = series_strokes(&svg);
+        assert!(
+            !strokes.is_empty() && strokes.iter().all(|s| s.eq_ignore_ascii_case("#0072B2")),
+            "{metric}: {strokes:?}"
+        );
+        for label in ["0%", "90%", "99%", "Percentile", "Latency (ms)"] {
+            assert!(
+                svg.contains(&format!("\n{label}\n</text>")),
+                "{metric}: no {label:?} label"
+            );
+        }
+        // PNG: decodes at the chart size, and is not blank (white, grey grid, text and the series).
+        let (info, pixels) = decode_png(&pdir.join(format!("{metric}.png")));
+        assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
+        assert_eq!(info.color_type, png::ColorType::Rgb);
+        let series_px = pixels.chunks(3).filter(|p| p == &[0, 114, 178]).count();
+        let dark_px = pixels.chunks(3).filter(|p| p.iter().all(|&c| c < 80)).count();
+        assert!(series_px > 100, "{metric}: {series_px} series pixels");
+        assert!(dark_px > 500, "{metric}: {dark_px} dark (text) pixels");
+        // .hgrm: every row's value is the histogram's own value at that percentile.
+        let h = decode_histogram(encoded).unwrap();
+        let text = std::fs::read_to_string(pdir.join(format!("{metric}.hgrm"))).unwrap();
+        check_hgrm(&text, &h, metric);
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert_eq!(
+        html.matches("<svg").count(),
+        phase.histograms.len(),
+        "one inline chart per metric"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http"),
+        "self-contained"
+    );
+    for needle in [
+        &result.environment.cpu_model,
+        &result.environment.git_revision,
+        &result.environment.kernel,
+        &phase.plan.name,
+        "sessions/s",
+        "p99.9",
+        "Failures",
+        "TLS13_",
+    ] {
+        assert!(html.contains(needle), "report.html lacks {needle:?}");
+    }
+}
+
+fn check_hgrm(text: &str, h: &hdrhistogram::Histogram<u64>, metric: &str) {
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("       Value     Percentile TotalCount 1/(1-Percentile)")
+    );
+    assert_eq!(lines.next(), Some(""));
+    let mut rows = 0;
+    let mut last_count = 0;
+    for line in lines.by_ref() {
+        if line.starts_with("#[") {
+            assert!(line.starts_with("#[Mean    = "), "{line}");
+            break;
+        }
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let value_ms: f64 = cols[0].parse().unwrap();
+        let q: f64 = cols[1].parse().unwrap();
+        let count: u64 = cols[2].parse().unwrap();
+        assert!(count >= last_count && count <= h.len(), "{metric}: {line}");
+        last_count = count;
+        let value = (value_ms * 1000.0).round() as u64;
+        // The text carries 12 decimals of the percentile, so accept the histogram's value anywhere
+        // within that printing precision of it; at 0% HdrHistogram prints the first bucket's top.
+        let expect: Vec<u64> = if q == 0.0 {
+            vec![h.highest_equivalent(h.value_at_quantile(0.0))]
+        } else {
+            vec![
+                h.value_at_quantile(q),
+                h.value_at_quantile((q - 1e-9).max(0.0)),
+                h.value_at_quantile((q + 1e-9).min(1.0)),
+            ]
+        };
+        assert!(
+            expect.contains(&value),
+            "{metric}: row {line:?}: histogram says {expect:?}"
+        );
+        assert_eq!(cols.len(), if q < 1.0 { 4 } else { 3 }, "{metric}: {line}");
+        rows += 1;
+    }
+    assert!(rows >= 2, "{metric}: {rows} rows");
+    assert_eq!(last_count, h.len(), "{metric}: the last row holds every value");
+    let max = format!(
+        "#[Max     = {:12.3}, Total count    = {:12}]",
+        h.max() as f64 / 1000.0,
+        h.len()
+    );
+    assert_eq!(lines.next(), Some(max.as_str()));
+    assert_eq!(
+        lines.next(),
+        Some(format!("#[Buckets = {:12}, SubBuckets     = {:12}]", h.buckets(), 2048).as_str())
+    );
+    assert_eq!(hgrm::rows(h).len(), rows);
+}
+
+#[test]
+fn report_of_two_runs_overlays_them() {
+    let f = fixture();
+    let out = fresh_dir("two");
+    run_ok(sipbench().args([
+        "report",
+        f.closed.to_str().unwrap(),
+        f.open.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let closed = RunResult::read(&f.closed).unwrap();
+    let open = RunResult::read(&f.open).unwrap();
+    let name = &closed.phases[0].plan.name;
+    assert_eq!(name, &open.phases[0].plan.name, "both runs are built from flags");
+    let compare = out.join("compare").join(name);
+    // In both: two series. Only in the open-loop run (*.uncorrected): one.
+    for (metric, runs) in [("handshake.full", 2), ("session", 2), ("session.uncorrected", 1)] {
+        let svg = std::fs::read_to_string(compare.join(format!("{metric}.svg"))).unwrap();
+        let mut strokes = series_strokes(&svg);
+        strokes.sort();
+        strokes.dedup();
+        assert_eq!(strokes.len(), runs, "{metric}: {strokes:?}");
+        assert!(
+            svg.contains("closed (") || runs == 1,
+            "{metric}: legend names the closed run"
+        );
+        assert!(svg.contains("open ("), "{metric}: legend names the open run");
+        let (info, _) = decode_png(&compare.join(format!("{metric}.png")));
+        assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
+    }
+    assert!(out.join("closed").join(name).join("session.hgrm").exists());
+    assert!(out.join("open").join(name).join("session.uncorrected.hgrm").exists());
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Comparison</h2>"));
+}
+
+#[test]
+fn default_out_dir_is_next_to_the_file() {
+    let f = fixture();
+    let copy = f.dir.join("defaults.json");
+    std::fs::copy(&f.closed, &copy).unwrap();
+    let _ = std::fs::remove_dir_all(f.dir.join("defaults-report"));
+    run_ok(sipbench().args(["report", copy.to_str().unwrap()]));
+    assert!(f.dir.join("defaults-report/report.html").exists());
+}
+
+fn diff(base: &Path, new: &Path, extra: &[&str]) -> Output {
+    let mut c = sipbench();
+    c.args(["diff", base.to_str().unwrap(), new.to_str().unwrap()])
+        .args(extra);
+    c.output().unwrap()
+}
+
+#[test]
+fn diff_of_a_run_with_itself_finds_nothing_worse() {
+    let f = fixture();
+    let out = diff(&f.closed, &f.closed, &["--fail-on-regression", "0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("0 worse, 0 better"), "{text}");
+    for metric in ["sessions/s", "handshake.full p99", "session p99.9", "CPU per session"] {
+        assert!(text.contains(metric), "no {metric:?} in\n{text}");
+    }
+    assert!(text.contains("within noise"));
+}
+
+#[test]
+fn diff_flags_a_made_up_regression() {
+    let f = fixture();
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&f.closed).unwrap()).unwrap();
+    for phase in json["phases"].as_array_mut().unwrap() {
+        for summary in phase["latency_us"].as_object_mut().unwrap().values_mut() {
+            summary["p50"] = (summary["p50"].as_u64().unwrap() * 2).into();
+            summary["p99"] = (summary["p99"].as_u64().unwrap() * 2).into();
+        }
+        for rate in phase["rates"].as_object_mut().unwrap().values_mut() {
+            *rate = (rate.as_f64().unwrap() / 2.0).into();
+        }
+    }
+    let worse = f.dir.join("regressed.json");
+    std::fs::write(&worse, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+
+    let out = diff(&f.closed, &worse, &["--fail-on-regression", "10"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("{} ", json["phases"][0]["plan"]["name"].as_str().unwrap())))
+        .map(|l| l.split("  ").map(str::trim).filter(|c| !c.is_empty()).collect())
+        .collect();
+    assert!(rows.len() > 10, "{text}");
+    for row in &rows {
+        let (metric, noise, verdict) = (row[1], row[5], row[6]);
+        let noise: f64 = noise.trim_start_matches('±').trim_end_matches('%').parse().unwrap();
+        if metric.ends_with("/s") || metric.ends_with(" p50") {
+            assert_eq!(verdict, "worse", "{row:?}");
+        } else if metric.ends_with(" p99") {
+            // A doubled p99 is flagged unless the run's own histogram says its p99 is that uncertain
+            // (few samples in a short run: the rule in the diff module docs).
+            assert!(verdict == "worse" || noise >= 100.0, "{row:?}");
+        } else {
+            assert_eq!(verdict, "within noise", "untouched: {row:?}");
+        }
+    }
+    assert!(text.contains("regressions worse than 10%"), "{text}");
+
+    // Without the flag the table is the same but the exit status is 0; the other way round it is better.
+    assert_eq!(diff(&f.closed, &worse, &[]).status.code(), Some(0));
+    let back = diff(&worse, &f.closed, &["--fail-on-regression", "10"]);
+    assert_eq!(back.status.code(), Some(0), "{}", String::from_utf8_lossy(&back.stdout));
+    assert!(String::from_utf8_lossy(&back.stdout).contains(" better"));
+}
+
+#[test]
+fn bad_files_are_clear_errors_naming_the_file() {
+    let f = fixture();
+    let not_json = f.dir.join("not-json.json");
+    std::fs::write(&not_json, "this is not JSON").unwrap();
+    let out = sipbench()
+        .args(["report", not_json.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not-json.json") && !err.contains("panicked"), "{err}");
+
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&f.closed).unwrap()).unwrap();
+    json["phases"][0]["histograms"]["session"] = "AAAA not a histogram".into();
+    let broken = f.dir.join("broken-histogram.json");
+    std::fs::write(&broken, serde_json::to_string(&json).unwrap()).unwrap();
+    let out = diff(&f.closed, &broken, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken-histogram.json") && err.contains("\"session\"") && !err.contains("panicked"),
+        "{err}"
+    );
+
+    let missing = sipbench().args(["report", "/nonexistent/run.json"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/run.json"));
+}
