@@ -22,6 +22,7 @@
 //!
 //! sipbench does no work at import time and installs no process-wide crypto provider.
 
+pub mod bulk;
 pub mod cli;
 pub mod generator;
 pub mod pki;

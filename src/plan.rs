@@ -63,6 +63,19 @@ pub enum Workload {
     /// `connections` sessions are opened (one REGISTER each) and held idle for the duration, then
     /// checked with an OPTIONS: measures how many sessions can be held and their memory.
     Hold,
+    /// `connections` sessions are opened, switched to bulk streaming (see [`crate::bulk`]) and
+    /// stream records of `record_size` bytes for the duration: measures record throughput.
+    Records,
+}
+
+/// Which way bulk records flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// Client to server; the server reads and discards.
+    Up,
+    /// Both ways: the server echoes every byte.
+    Both,
 }
 
 impl Workload {
@@ -72,6 +85,7 @@ impl Workload {
             Workload::Sessions => "sessions",
             Workload::Kept => "kept",
             Workload::Hold => "hold",
+            Workload::Records => "records",
         }
     }
 }
@@ -236,6 +250,10 @@ pub struct PhaseSpec {
     pub sip_timeout: Option<Duration>,
     /// Open loop: most sessions in flight per run before arrivals wait (and their wait is counted).
     pub max_in_flight: Option<usize>,
+    /// Workload `records`: TLS record size in plaintext bytes (32 to 16384).
+    pub record_size: Option<usize>,
+    /// Workload `records`: `up` (client to server) or `both` (echoed back).
+    pub direction: Option<Direction>,
 }
 
 impl PhaseSpec {
@@ -268,7 +286,9 @@ impl PhaseSpec {
             connect_timeout,
             handshake_timeout,
             sip_timeout,
-            max_in_flight
+            max_in_flight,
+            record_size,
+            direction
         );
         self
     }
@@ -369,6 +389,10 @@ pub struct PhasePlan {
     pub sip_timeout: Duration,
     /// Open loop: in-flight cap.
     pub max_in_flight: usize,
+    /// Workload `records`: bytes per write.
+    pub record_size: usize,
+    /// Workload `records`: direction.
+    pub direction: Direction,
 }
 
 /// A bad profile or flag.
@@ -416,6 +440,8 @@ pub fn builtin_defaults() -> PhaseSpec {
         handshake_timeout: Some(Duration::from_secs(5)),
         sip_timeout: Some(Duration::from_secs(5)),
         max_in_flight: Some(5_000),
+        record_size: Some(16 * 1024),
+        direction: Some(Direction::Up),
     }
 }
 
@@ -489,7 +515,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
             }
             0
         }
-        Workload::Kept | Workload::Hold => {
+        Workload::Kept | Workload::Hold | Workload::Records => {
             if s.concurrency.is_some() {
                 return Err(err(
                     "concurrency",
@@ -499,6 +525,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
             match s.connections {
                 Some(0) => return Err(err("connections", "must be > 0")),
                 Some(n) => n,
+                None if workload == Workload::Records => 1,
                 None => 256,
             }
         }
@@ -506,13 +533,20 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     // Kept and held sessions run one transaction at a time each: their closed-loop
     // concurrency is the number of sessions.
     let load = match (workload, load) {
-        (Workload::Kept | Workload::Hold, Load::Closed { .. }) => Load::Closed {
+        (Workload::Kept | Workload::Hold | Workload::Records, Load::Closed { .. }) => Load::Closed {
             concurrency: connections,
         },
         (_, load) => load,
     };
-    if workload == Workload::Hold && matches!(load, Load::Open { .. }) {
-        return Err(err("rate", "does not apply to workload `hold`"));
+    if matches!(workload, Workload::Hold | Workload::Records) && matches!(load, Load::Open { .. }) {
+        return Err(err("rate", "does not apply to workloads `hold` and `records`"));
+    }
+    let record_size = s.record_size.expect("built-in default");
+    if !(32..=16384).contains(&record_size) {
+        return Err(err(
+            "record_size",
+            "must be 32 to 16384 bytes (a TLS record's plaintext)",
+        ));
     }
     if s.sessions == Some(0) {
         return Err(err("sessions", "must be > 0"));
@@ -602,6 +636,8 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         handshake_timeout: positive(s.handshake_timeout, "handshake_timeout")?,
         sip_timeout: positive(s.sip_timeout, "sip_timeout")?,
         max_in_flight,
+        record_size,
+        direction: s.direction.expect("built-in default"),
     })
 }
 

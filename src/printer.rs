@@ -87,6 +87,19 @@ pub fn phase(p: &PhaseResult) -> String {
             );
             let _ = writeln!(s, "  rate        {:.1} transactions/s", p.rates.transactions_per_s);
         }
+        Workload::Records => {
+            let _ = writeln!(
+                s,
+                "  sessions    {ok} streamed and verified (byte count and CRC-32), {failed} failed (of {started} opened)"
+            );
+            if let Some(b) = &p.bulk {
+                let _ = writeln!(
+                    s,
+                    "  throughput  {:.1} MB/s out · {:.1} MB/s in · {:.0} records/s · {:.1} MB/s per session · CPU {:.2} s per GB",
+                    b.mb_per_s_out, b.mb_per_s_in, b.records_per_s, b.mb_per_s_per_session, b.cpu_s_per_gb
+                );
+            }
+        }
         Workload::Hold => {
             let _ = writeln!(
                 s,
@@ -192,5 +205,14 @@ pub fn describe_load(plan: &PhasePlan) -> String {
             )
         }
         (Workload::Hold, _) => format!("{} sessions held idle", plan.connections),
+        (Workload::Records, _) => format!(
+            "{} sessions streaming {}-byte records {}",
+            plan.connections,
+            plan.record_size,
+            match plan.direction {
+                crate::plan::Direction::Up => "to the server",
+                crate::plan::Direction::Both => "both ways (echoed)",
+            }
+        ),
     }
 }

@@ -98,6 +98,8 @@ pub struct PhaseResult {
     pub cpu: Cpu,
     /// Memory figures (workload `hold`).
     pub memory: Option<Memory>,
+    /// Bulk throughput (workload `records`).
+    pub bulk: Option<Bulk>,
     /// Application bytes (SIP payload) written and read.
     pub bytes: Bytes,
     /// The histograms behind `latency_us`, HdrHistogram V2 + DEFLATE, base64.
@@ -219,6 +221,30 @@ pub struct Cpu {
     pub per_transaction_us: f64,
 }
 
+/// Bulk record throughput over the measured window (1 MB = 10^6 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bulk {
+    /// Record size in bytes (application data per write).
+    pub record_size: usize,
+    /// Records written.
+    pub records: u64,
+    /// Application bytes written.
+    pub bytes_out: u64,
+    /// Application bytes read (echo mode).
+    pub bytes_in: u64,
+    /// Written MB/s, all sessions.
+    pub mb_per_s_out: f64,
+    /// Read MB/s, all sessions.
+    pub mb_per_s_in: f64,
+    /// Records written per second.
+    pub records_per_s: f64,
+    /// Written MB/s per session.
+    pub mb_per_s_per_session: f64,
+    /// Process CPU seconds per GB moved (out + in).
+    pub cpu_s_per_gb: f64,
+}
+
 /// Memory.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -296,7 +322,26 @@ impl PhaseResult {
                 count: *c,
             })
             .collect();
+        let bulk = (plan.workload == crate::plan::Workload::Records).then(|| {
+            let moved = (s.bytes_out + s.bytes_in) as f64;
+            Bulk {
+                record_size: plan.record_size,
+                records: s.records,
+                bytes_out: s.bytes_out,
+                bytes_in: s.bytes_in,
+                mb_per_s_out: per(s.bytes_out) / 1e6,
+                mb_per_s_in: per(s.bytes_in) / 1e6,
+                records_per_s: per(s.records),
+                mb_per_s_per_session: round(per(s.bytes_out) / 1e6 / plan.connections.max(1) as f64),
+                cpu_s_per_gb: if moved > 0.0 {
+                    round(cpu_total / (moved / 1e9))
+                } else {
+                    0.0
+                },
+            }
+        });
         PhaseResult {
+            bulk,
             handshakes: HandshakeCounts::of(&negotiated),
             plan: plan.clone(),
             interrupted: o.interrupted,

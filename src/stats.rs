@@ -183,6 +183,8 @@ pub struct PhaseStats {
     pub bytes_out: u64,
     /// Application bytes read.
     pub bytes_in: u64,
+    /// Bulk records written in the measured window (workload `records`).
+    pub records: u64,
     /// Monotonic offset (from the phase's measured start) of the last counted completion.
     pub last_completion: Duration,
 }
@@ -209,6 +211,7 @@ impl PhaseStats {
             negotiated: BTreeMap::new(),
             bytes_out: 0,
             bytes_in: 0,
+            records: 0,
             last_completion: Duration::ZERO,
         }
     }
@@ -271,6 +274,7 @@ impl PhaseStats {
         }
         self.bytes_out += other.bytes_out;
         self.bytes_in += other.bytes_in;
+        self.records += other.records;
         self.last_completion = self.last_completion.max(other.last_completion);
     }
 

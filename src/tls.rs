@@ -109,8 +109,9 @@ pub fn with_suite(provider: &Arc<CryptoProvider>, suite: &str) -> Result<Arc<Cry
     }))
 }
 
-/// Client configuration: trust anchors, optional client identity (MTLS), versions, and the
-/// resumption mode with a session cache of `cache` entries. The cache belongs to the returned
+/// Client configuration: trust anchors, optional client identity (MTLS), versions, the
+/// resumption mode with a session cache of `cache` entries, and optionally the TLS record size
+/// (plaintext bytes per record; writes are cut into records of that size). The cache belongs to the returned
 /// config: build one config per worker for per-worker caches.
 pub fn client_config(
     provider: &Arc<CryptoProvider>,
@@ -119,6 +120,7 @@ pub fn client_config(
     versions: Versions,
     resumption: Resumption,
     cache: usize,
+    record_size: Option<usize>,
 ) -> Result<Arc<ClientConfig>> {
     let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
@@ -144,6 +146,8 @@ pub fn client_config(
         Resumption::Tls12Tickets => store().tls12_resumption(Tls12Resumption::SessionIdOrTickets),
     };
     config.enable_early_data = resumption == Resumption::Tls13EarlyData;
+    // rustls's limit counts the 5-byte record header.
+    config.max_fragment_size = record_size.map(|size| size + 5);
     Ok(Arc::new(config))
 }
 

@@ -90,6 +90,12 @@ pub struct RunArgs {
     /// Ticket lifetime the embedded server advertises, e.g. 2h.
     #[arg(long, value_parser = humantime::parse_duration, help_heading = "Phase (overrides every phase of a profile)")]
     pub ticket_lifetime: Option<Duration>,
+    /// Workload records: bytes per write (one TLS record up to 16 KiB).
+    #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
+    pub record_size: Option<usize>,
+    /// Workload records: up (client to server) or both (echoed).
+    #[arg(long, value_enum, help_heading = "Phase (overrides every phase of a profile)")]
+    pub direction: Option<crate::plan::Direction>,
     /// Offer only this cipher suite, e.g. TLS13_AES_128_GCM_SHA256.
     #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
     pub cipher_suite: Option<String>,
@@ -168,6 +174,8 @@ impl RunArgs {
             handshake_timeout: self.handshake_timeout,
             sip_timeout: self.sip_timeout,
             max_in_flight: None,
+            record_size: self.record_size,
+            direction: self.direction,
         }
     }
 
@@ -250,6 +258,7 @@ impl Target {
                             phase.tls_versions,
                             phase.resumption,
                             phase.session_cache,
+                            (phase.workload == Workload::Records).then_some(phase.record_size),
                         )?;
                         Ok(TlsConnector::from(config).early_data(phase.resumption == Resumption::Tls13EarlyData))
                     })

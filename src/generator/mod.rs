@@ -175,6 +175,20 @@ pub async fn run_phase(
                 ));
             }
         }
+        (Workload::Records, _) => {
+            let n = plan.connections;
+            // One pattern buffer for the phase; each write takes the next slice of it.
+            let data: Arc<[u8]> = crate::bulk::pattern(4 * WRITE_BATCH + 4096, 0x51b).into();
+            for c in 0..n {
+                let (ctx, shard, clock) = (ctx.clone(), shards[c % workers].clone(), clock_rx.clone());
+                let (ready, open_ok, data) = (ready.clone(), open_ok.clone(), data.clone());
+                tasks.push(pool.spawn_on(c, records_session(ctx, shard, clock, ready, open_ok, data, c % workers)));
+            }
+            tokio::select! {
+                r = ready.acquire_many(n as u32) => { if let Ok(p) = r { p.forget(); } }
+                _ = interrupt.wait() => ctx.stop.set(),
+            }
+        }
         (Workload::Kept | Workload::Hold, load) => {
             rss_before = sys::rss_bytes();
             let n = plan.connections;
@@ -617,4 +631,146 @@ async fn kept_session(
         }
     }
     client.close().await;
+}
+
+/// Bytes handed to the TLS stream per write in `records` phases.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// One bulk session: open, switch to streaming, write (and in echo mode read back) records of
+/// `record_size` until the window closes, then check byte count and CRC-32 against the
+/// server's trailer.
+async fn records_session(
+    ctx: Arc<Ctx>,
+    shard: Shared,
+    clock: watch::Receiver<Option<Clock>>,
+    ready: Arc<Semaphore>,
+    open_ok: Arc<AtomicU64>,
+    data: Arc<[u8]>,
+    worker: usize,
+) {
+    use crate::bulk::{BulkMode, TrailedStream};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let plan = &ctx.plan;
+    let id = ctx.ids.fetch_add(1, Ordering::Relaxed);
+    let mut keys = PeerKeyCache::default();
+    let mode = match plan.direction {
+        crate::plan::Direction::Up => BulkMode::Sink,
+        crate::plan::Direction::Both => BulkMode::Echo,
+    };
+    // A stream pipelines: its two ends go on different cores, so the session connects to the
+    // server thread beside its own worker's (with one listener, the same one).
+    let peer = worker + 1;
+    let opened = match session::establish(
+        &ctx.endpoint,
+        peer,
+        plan.connect_timeout,
+        plan.handshake_timeout,
+        &mut keys,
+    )
+    .await
+    {
+        Ok((stream, est)) => {
+            lock(&shard).sessions_started += 1;
+            record_established(&mut lock(&shard), &est);
+            SipClient::new(stream, ctx.endpoint.domain.clone(), id)
+                .into_bulk(mode, plan.sip_timeout)
+                .await
+        }
+        Err(kind) => {
+            lock(&shard).sessions_started += 1;
+            Err(kind)
+        }
+    };
+    let (stream, leftover) = match opened {
+        Ok((stream, leftover, _)) => (stream, leftover),
+        Err(kind) => {
+            lock(&shard).fail(kind);
+            ready.add_permits(1);
+            return;
+        }
+    };
+    open_ok.fetch_add(1, Ordering::Relaxed);
+    ready.add_permits(1);
+    let Some(clock) = wait_clock(clock).await else { return };
+
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    // Writes carry several records (rustls cuts them at the record size): fewer system calls,
+    // same records on the wire.
+    let record = plan.record_size.max(1);
+    let size = (WRITE_BATCH / record).max(1) * record;
+    let writer = async {
+        let mut sent_crc = crc32fast::Hasher::new();
+        let (mut sent, mut measured_bytes, mut measured_records) = (0u64, 0u64, 0u64);
+        let mut last = Duration::ZERO;
+        let mut off = 0usize;
+        let span = data.len() - size;
+        loop {
+            let now = Instant::now();
+            if ctx.stop.is_set() || clock.over(now) {
+                break;
+            }
+            let chunk = &data[off..off + size];
+            off = (off + 4099) % span.max(1);
+            if let Err(e) = wr.write_all(chunk).await {
+                return Err(crate::tls::classify_io(&e));
+            }
+            sent_crc.update(chunk);
+            sent += size as u64;
+            if clock.measured(now) {
+                measured_bytes += size as u64;
+                measured_records += (size / record) as u64;
+                last = now.saturating_duration_since(clock.window_start);
+            }
+        }
+        // close_notify and FIN: the server then sends its trailer.
+        let _ = wr.flush().await;
+        let _ = wr.shutdown().await;
+        Ok((sent, sent_crc.finalize(), measured_bytes, measured_records, last))
+    };
+    let reader = async {
+        let mut stream = TrailedStream::new();
+        stream.update(&leftover);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut measured_in = 0u64;
+        loop {
+            let n = match tokio::time::timeout(plan.sip_timeout.max(Duration::from_secs(5)), rd.read(&mut buf)).await {
+                Err(_) => return Err(FailureKind::SipTimeout),
+                Ok(Ok(0)) => break,
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                Ok(Err(e)) => return Err(crate::tls::classify_io(&e)),
+            };
+            stream.update(&buf[..n]);
+            if clock.measured(Instant::now()) {
+                measured_in += n as u64;
+            }
+        }
+        Ok((stream.finish(), measured_in))
+    };
+    let (w, r) = tokio::join!(writer, reader);
+    let mut s = lock(&shard);
+    let outcome = match (w, r) {
+        (Err(kind), _) | (_, Err(kind)) => Err(kind),
+        (Ok((sent, crc, bytes, records, last)), Ok((trailed, measured_in))) => {
+            s.bytes_out += bytes;
+            s.bytes_in += measured_in;
+            s.records += records;
+            s.completed_at(last);
+            match trailed {
+                None => Err(FailureKind::SipProtocol("bulk-no-trailer".into())),
+                Some((echoed, echoed_crc, (server_bytes, server_crc))) => {
+                    let echo_ok = mode == BulkMode::Sink || (echoed, echoed_crc) == (sent, crc);
+                    if (server_bytes, server_crc) == (sent, crc) && echo_ok {
+                        Ok(())
+                    } else {
+                        Err(FailureKind::SipProtocol("bulk-checksum-mismatch".into()))
+                    }
+                }
+            }
+        }
+    };
+    match outcome {
+        Ok(()) => s.sessions_ok += 1,
+        Err(kind) => s.fail(kind),
+    }
 }

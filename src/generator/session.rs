@@ -233,10 +233,40 @@ impl SipClient {
 
     /// Sends one request and waits for its final response; returns the status (< 400) or the failure.
     pub async fn transaction(&mut self, method: &'static str, timeout: Duration) -> Result<u16, FailureKind> {
+        self.transaction_with(method, "", timeout).await
+    }
+
+    /// Asks the server to switch this connection to bulk streaming ([`crate::bulk`]) and, on
+    /// its 200, hands back the stream with whatever bytes were read past the response.
+    pub async fn into_bulk(
+        mut self,
+        mode: crate::bulk::BulkMode,
+        timeout: Duration,
+    ) -> Result<(Stream, BytesMut, u64), FailureKind> {
+        let header = format!("{}: {}\r\n", crate::bulk::HEADER, mode.as_str());
+        self.transaction_with("OPTIONS", &header, timeout).await?;
+        Ok((self.stream, self.buf, self.bytes_out))
+    }
+
+    async fn transaction_with(
+        &mut self,
+        method: &'static str,
+        extra: &str,
+        timeout: Duration,
+    ) -> Result<u16, FailureKind> {
         self.cseq += 1;
         self.branch_seq += 1;
         self.out.clear();
         self.write_request(method);
+        if !extra.is_empty() {
+            // Extra headers go just before the final User-Agent and Content-Length lines.
+            let at = self
+                .out
+                .windows(12)
+                .rposition(|w| w == b"User-Agent: ")
+                .unwrap_or(self.out.len());
+            self.out.splice(at..at, extra.bytes());
+        }
         match tokio::time::timeout(timeout, self.exchange(method)).await {
             Err(_) => Err(FailureKind::SipTimeout),
             Ok(Ok(status)) if status >= 400 => Err(FailureKind::SipStatus(status)),

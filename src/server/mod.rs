@@ -142,6 +142,7 @@ pub struct ServerCounters {
     early_data_accepted: AtomicU64,
     early_data_bytes: AtomicU64,
     mtls_resumed_with_identity: AtomicU64,
+    bulk_bytes: AtomicU64,
     requests: AtomicU64,
     responses_2xx: AtomicU64,
     responses_4xx: AtomicU64,
@@ -169,6 +170,7 @@ impl ServerCounters {
             early_data_accepted: get(&self.early_data_accepted),
             early_data_bytes: get(&self.early_data_bytes),
             mtls_resumed_with_identity: get(&self.mtls_resumed_with_identity),
+            bulk_bytes: get(&self.bulk_bytes),
             requests: get(&self.requests),
             responses_2xx: get(&self.responses_2xx),
             responses_4xx: get(&self.responses_4xx),
@@ -201,6 +203,8 @@ pub struct ServerStats {
     /// Resumed MTLS handshakes that carried the client's certificate identity (a resumed MTLS
     /// session without one is refused and counted as `mtls-resumed-without-identity`).
     pub mtls_resumed_with_identity: u64,
+    /// Bytes received on connections in bulk mode.
+    pub bulk_bytes: u64,
     /// SIP requests parsed.
     pub requests: u64,
     /// 2xx final responses sent.
@@ -576,6 +580,7 @@ where
     tokio::pin!(shutdown);
     let idle = tokio::time::sleep(shared.idle_timeout);
     tokio::pin!(idle);
+    let mut bulk = None;
     loop {
         let mut fatal = None;
         loop {
@@ -589,6 +594,13 @@ where
                             uas::handle_request(&msg, &shared.registrar, &tag, Instant::now(), &mut out)
                         {
                             count_status(c, status);
+                            // An answered bulk request switches the connection to streaming.
+                            if status == 200 {
+                                bulk = msg.header(crate::bulk::HEADER).and_then(crate::bulk::BulkMode::parse);
+                            }
+                        }
+                        if bulk.is_some() {
+                            break;
                         }
                     }
                     Err(e) => {
@@ -620,6 +632,9 @@ where
             let _ = io.shutdown().await;
             return Err(kind);
         }
+        if let Some(mode) = bulk {
+            return serve_bulk(io, mode, buf, shared).await;
+        }
         let read = tokio::select! {
             biased;
             r = io.read_buf(&mut buf) => r,
@@ -641,6 +656,48 @@ where
             Err(e) => return Err(tls::classify_io(&e)),
         }
     }
+}
+
+/// Bulk mode (see [`crate::bulk`]): reads until the client closes its side, echoing every byte
+/// in echo mode, then sends the trailer with the byte count and CRC-32 of what arrived.
+async fn serve_bulk<S>(
+    mut io: S,
+    mode: crate::bulk::BulkMode,
+    pending: BytesMut,
+    shared: &Shared,
+) -> Result<(), FailureKind>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let io_err = |e: std::io::Error| tls::classify_io(&e);
+    let mut crc = crc32fast::Hasher::new();
+    let mut total = pending.len() as u64;
+    crc.update(&pending);
+    if mode == crate::bulk::BulkMode::Echo && !pending.is_empty() {
+        io.write_all(&pending).await.map_err(io_err)?;
+    }
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match tokio::time::timeout(shared.idle_timeout, io.read(&mut buf)).await {
+            Err(_) => return Err(FailureKind::Io("idle-timeout".into())),
+            Ok(r) => r.map_err(io_err)?,
+        };
+        if n == 0 {
+            break;
+        }
+        crc.update(&buf[..n]);
+        total += n as u64;
+        if mode == crate::bulk::BulkMode::Echo {
+            io.write_all(&buf[..n]).await.map_err(io_err)?;
+        }
+    }
+    shared.counters.bulk_bytes.fetch_add(total, Ordering::Relaxed);
+    io.write_all(crate::bulk::trailer(total, crc.finalize()).as_bytes())
+        .await
+        .map_err(io_err)?;
+    io.flush().await.map_err(io_err)?;
+    let _ = io.shutdown().await;
+    Ok(())
 }
 
 fn count_status(c: &ServerCounters, status: u16) {

@@ -1,0 +1,136 @@
+//! Bulk record throughput phases move real bytes intact: the byte count and CRC-32 the server
+//! computes over what it received match what the generator sent, and in echo mode what came
+//! back matches too.
+
+use std::time::Duration;
+
+use sipbench::generator::command::{RunArgs, run};
+use sipbench::plan::{Direction, Mode, Workload};
+use sipbench::results::PhaseResult;
+
+fn records(mode: Mode, direction: Direction, record_size: usize, connections: usize) -> (PhaseResult, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let args = RunArgs {
+        mode: Some(mode),
+        workload: Some(Workload::Records),
+        direction: Some(direction),
+        record_size: Some(record_size),
+        connections: Some(connections),
+        warmup: Some(Duration::from_millis(100)),
+        duration: Some(Duration::from_millis(400)),
+        workers: Some(2),
+        out: Some(dir.path().join("r.json")),
+        quiet: true,
+        ..Default::default()
+    };
+    let report = run(&args).expect("run");
+    let server = report.result.server.expect("embedded server").bulk_bytes;
+    (report.result.phases[0].clone(), server)
+}
+
+#[test]
+fn streamed_bytes_arrive_intact_one_way() {
+    for (mode, size) in [(Mode::Tls, 16384), (Mode::Mtls, 1024), (Mode::Tcp, 4096)] {
+        let (p, server_bytes) = records(mode, Direction::Up, size, 2);
+        assert_eq!(p.sessions.ok, 2, "{mode:?}: {:?}", p.failures);
+        assert!(p.failures.is_empty(), "{mode:?}: {:?}", p.failures);
+        let b = p.bulk.expect("bulk figures");
+        assert_eq!(b.record_size, size);
+        assert!(b.bytes_out > 1_000_000, "{mode:?}: {b:?}");
+        assert_eq!(b.bytes_out, b.records * size as u64);
+        assert!(b.mb_per_s_out > 1.0);
+        // The server counted at least the measured bytes (it also got the warm-up's).
+        assert!(
+            server_bytes >= b.bytes_out,
+            "{mode:?}: server {server_bytes} < sent {}",
+            b.bytes_out
+        );
+    }
+}
+
+#[test]
+fn echoed_bytes_come_back_intact() {
+    let (p, _) = records(Mode::Tls, Direction::Both, 8192, 2);
+    assert_eq!(p.sessions.ok, 2, "{:?}", p.failures);
+    let b = p.bulk.unwrap();
+    assert!(b.bytes_in > 1_000_000, "{b:?}");
+    assert!(b.mb_per_s_in > 1.0);
+}
+
+#[test]
+fn record_size_outside_a_tls_record_is_refused() {
+    let args = RunArgs {
+        workload: Some(Workload::Records),
+        record_size: Some(20_000),
+        ..Default::default()
+    };
+    let e = args.plan().unwrap_err().to_string();
+    assert!(e.contains("record_size"), "{e}");
+}
+
+/// A peer that accepts the bulk switch, swallows the stream, then reports a wrong byte count
+/// and CRC: the generator must count the session as failed, not as throughput.
+#[test]
+fn a_peer_that_loses_bytes_is_caught() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if s.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let mut resp = String::from("SIP/2.0 200 OK\r\n");
+                for line in text.lines().filter(|l| {
+                    ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
+                        .iter()
+                        .any(|h| l.starts_with(h))
+                }) {
+                    resp.push_str(line);
+                    resp.push_str("\r\n");
+                }
+                resp.push_str("Content-Length: 0\r\n\r\n");
+                s.write_all(resp.as_bytes()).await.unwrap();
+                let mut sink = vec![0u8; 65536];
+                while s.read(&mut sink).await.unwrap_or(0) > 0 {}
+                let _ = s.write_all(sipbench::bulk::trailer(5, 0).as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let args = RunArgs {
+        mode: Some(Mode::Tcp),
+        workload: Some(Workload::Records),
+        connections: Some(1),
+        warmup: Some(Duration::ZERO),
+        duration: Some(Duration::from_millis(200)),
+        target: Some(addr.to_string()),
+        tcp_target: Some(addr.to_string()),
+        workers: Some(1),
+        out: Some(dir.path().join("r.json")),
+        quiet: true,
+        ..Default::default()
+    };
+    let report = run(&args).expect("run");
+    let p = &report.result.phases[0];
+    assert_eq!(p.sessions.ok, 0);
+    assert_eq!(
+        p.failures.get("sip-protocol:bulk-checksum-mismatch"),
+        Some(&1),
+        "{:?}",
+        p.failures
+    );
+}
