@@ -66,6 +66,9 @@ pub enum Workload {
     /// `connections` sessions are opened, switched to bulk streaming (see [`crate::bulk`]) and
     /// stream records of `record_size` bytes for the duration: measures record throughput.
     Records,
+    /// `connections` sessions are opened and kept; each sends SIP MESSAGE requests with
+    /// `body_size`-byte bodies, up to `window` outstanding: measures message rate and volume.
+    Messages,
 }
 
 /// Which way bulk records flow.
@@ -86,6 +89,7 @@ impl Workload {
             Workload::Kept => "kept",
             Workload::Hold => "hold",
             Workload::Records => "records",
+            Workload::Messages => "messages",
         }
     }
 }
@@ -254,6 +258,10 @@ pub struct PhaseSpec {
     pub record_size: Option<usize>,
     /// Workload `records`: `up` (client to server) or `both` (echoed back).
     pub direction: Option<Direction>,
+    /// Workload `messages`: MESSAGE body bytes.
+    pub body_size: Option<usize>,
+    /// Workload `messages`: requests outstanding per session (pipelining depth).
+    pub window: Option<usize>,
 }
 
 impl PhaseSpec {
@@ -288,7 +296,9 @@ impl PhaseSpec {
             sip_timeout,
             max_in_flight,
             record_size,
-            direction
+            direction,
+            body_size,
+            window
         );
         self
     }
@@ -393,6 +403,10 @@ pub struct PhasePlan {
     pub record_size: usize,
     /// Workload `records`: direction.
     pub direction: Direction,
+    /// Workload `messages`: MESSAGE body bytes.
+    pub body_size: usize,
+    /// Workload `messages`: requests outstanding per session.
+    pub window: usize,
 }
 
 /// A bad profile or flag.
@@ -442,6 +456,8 @@ pub fn builtin_defaults() -> PhaseSpec {
         max_in_flight: Some(5_000),
         record_size: Some(16 * 1024),
         direction: Some(Direction::Up),
+        body_size: Some(1024),
+        window: Some(8),
     }
 }
 
@@ -515,7 +531,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
             }
             0
         }
-        Workload::Kept | Workload::Hold | Workload::Records => {
+        Workload::Kept | Workload::Hold | Workload::Records | Workload::Messages => {
             if s.concurrency.is_some() {
                 return Err(err(
                     "concurrency",
@@ -533,13 +549,30 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     // Kept and held sessions run one transaction at a time each: their closed-loop
     // concurrency is the number of sessions.
     let load = match (workload, load) {
-        (Workload::Kept | Workload::Hold | Workload::Records, Load::Closed { .. }) => Load::Closed {
-            concurrency: connections,
-        },
+        (Workload::Kept | Workload::Hold | Workload::Records | Workload::Messages, Load::Closed { .. }) => {
+            Load::Closed {
+                concurrency: connections,
+            }
+        }
         (_, load) => load,
     };
-    if matches!(workload, Workload::Hold | Workload::Records) && matches!(load, Load::Open { .. }) {
-        return Err(err("rate", "does not apply to workloads `hold` and `records`"));
+    if matches!(workload, Workload::Hold | Workload::Records | Workload::Messages) && matches!(load, Load::Open { .. })
+    {
+        return Err(err(
+            "rate",
+            "does not apply to workloads `hold`, `records` and `messages`",
+        ));
+    }
+    let body_size = s.body_size.expect("built-in default");
+    if body_size > 60_000 {
+        return Err(err(
+            "body_size",
+            "must be at most 60000 bytes (the server's message limit is 64 KiB)",
+        ));
+    }
+    let window = s.window.expect("built-in default");
+    if !(1..=4096).contains(&window) {
+        return Err(err("window", "must be 1 to 4096"));
     }
     let record_size = s.record_size.expect("built-in default");
     if !(32..=16384).contains(&record_size) {
@@ -638,6 +671,8 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         max_in_flight,
         record_size,
         direction: s.direction.expect("built-in default"),
+        body_size,
+        window,
     })
 }
 

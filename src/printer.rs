@@ -100,6 +100,19 @@ pub fn phase(p: &PhaseResult) -> String {
                 );
             }
         }
+        Workload::Messages => {
+            let _ = writeln!(
+                s,
+                "  sessions    {ok} kept to the end, {failed} failed (of {started} opened)"
+            );
+            if let Some(m) = &p.messages {
+                let _ = writeln!(
+                    s,
+                    "  rate        {:.1} messages/s · {:.1} MB/s of bodies ({} B bodies, window {})",
+                    m.messages_per_s, m.body_mb_per_s, m.body_size, m.window
+                );
+            }
+        }
         Workload::Hold => {
             let _ = writeln!(
                 s,
@@ -205,6 +218,10 @@ pub fn describe_load(plan: &PhasePlan) -> String {
             )
         }
         (Workload::Hold, _) => format!("{} sessions held idle", plan.connections),
+        (Workload::Messages, _) => format!(
+            "{} kept sessions sending {}-byte MESSAGEs, {} outstanding each",
+            plan.connections, plan.body_size, plan.window
+        ),
         (Workload::Records, _) => format!(
             "{} sessions streaming {}-byte records {}",
             plan.connections,

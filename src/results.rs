@@ -100,6 +100,8 @@ pub struct PhaseResult {
     pub memory: Option<Memory>,
     /// Bulk throughput (workload `records`).
     pub bulk: Option<Bulk>,
+    /// Message rate and volume (workload `messages`).
+    pub messages: Option<MessageFigures>,
     /// Application bytes (SIP payload) written and read.
     pub bytes: Bytes,
     /// The histograms behind `latency_us`, HdrHistogram V2 + DEFLATE, base64.
@@ -245,6 +247,20 @@ pub struct Bulk {
     pub cpu_s_per_gb: f64,
 }
 
+/// SIP MESSAGE rate and volume over the measured window (1 MB = 10^6 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageFigures {
+    /// Body bytes per MESSAGE.
+    pub body_size: usize,
+    /// Requests outstanding per session.
+    pub window: usize,
+    /// Successful MESSAGE transactions per second.
+    pub messages_per_s: f64,
+    /// Body megabytes per second.
+    pub body_mb_per_s: f64,
+}
+
 /// Memory.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -340,8 +356,18 @@ impl PhaseResult {
                 },
             }
         });
+        let messages = (plan.workload == crate::plan::Workload::Messages).then(|| {
+            let ok = s.sip.get("MESSAGE").map(|t| t.ok).unwrap_or(0);
+            MessageFigures {
+                body_size: plan.body_size,
+                window: plan.window,
+                messages_per_s: per(ok),
+                body_mb_per_s: round(per(ok) * plan.body_size as f64 / 1e6),
+            }
+        });
         PhaseResult {
             bulk,
+            messages,
             handshakes: HandshakeCounts::of(&negotiated),
             plan: plan.clone(),
             interrupted: o.interrupted,

@@ -96,6 +96,12 @@ pub struct RunArgs {
     /// Workload records: up (client to server) or both (echoed).
     #[arg(long, value_enum, help_heading = "Phase (overrides every phase of a profile)")]
     pub direction: Option<crate::plan::Direction>,
+    /// Workload messages: MESSAGE body bytes.
+    #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
+    pub body_size: Option<usize>,
+    /// Workload messages: requests outstanding per session.
+    #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
+    pub window: Option<usize>,
     /// Offer only this cipher suite, e.g. TLS13_AES_128_GCM_SHA256.
     #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
     pub cipher_suite: Option<String>,
@@ -176,6 +182,8 @@ impl RunArgs {
             max_in_flight: None,
             record_size: self.record_size,
             direction: self.direction,
+            body_size: self.body_size,
+            window: self.window,
         }
     }
 

@@ -189,7 +189,7 @@ pub async fn run_phase(
                 _ = interrupt.wait() => ctx.stop.set(),
             }
         }
-        (Workload::Kept | Workload::Hold, load) => {
+        (Workload::Kept | Workload::Hold | Workload::Messages, load) => {
             rss_before = sys::rss_bytes();
             let n = plan.connections;
             for c in 0..n {
@@ -556,6 +556,40 @@ async fn kept_session(
                 && let Some(n) = client.finish_early(&mut keys)
             {
                 s.negotiated(&n);
+            }
+        }
+        client.close().await;
+        return;
+    }
+
+    if plan.workload == Workload::Messages {
+        let body: Arc<[u8]> = crate::bulk::pattern(plan.body_size, id)
+            .iter()
+            .map(|b| b'a' + b % 26)
+            .collect();
+        client.set_message_body(body);
+        let mut more = || !ctx.stop.is_set() && !clock.over(Instant::now());
+        let mut record = |sent: Instant, r: Result<u16, FailureKind>| {
+            if clock.measured(sent) {
+                let now = Instant::now();
+                let mut s = lock(&shard);
+                record_txn(&mut s, "MESSAGE", now - sent, now - sent, &r);
+                if let Err(kind) = r {
+                    s.fail(kind);
+                }
+                s.completed_at(now - clock.window_start);
+            }
+        };
+        let r = client
+            .pipeline(plan.window, plan.sip_timeout, &mut more, &mut record)
+            .await;
+        {
+            let mut s = lock(&shard);
+            s.bytes_out += client.bytes_out;
+            s.bytes_in += client.bytes_in;
+            match r {
+                Ok(()) => s.sessions_ok += 1,
+                Err(kind) => s.fail(kind),
             }
         }
         client.close().await;

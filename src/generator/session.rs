@@ -169,6 +169,7 @@ pub struct SipClient {
     domain: Arc<str>,
     cseq: u32,
     branch_seq: u64,
+    message_body: Arc<[u8]>,
     /// Application bytes written.
     pub bytes_out: u64,
     /// Application bytes read.
@@ -197,6 +198,7 @@ impl SipClient {
             domain,
             cseq: 0,
             branch_seq: 0,
+            message_body: Arc::from(&b"sipbench says hello"[..]),
             bytes_out: 0,
             bytes_in: 0,
         }
@@ -324,8 +326,9 @@ impl SipClient {
 
     /// Writes a request into `self.out` (no allocation beyond the reused buffer).
     fn write_request(&mut self, method: &'static str) {
+        let message_body = self.message_body.clone();
         let body: &[u8] = match method {
-            "MESSAGE" => b"sipbench says hello",
+            "MESSAGE" => &message_body,
             "INVITE" => SDP_OFFER,
             _ => b"",
         };
@@ -382,6 +385,85 @@ impl SipClient {
             n.handshake = "resumed-0rtt".into();
         }
         Some(n)
+    }
+
+    /// Sets the body of MESSAGE requests.
+    pub fn set_message_body(&mut self, body: Arc<[u8]>) {
+        self.message_body = body;
+    }
+
+    /// Sends MESSAGE requests back to back with up to `window` outstanding, as long as `more()`
+    /// says so, then waits for the outstanding ones. Requests that fit the window are written
+    /// together. `record(sent_at, result)` is called once per request, when its final response
+    /// arrives (matched by CSeq). A response later than `timeout` after the last progress ends
+    /// it with a SIP timeout.
+    pub async fn pipeline(
+        &mut self,
+        window: usize,
+        timeout: Duration,
+        more: &mut impl FnMut() -> bool,
+        record: &mut impl FnMut(Instant, Result<u16, FailureKind>),
+    ) -> Result<(), FailureKind> {
+        let mut outstanding: std::collections::VecDeque<(u32, Instant)> =
+            std::collections::VecDeque::with_capacity(window);
+        let mut sending = true;
+        loop {
+            if sending && outstanding.len() < window {
+                self.out.clear();
+                let now = Instant::now();
+                while outstanding.len() < window {
+                    if !more() {
+                        sending = false;
+                        break;
+                    }
+                    self.cseq += 1;
+                    self.branch_seq += 1;
+                    self.write_request("MESSAGE");
+                    outstanding.push_back((self.cseq, now));
+                }
+                if !self.out.is_empty() {
+                    self.stream
+                        .write_all(&self.out)
+                        .await
+                        .map_err(|e| tls::classify_io(&e))?;
+                    self.stream.flush().await.map_err(|e| tls::classify_io(&e))?;
+                    self.bytes_out += self.out.len() as u64;
+                }
+            }
+            if outstanding.is_empty() {
+                return Ok(());
+            }
+            let read = tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await;
+            match read {
+                Err(_) => return Err(FailureKind::SipTimeout),
+                Ok(Ok(0)) => return Err(FailureKind::Reset),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(tls::classify_io(&e)),
+            }
+            while let Some(frame) = self
+                .framer
+                .decode(&mut self.buf)
+                .map_err(|e| protocol(&format!("{e:?}")))?
+            {
+                let Frame::Message(bytes) = frame else { continue };
+                self.bytes_in += bytes.len() as u64;
+                let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
+                let Message::Response(resp) = &msg else { continue };
+                if resp.status < 200 {
+                    continue;
+                }
+                let Some((n, _)) = msg.cseq() else { continue };
+                if let Some(i) = outstanding.iter().position(|(c, _)| *c == n) {
+                    let (_, sent) = outstanding.remove(i).expect("index found above");
+                    let r = if resp.status >= 400 {
+                        Err(FailureKind::SipStatus(resp.status))
+                    } else {
+                        Ok(resp.status)
+                    };
+                    record(sent, r);
+                }
+            }
+        }
     }
 
     /// Sends a CRLF keep-alive ping and waits for the pong.
