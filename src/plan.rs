@@ -69,6 +69,10 @@ pub enum Workload {
     /// `connections` sessions are opened and kept; each sends SIP MESSAGE requests with
     /// `body_size`-byte bodies, up to `window` outstanding: measures message rate and volume.
     Messages,
+    /// Reconnect storm: `connections` sessions are opened, then all cut at once when the window
+    /// opens, and all reconnect (and REGISTER) at once: measures the time until every session
+    /// is back and the handshake latency during the storm.
+    Storm,
 }
 
 /// Which way bulk records flow.
@@ -90,6 +94,7 @@ impl Workload {
             Workload::Hold => "hold",
             Workload::Records => "records",
             Workload::Messages => "messages",
+            Workload::Storm => "storm",
         }
     }
 }
@@ -446,7 +451,7 @@ pub fn builtin_defaults() -> PhaseSpec {
         tls_versions: None,
         resumption: Some(Resumption::Off),
         early_data: None,
-        session_cache: Some(256),
+        session_cache: Some(1024),
         server_cache: Some(10_000),
         ticket_lifetime: Some(Duration::from_secs(2 * 3600)),
         cipher_suite: None,
@@ -531,7 +536,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
             }
             0
         }
-        Workload::Kept | Workload::Hold | Workload::Records | Workload::Messages => {
+        Workload::Kept | Workload::Hold | Workload::Records | Workload::Messages | Workload::Storm => {
             if s.concurrency.is_some() {
                 return Err(err(
                     "concurrency",
@@ -549,19 +554,16 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     // Kept and held sessions run one transaction at a time each: their closed-loop
     // concurrency is the number of sessions.
     let load = match (workload, load) {
-        (Workload::Kept | Workload::Hold | Workload::Records | Workload::Messages, Load::Closed { .. }) => {
-            Load::Closed {
-                concurrency: connections,
-            }
-        }
+        (
+            Workload::Kept | Workload::Hold | Workload::Records | Workload::Messages | Workload::Storm,
+            Load::Closed { .. },
+        ) => Load::Closed {
+            concurrency: connections,
+        },
         (_, load) => load,
     };
-    if matches!(workload, Workload::Hold | Workload::Records | Workload::Messages) && matches!(load, Load::Open { .. })
-    {
-        return Err(err(
-            "rate",
-            "does not apply to workloads `hold`, `records` and `messages`",
-        ));
+    if !matches!(workload, Workload::Sessions | Workload::Kept) && matches!(load, Load::Open { .. }) {
+        return Err(err("rate", "applies to workloads `sessions` and `kept` only"));
     }
     let body_size = s.body_size.expect("built-in default");
     if body_size > 60_000 {

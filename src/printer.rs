@@ -113,6 +113,23 @@ pub fn phase(p: &PhaseResult) -> String {
                 );
             }
         }
+        Workload::Storm => {
+            let _ = writeln!(
+                s,
+                "  sessions    {ok} back after the cut, {failed} not (of {started} cut)"
+            );
+            if let Some(st) = &p.storm {
+                let all = st
+                    .all_back_ms
+                    .map(|ms| format!("all back after {ms:.1} ms"))
+                    .unwrap_or_else(|| "not all came back".into());
+                let _ = writeln!(
+                    s,
+                    "  storm       {all} · reconnects {:.0}% resumed · `session` below is cut-to-back time",
+                    p.handshakes.resumption_ratio * 100.0
+                );
+            }
+        }
         Workload::Hold => {
             let _ = writeln!(
                 s,
@@ -218,6 +235,7 @@ pub fn describe_load(plan: &PhasePlan) -> String {
             )
         }
         (Workload::Hold, _) => format!("{} sessions held idle", plan.connections),
+        (Workload::Storm, _) => format!("{} sessions cut at once, all reconnect", plan.connections),
         (Workload::Messages, _) => format!(
             "{} kept sessions sending {}-byte MESSAGEs, {} outstanding each",
             plan.connections, plan.body_size, plan.window

@@ -102,6 +102,8 @@ pub struct PhaseResult {
     pub bulk: Option<Bulk>,
     /// Message rate and volume (workload `messages`).
     pub messages: Option<MessageFigures>,
+    /// Reconnect storm figures (workload `storm`).
+    pub storm: Option<StormFigures>,
     /// Application bytes (SIP payload) written and read.
     pub bytes: Bytes,
     /// The histograms behind `latency_us`, HdrHistogram V2 + DEFLATE, base64.
@@ -261,6 +263,18 @@ pub struct MessageFigures {
     pub body_mb_per_s: f64,
 }
 
+/// A reconnect storm: sessions cut at once at the start of the window, all reconnecting.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StormFigures {
+    /// Sessions cut.
+    pub sessions: u64,
+    /// Sessions back (reconnected and registered) before the window closed.
+    pub back: u64,
+    /// Milliseconds from the cut until the last session was back; `null` when not all came back.
+    pub all_back_ms: Option<f64>,
+}
+
 /// Memory.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -291,7 +305,13 @@ impl PhaseResult {
         let s = &o.stats;
         let secs = o.measured.as_secs_f64();
         let per = |n: u64| if secs > 0.0 { round(n as f64 / secs) } else { 0.0 };
-        let handshakes = s.handshake_full.len() + s.handshake_resumed.len();
+        // From the handshake-kind tally: 0-RTT handshakes have no latency of their own.
+        let handshakes: u64 = s
+            .negotiated
+            .iter()
+            .filter(|(n, _)| n.protocol != "none")
+            .map(|(_, c)| *c)
+            .sum();
         let txns_ok = s.transactions_ok();
         let cpu_total = (o.cpu.0 + o.cpu.1).as_secs_f64();
         let per_unit = |n: u64| if n > 0 { round(cpu_total * 1e6 / n as f64) } else { 0.0 };
@@ -365,8 +385,15 @@ impl PhaseResult {
                 body_mb_per_s: round(per(ok) * plan.body_size as f64 / 1e6),
             }
         });
+        let storm = (plan.workload == crate::plan::Workload::Storm).then(|| StormFigures {
+            sessions: s.sessions_started,
+            back: s.sessions_ok,
+            all_back_ms: (s.sessions_ok == s.sessions_started && !s.session.is_empty())
+                .then(|| round(s.session.max() as f64 / 1000.0)),
+        });
         PhaseResult {
             bulk,
+            storm,
             messages,
             handshakes: HandshakeCounts::of(&negotiated),
             plan: plan.clone(),

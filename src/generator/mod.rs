@@ -157,6 +157,8 @@ pub async fn run_phase(
     let ready = Arc::new(Semaphore::new(0));
     let check = Arc::new(Stop::new());
     let open_ok = Arc::new(AtomicU64::new(0));
+    // Storm: sessions still to come back; the last one back ends the phase (through ctx.stop).
+    let storm_left = Arc::new(AtomicU64::new(plan.connections as u64));
     let mut tasks = Vec::new();
     match (plan.workload, plan.load) {
         (Workload::Sessions, Load::Closed { concurrency }) => {
@@ -183,6 +185,18 @@ pub async fn run_phase(
                 let (ctx, shard, clock) = (ctx.clone(), shards[c % workers].clone(), clock_rx.clone());
                 let (ready, open_ok, data) = (ready.clone(), open_ok.clone(), data.clone());
                 tasks.push(pool.spawn_on(c, records_session(ctx, shard, clock, ready, open_ok, data, c % workers)));
+            }
+            tokio::select! {
+                r = ready.acquire_many(n as u32) => { if let Ok(p) = r { p.forget(); } }
+                _ = interrupt.wait() => ctx.stop.set(),
+            }
+        }
+        (Workload::Storm, _) => {
+            let n = plan.connections;
+            for c in 0..n {
+                let (ctx, shard, clock) = (ctx.clone(), shards[c % workers].clone(), clock_rx.clone());
+                let (ready, left) = (ready.clone(), storm_left.clone());
+                tasks.push(pool.spawn_on(c, storm_session(ctx, shard, clock, ready, left, c % workers)));
             }
             tokio::select! {
                 r = ready.acquire_many(n as u32) => { if let Ok(p) = r { p.forget(); } }
@@ -807,4 +821,118 @@ async fn records_session(
         Ok(()) => s.sessions_ok += 1,
         Err(kind) => s.fail(kind),
     }
+}
+
+/// One session of a reconnect storm: open and register, wait for the cut at the start of the
+/// window, drop the connection without close_notify (as a failure would), then reconnect and
+/// register at once, retrying until the window closes. `session` latency is the time from the
+/// cut until this session was back; the reconnect's handshake goes into the handshake
+/// histograms. The last session back stops the phase.
+async fn storm_session(
+    ctx: Arc<Ctx>,
+    shard: Shared,
+    clock: watch::Receiver<Option<Clock>>,
+    ready: Arc<Semaphore>,
+    left: Arc<AtomicU64>,
+    worker: usize,
+) {
+    let plan = &ctx.plan;
+    let mut keys = PeerKeyCache::default();
+    let id = ctx.ids.fetch_add(1, Ordering::Relaxed);
+    let finish = |ctx: &Ctx| {
+        if left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            ctx.stop.set();
+        }
+    };
+    let opened = session::establish(
+        &ctx.endpoint,
+        worker,
+        plan.connect_timeout,
+        plan.handshake_timeout,
+        &mut keys,
+    )
+    .await;
+    let first = match opened {
+        Ok((stream, _)) => {
+            let mut client = SipClient::new(stream, ctx.endpoint.domain.clone(), id);
+            client.transaction("REGISTER", plan.sip_timeout).await.map(|_| client)
+        }
+        Err(kind) => Err(kind),
+    };
+    let client = match first {
+        Ok(c) => c,
+        Err(kind) => {
+            {
+                let mut s = lock(&shard);
+                s.sessions_started += 1;
+                s.fail(kind);
+            }
+            ready.add_permits(1);
+            finish(&ctx);
+            return;
+        }
+    };
+    ready.add_permits(1);
+    let Some(clock) = wait_clock(clock).await else { return };
+    tokio::time::sleep_until(TokioInstant::from_std(clock.window_start)).await;
+    // The cut: every session drops its connection at the same instant.
+    drop(client);
+    let cut = clock.window_start;
+    let mut failed_once = false;
+    let recovered = loop {
+        if clock.over(Instant::now()) || (ctx.stop.is_set() && left.load(Ordering::Acquire) > 0) {
+            break false;
+        }
+        let attempt = session::establish(
+            &ctx.endpoint,
+            worker,
+            plan.connect_timeout,
+            plan.handshake_timeout,
+            &mut keys,
+        )
+        .await;
+        let (stream, est) = match attempt {
+            Ok(x) => x,
+            Err(kind) => {
+                lock(&shard).fail(kind);
+                failed_once = true;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let mut client = SipClient::new(stream, ctx.endpoint.domain.clone(), id);
+        let t = Instant::now();
+        let r = client.transaction("REGISTER", plan.sip_timeout).await;
+        let now = Instant::now();
+        let ok = r.is_ok();
+        {
+            let mut s = lock(&shard);
+            record_established(&mut s, &est);
+            record_txn(&mut s, "REGISTER", now - t, now - t, &r);
+            match r {
+                Ok(_) => {
+                    let _ = s.session.record(micros(now - cut));
+                    s.completed_at(now - cut);
+                }
+                Err(kind) => {
+                    s.fail(kind);
+                    failed_once = true;
+                }
+            }
+        }
+        client.close().await;
+        if ok {
+            break true;
+        }
+    };
+    {
+        let mut s = lock(&shard);
+        s.sessions_started += 1;
+        if recovered {
+            s.sessions_ok += 1;
+        } else if !failed_once {
+            s.fail(FailureKind::Io("not-back-in-time".into()));
+        }
+    }
+    finish(&ctx);
 }
