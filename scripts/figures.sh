@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the figures in results/README.md and stores the runs under results/.
 # Run it on an otherwise idle machine: every figure is generator and server in one process,
-# sharing the machine's cores. Takes about three minutes after the release build.
+# sharing the machine's cores. Takes about six minutes after the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bins --examples
@@ -24,6 +24,14 @@ echo "== 5000 TLS sessions held open at once, memory per session"
 
 echo "== cleartext TCP baseline: OPTIONS over 256 kept sessions"
 "$bin" run --mode tcp --workload kept --connections 256 --transactions OPTIONS --duration 5s --out "$out/tcp-kept.json"
+
+echo "== session resumption in every form, and reconnect storms"
+"$bin" run --profile profiles/resumption.toml --out "$out/resumption.json"
+
+echo "== bulk records and pipelined MESSAGE (three runs: this VM varies a lot on single-stream throughput)"
+for i in 1 2 3; do
+  "$bin" run --profile profiles/bulk.toml --out "$out/bulk-$i.json"
+done
 
 echo "== the machine's baseline: a minimal tokio-rustls loop (no SIP, no measurement)"
 ./target/release/examples/calibrate --seconds 5 | tee "$out/calibrate.txt"

@@ -171,3 +171,40 @@ fn unreachable_target_counts_connect_refused() {
     assert_all_fail(&args, 5, "connect-refused");
     srv.stop();
 }
+
+#[test]
+fn pinned_cipher_suites_are_negotiated_and_reported() {
+    let srv = TestServer::start();
+    for (suite, versions) in [
+        ("TLS13_AES_128_GCM_SHA256", sipbench::tls::Versions::Tls13),
+        ("TLS13_AES_256_GCM_SHA384", sipbench::tls::Versions::Tls13),
+        ("TLS13_CHACHA20_POLY1305_SHA256", sipbench::tls::Versions::Tls13),
+        (
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            sipbench::tls::Versions::Tls12,
+        ),
+        (
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            sipbench::tls::Versions::Tls12,
+        ),
+        (
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            sipbench::tls::Versions::Tls12,
+        ),
+    ] {
+        let mut args = srv.args(Mode::Mtls, 6);
+        args.cipher_suite = Some(suite.into());
+        args.tls_versions = Some(versions);
+        let (_, p) = run_one(&args);
+        assert_eq!(p.sessions.ok, 6, "{suite}: {:?}", p.failures);
+        assert_eq!(p.negotiated.len(), 1, "{suite}: {:?}", p.negotiated);
+        assert_eq!(p.negotiated[0].cipher_suite, suite);
+        assert_eq!(p.plan.cipher_suite.as_deref(), Some(suite));
+    }
+    // A suite this backend does not have is an error naming the field, not a silent fallback.
+    let mut args = srv.args(Mode::Tls, 1);
+    args.cipher_suite = Some("TLS_RSA_WITH_RC4_128_MD5".into());
+    args.tls_versions = Some(sipbench::tls::Versions::Tls12);
+    let e = sipbench::generator::command::run(&args).unwrap_err().to_string();
+    assert!(e.contains("cipher_suite") && e.contains("not offered"), "{e}");
+}
