@@ -104,6 +104,10 @@ pub struct PhaseResult {
     pub messages: Option<MessageFigures>,
     /// Reconnect storm figures (workload `storm`).
     pub storm: Option<StormFigures>,
+    /// One point a second over the measured window (the last one may be shorter). Absent in
+    /// files written before it existed.
+    #[serde(default)]
+    pub timeline: Vec<TimelinePoint>,
     /// Application bytes (SIP payload) written and read.
     pub bytes: Bytes,
     /// The histograms behind `latency_us`, HdrHistogram V2 + DEFLATE, base64.
@@ -275,6 +279,64 @@ pub struct StormFigures {
     pub all_back_ms: Option<f64>,
 }
 
+/// One interval of a phase's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelinePoint {
+    /// Start, seconds from the start of the measured window.
+    pub t_s: f64,
+    /// Length in seconds.
+    pub length_s: f64,
+    /// Sessions completed successfully in the interval.
+    pub sessions_ok: u64,
+    /// SIP transactions completed successfully.
+    pub transactions_ok: u64,
+    /// Failures of any kind.
+    pub failures: u64,
+    /// Application bytes written (workload `records`).
+    pub bytes_out: u64,
+    /// The latency metric summarised (`session`, or `sip.<METHOD>` for kept sessions; empty when
+    /// the workload has none).
+    pub metric: String,
+    /// Its median in the interval, microseconds (0 when no samples).
+    pub p50_us: u64,
+    /// Its 99th percentile in the interval, microseconds.
+    pub p99_us: u64,
+}
+
+impl TimelinePoint {
+    /// The point for one collected interval.
+    pub fn of(i: &crate::generator::Interval<'_>) -> TimelinePoint {
+        use crate::plan::Workload;
+        let s = i.stats;
+        let hist = match i.plan.workload {
+            Workload::Sessions | Workload::Storm => Some(("session".to_owned(), &s.session)),
+            Workload::Kept | Workload::Messages | Workload::Hold => s
+                .sip
+                .iter()
+                .max_by_key(|(_, t)| t.latency.len())
+                .map(|(m, t)| (format!("sip.{m}"), &t.latency)),
+            Workload::Records => None,
+        };
+        let (metric, p50, p99) = match hist {
+            Some((m, h)) if !h.is_empty() => (m, h.value_at_quantile(0.5), h.value_at_quantile(0.99)),
+            Some((m, _)) => (m, 0, 0),
+            None => (String::new(), 0, 0),
+        };
+        TimelinePoint {
+            t_s: round(i.start.as_secs_f64()),
+            length_s: round(i.length.as_secs_f64()),
+            sessions_ok: s.sessions_ok,
+            transactions_ok: s.transactions_ok(),
+            failures: s.failed(),
+            bytes_out: s.bytes_out,
+            metric,
+            p50_us: p50,
+            p99_us: p99,
+        }
+    }
+}
+
 /// Memory.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -318,24 +380,9 @@ impl PhaseResult {
         let mut latency_us = BTreeMap::new();
         let mut histograms = BTreeMap::new();
         let open = matches!(plan.load, crate::plan::Load::Open { .. });
-        let mut put = |name: String, h: &hdrhistogram::Histogram<u64>| {
-            if !h.is_empty() {
-                latency_us.insert(name.clone(), Summary::of(h));
-                histograms.insert(name, encode_histogram(h));
-            }
-        };
-        put("connect".into(), &s.connect);
-        put("handshake.full".into(), &s.handshake_full);
-        put("handshake.resumed".into(), &s.handshake_resumed);
-        put("session".into(), &s.session);
-        if open {
-            put("session.uncorrected".into(), &s.session_uncorrected);
-        }
-        for (m, t) in &s.sip {
-            put(format!("sip.{m}"), &t.latency);
-            if open {
-                put(format!("sip.{m}.uncorrected"), &t.uncorrected);
-            }
+        for (name, h) in s.metrics(open) {
+            latency_us.insert(name.clone(), Summary::of(h));
+            histograms.insert(name, encode_histogram(h));
         }
         let memory = match (o.rss_before, o.rss_held) {
             (Some(before), Some(held)) => Some(Memory {
@@ -392,6 +439,7 @@ impl PhaseResult {
                 .then(|| round(s.session.max() as f64 / 1000.0)),
         });
         PhaseResult {
+            timeline: o.timeline.clone(),
             bulk,
             storm,
             messages,

@@ -282,6 +282,75 @@ impl PhaseStats {
     pub fn transactions_ok(&self) -> u64 {
         self.sip.values().map(|t| t.ok).sum()
     }
+
+    /// Every non-empty latency histogram with its metric name (`connect`, `handshake.full`,
+    /// `handshake.resumed`, `session`, `sip.<METHOD>`; with `open_loop` also the
+    /// `*.uncorrected` ones), the names used in results files and interval logs.
+    pub fn metrics(&self, open_loop: bool) -> Vec<(String, &Histogram<u64>)> {
+        let mut out = vec![
+            ("connect".to_owned(), &self.connect),
+            ("handshake.full".to_owned(), &self.handshake_full),
+            ("handshake.resumed".to_owned(), &self.handshake_resumed),
+            ("session".to_owned(), &self.session),
+        ];
+        if open_loop {
+            out.push(("session.uncorrected".to_owned(), &self.session_uncorrected));
+        }
+        for (m, t) in &self.sip {
+            out.push((format!("sip.{m}"), &t.latency));
+            if open_loop {
+                out.push((format!("sip.{m}.uncorrected"), &t.uncorrected));
+            }
+        }
+        out.retain(|(_, h)| !h.is_empty());
+        out
+    }
+
+    /// What was recorded since `earlier`, a previous snapshot of the same (growing) stats:
+    /// histograms and counters subtracted. Used for per-interval figures.
+    pub fn since(&self, earlier: &PhaseStats) -> PhaseStats {
+        fn sub(now: &Histogram<u64>, then: &Histogram<u64>) -> Histogram<u64> {
+            let mut h = now.clone();
+            // `then` is an earlier state of `now`: every count in it is also in `now`.
+            let _ = h.subtract(then);
+            h
+        }
+        let mut d = PhaseStats {
+            connect: sub(&self.connect, &earlier.connect),
+            handshake_full: sub(&self.handshake_full, &earlier.handshake_full),
+            handshake_resumed: sub(&self.handshake_resumed, &earlier.handshake_resumed),
+            session: sub(&self.session, &earlier.session),
+            session_uncorrected: sub(&self.session_uncorrected, &earlier.session_uncorrected),
+            sip: BTreeMap::new(),
+            sessions_started: self.sessions_started - earlier.sessions_started.min(self.sessions_started),
+            sessions_ok: self.sessions_ok - earlier.sessions_ok.min(self.sessions_ok),
+            failures: BTreeMap::new(),
+            negotiated: BTreeMap::new(),
+            bytes_out: self.bytes_out.saturating_sub(earlier.bytes_out),
+            bytes_in: self.bytes_in.saturating_sub(earlier.bytes_in),
+            records: self.records.saturating_sub(earlier.records),
+            last_completion: self.last_completion,
+        };
+        for (m, t) in &self.sip {
+            let dt = match earlier.sip.get(m) {
+                Some(e) => TxnStats {
+                    latency: sub(&t.latency, &e.latency),
+                    uncorrected: sub(&t.uncorrected, &e.uncorrected),
+                    ok: t.ok.saturating_sub(e.ok),
+                    failed: t.failed.saturating_sub(e.failed),
+                },
+                None => t.clone(),
+            };
+            d.sip.insert(m.clone(), dt);
+        }
+        for (k, v) in &self.failures {
+            let n = v.saturating_sub(earlier.failures.get(k).copied().unwrap_or(0));
+            if n > 0 {
+                d.failures.insert(k.clone(), n);
+            }
+        }
+        d
+    }
 }
 
 fn add(into: &mut Histogram<u64>, from: &Histogram<u64>) {
@@ -397,6 +466,32 @@ mod tests {
         assert_eq!(a.transactions_ok(), 7);
         assert_eq!(a.sip["OPTIONS"].latency.len(), 1);
         assert_eq!(a.last_completion, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn since_subtracts_an_earlier_snapshot() {
+        let mut s = PhaseStats::new();
+        for v in 1..=100 {
+            s.session.record(v).unwrap();
+        }
+        s.sessions_ok = 100;
+        s.txn("OPTIONS").ok = 5;
+        let snap = s.clone();
+        for v in 1000..1010 {
+            s.session.record(v).unwrap();
+        }
+        s.sessions_ok = 110;
+        s.txn("OPTIONS").ok = 9;
+        s.txn("REGISTER").ok = 2;
+        s.fail(FailureKind::Reset);
+        let d = s.since(&snap);
+        assert_eq!(d.session.len(), 10);
+        assert_eq!(d.session.min(), 1000);
+        assert_eq!(d.sessions_ok, 10);
+        assert_eq!(d.sip["OPTIONS"].ok, 4);
+        assert_eq!(d.sip["REGISTER"].ok, 2);
+        assert_eq!(d.failures[&FailureKind::Reset], 1);
+        assert_eq!(s.since(&s).session.len(), 0);
     }
 
     #[test]

@@ -316,3 +316,74 @@ fn serve_answers_the_generator_and_drains_on_sigterm() {
     assert!(stats["handshakes_ok"].as_u64().unwrap() >= 20, "{stats}");
     assert_eq!(stats["requests"].as_u64().unwrap(), 40, "{stats}");
 }
+
+#[test]
+fn hlog_reads_back_into_the_same_histograms_and_the_timeline_adds_up() {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let dir = tempfile::tempdir().unwrap();
+    let (out, hlog) = (dir.path().join("r.json"), dir.path().join("r.hlog"));
+    let o = sipbench()
+        .args([
+            "run", "--mode", "tls", "-c", "4", "--warmup", "100ms", "-d", "2500ms", "--json", "-o",
+        ])
+        .arg(&out)
+        .arg("--hlog")
+        .arg(&hlog)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // --json prints the results file itself on standard output.
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("--json prints JSON");
+    assert_valid(&printed);
+    let r = RunResult::read(&out).unwrap();
+    let p = &r.phases[0];
+
+    // Every interval histogram, summed per tag, is the phase's histogram for that metric.
+    let text = std::fs::read(&hlog).unwrap();
+    let mut sums: std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>> = Default::default();
+    let mut deserializer = hdrhistogram::serialization::Deserializer::new();
+    for entry in IntervalLogIterator::new(&text) {
+        let LogEntry::Interval(h) = entry.expect("valid log entry") else {
+            continue;
+        };
+        let tag = h.tag().expect("tagged").as_str().to_owned();
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, h.encoded_histogram()).unwrap();
+        let hist: hdrhistogram::Histogram<u64> = deserializer.deserialize(&mut bytes.as_slice()).unwrap();
+        sums.entry(tag)
+            .or_insert_with(sipbench::stats::new_histogram)
+            .add(&hist)
+            .unwrap();
+    }
+    for (metric, summary) in &p.latency_us {
+        let tag = format!("{}/{metric}", p.plan.name);
+        let sum = sums
+            .get(&tag)
+            .unwrap_or_else(|| panic!("no {tag} in the log: {:?}", sums.keys()));
+        let whole = decode_histogram(&p.histograms[metric]).unwrap();
+        assert_eq!(sum.len(), summary.count, "{tag}");
+        assert_eq!(sum.value_at_quantile(0.99), whole.value_at_quantile(0.99), "{tag}");
+        assert_eq!(sum.max(), whole.max(), "{tag}");
+    }
+    // The timeline: about one point a second, adding up to the phase's totals.
+    assert!((2..=4).contains(&p.timeline.len()), "{:?}", p.timeline);
+    assert_eq!(p.timeline.iter().map(|t| t.sessions_ok).sum::<u64>(), p.sessions.ok);
+    assert!(p.timeline.iter().all(|t| t.metric == "session"));
+}
+
+#[test]
+fn stored_results_still_validate_and_read() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.extension().is_none_or(|e| e != "json") || name == "schema.json" {
+            continue;
+        }
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_valid(&json);
+        RunResult::read(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        n += 1;
+    }
+    assert!(n >= 5, "stored runs found: {n}");
+}

@@ -151,9 +151,16 @@ pub struct RunArgs {
     /// Results file; default results/<profile>-<time>.json.
     #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
     pub out: Option<PathBuf>,
-    /// Do not print the per-phase summary (the results file is still written).
+    /// Do not print progress or the per-phase summary (the results file is still written).
     #[arg(short = 'q', long, help_heading = "Output")]
     pub quiet: bool,
+    /// Print the results file's JSON on standard output instead of the summary (no progress).
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    /// Also write HdrHistogram interval logs (v1.2, one histogram per metric and phase a
+    /// second, tagged phase/metric) to this file as the run goes.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub hlog: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -465,10 +472,17 @@ async fn run_phases(
         server: None,
         warnings,
     };
-    if !args.quiet {
+    if !(args.quiet || args.json) {
         print!("{}", printer::header(&result));
     }
     let ids = Arc::new(AtomicU64::new(0));
+    let quiet = args.quiet || args.json;
+    let mut progress = crate::generator::observe::Progress::default();
+    let mut hlog = args
+        .hlog
+        .as_deref()
+        .map(crate::generator::observe::HlogWriter::create)
+        .transpose()?;
     for phase in phases {
         if interrupt.is_set() {
             break;
@@ -478,7 +492,7 @@ async fn run_phases(
             // The embedded server follows the phase's resumption mode.
             s.set_resumption(ServerResumption::for_phase(phase))?;
         }
-        if !args.quiet {
+        if !(args.quiet || args.json) {
             eprintln!(
                 "running phase {} ({} {}, {})...",
                 phase.name,
@@ -487,9 +501,24 @@ async fn run_phases(
                 printer::describe_load(phase)
             );
         }
-        let outcome = run_phase(phase, endpoint, pool, &interrupt, ids.clone()).await;
+        let mut hlog_error = None;
+        let mut observe = |i: &crate::generator::Interval<'_>| {
+            if let Some(h) = hlog.as_mut()
+                && let Err(e) = h.write(i)
+            {
+                hlog_error.get_or_insert(e);
+            }
+            if !quiet {
+                progress.show(i);
+            }
+        };
+        let outcome = run_phase(phase, endpoint, pool, &interrupt, ids.clone(), &mut observe).await;
+        progress.finish();
+        if let Some(e) = hlog_error {
+            return Err(e);
+        }
         let pr = PhaseResult::from_outcome(phase, &outcome, embedded);
-        if !args.quiet {
+        if !(args.quiet || args.json) {
             print!("{}", printer::phase(&pr));
         }
         result.phases.push(pr);
@@ -523,7 +552,9 @@ fn peak_sessions(p: &PhasePlan) -> usize {
 /// (0 done, 130 interrupted; errors are returned).
 pub fn main(args: &RunArgs) -> Result<ExitCode> {
     let report = run(args)?;
-    if !args.quiet {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.result)?);
+    } else if !args.quiet {
         println!("\nresults written to {}", report.path.display());
     }
     Ok(if report.result.interrupted {

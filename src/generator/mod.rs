@@ -14,6 +14,7 @@
 //! uncorrected histogram kept beside it.
 
 pub mod command;
+pub mod observe;
 pub mod session;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -84,6 +85,59 @@ pub struct PhaseOutcome {
     pub held: u64,
     /// The phase was cut short by an interrupt.
     pub interrupted: bool,
+    /// One point a second over the measured window.
+    pub timeline: Vec<crate::results::TimelinePoint>,
+}
+
+/// What the workers recorded during one interval of a phase (about a second).
+#[derive(Debug)]
+pub struct Interval<'a> {
+    /// The phase.
+    pub plan: &'a PhasePlan,
+    /// Start of the interval, from the start of the measured window.
+    pub start: Duration,
+    /// Its length.
+    pub length: Duration,
+    /// What was recorded during it (histograms and counters).
+    pub stats: &'a PhaseStats,
+}
+
+/// Takes the per-interval differences of the workers' growing stats.
+struct Collector {
+    prev: PhaseStats,
+    at: Instant,
+    timeline: Vec<crate::results::TimelinePoint>,
+}
+
+impl Collector {
+    fn collect(
+        &mut self,
+        plan: &PhasePlan,
+        shards: &[Shared],
+        window_start: Instant,
+        on_interval: &mut (dyn FnMut(&Interval<'_>) + Send),
+    ) {
+        let now = Instant::now();
+        if now <= self.at {
+            return;
+        }
+        let mut total = PhaseStats::new();
+        for s in shards {
+            // The lock is held for a clone-free merge; workers wait microseconds at most.
+            total.merge(&lock(s));
+        }
+        let delta = total.since(&self.prev);
+        let interval = Interval {
+            plan,
+            start: self.at.saturating_duration_since(window_start),
+            length: now - self.at,
+            stats: &delta,
+        };
+        self.timeline.push(crate::results::TimelinePoint::of(&interval));
+        on_interval(&interval);
+        self.prev = total;
+        self.at = now;
+    }
 }
 
 /// Shared, read-only context of one phase.
@@ -138,6 +192,7 @@ pub async fn run_phase(
     pool: &Pool,
     interrupt: &Stop,
     ids: Arc<AtomicU64>,
+    on_interval: &mut (dyn FnMut(&Interval<'_>) + Send),
 ) -> PhaseOutcome {
     let ctx = Arc::new(Ctx {
         plan: plan.clone(),
@@ -256,6 +311,13 @@ pub async fn run_phase(
         _ = interrupt.wait() => { ctx.stop.set(); sys::cpu_times() }
     };
     let mut interrupted = interrupt.is_set();
+    // Once a second: what the workers recorded since the last look (a timeline point, and the
+    // observer's interval for logs and progress).
+    let mut collector = Collector {
+        prev: PhaseStats::new(),
+        at: window_start,
+        timeline: Vec::new(),
+    };
     if !interrupted {
         let end = async {
             match clock.window_end {
@@ -263,10 +325,19 @@ pub async fn run_phase(
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
-            _ = end => {}
-            _ = ctx.stop.wait() => {}
-            _ = interrupt.wait() => interrupted = true,
+        tokio::pin!(end);
+        let second = Duration::from_secs(1);
+        let mut tick = tokio::time::interval_at(TokioInstant::from_std(window_start + second), second);
+        loop {
+            tokio::select! {
+                _ = &mut end => break,
+                _ = ctx.stop.wait() => break,
+                _ = interrupt.wait() => {
+                    interrupted = true;
+                    break;
+                }
+                _ = tick.tick() => collector.collect(plan, &shards, window_start, on_interval),
+            }
         }
     }
     ctx.stop.set();
@@ -275,6 +346,8 @@ pub async fn run_phase(
         let _ = t.await;
     }
     let cpu1 = sys::cpu_times();
+    // The last, partial interval (including sessions that finished after the window closed).
+    collector.collect(plan, &shards, window_start, on_interval);
 
     let mut stats = PhaseStats::new();
     for s in &shards {
@@ -293,6 +366,7 @@ pub async fn run_phase(
         rss_held,
         held,
         interrupted,
+        timeline: collector.timeline,
     }
 }
 
