@@ -120,8 +120,8 @@ fn report_of_one_run_writes_charts_hgrm_and_html() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(
         html.matches("<svg").count(),
-        phase.histograms.len(),
-        "one inline chart per metric"
+        phase.histograms.len() + usize::from(!phase.timeline.is_empty()),
+        "one inline chart per metric, and the phase's timeline"
     );
     assert!(
         !html.contains("<script") && !html.contains("src=\"http"),
@@ -337,4 +337,49 @@ fn bad_files_are_clear_errors_naming_the_file() {
     let missing = sipbench().args(["report", "/nonexistent/run.json"]).output().unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/run.json"));
+}
+
+#[test]
+fn timeline_chart_is_drawn_from_the_results_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("t.json");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sipbench"))
+        .args([
+            "run", "--mode", "tls", "-c", "2", "-d", "2200ms", "--warmup", "0s", "-q", "-o",
+        ])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir.path().join("rep");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sipbench"))
+        .arg("report")
+        .arg(&run)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let svg = std::fs::read_to_string(out.join("t/cli/timeline.svg")).expect("timeline chart written");
+    let doc = roxmltree::Document::parse(&svg).expect("timeline SVG parses");
+    let text: String = doc
+        .descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect();
+    for label in [
+        "sessions/s",
+        "failures/s",
+        "session p50",
+        "session p99",
+        "seconds into the measured window",
+    ] {
+        assert!(text.contains(label), "timeline lacks {label:?}");
+    }
+    let png = std::fs::read(out.join("t/cli/timeline.png")).unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(png));
+    let reader = decoder.read_info().unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (960, 540));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("timeline"));
 }

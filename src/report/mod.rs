@@ -220,6 +220,78 @@ fn write_chart(
     })
 }
 
+/// Writes a phase's timeline chart (per-second rates, failures, p50/p99), when it has one.
+fn write_timeline(
+    out: &Path,
+    run: &LoadedRun,
+    phase: &LoadedPhase,
+    files: &mut Vec<PathBuf>,
+) -> Result<Option<WrittenChart>> {
+    let Some((_, result)) = run
+        .result
+        .phases
+        .iter()
+        .enumerate()
+        .find(|(i, _)| run.phases.get(*i).is_some_and(|p| p.key == phase.key))
+    else {
+        return Ok(None);
+    };
+    let tl = &result.timeline;
+    if tl.is_empty() {
+        return Ok(None);
+    }
+    let sessions = result.plan.workload == crate::plan::Workload::Sessions;
+    // The last interval can be a few milliseconds of drain after the window: too short to plot
+    // as a rate (it stays in the data).
+    let points = tl
+        .iter()
+        .filter(|t| t.length_s >= 0.2)
+        .map(|t| {
+            let secs = t.length_s.max(1e-3);
+            let done = if sessions {
+                t.sessions_ok
+            } else {
+                t.transactions_ok.max(t.sessions_ok)
+            };
+            (
+                t.t_s + t.length_s,
+                done as f64 / secs,
+                t.failures as f64 / secs,
+                t.p50_us as f64 / 1000.0,
+                t.p99_us as f64 / 1000.0,
+            )
+        })
+        .collect();
+    let chart = plot::Timeline {
+        title: format!("{} · {} · timeline", run.name, phase.key),
+        rate_label: if sessions {
+            "sessions/s".into()
+        } else {
+            "transactions/s".into()
+        },
+        metric: tl
+            .iter()
+            .map(|t| t.metric.as_str())
+            .find(|m| !m.is_empty())
+            .unwrap_or("latency")
+            .to_owned(),
+        points,
+    };
+    let (svg, png) = plot::timeline(&chart)?;
+    let stem = format!("{}/{}/timeline", run.name, sanitize(&phase.key));
+    let (svg_path, png_path) = (format!("{stem}.svg"), format!("{stem}.png"));
+    write_file(out, &svg_path, svg.as_bytes(), files)?;
+    write_file(out, &png_path, &png, files)?;
+    Ok(Some(WrittenChart {
+        phase: phase.key.clone(),
+        metric: "timeline".into(),
+        svg,
+        svg_path,
+        png_path,
+        hgrm_path: None,
+    }))
+}
+
 /// Writes charts, `.hgrm` files and `report.html` for `runs` into `out`.
 pub fn write_report(runs: &[LoadedRun], out: &Path) -> Result<Written> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -243,6 +315,9 @@ pub fn write_report(runs: &[LoadedRun], out: &Path) -> Result<Written> {
                     &mut written.files,
                 )?;
                 c.hgrm_path = Some(hgrm_path);
+                charts.push(c);
+            }
+            if let Some(c) = write_timeline(out, run, phase, &mut written.files)? {
                 charts.push(c);
             }
         }

@@ -154,6 +154,127 @@ where
     Ok(())
 }
 
+/// A phase's timeline: per-second rates and failures above, p50/p99 latency below.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    /// Title above the plot.
+    pub title: String,
+    /// Name of the rate drawn (e.g. `sessions/s`).
+    pub rate_label: String,
+    /// The latency metric drawn (e.g. `session`).
+    pub metric: String,
+    /// (seconds from the window's start, rate, failures per second, p50 ms, p99 ms) per interval.
+    pub points: Vec<(f64, f64, f64, f64, f64)>,
+}
+
+/// One timeline point: (seconds, rate, failures per second, p50 ms, p99 ms).
+type Point = (f64, f64, f64, f64, f64);
+/// A panel: its area, y range top, y label, and two (label, value) series.
+type Panel<'a, DB> = (
+    &'a DrawingArea<DB, Shift>,
+    f64,
+    &'a str,
+    [(&'a str, fn(&Point) -> f64); 2],
+);
+
+fn draw_timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    let root = root.titled(&t.title, (FONT_FAMILY, 22)).map_err(|e| anyhow!("{e}"))?;
+    let (upper, lower) = root.split_vertically(HEIGHT / 2 - 10);
+    let x_end = t.points.iter().map(|p| p.0).fold(1.0f64, f64::max) + 1.0;
+    let top = |f: fn(&Point) -> f64| t.points.iter().map(f).fold(0.0f64, f64::max);
+    let rate_max = (top(|p| p.1).max(top(|p| p.2)) * 1.1).max(1.0);
+    let lat_max = (top(|p| p.4) * 1.1).max(0.01);
+    let panels: [Panel<'_, DB>; 2] = [
+        (
+            &upper,
+            rate_max,
+            "per second",
+            [(&t.rate_label, |p| p.1), ("failures/s", |p| p.2)],
+        ),
+        (&lower, lat_max, "latency (ms)", [("p50", |p| p.3), ("p99", |p| p.4)]),
+    ];
+    for (i, (area, ymax, ydesc, series)) in panels.into_iter().enumerate() {
+        let mut cc = ChartBuilder::on(area)
+            .margin(10)
+            .margin_right(36)
+            .x_label_area_size(if i == 1 { 40 } else { 20 })
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..x_end, 0.0..ymax)
+            .map_err(|e| anyhow!("{e}"))?;
+        cc.configure_mesh()
+            .x_desc(if i == 1 { "seconds into the measured window" } else { "" })
+            .y_desc(ydesc)
+            .y_label_formatter(&|y| {
+                if *y >= 100.0 {
+                    format!("{y:.0}")
+                } else {
+                    format!("{y:.2}")
+                }
+            })
+            .label_style((FONT_FAMILY, 14))
+            .axis_desc_style((FONT_FAMILY, 15))
+            .light_line_style(RGBColor(238, 238, 238))
+            .bold_line_style(RGBColor(200, 200, 200))
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+        for (j, (label, f)) in series.into_iter().enumerate() {
+            let color = PALETTE[(2 * i + j) % PALETTE.len()];
+            let label = if i == 1 {
+                format!("{} {label}", t.metric)
+            } else {
+                label.to_owned()
+            };
+            cc.draw_series(LineSeries::new(
+                t.points.iter().map(|p| (p.0, f(p))),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| anyhow!("{e}"))?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+        }
+        cc.configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FONT_FAMILY, 14))
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(160, 160, 160))
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    root.present().map_err(|e| anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// Renders a timeline as an SVG document and a PNG image.
+pub fn timeline(t: &Timeline) -> Result<(String, Vec<u8>)> {
+    register()?;
+    let mut svg_out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg_out, (WIDTH, HEIGHT)).into_drawing_area();
+        draw_timeline(&root, t).with_context(|| format!("drawing the timeline {:?}", t.title))?;
+    }
+    let mut pixels = vec![0u8; WIDTH as usize * HEIGHT as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
+        draw_timeline(&root, t).with_context(|| format!("drawing the timeline {:?}", t.title))?;
+    }
+    Ok((svg_out, encode_png(&pixels)?))
+}
+
+fn encode_png(pixels: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut enc = ::png::Encoder::new(&mut out, WIDTH, HEIGHT);
+    enc.set_color(::png::ColorType::Rgb);
+    enc.set_depth(::png::BitDepth::Eight);
+    let mut w = enc.write_header().context("encoding PNG")?;
+    w.write_image_data(pixels).context("encoding PNG")?;
+    w.finish().context("encoding PNG")?;
+    Ok(out)
+}
+
 /// Renders `chart` as an SVG document.
 pub fn svg(chart: &Chart) -> Result<String> {
     register()?;
@@ -173,14 +294,7 @@ pub fn png(chart: &Chart) -> Result<Vec<u8>> {
         let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
         draw(&root, chart).with_context(|| format!("drawing the PNG chart {:?}", chart.title))?;
     }
-    let mut out = Vec::new();
-    let mut enc = ::png::Encoder::new(&mut out, WIDTH, HEIGHT);
-    enc.set_color(::png::ColorType::Rgb);
-    enc.set_depth(::png::BitDepth::Eight);
-    let mut w = enc.write_header().context("encoding PNG")?;
-    w.write_image_data(&pixels).context("encoding PNG")?;
-    w.finish().context("encoding PNG")?;
-    Ok(out)
+    encode_png(&pixels)
 }
 
 #[cfg(test)]
