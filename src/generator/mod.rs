@@ -100,6 +100,9 @@ pub struct Interval<'a> {
     pub length: Duration,
     /// What was recorded during it (histograms and counters).
     pub stats: &'a PhaseStats,
+    /// False for a look at the interval so far (progress only); true once it is closed
+    /// (timeline and interval logs).
+    pub complete: bool,
 }
 
 /// Takes the per-interval differences of the workers' growing stats.
@@ -132,11 +135,38 @@ impl Collector {
             start: self.at.saturating_duration_since(window_start),
             length: now - self.at,
             stats: &delta,
+            complete: true,
         };
         self.timeline.push(crate::results::TimelinePoint::of(&interval));
         on_interval(&interval);
         self.prev = total;
         self.at = now;
+    }
+
+    /// The interval so far, without closing it: for the progress line.
+    fn peek(
+        &self,
+        plan: &PhasePlan,
+        shards: &[Shared],
+        window_start: Instant,
+        on_interval: &mut (dyn FnMut(&Interval<'_>) + Send),
+    ) {
+        let now = Instant::now();
+        if now <= self.at {
+            return;
+        }
+        let mut total = PhaseStats::new();
+        for s in shards {
+            total.merge(&lock(s));
+        }
+        let delta = total.since(&self.prev);
+        on_interval(&Interval {
+            plan,
+            start: self.at.saturating_duration_since(window_start),
+            length: now - self.at,
+            stats: &delta,
+            complete: false,
+        });
     }
 }
 
@@ -326,8 +356,11 @@ pub async fn run_phase(
             }
         };
         tokio::pin!(end);
-        let second = Duration::from_secs(1);
-        let mut tick = tokio::time::interval_at(TokioInstant::from_std(window_start + second), second);
+        // Four ticks a second: every fourth closes a one-second interval (timeline, logs); the
+        // others only refresh the progress line with the second so far.
+        let quarter = Duration::from_millis(250);
+        let mut tick = tokio::time::interval_at(TokioInstant::from_std(window_start + quarter), quarter);
+        let mut ticks: u64 = 0;
         loop {
             tokio::select! {
                 _ = &mut end => break,
@@ -336,7 +369,14 @@ pub async fn run_phase(
                     interrupted = true;
                     break;
                 }
-                _ = tick.tick() => collector.collect(plan, &shards, window_start, on_interval),
+                                _ = tick.tick() => {
+                    ticks += 1;
+                    if ticks % 4 == 0 {
+                        collector.collect(plan, &shards, window_start, on_interval);
+                    } else {
+                        collector.peek(plan, &shards, window_start, on_interval);
+                    }
+                }
             }
         }
     }

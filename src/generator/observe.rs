@@ -58,8 +58,12 @@ impl HlogWriter {
         })
     }
 
-    /// Appends one histogram per metric of the interval, tagged `phase/metric`.
+    /// Appends one histogram per metric of the interval, tagged `phase/metric` (closed
+    /// intervals only).
     pub fn write(&mut self, i: &Interval<'_>) -> Result<()> {
+        if !i.complete {
+            return Ok(());
+        }
         let open = matches!(i.plan.load, Load::Open { .. });
         let end = self.start.elapsed();
         let start = end.saturating_sub(i.length);
@@ -102,8 +106,13 @@ impl Default for Progress {
 }
 
 impl Progress {
-    /// Shows one interval.
+    /// Shows one interval: on a terminal four times a second (the second so far), otherwise
+    /// once per closed second.
     pub fn show(&mut self, i: &Interval<'_>) {
+        // Off a terminal only closed seconds; never the last few milliseconds of drain.
+        if (!i.complete && !self.tty) || i.length < Duration::from_millis(100) {
+            return;
+        }
         let point = crate::results::TimelinePoint::of(i);
         let secs = i.length.as_secs_f64().max(1e-3);
         self.elapsed = i.start + i.length;
