@@ -94,6 +94,9 @@ impl HlogWriter {
 pub struct Progress {
     tty: bool,
     elapsed: Duration,
+    /// Sessions and failures in the phase's closed intervals so far.
+    sessions: u64,
+    failures: u64,
 }
 
 impl Default for Progress {
@@ -101,6 +104,8 @@ impl Default for Progress {
         Progress {
             tty: std::io::stderr().is_terminal(),
             elapsed: Duration::ZERO,
+            sessions: 0,
+            failures: 0,
         }
     }
 }
@@ -116,8 +121,12 @@ impl Progress {
         let point = crate::results::TimelinePoint::of(i);
         let secs = i.length.as_secs_f64().max(1e-3);
         self.elapsed = i.start + i.length;
+        let (sessions, failures) = (self.sessions + point.sessions_ok, self.failures + point.failures);
+        if i.complete {
+            (self.sessions, self.failures) = (sessions, failures);
+        }
         let mut line = format!(
-            "[{}] {:>5.1} s · {:.0} sessions/s · {:.0} transactions/s",
+            "[{}] {:>5.1} s · {sessions} sessions · {:.0} sessions/s · {:.0} transactions/s",
             i.plan.name,
             self.elapsed.as_secs_f64(),
             point.sessions_ok as f64 / secs,
@@ -133,7 +142,7 @@ impl Progress {
                 point.p99_us as f64 / 1000.0
             ));
         }
-        line.push_str(&format!(" · {} failures", point.failures));
+        line.push_str(&format!(" · {failures} failures"));
         let mut err = std::io::stderr().lock();
         if self.tty {
             let _ = write!(err, "\r\x1b[2K{line}");
@@ -149,5 +158,6 @@ impl Progress {
             let _ = writeln!(std::io::stderr());
         }
         self.elapsed = Duration::ZERO;
+        (self.sessions, self.failures) = (0, 0);
     }
 }
