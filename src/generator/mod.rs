@@ -113,6 +113,23 @@ struct Collector {
 }
 
 impl Collector {
+    /// The workers' stats now, and what they recorded since the last closed interval; `None`
+    /// when no time has passed.
+    fn snapshot(&self, shards: &[Shared]) -> Option<(Instant, PhaseStats, PhaseStats)> {
+        let now = Instant::now();
+        if now <= self.at {
+            return None;
+        }
+        let mut total = PhaseStats::new();
+        for s in shards {
+            // The lock is held for a merge (no clone); a worker waits microseconds at most.
+            total.merge(&lock(s));
+        }
+        let delta = total.since(&self.prev);
+        Some((now, total, delta))
+    }
+
+    /// Closes the interval: a timeline point, and the observer's interval.
     fn collect(
         &mut self,
         plan: &PhasePlan,
@@ -120,16 +137,9 @@ impl Collector {
         window_start: Instant,
         on_interval: &mut (dyn FnMut(&Interval<'_>) + Send),
     ) {
-        let now = Instant::now();
-        if now <= self.at {
+        let Some((now, total, delta)) = self.snapshot(shards) else {
             return;
-        }
-        let mut total = PhaseStats::new();
-        for s in shards {
-            // The lock is held for a clone-free merge; workers wait microseconds at most.
-            total.merge(&lock(s));
-        }
-        let delta = total.since(&self.prev);
+        };
         let interval = Interval {
             plan,
             start: self.at.saturating_duration_since(window_start),
@@ -151,15 +161,9 @@ impl Collector {
         window_start: Instant,
         on_interval: &mut (dyn FnMut(&Interval<'_>) + Send),
     ) {
-        let now = Instant::now();
-        if now <= self.at {
+        let Some((now, _, delta)) = self.snapshot(shards) else {
             return;
-        }
-        let mut total = PhaseStats::new();
-        for s in shards {
-            total.merge(&lock(s));
-        }
-        let delta = total.since(&self.prev);
+        };
         on_interval(&Interval {
             plan,
             start: self.at.saturating_duration_since(window_start),
