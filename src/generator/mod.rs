@@ -186,6 +186,22 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// Connects (and handshakes) to the endpoint of `worker` with the phase's timeouts.
+    async fn establish(
+        &self,
+        worker: usize,
+        keys: &mut PeerKeyCache,
+    ) -> Result<(session::Stream, Established), FailureKind> {
+        session::establish(
+            &self.endpoint,
+            worker,
+            self.plan.connect_timeout,
+            self.plan.handshake_timeout,
+            keys,
+        )
+        .await
+    }
+
     fn take_budget(&self) -> bool {
         if self.budget.fetch_sub(1, Ordering::Relaxed) > 0 {
             true
@@ -504,14 +520,7 @@ async fn one_session(
 ) {
     let plan = &ctx.plan;
     let id = ctx.ids.fetch_add(1, Ordering::Relaxed);
-    let est = session::establish(
-        &ctx.endpoint,
-        worker,
-        plan.connect_timeout,
-        plan.handshake_timeout,
-        keys,
-    )
-    .await;
+    let est = ctx.establish(worker, keys).await;
     let mut txns: Vec<(&'static str, Duration, Result<u16, FailureKind>)> = Vec::new();
     let mut late = None;
     let result = match est {
@@ -618,14 +627,7 @@ async fn kept_session(
     let plan = &ctx.plan;
     let id = ctx.ids.fetch_add(1, Ordering::Relaxed);
     let mut keys = PeerKeyCache::default();
-    let opened = session::establish(
-        &ctx.endpoint,
-        worker,
-        plan.connect_timeout,
-        plan.handshake_timeout,
-        &mut keys,
-    )
-    .await;
+    let opened = ctx.establish(worker, &mut keys).await;
     let (stream, est) = match opened {
         Ok(x) => x,
         Err(kind) => {
@@ -826,15 +828,7 @@ async fn records_session(
     // A stream pipelines: its two ends go on different cores, so the session connects to the
     // server thread beside its own worker's (with one listener, the same one).
     let peer = worker + 1;
-    let opened = match session::establish(
-        &ctx.endpoint,
-        peer,
-        plan.connect_timeout,
-        plan.handshake_timeout,
-        &mut keys,
-    )
-    .await
-    {
+    let opened = match ctx.establish(peer, &mut keys).await {
         Ok((stream, est)) => {
             lock(&shard).sessions_started += 1;
             record_established(&mut lock(&shard), &est);
@@ -962,14 +956,7 @@ async fn storm_session(
             ctx.stop.set();
         }
     };
-    let opened = session::establish(
-        &ctx.endpoint,
-        worker,
-        plan.connect_timeout,
-        plan.handshake_timeout,
-        &mut keys,
-    )
-    .await;
+    let opened = ctx.establish(worker, &mut keys).await;
     let first = match opened {
         Ok((stream, _)) => {
             let mut client = SipClient::new(stream, ctx.endpoint.domain.clone(), id);
@@ -1001,14 +988,7 @@ async fn storm_session(
         if clock.over(Instant::now()) || (ctx.stop.is_set() && left.load(Ordering::Acquire) > 0) {
             break false;
         }
-        let attempt = session::establish(
-            &ctx.endpoint,
-            worker,
-            plan.connect_timeout,
-            plan.handshake_timeout,
-            &mut keys,
-        )
-        .await;
+        let attempt = ctx.establish(worker, &mut keys).await;
         let (stream, est) = match attempt {
             Ok(x) => x,
             Err(kind) => {
