@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use crate::audit::command::AuditArgs;
 use crate::generator::command::RunArgs;
-use crate::pki::{KeyType, Pki};
+use crate::pki::{BadCert, KeyType, Pki, files};
 use crate::report::{DiffArgs, ReportArgs};
 use crate::server::command::ServeArgs;
 
@@ -34,12 +35,16 @@ pub enum Command {
     Report(Box<ReportArgs>),
     /// Compare two results files metric by metric (exit status 1 on a regression with --fail-on-regression).
     Diff(Box<DiffArgs>),
+    /// Run the trust matrix (each good and bad certificate, offered to the server and by a
+    /// rogue server) and describe the server's listeners; exit status 1 on any mismatch.
+    Audit(Box<AuditArgs>),
 }
 
 /// `sipbench pki ...`
 #[derive(Debug, Subcommand)]
 pub enum PkiCommand {
-    /// Write a throwaway PKI (enterprise and partner CAs, server, edge, partner and client certificates).
+    /// Write a throwaway PKI: enterprise and partner CAs with their CRLs, server, edge, partner
+    /// and client certificates, the negative cases in bad/, and topology.toml.
     Init {
         /// Directory to write (created if missing).
         dir: PathBuf,
@@ -57,10 +62,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Serve(args)) => crate::server::command::main(&args),
         Some(Command::Report(args)) => crate::report::main(&args),
         Some(Command::Diff(args)) => crate::report::diff::main(&args),
+        Some(Command::Audit(args)) => crate::audit::command::main(&args),
         Some(Command::Pki(PkiCommand::Init { dir, key_type })) => {
             let pki = Pki::generate(key_type)?;
             pki.write_to(&dir)?;
             println!("wrote a {key_type} PKI to {}", dir.display());
+            let bad: Vec<&str> = BadCert::ALL.iter().map(BadCert::as_str).collect();
+            println!(
+                "  with CRLs ({}, {}), {} and negative cases in {}/: {}",
+                files::ENTERPRISE_CRL,
+                files::PARTNER_CRL,
+                files::TOPOLOGY,
+                files::BAD_DIR,
+                bad.join(", ")
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

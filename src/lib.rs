@@ -11,6 +11,8 @@
 //!   and loading of user-supplied PEM.
 //! - [`tls`]: rustls configurations for each role, with the crypto provider passed explicitly,
 //!   and classification of TLS failures.
+//! - [`trust`]: the enterprise trust model (CAs scoped to domains, CRLs, the topology of
+//!   trusted servers) as one rustls verifier for both roles; [`audit`]: the trust matrix.
 //! - [`server`]: the reference server (TLS, MTLS and TCP listeners; registrar and UAS), a
 //!   library call that tests start on port 0.
 //! - [`generator`]: the load generator: workers, load models (closed and open loop), sessions.
@@ -22,6 +24,7 @@
 //!
 //! sipbench does no work at import time and installs no process-wide crypto provider.
 
+pub mod audit;
 pub mod bulk;
 pub mod cli;
 pub mod generator;
@@ -37,3 +40,4 @@ pub mod sip;
 pub mod stats;
 pub mod sys;
 pub mod tls;
+pub mod trust;

@@ -14,9 +14,16 @@
 //! [`Pki::load`]; user-supplied certificates and keys are loaded with
 //! [`load_identity`] and [`load_ca_bundle`].
 //!
+//! For the negative cases of the trust model, the PKI also holds one
+//! [`BadCert`] per defect (each differing from the good `edge` certificate in
+//! one respect only), a **Rogue CA** that no trust store contains, a CRL per
+//! trusted CA (the Enterprise CRL revokes [`BadCert::Revoked`]) and the
+//! default topology file ([`DEFAULT_TOPOLOGY`]).
+//!
 //! Roots are trust anchors and are never sent by peers, so every generated
 //! [`Identity::chain`] holds only the leaf certificate.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::io;
@@ -25,13 +32,14 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer,
-    KeyIdMethod, KeyPair, KeyUsagePurpose, RsaKeySize, SanType, SerialNumber, SignatureAlgorithm,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName, DnType, DnValue,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams,
+    RsaKeySize, SanType, SerialNumber, SignatureAlgorithm,
 };
 use rustls::RootCertStore;
 use rustls::crypto::CryptoProvider;
 use rustls_pki_types::pem::{self, PemObject};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::der_parser::asn1_rs::Tag;
@@ -42,6 +50,7 @@ use x509_parser::oid_registry::{
 };
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
+use x509_parser::revocation_list::CertificateRevocationList;
 use x509_parser::x509::{SubjectPublicKeyInfo, X509Name};
 
 /// Organisation (`O=`) of every generated subject name.
@@ -55,11 +64,57 @@ pub const SERVER_DNS: &str = "sip.example.test";
 /// DNS name of the generated edge (server-to-server MTLS) certificate.
 pub const EDGE_DNS: &str = "edge.example.test";
 /// DNS name of the generated federated partner certificate.
-pub const PARTNER_DNS: &str = "partner.example.test";
+pub const PARTNER_DNS: &str = "sip.partner.example.test";
 /// Common name of the generated client certificate.
 pub const CLIENT_CN: &str = "sipbench client";
 /// DNS name (SAN) of the generated client certificate.
 pub const CLIENT_DNS: &str = "client.example.test";
+/// DNS name of [`BadCert::WrongName`]: not dialled by clients and not in the topology.
+pub const WRONG_NAME_DNS: &str = "www.example.test";
+/// DNS name of [`BadCert::NotInTopology`]: under the Enterprise domain but not a topology server.
+pub const ROGUE_DNS: &str = "rogue.example.test";
+/// Common name of the Rogue root CA that issues [`BadCert::UntrustedCa`] (in no trust store).
+pub const ROGUE_CA_CN: &str = "sipbench Rogue Root CA";
+
+/// The topology file written by [`Pki::write_to`] as [`files::TOPOLOGY`]: the
+/// CAs this deployment trusts (with their CRLs and domains) and the servers it
+/// trusts for server-to-server MTLS.
+pub const DEFAULT_TOPOLOGY: &str = r#"# sipbench topology: the CAs this deployment trusts and the servers it trusts for
+# server-to-server MTLS. Paths are relative to this file.
+
+# "crl": every CA must have a CRL and certificates are checked against it; "off": no revocation check.
+revocation = "crl"
+# "enforce": a CRL past its nextUpdate fails verification; "ignore": it is still used.
+crl_expiry = "ignore"
+
+[[ca]]
+name = "enterprise"
+cert = "enterprise-ca.pem"
+crl = "enterprise-ca.crl"
+# Names this CA may vouch for: each domain and every name below it.
+domains = ["example.test"]
+
+[[ca]]
+name = "partner"
+cert = "partner-ca.pem"
+crl = "partner-ca.crl"
+domains = ["partner.example.test"]
+
+[[server]]
+fqdn = "sip.example.test"
+role = "front-end"
+ca = "enterprise"
+
+[[server]]
+fqdn = "edge.example.test"
+role = "edge"
+ca = "enterprise"
+
+[[server]]
+fqdn = "sip.partner.example.test"
+role = "partner-edge"
+ca = "partner"
+"#;
 
 /// Validity of generated leaf certificates (from one hour ago).
 const LEAF_VALIDITY: Duration = Duration::days(30);
@@ -67,6 +122,8 @@ const LEAF_VALIDITY: Duration = Duration::days(30);
 const CA_VALIDITY: Duration = Duration::days(3650);
 /// Backdating of `notBefore`, to tolerate clock skew between hosts.
 const BACKDATE: Duration = Duration::hours(1);
+/// `nextUpdate` of generated CRLs, from now (`thisUpdate` is backdated by [`BACKDATE`]).
+const CRL_VALIDITY: Duration = Duration::days(7);
 
 /// File names inside a PKI directory (plain names, see [`Pki::write_to`]).
 pub mod files {
@@ -96,7 +153,29 @@ pub mod files {
     pub const CLIENT_KEY: &str = "client.key";
     /// Both root CA certificates (enterprise first, then partner).
     pub const CA_BUNDLE: &str = "ca-bundle.pem";
+    /// Enterprise CA certificate revocation list (PEM `X509 CRL`).
+    pub const ENTERPRISE_CRL: &str = "enterprise-ca.crl";
+    /// Partner CA certificate revocation list (PEM `X509 CRL`).
+    pub const PARTNER_CRL: &str = "partner-ca.crl";
+    /// The deployment topology (see [`DEFAULT_TOPOLOGY`](super::DEFAULT_TOPOLOGY)).
+    pub const TOPOLOGY: &str = "topology.toml";
+    /// Directory of the negative-case certificates ([`BadCert`](super::BadCert)).
+    pub const BAD_DIR: &str = "bad";
+    /// Rogue root CA certificate (issuer of [`BadCert::UntrustedCa`](super::BadCert::UntrustedCa)).
+    pub const ROGUE_CA: &str = "bad/rogue-ca.pem";
+
+    /// Certificate file of a negative case, relative to the PKI directory: `bad/<name>.pem`.
+    pub fn bad_cert_file(which: super::BadCert) -> String {
+        format!("{BAD_DIR}/{}.pem", which.as_str())
+    }
+
+    /// Private key file of a negative case, relative to the PKI directory: `bad/<name>.key`.
+    pub fn bad_key_file(which: super::BadCert) -> String {
+        format!("{BAD_DIR}/{}.key", which.as_str())
+    }
 }
+
+pub use files::{bad_cert_file, bad_key_file};
 
 /// Errors of the PKI module. Every error about a file names the file.
 #[derive(Debug, thiserror::Error)]
@@ -207,6 +286,42 @@ pub enum PkiError {
     /// An unknown key type name was given.
     #[error("unknown key type {0:?} (valid: ecdsa-p256, ecdsa-p384, rsa2048, rsa3072, ed25519)")]
     UnknownKeyType(String),
+    /// An unknown negative-case name was given.
+    #[error(
+        "unknown bad certificate {0:?} (valid: expired, not-yet-valid, revoked, wrong-name, untrusted-ca, \
+         not-in-topology, partner-claims-enterprise)"
+    )]
+    UnknownBadCert(String),
+    /// A file holds no certificate revocation list.
+    #[error("{path}: no CRL found (expected a PEM `BEGIN X509 CRL` block or a DER CRL)")]
+    NoCrl {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A CRL could not be parsed, or does not belong to its CA.
+    #[error("{what}: invalid CRL: {reason}")]
+    Crl {
+        /// Which CRL (file and position, or a description).
+        what: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A certificate to revoke was not issued by the CA signing the CRL.
+    #[error("{what} was not issued by the {ca}, so its CRL cannot revoke it")]
+    NotIssuedBy {
+        /// Which certificate.
+        what: String,
+        /// Which CA.
+        ca: &'static str,
+    },
+    /// The topology file is not valid TOML.
+    #[error("{path}: invalid topology: {reason}")]
+    Topology {
+        /// The file.
+        path: PathBuf,
+        /// What the TOML parser reported.
+        reason: String,
+    },
     /// Key or certificate generation failed.
     #[error("certificate generation failed: {0}")]
     Generate(#[from] rcgen::Error),
@@ -314,6 +429,103 @@ impl FromStr for KeyType {
     }
 }
 
+/// A negative case of the trust model: a certificate that differs from the
+/// good `edge` certificate (`edge.example.test`, Enterprise CA, serverAuth and
+/// clientAuth, 30-day validity, the PKI's key type) in one defect only.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum BadCert {
+    /// `edge.example.test`, valid from 60 days ago until 30 days ago.
+    Expired,
+    /// `edge.example.test`, valid from in 30 days until in 60 days.
+    NotYetValid,
+    /// `edge.example.test`, listed in the Enterprise CA's CRL.
+    Revoked,
+    /// [`WRONG_NAME_DNS`] (`www.example.test`), a name nobody dials and not in the topology.
+    WrongName,
+    /// `edge.example.test` issued by the Rogue root CA ([`ROGUE_CA_CN`]), which no trust store holds.
+    UntrustedCa,
+    /// [`ROGUE_DNS`] (`rogue.example.test`), Enterprise CA, otherwise valid, but not a topology server.
+    NotInTopology,
+    /// `edge.example.test` issued by the Partner CA, which may only vouch for `partner.example.test`.
+    PartnerClaimsEnterprise,
+}
+
+impl BadCert {
+    /// Every negative case, in CLI order.
+    pub const ALL: [BadCert; 7] = [
+        BadCert::Expired,
+        BadCert::NotYetValid,
+        BadCert::Revoked,
+        BadCert::WrongName,
+        BadCert::UntrustedCa,
+        BadCert::NotInTopology,
+        BadCert::PartnerClaimsEnterprise,
+    ];
+
+    /// The CLI/config/file name: `expired`, `not-yet-valid`, `revoked`,
+    /// `wrong-name`, `untrusted-ca`, `not-in-topology` or `partner-claims-enterprise`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BadCert::Expired => "expired",
+            BadCert::NotYetValid => "not-yet-valid",
+            BadCert::Revoked => "revoked",
+            BadCert::WrongName => "wrong-name",
+            BadCert::UntrustedCa => "untrusted-ca",
+            BadCert::NotInTopology => "not-in-topology",
+            BadCert::PartnerClaimsEnterprise => "partner-claims-enterprise",
+        }
+    }
+
+    /// One line describing the single defect, for reports.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            BadCert::Expired => "edge.example.test certificate whose validity ended 30 days ago",
+            BadCert::NotYetValid => "edge.example.test certificate whose validity starts in 30 days",
+            BadCert::Revoked => "edge.example.test certificate revoked in the Enterprise CA's CRL",
+            BadCert::WrongName => {
+                "certificate for www.example.test, a name that is neither dialled nor in the topology"
+            }
+            BadCert::UntrustedCa => "edge.example.test certificate issued by a rogue root CA that no one trusts",
+            BadCert::NotInTopology => {
+                "valid Enterprise certificate for rogue.example.test, a server not in the topology"
+            }
+            BadCert::PartnerClaimsEnterprise => {
+                "edge.example.test certificate issued by the Partner CA, outside the partner's domain"
+            }
+        }
+    }
+}
+
+impl fmt::Display for BadCert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for BadCert {
+    type Err = PkiError;
+
+    /// Parses a name (case-insensitive); the error lists the valid names.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BadCert::ALL
+            .into_iter()
+            .find(|b| b.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| PkiError::UnknownBadCert(s.to_owned()))
+    }
+}
+
+/// One of the two trusted CAs of a PKI (for [`Pki::crl`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CaName {
+    /// The Enterprise root CA.
+    Enterprise,
+    /// The Partner (federation) root CA.
+    Partner,
+}
+
 /// A certificate chain (leaf first) and its private key, ready for rustls.
 pub struct Identity {
     /// The certificate chain, leaf first. Roots are not included.
@@ -364,10 +576,20 @@ pub struct Pki {
     pub server: Identity,
     /// Edge MTLS identity (`edge.example.test`), serverAuth + clientAuth.
     pub edge: Identity,
-    /// Federated partner identity (`partner.example.test`, Partner CA), serverAuth + clientAuth.
+    /// Federated partner identity (`sip.partner.example.test`, Partner CA), serverAuth + clientAuth.
     pub partner: Identity,
     /// Client identity (`client.example.test`), clientAuth.
     pub client: Identity,
+    /// The negative cases, one per [`BadCert`] (see also [`Pki::bad`]).
+    pub bad: BTreeMap<BadCert, Identity>,
+    /// Rogue root CA certificate, issuer of [`BadCert::UntrustedCa`]; in no trust store.
+    pub rogue_ca: CertificateDer<'static>,
+    /// CRL of the Enterprise CA (lists [`BadCert::Revoked`]).
+    pub enterprise_crl: CertificateRevocationListDer<'static>,
+    /// CRL of the Partner CA (empty).
+    pub partner_crl: CertificateRevocationListDer<'static>,
+    /// Text of the topology file ([`DEFAULT_TOPOLOGY`] for a generated PKI).
+    pub topology: String,
     enterprise_issuer: Option<Issuer<'static, KeyPair>>,
     partner_issuer: Option<Issuer<'static, KeyPair>>,
 }
@@ -382,6 +604,16 @@ impl fmt::Debug for Pki {
             .field("edge", &self.edge)
             .field("partner", &self.partner)
             .field("client", &self.client)
+            .field("bad", &self.bad)
+            .field("rogue_ca", &subject_or_placeholder(&self.rogue_ca))
+            .field(
+                "enterprise_crl",
+                &format_args!("<{} bytes>", self.enterprise_crl.as_ref().len()),
+            )
+            .field(
+                "partner_crl",
+                &format_args!("<{} bytes>", self.partner_crl.as_ref().len()),
+            )
             .field("enterprise_ca_key", &self.enterprise_issuer.is_some())
             .field("partner_ca_key", &self.partner_issuer.is_some())
             .finish()
@@ -389,13 +621,26 @@ impl fmt::Debug for Pki {
 }
 
 const ENTERPRISE: &str = "Enterprise CA";
+const PARTNER: &str = "Partner CA";
 
 impl Pki {
-    /// Generates a fresh PKI: two roots and four leaves, every key of `key_type`.
+    /// Generates a fresh PKI: two trusted roots and four leaves, the rogue
+    /// root and the [`BadCert`] leaves, the two CRLs and the default topology,
+    /// every key of `key_type`.
     ///
     /// Keys are generated on parallel threads (RSA key generation is slow).
     pub fn generate(key_type: KeyType) -> Result<Pki, PkiError> {
-        let [ent_key, par_key, server_key, edge_key, partner_key, client_key] = generate_keys::<6>(key_type)?;
+        let [
+            ent_key,
+            par_key,
+            rogue_key,
+            server_key,
+            edge_key,
+            partner_key,
+            client_key,
+            bad_keys @ ..,
+        ] = generate_keys::<{ 7 + BadCert::ALL.len() }>(key_type)?;
+        let bad_keys: [KeyPair; BadCert::ALL.len()] = bad_keys;
         let now = OffsetDateTime::now_utc();
 
         let ent_params = ca_params(ENTERPRISE_CA_CN, now)?;
@@ -405,6 +650,10 @@ impl Pki {
         let par_params = ca_params(PARTNER_CA_CN, now)?;
         let partner_ca = par_params.self_signed(&par_key)?.der().clone();
         let par = Issuer::new(par_params, par_key);
+
+        let rogue_params = ca_params(ROGUE_CA_CN, now)?;
+        let rogue_ca = rogue_params.self_signed(&rogue_key)?.der().clone();
+        let rogue = Issuer::new(rogue_params, rogue_key);
 
         let localhost = [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
         let server = issue(
@@ -417,6 +666,7 @@ impl Pki {
                 ips: &localhost,
                 server_auth: true,
                 client_auth: false,
+                validity: None,
             },
             now,
         )?;
@@ -430,6 +680,7 @@ impl Pki {
                 ips: &[],
                 server_auth: true,
                 client_auth: true,
+                validity: None,
             },
             now,
         )?;
@@ -443,6 +694,7 @@ impl Pki {
                 ips: &[],
                 server_auth: true,
                 client_auth: true,
+                validity: None,
             },
             now,
         )?;
@@ -456,9 +708,45 @@ impl Pki {
                 ips: &[],
                 server_auth: false,
                 client_auth: true,
+                validity: None,
             },
             now,
         )?;
+
+        let mut bad = BTreeMap::new();
+        for (which, key) in BadCert::ALL.into_iter().zip(bad_keys) {
+            let (issuer, name, validity) = match which {
+                BadCert::Expired => (
+                    &ent,
+                    EDGE_DNS,
+                    Some((now - Duration::days(60), now - Duration::days(30))),
+                ),
+                BadCert::NotYetValid => (
+                    &ent,
+                    EDGE_DNS,
+                    Some((now + Duration::days(30), now + Duration::days(60))),
+                ),
+                BadCert::Revoked => (&ent, EDGE_DNS, None),
+                BadCert::WrongName => (&ent, WRONG_NAME_DNS, None),
+                BadCert::UntrustedCa => (&rogue, EDGE_DNS, None),
+                BadCert::NotInTopology => (&ent, ROGUE_DNS, None),
+                BadCert::PartnerClaimsEnterprise => (&par, EDGE_DNS, None),
+            };
+            let spec = LeafSpec {
+                cn: name,
+                dns: &[name],
+                ips: &[],
+                server_auth: true,
+                client_auth: true,
+                validity,
+            };
+            bad.insert(which, issue(issuer, key, key_type, &spec, now)?);
+        }
+
+        let (this_update, next_update) = (now - BACKDATE, now + CRL_VALIDITY);
+        let revoked: Vec<&CertificateDer<'_>> = bad[&BadCert::Revoked].chain.iter().take(1).collect();
+        let enterprise_crl = sign_crl(&ent, &enterprise_ca, ENTERPRISE, &revoked, this_update, next_update, 1)?;
+        let partner_crl = sign_crl(&par, &partner_ca, PARTNER, &[], this_update, next_update, 1)?;
 
         Ok(Pki {
             key_type,
@@ -468,12 +756,20 @@ impl Pki {
             edge,
             partner,
             client,
+            bad,
+            rogue_ca,
+            enterprise_crl,
+            partner_crl,
+            topology: DEFAULT_TOPOLOGY.to_owned(),
             enterprise_issuer: Some(ent),
             partner_issuer: Some(par),
         })
     }
 
-    /// Writes every file of [`files`] as PEM into `dir` (created if needed).
+    /// Writes every file of [`files`] into `dir` (created if needed): PEM
+    /// certificates, keys and CRLs, the topology file, and the `bad/`
+    /// directory with a certificate and key per [`BadCert`] and the rogue CA
+    /// certificate (its key is not written).
     ///
     /// Private keys are written with mode 0600 on Unix. CA key files are
     /// written only when the CA keys are available (always for a generated
@@ -513,6 +809,17 @@ impl Pki {
             write(cert_name, &certs_pem(&identity.chain), false)?;
             write(key_name, &key_pem(&identity.key), true)?;
         }
+        write_crl(&dir.join(files::ENTERPRISE_CRL), &self.enterprise_crl)?;
+        write_crl(&dir.join(files::PARTNER_CRL), &self.partner_crl)?;
+        write(files::TOPOLOGY, &self.topology, false)?;
+
+        let bad_dir = dir.join(files::BAD_DIR);
+        fs::create_dir_all(&bad_dir).map_err(|source| PkiError::Io { path: bad_dir, source })?;
+        write(files::ROGUE_CA, &certs_pem(std::slice::from_ref(&self.rogue_ca)), false)?;
+        for (which, identity) in &self.bad {
+            write(&bad_cert_file(*which), &certs_pem(&identity.chain), false)?;
+            write(&bad_key_file(*which), &key_pem(&identity.key), true)?;
+        }
         Ok(())
     }
 
@@ -521,8 +828,13 @@ impl Pki {
     /// The key type is detected from the Enterprise CA certificate and every
     /// other certificate must have the same. Each leaf key must match its
     /// certificate. The CA key files are optional: without them the PKI loads
-    /// but [`Pki::issue_leaf`] fails. `ca-bundle.pem` is not read (it is
-    /// derived from the two CA files).
+    /// but [`Pki::issue_leaf`] and [`Pki::crl`] fail. `ca-bundle.pem` is not
+    /// read (it is derived from the two CA files).
+    ///
+    /// The CRLs, the topology file and the `bad/` files are required. Each
+    /// CRL must name its CA as issuer (its signature is left to the
+    /// verifier); the topology must be valid TOML. Nothing specific to rcgen
+    /// is needed, so directories made with the openssl CLI load too.
     pub fn load(dir: &Path) -> Result<Pki, PkiError> {
         let ent_path = dir.join(files::ENTERPRISE_CA);
         let par_path = dir.join(files::PARTNER_CA);
@@ -535,16 +847,40 @@ impl Pki {
         let edge = load(files::EDGE, files::EDGE_KEY)?;
         let partner = load(files::PARTNER, files::PARTNER_KEY)?;
         let client = load(files::CLIENT, files::CLIENT_KEY)?;
+        let rogue_path = dir.join(files::ROGUE_CA);
+        let rogue_ca = first_cert(&rogue_path)?;
+        let mut bad = BTreeMap::new();
+        for which in BadCert::ALL {
+            bad.insert(which, load(&bad_cert_file(which), &bad_key_file(which))?);
+        }
 
-        let mut checks: Vec<(String, &CertificateDer<'static>)> = vec![(par_path.display().to_string(), &partner_ca)];
-        for (identity, cert_name, _) in [
-            (&server, files::SERVER, files::SERVER_KEY),
-            (&edge, files::EDGE, files::EDGE_KEY),
-            (&partner, files::PARTNER, files::PARTNER_KEY),
-            (&client, files::CLIENT, files::CLIENT_KEY),
-        ] {
+        let enterprise_crl = load_ca_crl(&dir.join(files::ENTERPRISE_CRL), &enterprise_ca)?;
+        let partner_crl = load_ca_crl(&dir.join(files::PARTNER_CRL), &partner_ca)?;
+        let topology_path = dir.join(files::TOPOLOGY);
+        let topology = String::from_utf8(read_file(&topology_path)?).map_err(|e| PkiError::Topology {
+            path: topology_path.clone(),
+            reason: e.to_string(),
+        })?;
+        topology.parse::<toml::Table>().map_err(|e| PkiError::Topology {
+            path: topology_path.clone(),
+            reason: e.to_string(),
+        })?;
+
+        let mut checks: Vec<(String, &CertificateDer<'static>)> = vec![
+            (par_path.display().to_string(), &partner_ca),
+            (rogue_path.display().to_string(), &rogue_ca),
+        ];
+        let named = [
+            (&server, files::SERVER.to_owned()),
+            (&edge, files::EDGE.to_owned()),
+            (&partner, files::PARTNER.to_owned()),
+            (&client, files::CLIENT.to_owned()),
+        ]
+        .into_iter()
+        .chain(bad.iter().map(|(which, id)| (id, bad_cert_file(*which))));
+        for (identity, cert_name) in named {
             for cert in &identity.chain {
-                checks.push((dir.join(cert_name).display().to_string(), cert));
+                checks.push((dir.join(&cert_name).display().to_string(), cert));
             }
         }
         for (what, cert) in checks {
@@ -569,9 +905,46 @@ impl Pki {
             edge,
             partner,
             client,
+            bad,
+            rogue_ca,
+            enterprise_crl,
+            partner_crl,
+            topology,
             enterprise_issuer,
             partner_issuer,
         })
+    }
+
+    /// The negative case `which`.
+    ///
+    /// # Panics
+    ///
+    /// If its entry was removed from the public [`Pki::bad`] map (a generated
+    /// or loaded PKI has every entry).
+    pub fn bad(&self, which: BadCert) -> &Identity {
+        &self.bad[&which]
+    }
+
+    /// Signs a new CRL of the CA `ca` listing `revoked` (reason
+    /// keyCompromise, revoked at `this_update`), with CRL number `number`.
+    ///
+    /// Each revoked certificate's serial is read from the certificate, which
+    /// must have been issued by that CA ([`PkiError::NotIssuedBy`]). Fails
+    /// with [`PkiError::NoIssuerKey`] when the CA key was not loaded.
+    pub fn crl(
+        &self,
+        ca: CaName,
+        revoked: &[&CertificateDer<'_>],
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+        number: u64,
+    ) -> Result<CertificateRevocationListDer<'static>, PkiError> {
+        let (issuer, cert, name) = match ca {
+            CaName::Enterprise => (&self.enterprise_issuer, &self.enterprise_ca, ENTERPRISE),
+            CaName::Partner => (&self.partner_issuer, &self.partner_ca, PARTNER),
+        };
+        let issuer = issuer.as_ref().ok_or(PkiError::NoIssuerKey { ca: name })?;
+        sign_crl(issuer, cert, name, revoked, this_update, next_update, number)
     }
 
     /// Trust anchors: the Enterprise and the Partner root (federated trust).
@@ -617,6 +990,7 @@ impl Pki {
             ips: &ips,
             server_auth,
             client_auth,
+            validity: None,
         };
         let identity = issue(issuer, key, self.key_type, &spec, OffsetDateTime::now_utc())?;
         check_issued_by(&identity, &self.enterprise_ca, ENTERPRISE)?;
@@ -665,6 +1039,55 @@ pub fn load_identity(cert_path: &Path, key_path: &Path) -> Result<Identity, PkiE
     })?;
     check_key_matches(&chain[0], &key, cert_path, key_path)?;
     Ok(Identity { chain, key })
+}
+
+/// Writes a CRL as PEM (`X509 CRL`) to `path`, atomically: the CRL goes to a
+/// temporary file in the same directory, which is then renamed over `path`,
+/// so a reader (hot reload) never sees a partial file.
+pub fn write_crl(path: &Path, crl: &CertificateRevocationListDer<'_>) -> Result<(), PkiError> {
+    let name = path.file_name().ok_or_else(|| PkiError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    write_file(&tmp, pem_encode("X509 CRL", crl.as_ref()).as_bytes(), false)?;
+    fs::rename(&tmp, path).map_err(|source| {
+        let _ = fs::remove_file(&tmp);
+        PkiError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Loads the CRLs of a file: PEM (one or more `X509 CRL` blocks) or a
+/// single DER CRL.
+///
+/// Every CRL must parse; a file without any CRL is an error naming the file.
+pub fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, PkiError> {
+    let data = read_file(path)?;
+    let mut crls = CertificateRevocationListDer::pem_slice_iter(&data)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| PkiError::BadPem {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if crls.is_empty() && data.first() == Some(&0x30) {
+        // Not PEM: a DER CRL (a SEQUENCE).
+        crls.push(CertificateRevocationListDer::from(data));
+    }
+    if crls.is_empty() {
+        return Err(PkiError::NoCrl {
+            path: path.to_path_buf(),
+        });
+    }
+    for (i, crl) in crls.iter().enumerate() {
+        parse_crl(crl, &format!("{} (CRL #{})", path.display(), i + 1))?;
+    }
+    Ok(crls)
 }
 
 /// Loads a PEM bundle of CA certificates (one or more `CERTIFICATE` blocks).
@@ -768,6 +1191,8 @@ struct LeafSpec<'a> {
     ips: &'a [IpAddr],
     server_auth: bool,
     client_auth: bool,
+    /// `notBefore` and `notAfter`; `None` for the default (backdated, [`LEAF_VALIDITY`]).
+    validity: Option<(OffsetDateTime, OffsetDateTime)>,
 }
 
 /// Generates `N` keys, in parallel threads where possible.
@@ -821,7 +1246,11 @@ fn ca_params(cn: &str, now: OffsetDateTime) -> Result<CertificateParams, PkiErro
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = dn(cn);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+    ];
     params.not_before = now - BACKDATE;
     params.not_after = now + CA_VALIDITY;
     params.serial_number = Some(random_serial());
@@ -865,14 +1294,63 @@ fn issue(
         params.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
     }
     params.use_authority_key_identifier_extension = true;
-    params.not_before = now - BACKDATE;
-    params.not_after = now + LEAF_VALIDITY;
+    (params.not_before, params.not_after) = spec.validity.unwrap_or((now - BACKDATE, now + LEAF_VALIDITY));
     params.serial_number = Some(random_serial());
     let cert = params.signed_by(&key, issuer)?;
     Ok(Identity {
         chain: vec![cert.der().clone()],
         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
     })
+}
+
+/// Signs a CRL of `ca` (whose rcgen issuer is `issuer`) listing `revoked`.
+fn sign_crl(
+    issuer: &Issuer<'_, KeyPair>,
+    ca: &CertificateDer<'_>,
+    ca_name: &'static str,
+    revoked: &[&CertificateDer<'_>],
+    this_update: OffsetDateTime,
+    next_update: OffsetDateTime,
+    number: u64,
+) -> Result<CertificateRevocationListDer<'static>, PkiError> {
+    let ca_x509 = parse_cert(ca, ca_name)?;
+    let mut revoked_certs = Vec::with_capacity(revoked.len());
+    for (i, cert) in revoked.iter().enumerate() {
+        let what = format!("revoked certificate #{}", i + 1);
+        let x509 = parse_cert(cert, &what)?;
+        if x509.issuer().as_raw() != ca_x509.subject().as_raw() {
+            return Err(PkiError::NotIssuedBy {
+                what: format!("{what} ({})", x509.subject()),
+                ca: ca_name,
+            });
+        }
+        revoked_certs.push(RevokedCertParams {
+            serial_number: SerialNumber::from_slice(x509.raw_serial()),
+            revocation_time: this_update,
+            reason_code: Some(RevocationReason::KeyCompromise),
+            invalidity_date: None,
+        });
+    }
+    let params = CertificateRevocationListParams {
+        this_update,
+        next_update,
+        crl_number: SerialNumber::from(number),
+        issuing_distribution_point: None,
+        revoked_certs,
+        // The authorityKeyIdentifier must match the CA's subjectKeyIdentifier.
+        key_identifier_method: key_id_method(&ca_x509),
+    };
+    Ok(params.signed_by(issuer)?.der().clone())
+}
+
+/// The key identifier of a CA certificate (its subjectKeyIdentifier, else SHA-256).
+fn key_id_method(x509: &X509Certificate<'_>) -> KeyIdMethod {
+    x509.iter_extensions()
+        .find_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) => Some(KeyIdMethod::PreSpecified(id.0.to_vec())),
+            _ => None,
+        })
+        .unwrap_or(KeyIdMethod::Sha256)
 }
 
 /// Checks that a freshly issued leaf names the CA exactly as the CA names
@@ -923,6 +1401,33 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiError> {
         parse_cert(cert, &format!("{} (certificate #{})", path.display(), i + 1))?;
     }
     Ok(certs)
+}
+
+fn parse_crl<'a>(
+    crl: &'a CertificateRevocationListDer<'_>,
+    what: &str,
+) -> Result<CertificateRevocationList<'a>, PkiError> {
+    CertificateRevocationList::from_der(crl.as_ref())
+        .map(|(_, crl)| crl)
+        .map_err(|e| PkiError::Crl {
+            what: what.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
+/// Loads the (first) CRL of `path` and checks that `ca` issued it (by name).
+fn load_ca_crl(path: &Path, ca: &CertificateDer<'_>) -> Result<CertificateRevocationListDer<'static>, PkiError> {
+    let crl = load_crls(path)?.swap_remove(0);
+    let what = path.display().to_string();
+    let ca_x509 = parse_cert(ca, &what)?;
+    let parsed = parse_crl(&crl, &what)?;
+    if parsed.issuer().as_raw() != ca_x509.subject().as_raw() {
+        return Err(PkiError::Crl {
+            what,
+            reason: format!("issued by `{}`, not by its CA `{}`", parsed.issuer(), ca_x509.subject()),
+        });
+    }
+    Ok(crl)
 }
 
 fn first_cert(path: &Path) -> Result<CertificateDer<'static>, PkiError> {
@@ -1021,13 +1526,7 @@ fn load_issuer(
         what: what.clone(),
         reason,
     })?;
-    params.key_identifier_method = x509
-        .iter_extensions()
-        .find_map(|ext| match ext.parsed_extension() {
-            ParsedExtension::SubjectKeyIdentifier(id) => Some(KeyIdMethod::PreSpecified(id.0.to_vec())),
-            _ => None,
-        })
-        .unwrap_or(KeyIdMethod::Sha256);
+    params.key_identifier_method = key_id_method(&x509);
     params.key_usages = match x509.key_usage() {
         Ok(Some(ku)) => {
             let mut usages = Vec::new();
@@ -1419,11 +1918,82 @@ mod tests {
     }
 
     fn all_certs(pki: &Pki) -> Vec<CertificateDer<'static>> {
-        let mut certs = vec![pki.enterprise_ca.clone(), pki.partner_ca.clone()];
+        let mut certs = vec![pki.enterprise_ca.clone(), pki.partner_ca.clone(), pki.rogue_ca.clone()];
         for id in [&pki.server, &pki.edge, &pki.partner, &pki.client] {
             certs.extend(id.chain.iter().cloned());
         }
+        for which in BadCert::ALL {
+            certs.extend(pki.bad(which).chain.iter().cloned());
+        }
         certs
+    }
+
+    /// Verifies `ee` as an MTLS client certificate against both trusted
+    /// roots and the given CRLs (webpki, as the server does).
+    fn verify_client(
+        pki: &Pki,
+        crls: Vec<CertificateRevocationListDer<'static>>,
+        ee: &CertificateDer<'_>,
+    ) -> Result<(), rustls::Error> {
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(pki.roots()), provider())
+            .with_crls(crls)
+            .build()
+            .expect("client verifier");
+        verifier
+            .verify_client_cert(ee, &[], rustls_pki_types::UnixTime::now())
+            .map(|_| ())
+    }
+
+    /// Every bad certificate fails webpki verification (with the PKI's CRLs)
+    /// for its intended reason; the good ones pass.
+    fn check_webpki_verdicts(pki: &Pki) {
+        let kt = pki.key_type;
+        let crls = || vec![pki.enterprise_crl.clone(), pki.partner_crl.clone()];
+        for (label, id) in [("edge", &pki.edge), ("partner", &pki.partner), ("client", &pki.client)] {
+            assert_eq!(verify_client(pki, crls(), &id.chain[0]), Ok(()), "{kt}: {label}");
+        }
+        // Defects that webpki itself does not see (names, topology, domains).
+        for which in [
+            BadCert::WrongName,
+            BadCert::NotInTopology,
+            BadCert::PartnerClaimsEnterprise,
+        ] {
+            assert_eq!(
+                verify_client(pki, crls(), &pki.bad(which).chain[0]),
+                Ok(()),
+                "{kt}: {which}"
+            );
+        }
+        let err = |which: BadCert| verify_client(pki, crls(), &pki.bad(which).chain[0]).expect_err(which.as_str());
+        use rustls::Error::InvalidCertificate as Invalid;
+        let e = err(BadCert::Revoked);
+        assert!(matches!(e, Invalid(CertificateError::Revoked)), "{kt}: revoked: {e:?}");
+        let e = err(BadCert::Expired);
+        assert!(
+            matches!(
+                e,
+                Invalid(CertificateError::Expired | CertificateError::ExpiredContext { .. })
+            ),
+            "{kt}: expired: {e:?}"
+        );
+        let e = err(BadCert::NotYetValid);
+        assert!(
+            matches!(
+                e,
+                Invalid(CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. })
+            ),
+            "{kt}: not yet valid: {e:?}"
+        );
+        let e = err(BadCert::UntrustedCa);
+        assert!(
+            matches!(e, Invalid(CertificateError::UnknownIssuer)),
+            "{kt}: untrusted CA: {e:?}"
+        );
+        // Without CRLs the revoked certificate is accepted: the CRL is what rejects it.
+        assert_eq!(
+            verify_client(pki, Vec::new(), &pki.bad(BadCert::Revoked).chain[0]),
+            Ok(())
+        );
     }
 
     /// Generate, inspect, write, load back, compare, handshake. One PKI per call.
@@ -1486,14 +2056,30 @@ mod tests {
                 files::EDGE_KEY,
                 files::PARTNER_KEY,
                 files::CLIENT_KEY,
-            ] {
-                let mode = fs::metadata(pki_dir.join(name)).expect("stat").permissions().mode();
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(BadCert::ALL.map(bad_key_file))
+            {
+                let mode = fs::metadata(pki_dir.join(&name)).expect("stat").permissions().mode();
                 assert_eq!(mode & 0o777, 0o600, "{name}");
             }
         }
+        assert!(
+            !pki_dir.join("bad/rogue-ca.key").exists(),
+            "the rogue CA key is not written"
+        );
         let loaded = Pki::load(&pki_dir).expect("load");
         assert_eq!(loaded.key_type, key_type);
         assert_eq!(all_certs(&loaded), certs);
+        assert_eq!(loaded.enterprise_crl, pki.enterprise_crl);
+        assert_eq!(loaded.partner_crl, pki.partner_crl);
+        assert_eq!(loaded.topology, DEFAULT_TOPOLOGY);
+        for which in BadCert::ALL {
+            assert_eq!(pki.bad(which).key.secret_der(), loaded.bad(which).key.secret_der());
+        }
+        check_webpki_verdicts(&pki);
+        check_webpki_verdicts(&loaded);
         for (a, b) in [
             (&pki.server, &loaded.server),
             (&pki.edge, &loaded.edge),
@@ -1629,6 +2215,236 @@ mod tests {
     #[tokio::test]
     async fn ed25519_tls13_and_tls12() {
         full_check(KeyType::Ed25519, BOTH).await;
+    }
+
+    #[test]
+    fn bad_cert_names() {
+        use clap::ValueEnum as _;
+        let expected = [
+            "expired",
+            "not-yet-valid",
+            "revoked",
+            "wrong-name",
+            "untrusted-ca",
+            "not-in-topology",
+            "partner-claims-enterprise",
+        ];
+        assert_eq!(BadCert::value_variants(), &BadCert::ALL);
+        for (which, name) in BadCert::ALL.into_iter().zip(expected) {
+            assert_eq!(which.as_str(), name);
+            assert_eq!(which.to_string(), name);
+            assert!(!which.describe().is_empty() && !which.describe().contains('\n'));
+            assert_eq!(name.parse::<BadCert>().expect("parse"), which);
+            assert_eq!(name.to_uppercase().parse::<BadCert>().expect("parse"), which);
+            assert_eq!(which.to_possible_value().expect("clap").get_name(), name);
+            assert_eq!(serde_json::to_string(&which).expect("json"), format!("\"{name}\""));
+            assert_eq!(bad_cert_file(which), format!("bad/{name}.pem"));
+            assert_eq!(bad_key_file(which), format!("bad/{name}.key"));
+        }
+        let err = "bogus".parse::<BadCert>().expect_err("invalid").to_string();
+        for name in expected {
+            assert!(err.contains(name), "{err}");
+        }
+        assert!(err.contains("bogus"), "{err}");
+        // The topology is valid TOML naming the three servers.
+        let topology: toml::Table = DEFAULT_TOPOLOGY.parse().expect("toml");
+        let servers = topology["server"].as_array().expect("servers");
+        let fqdns: Vec<_> = servers.iter().map(|s| s["fqdn"].as_str().expect("fqdn")).collect();
+        assert_eq!(fqdns, [SERVER_DNS, EDGE_DNS, PARTNER_DNS]);
+        assert!(!DEFAULT_TOPOLOGY.contains(WRONG_NAME_DNS) && !DEFAULT_TOPOLOGY.contains(ROGUE_DNS));
+    }
+
+    /// Each bad certificate differs from the good edge certificate in its one defect only.
+    #[test]
+    fn bad_certs_have_one_defect() {
+        let pki = Pki::generate(KeyType::EcdsaP256).expect("generate");
+        let now = OffsetDateTime::now_utc();
+        let edge_x509 = parse_cert(&pki.edge.chain[0], "edge").expect("edge");
+        let edge = summarize(&pki.edge.chain[0]).expect("edge");
+        let ent = format!("CN={ENTERPRISE_CA_CN}, O={ORGANIZATION}");
+        let par = format!("CN={PARTNER_CA_CN}, O={ORGANIZATION}");
+        let rogue = summarize(&pki.rogue_ca).expect("rogue");
+        assert_eq!(rogue.subject, format!("CN={ROGUE_CA_CN}, O={ORGANIZATION}"));
+        assert_eq!(rogue.issuer, rogue.subject);
+        assert_eq!(KeyType::of_certificate(&pki.rogue_ca), Some(KeyType::EcdsaP256));
+        assert!(
+            !pki.roots()
+                .roots
+                .iter()
+                .any(|r| r.subject.as_ref() == parse_cert(&pki.rogue_ca, "rogue").expect("rogue").subject().as_raw())
+        );
+
+        let near = |a: OffsetDateTime, b: OffsetDateTime| (a - b).abs() < Duration::minutes(5);
+        let eku = |x: &X509Certificate<'_>| {
+            let e = x.extended_key_usage().expect("eku").expect("eku present").value;
+            (e.server_auth, e.client_auth, e.other.len())
+        };
+        assert_eq!(eku(&edge_x509), (true, true, 0));
+        for which in BadCert::ALL {
+            let id = pki.bad(which);
+            assert_eq!(id.chain.len(), 1, "{which}");
+            let cert = &id.chain[0];
+            let s = summarize(cert).expect("summary");
+            let x509 = parse_cert(cert, which.as_str()).expect("parse");
+            assert_eq!(eku(&x509), eku(&edge_x509), "{which}: EKU");
+            assert_eq!(s.key, edge.key, "{which}: key type");
+            assert!(!x509.is_ca(), "{which}");
+            assert_ne!(serial(cert), serial(&pki.edge.chain[0]), "{which}: own serial");
+            assert_ne!(id.key.secret_der(), pki.edge.key.secret_der(), "{which}: own key");
+            let (name, issuer, not_before, not_after) = match which {
+                BadCert::Expired => (EDGE_DNS, &ent, now - Duration::days(60), now - Duration::days(30)),
+                BadCert::NotYetValid => (EDGE_DNS, &ent, now + Duration::days(30), now + Duration::days(60)),
+                BadCert::Revoked => (EDGE_DNS, &ent, edge.not_before, edge.not_after),
+                BadCert::WrongName => (WRONG_NAME_DNS, &ent, edge.not_before, edge.not_after),
+                BadCert::UntrustedCa => (EDGE_DNS, &rogue.subject, edge.not_before, edge.not_after),
+                BadCert::NotInTopology => (ROGUE_DNS, &ent, edge.not_before, edge.not_after),
+                BadCert::PartnerClaimsEnterprise => (EDGE_DNS, &par, edge.not_before, edge.not_after),
+            };
+            assert_eq!(s.subject, format!("CN={name}, O={ORGANIZATION}"), "{which}: subject");
+            assert_eq!(s.dns_names, vec![name.to_owned()], "{which}: SAN");
+            assert!(s.ip_addresses.is_empty(), "{which}: SAN IPs");
+            assert_eq!(&s.issuer, issuer, "{which}: issuer");
+            assert!(near(s.not_before, not_before), "{which}: notBefore {}", s.not_before);
+            assert!(near(s.not_after, not_after), "{which}: notAfter {}", s.not_after);
+            assert_eq!(
+                s.not_after - s.not_before,
+                edge.not_after - edge.not_before
+                    + if matches!(which, BadCert::Expired | BadCert::NotYetValid) {
+                        -BACKDATE
+                    } else {
+                        Duration::ZERO
+                    },
+                "{which}: span"
+            );
+        }
+    }
+
+    /// The generated CRLs: the Enterprise CRL lists exactly the revoked
+    /// certificate, the Partner CRL nothing; `crl()` signs new ones.
+    #[test]
+    fn crls() {
+        let pki = Pki::generate(KeyType::EcdsaP256).expect("generate");
+        let now = OffsetDateTime::now_utc();
+        let ent = parse_cert(&pki.enterprise_ca, "ent").expect("ent");
+        let par = parse_cert(&pki.partner_ca, "par").expect("par");
+        let ku = ent.key_usage().expect("ku").expect("ku present").value;
+        assert!(ku.crl_sign() && ku.key_cert_sign() && ku.digital_signature());
+
+        let crl = parse_crl(&pki.enterprise_crl, "enterprise").expect("parse");
+        assert_eq!(crl.issuer().as_raw(), ent.subject().as_raw());
+        let revoked: Vec<_> = crl.iter_revoked_certificates().collect();
+        assert_eq!(revoked.len(), 1);
+        assert_eq!(
+            revoked[0].raw_serial(),
+            serial(&pki.bad(BadCert::Revoked).chain[0]).as_slice()
+        );
+        let (_, reason) = revoked[0].reason_code().expect("reason");
+        assert_eq!(reason, x509_parser::x509::ReasonCode::KeyCompromise);
+        assert_eq!(crl.crl_number().map(|n| n.to_string()), Some("1".to_owned()));
+        let this_update = crl.last_update().to_datetime();
+        let next_update = crl.next_update().expect("nextUpdate").to_datetime();
+        assert!((this_update - (now - Duration::hours(1))).abs() < Duration::minutes(5));
+        assert!((next_update - (now + Duration::days(7))).abs() < Duration::minutes(5));
+        let crl = parse_crl(&pki.partner_crl, "partner").expect("parse");
+        assert_eq!(crl.issuer().as_raw(), par.subject().as_raw());
+        assert_eq!(crl.iter_revoked_certificates().count(), 0);
+        assert_eq!(crl.crl_number().map(|n| n.to_string()), Some("1".to_owned()));
+
+        // Hot reload: revoke the good edge certificate with a new CRL.
+        let (t0, t1) = (now - Duration::minutes(1), now + Duration::days(1));
+        let edge = &pki.edge.chain[0];
+        let revoked_cert = &pki.bad(BadCert::Revoked).chain[0];
+        let new = pki
+            .crl(CaName::Enterprise, &[edge, revoked_cert], t0, t1, 2)
+            .expect("crl");
+        let parsed = parse_crl(&new, "new").expect("parse");
+        let serials: Vec<_> = parsed
+            .iter_revoked_certificates()
+            .map(|r| r.raw_serial().to_vec())
+            .collect();
+        assert_eq!(serials, vec![serial(edge), serial(revoked_cert)]);
+        assert_eq!(parsed.crl_number().map(|n| n.to_string()), Some("2".to_owned()));
+        let crls = vec![new.clone(), pki.partner_crl.clone()];
+        assert!(matches!(
+            verify_client(&pki, crls, edge),
+            Err(rustls::Error::InvalidCertificate(CertificateError::Revoked))
+        ));
+        // Revoking the partner certificate with the Partner CA.
+        let new_partner = pki
+            .crl(CaName::Partner, &[&pki.partner.chain[0]], t0, t1, 2)
+            .expect("crl");
+        let crls = vec![pki.enterprise_crl.clone(), new_partner];
+        assert!(matches!(
+            verify_client(&pki, crls, &pki.partner.chain[0]),
+            Err(rustls::Error::InvalidCertificate(CertificateError::Revoked))
+        ));
+        assert_eq!(
+            verify_client(&pki, vec![pki.enterprise_crl.clone(), pki.partner_crl.clone()], edge),
+            Ok(())
+        );
+        // A CA cannot revoke what it did not issue; nextUpdate must follow thisUpdate.
+        assert!(matches!(
+            pki.crl(CaName::Partner, &[edge], t0, t1, 2),
+            Err(PkiError::NotIssuedBy { .. })
+        ));
+        assert!(matches!(
+            pki.crl(CaName::Enterprise, &[], t1, t0, 2),
+            Err(PkiError::Generate(_))
+        ));
+
+        // write_crl / load_crls: PEM (atomic), DER, and errors naming the file.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("enterprise-ca.crl");
+        write_crl(&path, &pki.enterprise_crl).expect("write");
+        write_crl(&path, &new).expect("overwrite");
+        let text = fs::read_to_string(&path).expect("read");
+        assert!(text.starts_with("-----BEGIN X509 CRL-----\n"), "{text}");
+        assert_eq!(load_crls(&path).expect("load"), vec![new.clone()]);
+        let entries: Vec<_> = fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(
+            entries,
+            vec![std::ffi::OsString::from("enterprise-ca.crl")],
+            "no temporary file left"
+        );
+        let der = dir.path().join("crl.der");
+        fs::write(&der, new.as_ref()).expect("write");
+        assert_eq!(load_crls(&der).expect("load"), vec![new.clone()]);
+        let both = dir.path().join("both.pem");
+        fs::write(
+            &both,
+            format!(
+                "{}{}",
+                pem_encode("X509 CRL", &pki.enterprise_crl),
+                pem_encode("X509 CRL", &pki.partner_crl)
+            ),
+        )
+        .expect("write");
+        assert_eq!(
+            load_crls(&both).expect("load"),
+            vec![pki.enterprise_crl.clone(), pki.partner_crl.clone()]
+        );
+        let empty = dir.path().join("empty.crl");
+        fs::write(&empty, "nothing\n").expect("write");
+        let e = load_crls(&empty).expect_err("empty");
+        assert!(
+            matches!(e, PkiError::NoCrl { .. }) && e.to_string().contains("empty.crl"),
+            "{e}"
+        );
+        let junk = dir.path().join("junk.crl");
+        fs::write(&junk, pem_encode("X509 CRL", b"\x30\x03\x02\x01\x00")).expect("write");
+        let e = load_crls(&junk).expect_err("junk");
+        assert!(
+            matches!(e, PkiError::Crl { .. }) && e.to_string().contains("junk.crl"),
+            "{e}"
+        );
+        let e = load_crls(&dir.path().join("missing.crl")).expect_err("missing");
+        assert!(
+            matches!(e, PkiError::Io { .. }) && e.to_string().contains("missing.crl"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1786,6 +2602,47 @@ mod tests {
             PkiError::KeyMismatch { .. }
         ));
         fs::remove_file(pki_dir.join(files::ENTERPRISE_CA_KEY)).expect("rm");
+        // Missing or wrong CRLs, topology and bad files.
+        for name in [
+            files::ENTERPRISE_CRL,
+            files::PARTNER_CRL,
+            files::TOPOLOGY,
+            files::ROGUE_CA,
+            &bad_cert_file(BadCert::Revoked),
+            &bad_key_file(BadCert::PartnerClaimsEnterprise),
+        ] {
+            let path = pki_dir.join(name);
+            let saved = fs::read(&path).expect("read");
+            fs::remove_file(&path).expect("rm");
+            let err = Pki::load(&pki_dir).expect_err(name);
+            assert!(err.to_string().contains(name), "{err}");
+            fs::write(&path, saved).expect("restore");
+        }
+        fs::write(pki_dir.join(files::TOPOLOGY), "revocation = \n").expect("write");
+        let err = Pki::load(&pki_dir).expect_err("bad topology");
+        assert!(
+            matches!(err, PkiError::Topology { .. }) && err.to_string().contains(files::TOPOLOGY),
+            "{err}"
+        );
+        fs::write(pki_dir.join(files::TOPOLOGY), DEFAULT_TOPOLOGY).expect("write");
+        fs::copy(pki_dir.join(files::PARTNER_CRL), pki_dir.join(files::ENTERPRISE_CRL)).expect("cp");
+        let err = Pki::load(&pki_dir).expect_err("swapped CRL");
+        assert!(
+            matches!(err, PkiError::Crl { .. }) && err.to_string().contains(files::ENTERPRISE_CRL),
+            "{err}"
+        );
+        write_crl(&pki_dir.join(files::ENTERPRISE_CRL), &pki.enterprise_crl).expect("write");
+        assert!(Pki::load(&pki_dir).is_ok());
+        assert!(matches!(
+            loaded.crl(
+                CaName::Enterprise,
+                &[],
+                OffsetDateTime::now_utc(),
+                OffsetDateTime::now_utc() + Duration::days(1),
+                2
+            ),
+            Err(PkiError::NoIssuerKey { .. })
+        ));
         // Missing leaf file.
         fs::remove_file(pki_dir.join(files::CLIENT)).expect("rm");
         let err = Pki::load(&pki_dir).expect_err("missing client");

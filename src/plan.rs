@@ -267,6 +267,11 @@ pub struct PhaseSpec {
     pub body_size: Option<usize>,
     /// Workload `messages`: requests outstanding per session (pipelining depth).
     pub window: Option<usize>,
+    /// Mode `mtls`, workload `sessions`: a share of sessions presents this bad certificate
+    /// (a negative case of the PKI, e.g. `revoked`); each must be refused.
+    pub bad_cert: Option<crate::pki::BadCert>,
+    /// The share of sessions that present `bad_cert` (0 to 1; default 0.2).
+    pub bad_cert_share: Option<f64>,
 }
 
 impl PhaseSpec {
@@ -303,7 +308,9 @@ impl PhaseSpec {
             record_size,
             direction,
             body_size,
-            window
+            window,
+            bad_cert,
+            bad_cert_share
         );
         self
     }
@@ -412,6 +419,12 @@ pub struct PhasePlan {
     pub body_size: usize,
     /// Workload `messages`: requests outstanding per session.
     pub window: usize,
+    /// Sessions presenting this bad certificate, which must be refused (mode `mtls`).
+    #[serde(default)]
+    pub bad_cert: Option<crate::pki::BadCert>,
+    /// Their share of all sessions.
+    #[serde(default)]
+    pub bad_cert_share: f64,
 }
 
 /// A bad profile or flag.
@@ -463,6 +476,8 @@ pub fn builtin_defaults() -> PhaseSpec {
         direction: Some(Direction::Up),
         body_size: Some(1024),
         window: Some(8),
+        bad_cert: None,
+        bad_cert_share: None,
     }
 }
 
@@ -650,6 +665,20 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     if max_in_flight == 0 {
         return Err(err("max_in_flight", "must be > 0"));
     }
+    let bad_cert_share = match (s.bad_cert, s.bad_cert_share) {
+        (None, Some(_)) => return Err(err("bad_cert_share", "needs bad_cert")),
+        (None, None) => 0.0,
+        (Some(_), share) => {
+            let share = share.unwrap_or(0.2);
+            if !(share > 0.0 && share <= 1.0) {
+                return Err(err("bad_cert_share", "must be more than 0 and at most 1"));
+            }
+            if mode != Mode::Mtls || workload != Workload::Sessions {
+                return Err(err("bad_cert", "applies to mode `mtls` with workload `sessions` only"));
+            }
+            share
+        }
+    };
     Ok(PhasePlan {
         name: s.name.clone().unwrap_or_else(|| "run".into()),
         mode,
@@ -675,6 +704,8 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         direction: s.direction.expect("built-in default"),
         body_size,
         window,
+        bad_cert: s.bad_cert,
+        bad_cert_share,
     })
 }
 

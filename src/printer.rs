@@ -79,6 +79,24 @@ pub fn phase(p: &PhaseResult) -> String {
                 "  rate        {:.1} sessions/s · {:.1} handshakes/s · {:.1} transactions/s",
                 p.rates.sessions_per_s, p.rates.handshakes_per_s, p.rates.transactions_per_s
             );
+            if let Some(r) = &p.rejections {
+                let reasons: Vec<String> = r.by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                let _ = writeln!(
+                    s,
+                    "  bad certs   {} sessions presented `{}` ({:.0}%): {} refused ({:.1}/s), {} ACCEPTED · {}",
+                    r.sessions,
+                    r.bad_cert,
+                    r.share * 100.0,
+                    r.rejected,
+                    r.rejected_per_s,
+                    r.accepted,
+                    if reasons.is_empty() {
+                        "-".into()
+                    } else {
+                        reasons.join(", ")
+                    }
+                );
+            }
         }
         Workload::Kept => {
             let _ = writeln!(

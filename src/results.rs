@@ -104,6 +104,10 @@ pub struct PhaseResult {
     pub messages: Option<MessageFigures>,
     /// Reconnect storm figures (workload `storm`).
     pub storm: Option<StormFigures>,
+    /// Sessions that presented a bad certificate (phase `bad_cert`). Absent in files written
+    /// before it existed.
+    #[serde(default)]
+    pub rejections: Option<RejectionFigures>,
     /// One point a second over the measured window (the last one may be shorter). Absent in
     /// files written before it existed.
     #[serde(default)]
@@ -279,6 +283,28 @@ pub struct StormFigures {
     pub all_back_ms: Option<f64>,
 }
 
+/// Sessions that presented a bad certificate: every one must be refused. Their latency is the
+/// `rejection` metric (start of the session until the refusal is seen), reported beside the
+/// good sessions' `session`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectionFigures {
+    /// The negative case presented (e.g. `revoked`).
+    pub bad_cert: String,
+    /// Its share of sessions, as planned.
+    pub share: f64,
+    /// Bad sessions started in the measured window.
+    pub sessions: u64,
+    /// Refused, as they must be.
+    pub rejected: u64,
+    /// Accepted: each one is also a `bad-cert-accepted` failure. Must be 0.
+    pub accepted: u64,
+    /// Refusals per second.
+    pub rejected_per_s: f64,
+    /// How they were refused, as the generator saw it (e.g. `tls-alert-received:certificate-revoked`).
+    pub by_reason: BTreeMap<String, u64>,
+}
+
 /// One interval of a phase's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -438,7 +464,17 @@ impl PhaseResult {
             all_back_ms: (s.sessions_ok == s.sessions_started && !s.session.is_empty())
                 .then(|| round(s.session.max() as f64 / 1000.0)),
         });
+        let rejections = plan.bad_cert.map(|which| RejectionFigures {
+            bad_cert: which.as_str().to_owned(),
+            share: plan.bad_cert_share,
+            sessions: s.bad_started,
+            rejected: s.rejected,
+            accepted: s.bad_started - s.rejected.min(s.bad_started),
+            rejected_per_s: per(s.rejected),
+            by_reason: s.rejections.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        });
         PhaseResult {
+            rejections,
             timeline: o.timeline.clone(),
             bulk,
             storm,

@@ -59,6 +59,11 @@ pub enum FailureKind {
     Reset,
     /// Another I/O error after the handshake.
     Io(String),
+    /// A server-to-server peer with a valid certificate that is not a trusted server of the
+    /// topology, refused after the handshake.
+    NotInTopology,
+    /// A session presenting a bad certificate (a negative case) was accepted.
+    BadCertAccepted,
 }
 
 impl fmt::Display for FailureKind {
@@ -76,6 +81,8 @@ impl fmt::Display for FailureKind {
             FailureKind::SipProtocol(e) => write!(f, "sip-protocol:{e}"),
             FailureKind::Reset => f.write_str("reset"),
             FailureKind::Io(e) => write!(f, "io:{e}"),
+            FailureKind::NotInTopology => f.write_str("not-in-topology"),
+            FailureKind::BadCertAccepted => f.write_str("bad-cert-accepted"),
         }
     }
 }
@@ -187,6 +194,15 @@ pub struct PhaseStats {
     pub records: u64,
     /// Monotonic offset (from the phase's measured start) of the last counted completion.
     pub last_completion: Duration,
+    /// Sessions that presented a bad certificate (phase `bad_cert`); not in `sessions_started`
+    /// unless accepted, which is a failure (`bad-cert-accepted`).
+    pub bad_started: u64,
+    /// Of those, refused as they must be.
+    pub rejected: u64,
+    /// How they were refused, as the generator saw it.
+    pub rejections: BTreeMap<FailureKind, u64>,
+    /// Time from the start of a bad session until its refusal was seen.
+    pub rejection: Histogram<u64>,
 }
 
 impl Default for PhaseStats {
@@ -213,6 +229,10 @@ impl PhaseStats {
             bytes_in: 0,
             records: 0,
             last_completion: Duration::ZERO,
+            bad_started: 0,
+            rejected: 0,
+            rejections: BTreeMap::new(),
+            rejection: new_histogram(),
         }
     }
 
@@ -276,6 +296,12 @@ impl PhaseStats {
         self.bytes_in += other.bytes_in;
         self.records += other.records;
         self.last_completion = self.last_completion.max(other.last_completion);
+        self.bad_started += other.bad_started;
+        self.rejected += other.rejected;
+        for (k, v) in &other.rejections {
+            *self.rejections.entry(k.clone()).or_insert(0) += v;
+        }
+        add(&mut self.rejection, &other.rejection);
     }
 
     /// Transactions that succeeded, all methods.
@@ -292,6 +318,7 @@ impl PhaseStats {
             ("handshake.full".to_owned(), &self.handshake_full),
             ("handshake.resumed".to_owned(), &self.handshake_resumed),
             ("session".to_owned(), &self.session),
+            ("rejection".to_owned(), &self.rejection),
         ];
         if open_loop {
             out.push(("session.uncorrected".to_owned(), &self.session_uncorrected));
@@ -330,6 +357,10 @@ impl PhaseStats {
             bytes_in: self.bytes_in.saturating_sub(earlier.bytes_in),
             records: self.records.saturating_sub(earlier.records),
             last_completion: self.last_completion,
+            bad_started: self.bad_started.saturating_sub(earlier.bad_started),
+            rejected: self.rejected.saturating_sub(earlier.rejected),
+            rejections: BTreeMap::new(),
+            rejection: sub(&self.rejection, &earlier.rejection),
         };
         for (m, t) in &self.sip {
             let dt = match earlier.sip.get(m) {
@@ -342,6 +373,12 @@ impl PhaseStats {
                 None => t.clone(),
             };
             d.sip.insert(m.clone(), dt);
+        }
+        for (k, v) in &self.rejections {
+            let n = v.saturating_sub(earlier.rejections.get(k).copied().unwrap_or(0));
+            if n > 0 {
+                d.rejections.insert(k.clone(), n);
+            }
         }
         for (k, v) in &self.failures {
             let n = v.saturating_sub(earlier.failures.get(k).copied().unwrap_or(0));

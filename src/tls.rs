@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
 use rustls::crypto::CryptoProvider;
-use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, CommonState, HandshakeKind, RootCertStore, ServerConfig, SupportedProtocolVersion};
+use rustls::server::danger::ClientCertVerifier;
+use rustls::{ClientConfig, CommonState, HandshakeKind, ServerConfig, SupportedProtocolVersion};
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde::{Deserialize, Serialize};
 
@@ -115,20 +115,18 @@ pub fn with_suite(provider: &Arc<CryptoProvider>, suite: &str) -> Result<Arc<Cry
 /// config: build one config per worker for per-worker caches.
 pub fn client_config(
     provider: &Arc<CryptoProvider>,
-    roots: RootCertStore,
+    verifier: Arc<dyn ServerCertVerifier>,
     identity: Option<&Identity>,
     versions: Versions,
     resumption: Resumption,
     cache: usize,
     record_size: Option<usize>,
 ) -> Result<Arc<ClientConfig>> {
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .context("building the server certificate verifier")?;
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions.list())
         .context("the crypto provider does not support the requested TLS versions")?
-        .with_webpki_verifier(verifier);
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
     let mut config = match identity {
         Some(id) => builder
             .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
@@ -297,24 +295,19 @@ impl rustls::server::ProducesTickets for TicketLifetime {
     }
 }
 
-/// Server configuration. With `client_roots`, a client certificate chaining to them is required (MTLS).
+/// Server configuration. With a client verifier, a client certificate it accepts is required (MTLS).
 pub fn server_config(
     provider: &Arc<CryptoProvider>,
     identity: &Identity,
-    client_roots: Option<RootCertStore>,
+    client_verifier: Option<Arc<dyn ClientCertVerifier>>,
     versions: Versions,
     resumption: ServerResumption,
 ) -> Result<Arc<ServerConfig>> {
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions.list())
         .context("the crypto provider does not support the requested TLS versions")?;
-    let builder = match client_roots {
-        Some(roots) => {
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()
-                .context("building the client certificate verifier")?;
-            builder.with_client_cert_verifier(verifier)
-        }
+    let builder = match client_verifier {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
         None => builder.with_no_client_auth(),
     };
     let mut config = builder
@@ -348,6 +341,12 @@ pub fn classify_io(err: &io::Error) -> FailureKind {
 pub fn classify_tls(err: &rustls::Error) -> FailureKind {
     match err {
         rustls::Error::AlertReceived(alert) => FailureKind::TlsAlertReceived(variant_kebab(&format!("{alert:?}"))),
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+            match other.0.downcast_ref::<crate::trust::Refusal>() {
+                Some(refusal) => FailureKind::Certificate(refusal.reason().into()),
+                None => FailureKind::Certificate("other".into()),
+            }
+        }
         rustls::Error::InvalidCertificate(cert) => FailureKind::Certificate(variant_kebab(&format!("{cert:?}"))),
         other => FailureKind::Tls(variant_kebab(&format!("{other:?}"))),
     }

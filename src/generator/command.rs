@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use rustls::RootCertStore;
 use rustls_pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
@@ -23,6 +22,7 @@ use crate::results::{PhaseResult, RunResult, SCHEMA, TargetInfo, now_rfc3339};
 use crate::server::{self, ServerConfig};
 use crate::sys::{self, Environment};
 use crate::tls::{self, Backend, ServerResumption, Versions};
+use crate::trust::Trust;
 use crate::{printer, signals};
 
 /// Options of `sipbench run`.
@@ -102,6 +102,18 @@ pub struct RunArgs {
     /// Workload messages: requests outstanding per session.
     #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
     pub window: Option<usize>,
+    /// Mode mtls, workload sessions: a share of sessions presents this bad certificate (e.g.
+    /// revoked); each must be refused, and is reported apart from the good ones.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "CASE",
+        help_heading = "Phase (overrides every phase of a profile)"
+    )]
+    pub bad_cert: Option<crate::pki::BadCert>,
+    /// Share of sessions presenting --bad-cert (default 0.2).
+    #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
+    pub bad_cert_share: Option<f64>,
     /// Offer only this cipher suite, e.g. TLS13_AES_128_GCM_SHA256.
     #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
     pub cipher_suite: Option<String>,
@@ -138,12 +150,24 @@ pub struct RunArgs {
     /// CA bundle (PEM) the server certificate must chain to.
     #[arg(long, value_name = "FILE", help_heading = "Target")]
     pub ca: Option<PathBuf>,
+    /// Topology file (see `sipbench pki init`): the trusted CAs with their CRLs and domains,
+    /// and the servers trusted for MTLS. Instead of --ca.
+    #[arg(long, value_name = "FILE", help_heading = "Target", conflicts_with = "ca")]
+    pub topology: Option<PathBuf>,
+    /// Evaluate certificate and CRL validity at this time instead of now (2027-01-31 or
+    /// RFC 3339), e.g. to see what fails after an expiry.
+    #[arg(long, value_name = "TIME", value_parser = crate::trust::parse_at, help_heading = "Target")]
+    pub at: Option<rustls_pki_types::UnixTime>,
     /// Certificate chain (PEM) presented in mode mtls.
     #[arg(long, value_name = "FILE", requires = "key", help_heading = "Target")]
     pub cert: Option<PathBuf>,
     /// Private key (PEM) of --cert.
     #[arg(long, value_name = "FILE", requires = "cert", help_heading = "Target")]
     pub key: Option<PathBuf>,
+    /// PKI directory (`sipbench pki init`) whose bad/ certificates --bad-cert presents to a
+    /// remote target.
+    #[arg(long, value_name = "DIR", help_heading = "Target")]
+    pub pki: Option<PathBuf>,
     /// Key type of the embedded server's throwaway PKI.
     #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256, help_heading = "Target")]
     pub key_type: KeyType,
@@ -191,6 +215,8 @@ impl RunArgs {
             direction: self.direction,
             body_size: self.body_size,
             window: self.window,
+            bad_cert: self.bad_cert,
+            bad_cert_share: self.bad_cert_share,
         }
     }
 
@@ -228,8 +254,10 @@ struct Target {
     tcp: Vec<SocketAddr>,
     server_name: ServerName<'static>,
     domain: Arc<str>,
-    roots: Option<RootCertStore>,
+    trust: Option<Trust>,
     identity: Option<Identity>,
+    /// The negative-case certificates, for phases with `bad_cert`.
+    bad: std::collections::BTreeMap<crate::pki::BadCert, Identity>,
 }
 
 impl Target {
@@ -245,10 +273,9 @@ impl Target {
         let tls = match phase.mode {
             Mode::Tcp => None,
             mode => {
-                let roots = self
-                    .roots
-                    .clone()
-                    .with_context(|| format!("phase {}: mode {} needs --ca", phase.name, mode.as_str()))?;
+                let trust = self.trust.as_ref().with_context(|| {
+                    format!("phase {}: mode {} needs --ca or --topology", phase.name, mode.as_str())
+                })?;
                 let identity = match mode {
                     Mode::Mtls => Some(self.identity.as_ref().with_context(|| {
                         format!(
@@ -263,28 +290,57 @@ impl Target {
                     provider = tls::with_suite(&provider, suite)
                         .map_err(|e| anyhow::anyhow!("phase \"{}\": cipher_suite: {e}", phase.name))?;
                 }
+                // Server to server, the peer must be in the topology; a TLS client checks
+                // chain, validity, revocation, name and CA scope only.
+                let (trust, topology) = match mode {
+                    Mode::Mtls if trust.topology().is_some() => (trust.clone(), Some(Arc::new(trust.clone()))),
+                    _ => (trust.without_topology(), None),
+                };
+                let verifier = trust.verifier(&provider)?;
+                let bad = match phase.bad_cert {
+                    None => None,
+                    Some(which) => Some(self.bad.get(&which).with_context(|| {
+                        format!(
+                            "phase {}: bad_cert {which} needs the PKI's negative cases (give --pki DIR with a remote target)",
+                            phase.name
+                        )
+                    })?),
+                };
                 // One config per worker: each worker's sessions share one session cache.
-                let connectors = (0..workers)
-                    .map(|_| {
-                        let config = tls::client_config(
-                            &provider,
-                            roots.clone(),
-                            identity,
-                            phase.tls_versions,
-                            phase.resumption,
-                            phase.session_cache,
-                            (phase.workload == Workload::Records).then_some(phase.record_size),
-                        )?;
-                        Ok(TlsConnector::from(config).early_data(phase.resumption == Resumption::Tls13EarlyData))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Some((connectors, self.server_name.clone()))
+                let connectors_for = |identity: Option<&Identity>| {
+                    (0..workers)
+                        .map(|_| {
+                            let config = tls::client_config(
+                                &provider,
+                                verifier.clone(),
+                                identity,
+                                phase.tls_versions,
+                                phase.resumption,
+                                phase.session_cache,
+                                (phase.workload == Workload::Records).then_some(phase.record_size),
+                            )?;
+                            Ok(TlsConnector::from(config).early_data(phase.resumption == Resumption::Tls13EarlyData))
+                        })
+                        .collect::<Result<Vec<_>>>()
+                };
+                let connectors = connectors_for(identity)?;
+                let bad = match bad {
+                    Some(b) => connectors_for(Some(b))?,
+                    None => Vec::new(),
+                };
+                Some((connectors, self.server_name.clone(), topology, bad))
             }
+        };
+        let (tls, topology, bad) = match tls {
+            Some((c, n, t, b)) => (Some((c, n)), t, b),
+            None => (None, None, Vec::new()),
         };
         Ok(Endpoint {
             addrs: addrs.clone(),
             tls,
             domain: self.domain.clone(),
+            topology,
+            bad,
         })
     }
 }
@@ -317,10 +373,12 @@ fn remote_target(args: &RunArgs, target: &str) -> Result<Target> {
     let name = args.server_name.clone().unwrap_or_else(|| host.to_owned());
     let server_name = ServerName::try_from(name.clone())
         .with_context(|| format!("--server-name {name}: not a DNS name or IP address"))?;
-    let roots = match &args.ca {
-        Some(path) => Some(pki::roots_from(&pki::load_ca_bundle(path)?)?),
-        None => None,
-    };
+    let trust = match (&args.topology, &args.ca) {
+        (Some(path), _) => Some(Trust::load(path)?),
+        (None, Some(path)) => Some(Trust::from_cas(&pki::load_ca_bundle(path)?)?),
+        (None, None) => None,
+    }
+    .map(|t| t.at(args.at));
     let identity = match (&args.cert, &args.key) {
         (Some(c), Some(k)) => Some(pki::load_identity(c, k)?),
         _ => None,
@@ -338,15 +396,22 @@ fn remote_target(args: &RunArgs, target: &str) -> Result<Target> {
         tcp: tcp.into_iter().collect(),
         server_name,
         domain: name.into(),
-        roots,
+        trust,
         identity,
+        bad: match &args.pki {
+            Some(dir) => Pki::load(dir)
+                .with_context(|| format!("--pki {}", dir.display()))?
+                .bad
+                .clone(),
+            None => Default::default(),
+        },
     })
 }
 
 /// The embedded server's name (in the throwaway PKI's server certificate).
 pub const EMBEDDED_SERVER_NAME: &str = "sip.example.test";
 
-fn embedded_target(pki: &Pki, addrs: &server::ServerAddrs) -> Target {
+fn embedded_target(pki: &Pki, trust: Trust, addrs: &server::ServerAddrs) -> Target {
     let list = |a: &[SocketAddr]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     Target {
         info: TargetInfo {
@@ -361,8 +426,9 @@ fn embedded_target(pki: &Pki, addrs: &server::ServerAddrs) -> Target {
         tcp: addrs.tcp.clone(),
         server_name: ServerName::try_from(EMBEDDED_SERVER_NAME).expect("static name"),
         domain: EMBEDDED_SERVER_NAME.into(),
-        roots: Some(pki.enterprise_roots()),
+        trust: Some(trust),
         identity: Some(pki.edge.clone()),
+        bad: pki.bad.clone(),
     }
 }
 
@@ -421,14 +487,12 @@ async fn run_phases(
         let pki = tokio::task::spawn_blocking(move || Pki::generate(key_type))
             .await
             .context("generating the PKI")??;
-        let mut config = ServerConfig::loopback(
-            pki.server.clone(),
-            vec![pki.enterprise_ca.clone(), pki.partner_ca.clone()],
-        );
+        let trust = Trust::for_pki(&pki)?.at(args.at);
+        let mut config = ServerConfig::loopback(pki.server.clone(), trust.clone());
         config.per_thread_ports = true;
         let running = server::start(&config, pool)?;
         (
-            embedded_target(&pki, running.addrs()),
+            embedded_target(&pki, trust, running.addrs()),
             Some(running),
             Some(key_type.as_str().to_owned()),
         )

@@ -192,9 +192,20 @@ impl Ctx {
         worker: usize,
         keys: &mut PeerKeyCache,
     ) -> Result<(session::Stream, Established), FailureKind> {
+        self.establish_as(worker, false, keys).await
+    }
+
+    /// As [`Ctx::establish`], presenting the phase's bad certificate when `bad`.
+    async fn establish_as(
+        &self,
+        worker: usize,
+        bad: bool,
+        keys: &mut PeerKeyCache,
+    ) -> Result<(session::Stream, Established), FailureKind> {
         session::establish(
             &self.endpoint,
             worker,
+            bad,
             self.plan.connect_timeout,
             self.plan.handshake_timeout,
             keys,
@@ -520,7 +531,11 @@ async fn one_session(
 ) {
     let plan = &ctx.plan;
     let id = ctx.ids.fetch_add(1, Ordering::Relaxed);
-    let est = ctx.establish(worker, keys).await;
+    // Session k is bad when the running count of bad sessions steps up at k: exactly the share
+    // over any run of sessions, spread evenly.
+    let share = plan.bad_cert_share;
+    let bad = plan.bad_cert.is_some() && ((id + 1) as f64 * share).floor() > (id as f64 * share).floor();
+    let est = ctx.establish_as(worker, bad, keys).await;
     let mut txns: Vec<(&'static str, Duration, Result<u16, FailureKind>)> = Vec::new();
     let mut late = None;
     let result = match est {
@@ -554,6 +569,24 @@ async fn one_session(
     }
     let done = Instant::now();
     let mut s = lock(shard);
+    if bad {
+        // A bad certificate must be refused: that is the expected outcome, counted apart, and
+        // its handshake and transactions are not mixed into the good sessions' figures.
+        s.bad_started += 1;
+        match result {
+            Ok(_) => {
+                s.sessions_started += 1;
+                s.fail(FailureKind::BadCertAccepted);
+            }
+            Err((kind, _)) => {
+                s.rejected += 1;
+                *s.rejections.entry(kind).or_insert(0) += 1;
+                let _ = s.rejection.record(micros(done - intended));
+            }
+        }
+        s.completed_at(done - clock.window_start);
+        return;
+    }
     s.sessions_started += 1;
     let est = match &result {
         Ok(e) => Some(e),

@@ -32,6 +32,12 @@ pub struct Endpoint {
     pub tls: Option<(Vec<TlsConnector>, ServerName<'static>)>,
     /// Domain used in request URIs and From/To.
     pub domain: Arc<str>,
+    /// Server-to-server: the trust whose topology the server must be in (checked after the
+    /// handshake; a valid certificate of a server not in it fails as `not-in-topology`).
+    pub topology: Option<Arc<crate::trust::Trust>>,
+    /// Connectors (one per worker) presenting a bad certificate, for the sessions that must be
+    /// refused (phase `bad_cert`); empty otherwise.
+    pub bad: Vec<TlsConnector>,
 }
 
 /// A connected stream, TLS or not.
@@ -93,6 +99,7 @@ pub struct Established {
 pub async fn establish(
     ep: &Endpoint,
     worker: usize,
+    bad: bool,
     connect_timeout: Duration,
     handshake_timeout: Duration,
     keys: &mut PeerKeyCache,
@@ -121,6 +128,7 @@ pub async fn establish(
         };
         return Ok((Stream::Tcp(tcp), est));
     };
+    let connectors = if bad && !ep.bad.is_empty() { &ep.bad } else { connectors };
     let connector = &connectors[worker % connectors.len()];
     let t1 = Instant::now();
     let stream = match tokio::time::timeout(handshake_timeout, connector.connect(name.clone(), tcp)).await {
@@ -140,6 +148,12 @@ pub async fn establish(
             early: true,
         };
         return Ok((Stream::Tls(Box::new(stream)), est));
+    }
+    if let Some(trust) = &ep.topology
+        && let Err(refusal) = trust.check_topology(conn.peer_certificates().unwrap_or_default())
+    {
+        tracing::debug!("refused the server: {refusal}");
+        return Err(FailureKind::NotInTopology);
     }
     let negotiated = tls::negotiated(conn, keys);
     let resumed = negotiated.handshake == "resumed";

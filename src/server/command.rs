@@ -8,9 +8,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::{ServerConfig, run};
-use crate::pki::{self, KeyType, Pki};
+use rustls_pki_types::UnixTime;
+use tracing::{info, warn};
+
+use super::{RunningServer, ServerConfig, start};
+use crate::pki::{self, Identity, KeyType, Pki};
+use crate::pool::Pool;
 use crate::tls::{Backend, ServerResumption, Versions};
+use crate::trust::{TopologyFile, Trust};
 
 /// Options of `sipbench serve`.
 #[derive(Debug, Clone, Args)]
@@ -25,19 +30,36 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:5060")]
     pub tcp: SocketAddr,
     /// PKI directory (from `sipbench pki init`); created with a throwaway PKI when missing.
+    /// The server presents its `server.pem` and enforces its `topology.toml`.
     #[arg(long, default_value = "pki", conflicts_with_all = ["cert", "key"])]
     pub pki: PathBuf,
+    /// Topology file (trusted CAs with CRLs and domains, trusted servers) instead of the PKI
+    /// directory's.
+    #[arg(long, value_name = "FILE")]
+    pub topology: Option<PathBuf>,
+    /// Evaluate certificate and CRL validity at this time instead of now (2027-01-31 or
+    /// RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = crate::trust::parse_at)]
+    pub at: Option<UnixTime>,
+    /// Reload certificates, CAs, CRLs and the topology when one of their files changes (as on
+    /// SIGHUP). Established sessions are kept.
+    #[arg(long)]
+    pub watch: bool,
+    /// How often --watch looks at the files.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+    pub watch_interval: Duration,
     /// Key type when the PKI directory is created.
     #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
     pub key_type: KeyType,
-    /// Server certificate chain (PEM) instead of the PKI directory's.
-    #[arg(long, requires_all = ["key", "client_ca"])]
+    /// Server certificate chain (PEM) instead of the PKI directory's (with --topology or
+    /// --client-ca).
+    #[arg(long, requires = "key")]
     pub cert: Option<PathBuf>,
     /// Server private key (PEM).
     #[arg(long, requires = "cert")]
     pub key: Option<PathBuf>,
-    /// CA bundle (PEM) MTLS clients must chain to (with --cert).
-    #[arg(long)]
+    /// CA bundle (PEM) MTLS clients must chain to (with --cert; no revocation, no topology).
+    #[arg(long, conflicts_with = "topology")]
     pub client_ca: Option<PathBuf>,
     /// Runtime threads (default: all cores).
     #[arg(long)]
@@ -73,32 +95,122 @@ pub struct ServeArgs {
     pub max_message_size: usize,
 }
 
-/// Runs the server until Ctrl-C or SIGTERM, then drains and prints its counters.
+/// Where the server's certificate, key and trust come from; read again on every reload.
+#[derive(Debug, Clone)]
+struct Sources {
+    cert: PathBuf,
+    key: PathBuf,
+    trust: TrustSource,
+    at: Option<UnixTime>,
+}
+
+#[derive(Debug, Clone)]
+enum TrustSource {
+    /// A topology file (CAs with CRLs and domains, trusted servers).
+    Topology(PathBuf),
+    /// A plain CA bundle: any name, no revocation, no topology.
+    Bundle(PathBuf),
+}
+
+impl Sources {
+    fn from_args(args: &ServeArgs) -> Result<Sources> {
+        if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+            let trust = match (&args.topology, &args.client_ca) {
+                (Some(t), _) => TrustSource::Topology(t.clone()),
+                (None, Some(ca)) => TrustSource::Bundle(ca.clone()),
+                (None, None) => anyhow::bail!("--cert needs --topology or --client-ca"),
+            };
+            return Ok(Sources {
+                cert: cert.clone(),
+                key: key.clone(),
+                trust,
+                at: args.at,
+            });
+        }
+        if !args.pki.join(pki::files::SERVER).exists() {
+            let pki = Pki::generate(args.key_type)?;
+            pki.write_to(&args.pki)?;
+            eprintln!("wrote a throwaway {} PKI to {}", args.key_type, args.pki.display());
+        }
+        Ok(Sources {
+            cert: args.pki.join(pki::files::SERVER),
+            key: args.pki.join(pki::files::SERVER_KEY),
+            trust: TrustSource::Topology(
+                args.topology
+                    .clone()
+                    .unwrap_or_else(|| args.pki.join(pki::files::TOPOLOGY)),
+            ),
+            at: args.at,
+        })
+    }
+
+    fn load(&self) -> Result<(Identity, Trust)> {
+        let identity = pki::load_identity(&self.cert, &self.key)?;
+        let trust = match &self.trust {
+            TrustSource::Topology(path) => Trust::load(path)?,
+            TrustSource::Bundle(path) => Trust::from_cas(&pki::load_ca_bundle(path)?)?,
+        };
+        Ok((identity, trust.at(self.at)))
+    }
+
+    /// Every file a reload reads, for `--watch`.
+    fn files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.cert.clone(), self.key.clone()];
+        match &self.trust {
+            TrustSource::Bundle(path) => files.push(path.clone()),
+            TrustSource::Topology(path) => {
+                files.push(path.clone());
+                let base = path.parent().unwrap_or(std::path::Path::new("."));
+                if let Ok(file) = std::fs::read_to_string(path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| TopologyFile::parse(&t).map_err(|e| e.to_string()))
+                {
+                    for ca in file.resolve(base).ca {
+                        files.push(ca.cert);
+                        files.extend(ca.crl);
+                    }
+                }
+            }
+        }
+        files
+    }
+}
+
+/// What `--watch` compares: each file's modification time and length.
+fn fingerprint(files: &[PathBuf]) -> Vec<Option<(std::time::SystemTime, u64)>> {
+    files
+        .iter()
+        .map(|f| {
+            std::fs::metadata(f)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())))
+        })
+        .collect()
+}
+
+/// Reloads, logging the outcome; a failed reload keeps the running configuration.
+fn reload(server: &RunningServer, sources: &Sources, why: &str) {
+    match sources
+        .load()
+        .and_then(|(identity, trust)| server.reload(identity, trust))
+    {
+        Ok(()) => info!("reloaded certificates, CAs, CRLs and topology ({why})"),
+        Err(e) => warn!("reload ({why}) failed, keeping the running configuration: {e:#}"),
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, reloading on SIGHUP (and on file changes with
+/// `--watch`), then drains and prints its counters.
 pub fn main(args: &ServeArgs) -> Result<ExitCode> {
     let limit = crate::sys::raise_fd_limit();
-    let (identity, client_cas) = match (&args.cert, &args.key, &args.client_ca) {
-        (Some(c), Some(k), Some(ca)) => (pki::load_identity(c, k)?, pki::load_ca_bundle(ca)?),
-        _ => {
-            let pki = if args.pki.join(pki::files::SERVER).exists() {
-                Pki::load(&args.pki).with_context(|| format!("loading the PKI in {}", args.pki.display()))?
-            } else {
-                let pki = Pki::generate(args.key_type)?;
-                pki.write_to(&args.pki)?;
-                eprintln!("wrote a throwaway {} PKI to {}", args.key_type, args.pki.display());
-                pki
-            };
-            (
-                pki.server.clone(),
-                vec![pki.enterprise_ca.clone(), pki.partner_ca.clone()],
-            )
-        }
-    };
+    let sources = Sources::from_args(args)?;
+    let (identity, trust) = sources.load().context("loading the server's certificate and trust")?;
     let config = ServerConfig {
         tls_addr: Some(args.tls),
         mtls_addr: Some(args.mtls),
         tcp_addr: Some(args.tcp),
         identity,
-        client_cas,
+        trust,
         backend: Backend::default(),
         versions: args.tls_versions,
         max_connections: args.max_connections,
@@ -114,13 +226,48 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         },
     };
     let threads = args.threads.unwrap_or_else(crate::pool::cores);
+    let pool = Pool::new(threads, "sipbench-server")?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let stats = rt.block_on(run(config, threads, crate::signals::wait(), |addrs| {
+    let stats = rt.block_on(async {
+        let server = start(&config, &pool)?;
+        let addrs = server.addrs();
         eprintln!(
-            "sipbench serve: tls {} · mtls {} · tcp {} · {threads} threads · open-files limit {}",
-            addrs.tls[0], addrs.mtls[0], addrs.tcp[0], limit.soft
+            "sipbench serve: tls {} · mtls {} · tcp {} · {threads} threads · open-files limit {}{}",
+            addrs.tls[0],
+            addrs.mtls[0],
+            addrs.tcp[0],
+            limit.soft,
+            if args.watch {
+                " · watching certificate files"
+            } else {
+                ""
+            }
         );
-    }))?;
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("installing the SIGHUP handler")?;
+        let shutdown = crate::signals::wait();
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval(args.watch_interval);
+        let mut seen = fingerprint(&sources.files());
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = hangup.recv() => reload(&server, &sources, "SIGHUP"),
+                _ = tick.tick(), if args.watch => {
+                    let files = sources.files();
+                    let now = fingerprint(&files);
+                    if now != seen {
+                        seen = now;
+                        reload(&server, &sources, "a watched file changed");
+                    }
+                }
+            }
+        }
+        info!("shutting down");
+        anyhow::Ok(server.shutdown(Duration::from_secs(5)).await)
+    })?;
+    drop(rt);
+    drop(pool);
     println!("{}", serde_json::to_string_pretty(&stats)?);
     Ok(ExitCode::SUCCESS)
 }

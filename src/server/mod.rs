@@ -23,8 +23,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::BytesMut;
-use rustls::RootCertStore;
-use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -37,6 +35,7 @@ use crate::pool::Pool;
 use crate::sip::{Frame, Framer, Message, Role};
 use crate::stats::FailureKind;
 use crate::tls::{self, Backend, ServerResumption, Versions};
+use crate::trust::Trust;
 use registrar::Registrar;
 
 /// Which listener a connection arrived on.
@@ -73,8 +72,9 @@ pub struct ServerConfig {
     pub tcp_addr: Option<SocketAddr>,
     /// The certificate chain and key the server presents.
     pub identity: Identity,
-    /// CAs whose certificates the MTLS listener accepts from clients.
-    pub client_cas: Vec<CertificateDer<'static>>,
+    /// What the MTLS listener accepts from clients: CAs (scoped to domains, with CRLs) and the
+    /// topology of trusted servers; replaceable while running with [`RunningServer::reload`].
+    pub trust: Trust,
     /// Crypto backend.
     pub backend: Backend,
     /// TLS versions offered.
@@ -98,15 +98,15 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A configuration on loopback port 0 for all three transports, presenting `identity` and
-    /// accepting MTLS clients from `client_cas`.
-    pub fn loopback(identity: Identity, client_cas: Vec<CertificateDer<'static>>) -> Self {
+    /// accepting MTLS clients that `trust` accepts.
+    pub fn loopback(identity: Identity, trust: Trust) -> Self {
         let any: SocketAddr = "127.0.0.1:0".parse().expect("static address");
         ServerConfig {
             tls_addr: Some(any),
             mtls_addr: Some(any),
             tcp_addr: Some(any),
             identity,
-            client_cas,
+            trust,
             backend: Backend::default(),
             versions: Versions::Any,
             max_connections: 50_000,
@@ -143,6 +143,8 @@ pub struct ServerCounters {
     early_data_bytes: AtomicU64,
     mtls_resumed_with_identity: AtomicU64,
     bulk_bytes: AtomicU64,
+    not_in_topology: AtomicU64,
+    reloads: AtomicU64,
     requests: AtomicU64,
     responses_2xx: AtomicU64,
     responses_4xx: AtomicU64,
@@ -171,6 +173,8 @@ impl ServerCounters {
             early_data_bytes: get(&self.early_data_bytes),
             mtls_resumed_with_identity: get(&self.mtls_resumed_with_identity),
             bulk_bytes: get(&self.bulk_bytes),
+            not_in_topology: get(&self.not_in_topology),
+            reloads: get(&self.reloads),
             requests: get(&self.requests),
             responses_2xx: get(&self.responses_2xx),
             responses_4xx: get(&self.responses_4xx),
@@ -205,6 +209,13 @@ pub struct ServerStats {
     pub mtls_resumed_with_identity: u64,
     /// Bytes received on connections in bulk mode.
     pub bulk_bytes: u64,
+    /// MTLS peers with a valid certificate refused after the handshake because they are not a
+    /// trusted server of the topology (also under `failures` as `not-in-topology`).
+    #[serde(default)]
+    pub not_in_topology: u64,
+    /// Certificate and trust reloads done.
+    #[serde(default)]
+    pub reloads: u64,
     /// SIP requests parsed.
     pub requests: u64,
     /// 2xx final responses sent.
@@ -219,59 +230,65 @@ pub struct ServerStats {
     pub failures: BTreeMap<String, u64>,
 }
 
+/// What the TLS listeners present and enforce; replaced as a whole on reload.
+struct TlsState {
+    identity: Identity,
+    trust: Arc<Trust>,
+    resumption: ServerResumption,
+    tls: TlsAcceptor,
+    mtls: TlsAcceptor,
+}
+
 /// The TLS side of the server: rebuilt and swapped in when its configuration changes.
+/// Connections hold the state they were accepted with, so a swap never touches them.
 struct TlsSetup {
     provider: Arc<rustls::crypto::CryptoProvider>,
-    identity: Identity,
-    client_roots: RootCertStore,
     versions: Versions,
-    tls: RwLock<TlsAcceptor>,
-    mtls: RwLock<TlsAcceptor>,
+    state: RwLock<Arc<TlsState>>,
 }
 
 impl TlsSetup {
     fn new(config: &ServerConfig) -> Result<TlsSetup> {
         let provider = config.backend.provider();
-        let mut client_roots = RootCertStore::empty();
-        for ca in &config.client_cas {
-            client_roots.add(ca.clone()).context("adding an MTLS client CA")?;
-        }
-        let (tls, mtls) = Self::build(
+        let state = Self::build(
             &provider,
-            &config.identity,
-            &client_roots,
+            config.identity.clone(),
+            Arc::new(config.trust.clone()),
             config.versions,
             config.resumption,
         )?;
         Ok(TlsSetup {
             provider,
-            identity: config.identity.clone(),
-            client_roots,
             versions: config.versions,
-            tls: RwLock::new(tls),
-            mtls: RwLock::new(mtls),
+            state: RwLock::new(Arc::new(state)),
         })
     }
 
     fn build(
         provider: &Arc<rustls::crypto::CryptoProvider>,
-        identity: &Identity,
-        client_roots: &RootCertStore,
+        identity: Identity,
+        trust: Arc<Trust>,
         versions: Versions,
         resumption: ServerResumption,
-    ) -> Result<(TlsAcceptor, TlsAcceptor)> {
-        let tls = tls::server_config(provider, identity, None, versions, resumption)?;
-        let mtls = tls::server_config(provider, identity, Some(client_roots.clone()), versions, resumption)?;
-        Ok((TlsAcceptor::from(tls), TlsAcceptor::from(mtls)))
+    ) -> Result<TlsState> {
+        let verifier = trust.verifier(provider).context("building the MTLS client verifier")?;
+        let tls = tls::server_config(provider, &identity, None, versions, resumption)?;
+        let mtls = tls::server_config(provider, &identity, Some(verifier), versions, resumption)?;
+        Ok(TlsState {
+            identity,
+            trust,
+            resumption,
+            tls: TlsAcceptor::from(tls),
+            mtls: TlsAcceptor::from(mtls),
+        })
     }
 
-    fn acceptor(&self, transport: Transport) -> Option<TlsAcceptor> {
-        let slot = match transport {
-            Transport::Tls => &self.tls,
-            Transport::Mtls => &self.mtls,
-            Transport::Tcp => return None,
-        };
-        Some(slot.read().unwrap_or_else(|p| p.into_inner()).clone())
+    fn current(&self) -> Arc<TlsState> {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn swap(&self, state: TlsState) {
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(state);
     }
 }
 
@@ -320,9 +337,32 @@ impl RunningServer {
     /// touched; session caches and ticket keys start afresh.
     pub fn set_resumption(&self, resumption: ServerResumption) -> Result<()> {
         let t = &self.shared.tls;
-        let (tls, mtls) = TlsSetup::build(&t.provider, &t.identity, &t.client_roots, t.versions, resumption)?;
-        *t.tls.write().unwrap_or_else(|p| p.into_inner()) = tls;
-        *t.mtls.write().unwrap_or_else(|p| p.into_inner()) = mtls;
+        let now = t.current();
+        t.swap(TlsSetup::build(
+            &t.provider,
+            now.identity.clone(),
+            now.trust.clone(),
+            t.versions,
+            resumption,
+        )?);
+        Ok(())
+    }
+
+    /// Replaces the certificate the server presents and the trust it enforces (CAs, CRLs,
+    /// topology). New connections use them at once; established connections keep going
+    /// untouched. Session caches and ticket keys start afresh, so no session established
+    /// under the old trust can be resumed under the new one. On error nothing changes.
+    pub fn reload(&self, identity: Identity, trust: Trust) -> Result<()> {
+        let t = &self.shared.tls;
+        let resumption = t.current().resumption;
+        t.swap(TlsSetup::build(
+            &t.provider,
+            identity,
+            Arc::new(trust),
+            t.versions,
+            resumption,
+        )?);
+        self.counters.reloads.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -486,12 +526,12 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        let acceptor = shared.tls.acceptor(transport);
+        let state = (transport != Transport::Tcp).then(|| shared.tls.current());
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let result = match acceptor {
-                Some(acceptor) => serve_tls(stream, acceptor, transport, &shared, shutdown).await,
+            let result = match state {
+                Some(state) => serve_tls(stream, &state, transport, &shared, shutdown).await,
                 None => serve_conn(stream, &shared, shutdown, BytesMut::new()).await,
             };
             if let Err(kind) = result {
@@ -504,17 +544,34 @@ async fn accept_loop(
 
 async fn serve_tls(
     stream: TcpStream,
-    acceptor: TlsAcceptor,
+    state: &TlsState,
     transport: Transport,
     shared: &Shared,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), FailureKind> {
+    let acceptor = match transport {
+        Transport::Mtls => &state.mtls,
+        _ => &state.tls,
+    };
     let mut tls = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
         Err(_) => return Err(FailureKind::HandshakeTimeout),
         Ok(Err(e)) => return Err(tls::classify_io(&e)),
         Ok(Ok(s)) => s,
     };
     let c = &shared.counters;
+    let (_, conn) = tls.get_mut();
+    if transport == Transport::Mtls {
+        // Only servers of the topology are trusted, however valid their certificate.
+        let peer = conn.peer_certificates().unwrap_or_default();
+        if let Err(refusal) = state.trust.check_topology(peer) {
+            let n = c.not_in_topology.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                warn!("refused an MTLS peer: {refusal} ({n} so far)");
+            }
+            let _ = tls.shutdown().await;
+            return Err(FailureKind::NotInTopology);
+        }
+    }
     c.handshakes_ok.fetch_add(1, Ordering::Relaxed);
     let (_, conn) = tls.get_mut();
     match conn.handshake_kind() {

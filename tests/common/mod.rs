@@ -31,10 +31,8 @@ impl TestServer {
         let pki = Pki::generate(KeyType::EcdsaP256).expect("PKI");
         let dir = tempfile::tempdir().expect("tempdir");
         pki.write_to(dir.path()).expect("write PKI");
-        let mut config = ServerConfig::loopback(
-            pki.server.clone(),
-            vec![pki.enterprise_ca.clone(), pki.partner_ca.clone()],
-        );
+        let trust = sipbench::trust::Trust::for_pki(&pki).expect("trust");
+        let mut config = ServerConfig::loopback(pki.server.clone(), trust);
         adjust(&mut config);
         let pool = Pool::new(2, "test-server").expect("pool");
         let server = server::start(&config, &pool).expect("server starts");
