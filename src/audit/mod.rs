@@ -254,9 +254,11 @@ pub async fn server_cell(
     case: Case,
     version: Versions,
 ) -> anyhow::Result<Cell> {
+    // The server's decision is under test, at the server's time: this side trusts the server
+    // at the real time, whatever `--at` says.
     let connector = connector(
         provider,
-        &sut.trust.without_topology(),
+        &sut.trust.without_topology().at(None),
         Some(case.identity(pki)),
         version,
     )?;

@@ -1,0 +1,277 @@
+//! `sipbench audit` and the trust model as a user drives them: the matrix on the embedded
+//! server (table, JSON, exit status), `--at` ahead of expiry, a PKI made by the openssl command
+//! line, a real deployment (`sipbench serve`) as `--target`, and `serve` reloading a new CRL on
+//! SIGHUP and with `--watch`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sipbench::audit::{self, command::AuditReport};
+use sipbench::pki::{self, BadCert, CaName, Pki, files};
+use sipbench::tls::{Backend, Versions};
+use sipbench::trust::Trust;
+
+fn sipbench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
+    c.env("RUST_LOG", "error");
+    c
+}
+
+fn audit_json(args: &[&str]) -> (Option<i32>, AuditReport) {
+    let o = sipbench().arg("audit").args(args).arg("--json").output().unwrap();
+    let report: AuditReport =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    (o.status.code(), report)
+}
+
+#[test]
+fn audit_runs_the_whole_matrix_and_describes_the_listeners() {
+    let (code, r) = audit_json(&[]);
+    assert_eq!(code, Some(0), "{r:?}");
+    assert_eq!(r.schema, "sipbench-audit/1");
+    assert_eq!((r.passed, r.failed), (36, 0));
+    assert!(r.cells.iter().all(|c| c.pass && c.reason_observable));
+    assert_eq!(r.deployment.len(), 2, "the TLS and MTLS listeners");
+    let (tls, mtls) = (&r.deployment[0], &r.deployment[1]);
+    assert!(!tls.requests_client_certificate && mtls.requests_client_certificate);
+    assert_eq!(mtls.client_ca_hints.len(), 2, "{mtls:?}");
+    assert!(tls.verdict.starts_with("trusted"), "{}", tls.verdict);
+    let leaf = &tls.chain[0];
+    assert_eq!(leaf.dns_names, ["sip.example.test"]);
+    assert!(leaf.issuer.contains("Enterprise Root CA") && leaf.key == "ECDSA P-256");
+    assert!((29..=30).contains(&leaf.days_left), "{leaf:?}");
+    for v in ["TLSv1_3", "TLSv1_2"] {
+        assert!(
+            tls.versions.iter().any(|o| o.name == v && o.accepted),
+            "{:?}",
+            tls.versions
+        );
+    }
+    // An ECDSA server cannot do the ECDHE_RSA suites.
+    let rsa = tls.cipher_suites.iter().find(|o| o.name.contains("ECDHE_RSA")).unwrap();
+    assert!(!rsa.accepted);
+
+    // The table says the same; a bad --case names the field.
+    let o = sipbench()
+        .args(["audit", "--case", "revoked,good-edge"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    assert!(table.contains("revoked") && table.contains("reject (revoked)") && table.contains("8 passed, 0 failed"));
+    let o = sipbench().args(["audit", "--case", "stolen"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--case: no case `stolen`"));
+}
+
+#[test]
+fn audit_at_a_later_time_finds_what_will_have_expired() {
+    // The throwaway certificates are valid for 30 days: in 40 days the good ones are expired,
+    // the not-yet-valid one has become valid, and the audit says so with exit status 1.
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(40);
+    let at = format!("{:04}-{:02}-{:02}", later.year(), u8::from(later.month()), later.day());
+    let (code, r) = audit_json(&["--at", &at, "--tls-versions", "1.3"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(r.at.as_deref().map(|a| &a[..10]), Some(at.as_str()));
+    let cell = |case: &str, dir: &str| {
+        r.cells
+            .iter()
+            .find(|c| c.case.as_str() == case && c.direction.as_str() == dir)
+            .unwrap()
+    };
+    for dir in ["server", "client"] {
+        assert_eq!(cell("good-edge", dir).observed, audit::Expect::Reject("expired".into()));
+        assert!(!cell("good-edge", dir).pass);
+        assert_eq!(cell("not-yet-valid", dir).observed, audit::Expect::Accept);
+    }
+    assert!(r.deployment[0].chain[0].days_left < 0);
+    let o = sipbench().args(["audit", "--at", "yesterday"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--at"));
+}
+
+#[test]
+fn certificates_made_by_the_openssl_command_line_load_and_behave_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/openssl-pki.sh");
+    for key_type in ["ecdsa-p256", "rsa2048"] {
+        let pki_dir = dir.path().join(key_type);
+        let o = Command::new("bash")
+            .arg(&script)
+            .arg(&pki_dir)
+            .arg(key_type)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let pki = Pki::load(&pki_dir).expect("an openssl-made PKI loads");
+        assert_eq!(pki.key_type.as_str(), key_type);
+        let (code, r) = audit_json(&["--pki", pki_dir.to_str().unwrap()]);
+        let failed: Vec<_> = r.cells.iter().filter(|c| !c.pass).collect();
+        assert_eq!(code, Some(0), "{failed:#?}");
+        assert_eq!(r.passed, 36);
+    }
+}
+
+struct Served {
+    child: Child,
+    tls: String,
+    mtls: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(pki_dir: &Path, extra: &[&str]) -> Served {
+    let mut child = sipbench()
+        .args([
+            "serve",
+            "--tls",
+            "127.0.0.1:0",
+            "--mtls",
+            "127.0.0.1:0",
+            "--tcp",
+            "127.0.0.1:0",
+        ])
+        .args(["--threads", "1", "--pki"])
+        .arg(pki_dir)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("sipbench serve:") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "server exited before listening"
+        );
+    }
+    // Keep draining the server's log so that it never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let after = |key: &str| words[words.iter().position(|w| *w == key).unwrap() + 1].to_owned();
+    Served {
+        tls: after("tls"),
+        mtls: after("mtls"),
+        child,
+    }
+}
+
+/// Whether the server at `mtls` accepts the edge certificate now.
+fn edge_accepted(pki: &Pki, mtls: &str) -> bool {
+    let provider = Backend::default().provider();
+    let trust = Trust::for_pki(pki).unwrap().without_topology();
+    let connector = audit::connector(&provider, &trust, Some(&pki.edge), Versions::Tls13).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(audit::attempt(
+        mtls.parse().unwrap(),
+        connector,
+        "sip.example.test",
+        None,
+    ))
+    .is_ok()
+}
+
+fn revoke_edge(pki: &Pki, dir: &Path) {
+    let now = time::OffsetDateTime::now_utc();
+    let crl = pki
+        .crl(
+            CaName::Enterprise,
+            &[pki.bad(BadCert::Revoked).leaf().unwrap(), pki.edge.leaf().unwrap()],
+            now - time::Duration::minutes(1),
+            now + time::Duration::days(7),
+            2,
+        )
+        .unwrap();
+    pki::write_crl(&dir.join(files::ENTERPRISE_CRL), &crl).unwrap();
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn audit_of_a_deployment_and_serve_reloading_a_new_crl_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki_dir = dir.path().join("pki");
+    let o = sipbench().args(["pki", "init"]).arg(&pki_dir).output().unwrap();
+    assert!(o.status.success());
+    let served = serve(&pki_dir, &[]);
+
+    // The deployment's side of the matrix (reasons are the server's to know), and its listeners.
+    let pki_arg = pki_dir.to_str().unwrap();
+    let target = [
+        "--target",
+        &served.tls,
+        "--mtls-target",
+        &served.mtls,
+        "--server-name",
+        "sip.example.test",
+    ];
+    let mut args = vec!["--pki", pki_arg, "--tls-versions", "1.3"];
+    args.extend(target);
+    let (code, r) = audit_json(&args);
+    assert_eq!(
+        code,
+        Some(0),
+        "{:#?}",
+        r.cells.iter().filter(|c| !c.pass).collect::<Vec<_>>()
+    );
+    assert_eq!(r.target, served.tls);
+    let server_cells: Vec<_> = r.cells.iter().filter(|c| c.direction.as_str() == "server").collect();
+    assert_eq!(server_cells.len(), 9);
+    assert!(server_cells.iter().all(|c| !c.reason_observable));
+    assert!(r.deployment.iter().any(|d| d.requests_client_certificate));
+
+    // Revoke the edge certificate; the server picks the new CRL up on SIGHUP only.
+    let pki = Pki::load(&pki_dir).unwrap();
+    assert!(edge_accepted(&pki, &served.mtls));
+    revoke_edge(&pki, &pki_dir);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(edge_accepted(&pki, &served.mtls), "no reload without SIGHUP or --watch");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(served.child.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    wait_until("the revoked edge is refused", || !edge_accepted(&pki, &served.mtls));
+    args.extend(["--case", "good-edge"]);
+    let (code, r) = audit_json(&args);
+    assert_eq!(code, Some(1), "the audit now sees the good edge refused: {r:?}");
+}
+
+#[test]
+fn serve_watch_reloads_when_a_file_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki_dir = dir.path().join("pki");
+    let pki = Pki::generate(pki::KeyType::EcdsaP256).unwrap();
+    pki.write_to(&pki_dir).unwrap();
+    let served = serve(&pki_dir, &["--watch", "--watch-interval", "100ms"]);
+    assert!(edge_accepted(&pki, &served.mtls));
+    // A new file gets a new modification time even within the same second (its length differs).
+    revoke_edge(&pki, &pki_dir);
+    wait_until("--watch reloaded the CRL", || !edge_accepted(&pki, &served.mtls));
+
+    // A broken topology is refused and the running configuration kept.
+    std::fs::write(pki_dir.join(files::TOPOLOGY), "revocation = \"sometimes\"\n").unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        !edge_accepted(&pki, &served.mtls),
+        "still the revoked-edge configuration"
+    );
+}
