@@ -168,6 +168,10 @@ pub struct RunArgs {
     /// remote target.
     #[arg(long, value_name = "DIR", help_heading = "Target")]
     pub pki: Option<PathBuf>,
+    /// Embedded server: no CRL checks on either side (to measure what revocation checking
+    /// costs; the built-in topology checks CRLs by default).
+    #[arg(long, help_heading = "Target", conflicts_with = "target")]
+    pub no_revocation: bool,
     /// Key type of the embedded server's throwaway PKI.
     #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256, help_heading = "Target")]
     pub key_type: KeyType,
@@ -487,7 +491,12 @@ async fn run_phases(
         let pki = tokio::task::spawn_blocking(move || Pki::generate(key_type))
             .await
             .context("generating the PKI")??;
-        let trust = Trust::for_pki(&pki)?.at(args.at);
+        let revocation = if args.no_revocation {
+            crate::trust::RevocationMode::Off
+        } else {
+            crate::trust::RevocationMode::Crl
+        };
+        let trust = Trust::for_pki_with(&pki, revocation)?.at(args.at);
         let mut config = ServerConfig::loopback(pki.server.clone(), trust.clone());
         config.per_thread_ports = true;
         let running = server::start(&config, pool)?;

