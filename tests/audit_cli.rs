@@ -31,7 +31,7 @@ fn audit_runs_the_whole_matrix_and_describes_the_listeners() {
     let (code, r) = audit_json(&[]);
     assert_eq!(code, Some(0), "{r:?}");
     assert_eq!(r.schema, "sipbench-audit/1");
-    assert_eq!((r.passed, r.failed), (36, 0));
+    assert_eq!((r.passed, r.failed), (54, 0));
     assert!(r.cells.iter().all(|c| c.pass && c.reason_observable));
     assert_eq!(r.deployment.len(), 2, "the TLS and MTLS listeners");
     let (tls, mtls) = (&r.deployment[0], &r.deployment[1]);
@@ -60,7 +60,7 @@ fn audit_runs_the_whole_matrix_and_describes_the_listeners() {
         .unwrap();
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
-    assert!(table.contains("revoked") && table.contains("reject (revoked)") && table.contains("8 passed, 0 failed"));
+    assert!(table.contains("revoked") && table.contains("reject (revoked)") && table.contains("12 passed, 0 failed"));
     let o = sipbench().args(["audit", "--case", "stolen"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--case: no case `stolen`"));
@@ -81,7 +81,7 @@ fn audit_at_a_later_time_finds_what_will_have_expired() {
             .find(|c| c.case.as_str() == case && c.direction.as_str() == dir)
             .unwrap()
     };
-    for dir in ["server", "client"] {
+    for dir in ["server", "client", "client-tls"] {
         assert_eq!(cell("good-edge", dir).observed, audit::Expect::Reject("expired".into()));
         assert!(!cell("good-edge", dir).pass);
         assert_eq!(cell("not-yet-valid", dir).observed, audit::Expect::Accept);
@@ -110,7 +110,7 @@ fn certificates_made_by_the_openssl_command_line_load_and_behave_the_same() {
         let (code, r) = audit_json(&["--pki", pki_dir.to_str().unwrap()]);
         let failed: Vec<_> = r.cells.iter().filter(|c| !c.pass).collect();
         assert_eq!(code, Some(0), "{failed:#?}");
-        assert_eq!(r.passed, 36);
+        assert_eq!(r.passed, 54);
     }
 }
 

@@ -1,6 +1,7 @@
 //! The trust matrix, one integration test per cell: each good and bad certificate, offered to
 //! the reference server as an MTLS client certificate (direction `server`) and presented by a
-//! rogue server to sipbench's client (direction `client`), over TLS 1.2 and TLS 1.3, over real
+//! rogue server to sipbench's server-to-server client (direction `client`) and to its TLS client
+//! (direction `client-tls`), over TLS 1.2 and TLS 1.3, over real
 //! loopback sockets. Each cell must be accepted, or refused for the expected reason.
 
 use std::sync::OnceLock;
@@ -40,7 +41,7 @@ fn cell(case: Case, direction: Direction, version: Versions) {
                 };
                 audit::server_cell(&sut, &provider, pki, case, version).await
             }
-            Direction::Client => audit::client_cell(&server, &provider, pki, &trust, &pki.edge, case, version).await,
+            client => audit::client_cell(&server, &provider, pki, &trust, &pki.edge, case, version, client).await,
         }
         .expect("cell runs");
         let stats = server.shutdown(Duration::from_secs(1)).await;
@@ -104,10 +105,28 @@ cells! {
     client_tls13_untrusted_ca: Case::Bad(BadCert::UntrustedCa), Direction::Client, Versions::Tls13;
     client_tls13_not_in_topology: Case::Bad(BadCert::NotInTopology), Direction::Client, Versions::Tls13;
     client_tls13_partner_claims_enterprise: Case::Bad(BadCert::PartnerClaimsEnterprise), Direction::Client, Versions::Tls13;
+    client_tls_tls12_good_edge: Case::GoodEdge, Direction::ClientTls, Versions::Tls12;
+    client_tls_tls12_good_partner: Case::GoodPartner, Direction::ClientTls, Versions::Tls12;
+    client_tls_tls12_expired: Case::Bad(BadCert::Expired), Direction::ClientTls, Versions::Tls12;
+    client_tls_tls12_not_yet_valid: Case::Bad(BadCert::NotYetValid), Direction::ClientTls, Versions::Tls12;
+    client_tls_tls12_revoked: Case::Bad(BadCert::Revoked), Direction::ClientTls, Versions::Tls12;
+    client_tls_tls12_wrong_name: Case::Bad(BadCert::WrongName), Direction::ClientTls, Versions::Tls12;
+    client_tls_tls12_untrusted_ca: Case::Bad(BadCert::UntrustedCa), Direction::ClientTls, Versions::Tls12;
+    client_tls_tls12_not_in_topology: Case::Bad(BadCert::NotInTopology), Direction::ClientTls, Versions::Tls12;
+    client_tls_tls12_partner_claims_enterprise: Case::Bad(BadCert::PartnerClaimsEnterprise), Direction::ClientTls, Versions::Tls12;
+    client_tls_tls13_good_edge: Case::GoodEdge, Direction::ClientTls, Versions::Tls13;
+    client_tls_tls13_good_partner: Case::GoodPartner, Direction::ClientTls, Versions::Tls13;
+    client_tls_tls13_expired: Case::Bad(BadCert::Expired), Direction::ClientTls, Versions::Tls13;
+    client_tls_tls13_not_yet_valid: Case::Bad(BadCert::NotYetValid), Direction::ClientTls, Versions::Tls13;
+    client_tls_tls13_revoked: Case::Bad(BadCert::Revoked), Direction::ClientTls, Versions::Tls13;
+    client_tls_tls13_wrong_name: Case::Bad(BadCert::WrongName), Direction::ClientTls, Versions::Tls13;
+    client_tls_tls13_untrusted_ca: Case::Bad(BadCert::UntrustedCa), Direction::ClientTls, Versions::Tls13;
+    client_tls_tls13_not_in_topology: Case::Bad(BadCert::NotInTopology), Direction::ClientTls, Versions::Tls13;
+    client_tls_tls13_partner_claims_enterprise: Case::Bad(BadCert::PartnerClaimsEnterprise), Direction::ClientTls, Versions::Tls13;
 }
 
 #[test]
-fn every_case_has_a_cell_in_both_directions() {
-    // 9 cases x 2 directions x 2 versions above; keep the list complete when cases are added.
+fn every_case_has_a_cell_in_every_direction() {
+    // 9 cases x 3 directions x 2 versions above; keep the list complete when cases are added.
     assert_eq!(Case::all().len(), 9);
 }

@@ -10,7 +10,7 @@ use clap::Args;
 use rustls_pki_types::UnixTime;
 use serde::{Deserialize, Serialize};
 
-use super::{Case, Cell, ServerUnderTest, client_cell, probe, server_cell};
+use super::{Case, Cell, Direction, ServerUnderTest, client_cell, probe, server_cell};
 use crate::pki::{self, KeyType, Pki};
 use crate::pool::Pool;
 use crate::server::{self, ServerConfig};
@@ -123,10 +123,7 @@ pub fn run(args: &AuditArgs) -> Result<AuditReport> {
     let report = rt.block_on(async {
         let mut reference_config = ServerConfig::loopback(pki.server.clone(), trust.clone());
         reference_config.tcp_addr = None;
-        let rogue_config = ServerConfig {
-            tls_addr: None,
-            ..reference_config.clone()
-        };
+        let rogue_config = reference_config.clone();
         let rogue = server::start(&rogue_config, &pool)?;
         let (reference, sut, target, probe_addrs) = match &args.target {
             None => {
@@ -170,7 +167,34 @@ pub fn run(args: &AuditArgs) -> Result<AuditReport> {
                 cells.push(server_cell(&sut, &provider, &pki, case, version).await?);
             }
             for &case in &cases {
-                cells.push(client_cell(&rogue, &provider, &pki, &trust, &pki.edge, case, version).await?);
+                cells.push(
+                    client_cell(
+                        &rogue,
+                        &provider,
+                        &pki,
+                        &trust,
+                        &pki.edge,
+                        case,
+                        version,
+                        Direction::Client,
+                    )
+                    .await?,
+                );
+            }
+            for &case in &cases {
+                cells.push(
+                    client_cell(
+                        &rogue,
+                        &provider,
+                        &pki,
+                        &trust,
+                        &pki.edge,
+                        case,
+                        version,
+                        Direction::ClientTls,
+                    )
+                    .await?,
+                );
             }
         }
         let mut deployment = Vec::new();
@@ -208,7 +232,7 @@ pub fn table(report: &AuditReport) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<26} {:<9} {:<4} {:<34} {:<34} result",
+        "{:<26} {:<10} {:<4} {:<34} {:<34} result",
         "case", "direction", "tls", "expected", "observed"
     );
     for c in &report.cells {
@@ -219,7 +243,7 @@ pub fn table(report: &AuditReport) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<26} {:<9} {:<4} {:<34} {:<34} {}",
+            "{:<26} {:<10} {:<4} {:<34} {:<34} {}",
             c.case.as_str(),
             c.direction.as_str(),
             c.tls.as_str(),

@@ -6,8 +6,11 @@
 //! - [`Direction::Server`]: the server under test (the reference server, or a deployment with
 //!   `--target`) is offered the certificate as an MTLS client certificate;
 //! - [`Direction::Client`]: a rogue server (the reference server presenting the certificate)
-//!   is dialed by sipbench's own client as a server-to-server peer, which must refuse every bad
-//!   certificate (the man-in-the-middle view).
+//!   is dialed by sipbench's own client as a server-to-server (MTLS) peer, which must refuse
+//!   every bad certificate (the man-in-the-middle view);
+//! - [`Direction::ClientTls`]: the same rogue server dialed by sipbench's client to server TLS
+//!   client (no client certificate, no topology: any valid certificate for the dialed name
+//!   from a CA allowed to vouch for it is accepted, and nothing else).
 //!
 //! A cell passes when the connection is accepted (a SIP OPTIONS gets its 200) or refused as
 //! expected and, where the refusing side is observable (sipbench's client, or the reference
@@ -94,9 +97,12 @@ impl Case {
                 // unexpected one is simply not a trusted server.
                 BadCert::WrongName => match direction {
                     Direction::Server => reject("not-in-topology"),
-                    Direction::Client => reject("not-valid-for-name"),
+                    Direction::Client | Direction::ClientTls => reject("not-valid-for-name"),
                 },
                 BadCert::UntrustedCa => reject("unknown-issuer"),
+                // The topology is about servers trusting servers; a TLS client dialing
+                // rogue.example.test gets a valid certificate for that name.
+                BadCert::NotInTopology if direction == Direction::ClientTls => Expect::Accept,
                 BadCert::NotInTopology => reject("not-in-topology"),
                 BadCert::PartnerClaimsEnterprise => reject("ca-not-trusted-for-name"),
             },
@@ -110,8 +116,10 @@ impl Case {
 pub enum Direction {
     /// The server under test gets it as an MTLS client certificate.
     Server,
-    /// sipbench's client gets it from a rogue server.
+    /// sipbench's server-to-server (MTLS) client gets it from a rogue server.
     Client,
+    /// sipbench's client-to-server TLS client gets it from a rogue server.
+    ClientTls,
 }
 
 impl Direction {
@@ -120,6 +128,7 @@ impl Direction {
         match self {
             Direction::Server => "server",
             Direction::Client => "client",
+            Direction::ClientTls => "client-tls",
         }
     }
 }
@@ -295,8 +304,11 @@ pub async fn server_cell(
     ))
 }
 
-/// Has the rogue server present `case`'s certificate and dials it as a server-to-server peer
-/// that trusts `trust` (with its topology), presenting `me`.
+/// Has the rogue server (which needs TLS and MTLS listeners) present `case`'s certificate and
+/// dials it: in direction [`Direction::Client`] as a server-to-server peer that trusts `trust`
+/// with its topology and presents `me`; in [`Direction::ClientTls`] as a TLS client that
+/// trusts `trust` without the topology and presents nothing.
+#[allow(clippy::too_many_arguments)]
 pub async fn client_cell(
     rogue: &RunningServer,
     provider: &Arc<CryptoProvider>,
@@ -305,16 +317,27 @@ pub async fn client_cell(
     me: &Identity,
     case: Case,
     version: Versions,
+    direction: Direction,
 ) -> anyhow::Result<Cell> {
     // The rogue server accepts anyone, so that only the client's decision counts.
     let anyone = Trust::from_cas(&[pki.enterprise_ca.clone(), pki.partner_ca.clone()])?;
     rogue.reload(case.identity(pki).clone(), anyone)?;
-    let connector = connector(provider, trust, Some(me), version)?;
-    let addr = rogue.addrs().mtls[0];
-    let topology = trust.topology().is_some().then(|| Arc::new(trust.clone()));
+    let (connector, addr, topology) = match direction {
+        Direction::Server => anyhow::bail!("client_cell: direction server is server_cell's"),
+        Direction::Client => (
+            connector(provider, trust, Some(me), version)?,
+            rogue.addrs().mtls[0],
+            trust.topology().is_some().then(|| Arc::new(trust.clone())),
+        ),
+        Direction::ClientTls => (
+            connector(provider, &trust.without_topology(), None, version)?,
+            rogue.addrs().tls[0],
+            None,
+        ),
+    };
     let observed = match attempt(addr, connector, case.dialed_name(), topology).await {
         Ok(()) => Expect::Accept,
         Err(kind) => Expect::Reject(reason(&kind)),
     };
-    Ok(Cell::new(case, Direction::Client, version, observed, true))
+    Ok(Cell::new(case, direction, version, observed, true))
 }

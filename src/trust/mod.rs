@@ -603,3 +603,96 @@ impl ClientCertVerifier for TrustVerifier {
         self.algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::{BadCert, CaName, KeyType, Pki};
+
+    fn verify_edge(trust: &Trust, pki: &Pki) -> Result<(), rustls::Error> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let v = trust.verifier(&provider).unwrap();
+        let leaf = pki.edge.leaf().unwrap();
+        ClientCertVerifier::verify_client_cert(&*v, leaf, &[], UnixTime::now()).map(|_| ())
+    }
+
+    #[test]
+    fn crl_expiry_is_enforced_only_when_asked_and_at_moves_the_clock() {
+        let pki = Pki::generate(KeyType::EcdsaP256).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let stale = pki
+            .crl(
+                CaName::Enterprise,
+                &[pki.bad(BadCert::Revoked).leaf().unwrap()],
+                now - time::Duration::days(10),
+                now - time::Duration::days(3),
+                9,
+            )
+            .unwrap();
+        let mut file = TopologyFile::parse(pki::DEFAULT_TOPOLOGY).unwrap();
+        let cas = |crl: &CertificateRevocationListDer<'static>| {
+            vec![
+                TrustedCa::new(
+                    "enterprise",
+                    pki.enterprise_ca.clone(),
+                    vec![crl.clone()],
+                    vec!["example.test".into()],
+                )
+                .unwrap(),
+                TrustedCa::new(
+                    "partner",
+                    pki.partner_ca.clone(),
+                    vec![pki.partner_crl.clone()],
+                    vec!["partner.example.test".into()],
+                )
+                .unwrap(),
+            ]
+        };
+        assert_eq!(verify_edge(&Trust::new(&file, cas(&stale)), &pki), Ok(()));
+        file.crl_expiry = CrlExpiry::Enforce;
+        let err = verify_edge(&Trust::new(&file, cas(&stale)), &pki).unwrap_err();
+        assert_eq!(tls_reason(&err), "expired-revocation-list");
+        // The fresh CRL passes today, and fails when evaluated after its nextUpdate (7 days).
+        let trust = Trust::new(&file, cas(&pki.enterprise_crl));
+        assert_eq!(verify_edge(&trust, &pki), Ok(()));
+        let later = parse_at(&format_time(UnixTime::since_unix_epoch(Duration::from_secs(
+            (now + time::Duration::days(8)).unix_timestamp() as u64,
+        ))))
+        .unwrap();
+        let err = verify_edge(&trust.at(Some(later)), &pki).unwrap_err();
+        assert_eq!(tls_reason(&err), "expired-revocation-list");
+    }
+
+    fn tls_reason(e: &rustls::Error) -> String {
+        crate::audit::reason(&crate::tls::classify_tls(e))
+    }
+
+    #[test]
+    fn at_parses_dates_and_rfc3339_and_names_the_problem() {
+        assert_eq!(parse_at("2027-01-31").unwrap().as_secs(), 1_801_353_600);
+        assert_eq!(parse_at("2027-01-31T00:00:10Z").unwrap().as_secs(), 1_801_353_610);
+        assert!(parse_at("tomorrow").unwrap_err().contains("`tomorrow` is not a time"));
+        assert_eq!(format_time(parse_at("2027-01-31").unwrap()), "2027-01-31T00:00:00Z");
+    }
+
+    #[test]
+    fn a_missing_crl_file_is_an_error_naming_the_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::generate(KeyType::EcdsaP256).unwrap();
+        pki.write_to(dir.path()).unwrap();
+        std::fs::remove_file(dir.path().join(pki::files::PARTNER_CRL)).unwrap();
+        let err = Trust::load(&dir.path().join(pki::files::TOPOLOGY))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ca[1] `partner` crl") && err.contains("partner-ca.crl"),
+            "{err}"
+        );
+        assert!(
+            Trust::load(&dir.path().join("nope.toml"))
+                .unwrap_err()
+                .to_string()
+                .contains("nope.toml")
+        );
+    }
+}
