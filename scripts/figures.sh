@@ -41,11 +41,11 @@ echo "== the trust model: the audit, and MTLS with a share of bad certificates"
 "$bin" run --profile profiles/trust.toml --out "$out/trust.json"
 
 echo "== what CRL checking costs: three interleaved rounds with and without"
-: > "$out/revocation-interleaved.txt"
+: > "$out/trust-cost-interleaved.txt"
 for i in 1 2 3; do
   for flag in "" "--no-revocation"; do
     "$bin" run --phase tls-full-handshake --phase mtls-full-handshake -q --out "$out/rev.json" $flag
-    python3 - "$out/rev.json" "round $i ${flag:-crl}" >> "$out/revocation-interleaved.txt" <<'PY'
+    python3 - "$out/rev.json" "round $i ${flag:-crl}" >> "$out/trust-cost-interleaved.txt" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(sys.argv[2], ' '.join('%s %.0f/s %.0fus' % (p['plan']['name'], p['rates']['sessions_per_s'], p['cpu']['per_session_us']) for p in r['phases']))
@@ -53,4 +53,4 @@ PY
   done
 done
 rm -f "$out/rev.json"
-cat "$out/revocation-interleaved.txt"
+cat "$out/trust-cost-interleaved.txt"
