@@ -25,6 +25,9 @@ fn main() {
         ("aws-lc-rs", "SIPBENCH_AWS_LC_RS_VERSION"),
         ("aws-lc-sys", "SIPBENCH_AWS_LC_SYS_VERSION"),
         ("tokio", "SIPBENCH_TOKIO_VERSION"),
+        ("ring", "SIPBENCH_RING_VERSION"),
+        ("graviola", "SIPBENCH_GRAVIOLA_VERSION"),
+        ("rustls-graviola", "SIPBENCH_RUSTLS_GRAVIOLA_VERSION"),
     ] {
         println!("cargo:rustc-env={var}={}", locked_version(&lock, krate));
     }

@@ -38,6 +38,9 @@ pub enum Command {
     /// Run the trust matrix (each good and bad certificate, offered to the server and by a
     /// rogue server) and describe the server's listeners; exit status 1 on any mismatch.
     Audit(Box<AuditArgs>),
+    /// List the crypto backends of this binary: versions, cipher suites, key exchange groups
+    /// and key types each supports.
+    Backends(crate::backends::BackendsArgs),
 }
 
 /// `sipbench pki ...`
@@ -63,6 +66,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Report(args)) => crate::report::main(&args),
         Some(Command::Diff(args)) => crate::report::diff::main(&args),
         Some(Command::Audit(args)) => crate::audit::command::main(&args),
+        Some(Command::Backends(args)) => crate::backends::main(&args),
         Some(Command::Pki(PkiCommand::Init { dir, key_type })) => {
             let pki = Pki::generate(key_type)?;
             pki.write_to(&dir)?;

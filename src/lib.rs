@@ -25,6 +25,7 @@
 //! sipbench does no work at import time and installs no process-wide crypto provider.
 
 pub mod audit;
+pub mod backends;
 pub mod bulk;
 pub mod cli;
 pub mod generator;

@@ -398,6 +398,14 @@ impl KeyType {
         }
     }
 
+    /// A fresh private key of this type (PKCS#8), e.g. to check what a crypto backend can sign
+    /// with.
+    pub fn sample_key(&self) -> Result<PrivateKeyDer<'static>, PkiError> {
+        Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            self.generate_key()?.serialize_der(),
+        )))
+    }
+
     fn generate_key(&self) -> Result<KeyPair, rcgen::Error> {
         match self {
             KeyType::Rsa2048 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048),

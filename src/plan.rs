@@ -248,6 +248,9 @@ pub struct PhaseSpec {
     pub ticket_lifetime: Option<Duration>,
     /// Offer only this cipher suite (rustls name, e.g. `TLS13_AES_128_GCM_SHA256`).
     pub cipher_suite: Option<String>,
+    /// Offer only this key exchange group (e.g. `X25519`, `secp256r1`, `secp384r1`,
+    /// `X25519MLKEM768`); the backend must implement it.
+    pub kx_group: Option<String>,
     /// TCP connect timeout.
     #[serde(default, with = "humantime_serde")]
     pub connect_timeout: Option<Duration>,
@@ -301,6 +304,7 @@ impl PhaseSpec {
             server_cache,
             ticket_lifetime,
             cipher_suite,
+            kx_group,
             connect_timeout,
             handshake_timeout,
             sip_timeout,
@@ -400,6 +404,9 @@ pub struct PhasePlan {
     pub ticket_lifetime: Duration,
     /// The only cipher suite offered (`None`: the backend's default list).
     pub cipher_suite: Option<String>,
+    /// The only key exchange group offered (`None`: the backend's default list).
+    #[serde(default)]
+    pub kx_group: Option<String>,
     /// Connect timeout.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -468,6 +475,7 @@ pub fn builtin_defaults() -> PhaseSpec {
         server_cache: Some(10_000),
         ticket_lifetime: Some(Duration::from_secs(2 * 3600)),
         cipher_suite: None,
+        kx_group: None,
         connect_timeout: Some(Duration::from_secs(5)),
         handshake_timeout: Some(Duration::from_secs(5)),
         sip_timeout: Some(Duration::from_secs(5)),
@@ -626,6 +634,9 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     if mode == Mode::Tcp && s.cipher_suite.is_some() {
         return Err(err("cipher_suite", "needs mode tls or mtls"));
     }
+    if mode == Mode::Tcp && s.kx_group.is_some() {
+        return Err(err("kx_group", "needs mode tls or mtls"));
+    }
     let resumption = s.resumption.expect("built-in default");
     // A resumption mode implies its protocol version unless the versions are given.
     let tls_versions = match (s.tls_versions, resumption.version()) {
@@ -696,6 +707,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         server_cache: s.server_cache.expect("built-in default"),
         ticket_lifetime: positive(s.ticket_lifetime, "ticket_lifetime")?,
         cipher_suite: s.cipher_suite.clone(),
+        kx_group: s.kx_group.clone(),
         connect_timeout: positive(s.connect_timeout, "connect_timeout")?,
         handshake_timeout: positive(s.handshake_timeout, "handshake_timeout")?,
         sip_timeout: positive(s.sip_timeout, "sip_timeout")?,

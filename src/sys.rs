@@ -83,7 +83,8 @@ pub struct Environment {
     pub build_profile: String,
     /// rustls version.
     pub rustls_version: String,
-    /// Crypto library versions (aws-lc-rs and its aws-lc-sys).
+    /// Crypto library of the generator's backend, with versions (e.g. `aws-lc-rs 1.19.0
+    /// (aws-lc-sys 0.47.0)`); the embedded server's follows after ` · server ` when it differs.
     pub crypto_library: String,
     /// tokio version.
     pub tokio_version: String,
@@ -97,7 +98,21 @@ pub struct Environment {
 
 impl Environment {
     /// Reads the environment. `fd_limit` comes from [`raise_fd_limit`].
-    pub fn capture(backend: &str, server_backend: &str, fd_limit: FdLimit) -> Environment {
+    pub fn capture(
+        backend: crate::tls::Backend,
+        server_backend: Option<crate::tls::Backend>,
+        fd_limit: FdLimit,
+    ) -> Environment {
+        let library = |b: crate::tls::Backend| match b {
+            crate::tls::Backend::AwsLcRs => {
+                format!("{} (aws-lc-sys {})", b.library(), env!("SIPBENCH_AWS_LC_SYS_VERSION"))
+            }
+            other => other.library(),
+        };
+        let mut crypto_library = library(backend);
+        if let Some(s) = server_backend.filter(|s| *s != backend) {
+            crypto_library = format!("{crypto_library} · server {}", library(s));
+        }
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu_model = cpuinfo
             .lines()
@@ -132,14 +147,10 @@ impl Environment {
                 "release".into()
             },
             rustls_version: env!("SIPBENCH_RUSTLS_VERSION").into(),
-            crypto_library: format!(
-                "aws-lc-rs {} (aws-lc-sys {})",
-                env!("SIPBENCH_AWS_LC_RS_VERSION"),
-                env!("SIPBENCH_AWS_LC_SYS_VERSION")
-            ),
+            crypto_library,
             tokio_version: env!("SIPBENCH_TOKIO_VERSION").into(),
-            backend: backend.into(),
-            server_backend: server_backend.into(),
+            backend: backend.as_str().into(),
+            server_backend: server_backend.map_or("none", |b| b.as_str()).into(),
             fd_limit,
         }
     }
@@ -156,7 +167,8 @@ mod tests {
         let limit = raise_fd_limit();
         assert!(limit.soft >= limit.soft_before);
         assert!(limit.soft <= limit.hard);
-        let env = Environment::capture("aws-lc-rs", "aws-lc-rs", limit);
+        let env = Environment::capture(crate::tls::Backend::AwsLcRs, Some(crate::tls::Backend::Ring), limit);
+        assert!(env.crypto_library.contains("aws-lc-rs") && env.crypto_library.contains("server ring"));
         assert!(env.cores >= 1);
         assert!(env.rustls_version.starts_with("0.23"), "{}", env.rustls_version);
     }

@@ -20,29 +20,144 @@ use crate::pki::{self, Identity};
 use crate::plan::{EarlyData, Resumption};
 use crate::stats::{FailureKind, Negotiated, kebab, variant_kebab};
 
-/// The crypto backends this binary has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+/// The crypto backends this binary has: each a rustls crypto provider.
+///
+/// With the cargo feature `fips`, `aws-lc-rs` is aws-lc-rs in FIPS mode (the FIPS module is
+/// linked instead of the ordinary one: one binary cannot have both, so a FIPS build reports
+/// itself as `aws-lc-rs-fips`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Backend {
-    /// rustls with the aws-lc-rs provider.
+    /// rustls with the aws-lc-rs provider (FIPS mode in a `fips` build).
     #[default]
+    #[value(alias = "aws-lc-rs-fips")]
+    #[serde(alias = "aws-lc-rs-fips")]
     AwsLcRs,
+    /// rustls with the ring provider.
+    Ring,
+    /// rustls with the graviola provider (`rustls-graviola`).
+    Graviola,
 }
 
 impl Backend {
-    /// The provider for this backend.
+    /// Every backend of this binary.
+    pub const ALL: [Backend; 3] = [Backend::AwsLcRs, Backend::Ring, Backend::Graviola];
+
+    /// The provider for this backend: its own default cipher suites and key exchange groups.
     pub fn provider(self) -> Arc<CryptoProvider> {
+        Arc::new(match self {
+            Backend::AwsLcRs => rustls::crypto::aws_lc_rs::default_provider(),
+            Backend::Ring => rustls::crypto::ring::default_provider(),
+            Backend::Graviola => rustls_graviola::default_provider(),
+        })
+    }
+
+    /// Every key exchange group the backend implements (some are not offered by default).
+    pub fn all_kx_groups(self) -> &'static [&'static dyn rustls::crypto::SupportedKxGroup] {
         match self {
-            Backend::AwsLcRs => Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            Backend::AwsLcRs => rustls::crypto::aws_lc_rs::ALL_KX_GROUPS,
+            Backend::Ring => rustls::crypto::ring::ALL_KX_GROUPS,
+            Backend::Graviola => rustls_graviola::kx::ALL_KX_GROUPS,
+        }
+    }
+
+    /// A stateless session ticketer from this backend.
+    pub fn ticketer(self) -> Result<Arc<dyn rustls::server::ProducesTickets>, rustls::Error> {
+        match self {
+            Backend::AwsLcRs => rustls::crypto::aws_lc_rs::Ticketer::new(),
+            Backend::Ring => rustls::crypto::ring::Ticketer::new(),
+            Backend::Graviola => rustls_graviola::Ticketer::new(),
         }
     }
 
     /// Stable name, as used on the command line and in results.
     pub fn as_str(self) -> &'static str {
         match self {
+            #[cfg(not(feature = "fips"))]
             Backend::AwsLcRs => "aws-lc-rs",
+            #[cfg(feature = "fips")]
+            Backend::AwsLcRs => "aws-lc-rs-fips",
+            Backend::Ring => "ring",
+            Backend::Graviola => "graviola",
         }
     }
+
+    /// The crate (and version) behind the provider.
+    pub fn library(self) -> String {
+        match self {
+            Backend::AwsLcRs => format!("aws-lc-rs {}", env!("SIPBENCH_AWS_LC_RS_VERSION")),
+            Backend::Ring => format!("ring {}", env!("SIPBENCH_RING_VERSION")),
+            Backend::Graviola => format!(
+                "graviola {} (rustls-graviola {})",
+                env!("SIPBENCH_GRAVIOLA_VERSION"),
+                env!("SIPBENCH_RUSTLS_GRAVIOLA_VERSION")
+            ),
+        }
+    }
+}
+
+/// Checks that `backend` can verify signatures of `key_type` certificates and, given a key,
+/// sign with it; the error says which part it cannot do.
+pub fn check_key_type(
+    backend: Backend,
+    provider: &CryptoProvider,
+    key_type: crate::pki::KeyType,
+    signing_key: Option<&rustls_pki_types::PrivateKeyDer<'_>>,
+) -> Result<(), String> {
+    use crate::pki::KeyType;
+    use rustls::SignatureScheme as S;
+    let wanted: &[S] = match key_type {
+        KeyType::EcdsaP256 => &[S::ECDSA_NISTP256_SHA256],
+        KeyType::EcdsaP384 => &[S::ECDSA_NISTP384_SHA384],
+        KeyType::Rsa2048 | KeyType::Rsa3072 => &[S::RSA_PSS_SHA256, S::RSA_PKCS1_SHA256],
+        KeyType::Ed25519 => &[S::ED25519],
+    };
+    let have = provider.signature_verification_algorithms.supported_schemes();
+    if !wanted.iter().all(|w| have.contains(w)) {
+        return Err(format!(
+            "backend {} cannot verify {} signatures (key type {key_type})",
+            backend.as_str(),
+            key_type.describe()
+        ));
+    }
+    if let Some(key) = signing_key
+        && let Err(e) = provider.key_provider.load_private_key(key.clone_key())
+    {
+        return Err(format!(
+            "backend {} cannot sign with {} keys (key type {key_type}): {e}",
+            backend.as_str(),
+            key_type.describe()
+        ));
+    }
+    Ok(())
+}
+
+/// The provider restricted to one key exchange group, or an error naming the groups the
+/// backend has. Groups are named as in results (`X25519`, `secp256r1`, `X25519MLKEM768`, ...).
+pub fn with_kx_group(
+    backend: Backend,
+    provider: &Arc<CryptoProvider>,
+    group: &str,
+) -> Result<Arc<CryptoProvider>, String> {
+    let name = |g: &&dyn rustls::crypto::SupportedKxGroup| g.name().as_str().unwrap_or("unknown").to_owned();
+    let all = backend.all_kx_groups();
+    let picked: Vec<_> = all
+        .iter()
+        .filter(|g| name(g).eq_ignore_ascii_case(group))
+        .copied()
+        .collect();
+    if picked.is_empty() {
+        let have: Vec<String> = all.iter().map(name).collect();
+        return Err(format!(
+            "{group} is not implemented by {} (it has {})",
+            backend.as_str(),
+            have.join(", ")
+        ));
+    }
+    Ok(Arc::new(CryptoProvider {
+        kx_groups: picked,
+        ..(**provider).clone()
+    }))
 }
 
 /// Which TLS protocol versions a config offers.
@@ -297,6 +412,7 @@ impl rustls::server::ProducesTickets for TicketLifetime {
 
 /// Server configuration. With a client verifier, a client certificate it accepts is required (MTLS).
 pub fn server_config(
+    backend: Backend,
     provider: &Arc<CryptoProvider>,
     identity: &Identity,
     client_verifier: Option<Arc<dyn ClientCertVerifier>>,
@@ -315,7 +431,7 @@ pub fn server_config(
         .context("server certificate and key do not match or are unsupported")?;
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(resumption.cache.max(1));
     if resumption.stateless {
-        let inner = rustls::crypto::aws_lc_rs::Ticketer::new().context("creating the session ticketer")?;
+        let inner = backend.ticketer().context("creating the session ticketer")?;
         let lifetime = resumption.ticket_lifetime.as_secs().clamp(1, u32::MAX.into()) as u32;
         config.ticketer = Arc::new(TicketLifetime { inner, lifetime });
     }

@@ -117,6 +117,10 @@ pub struct RunArgs {
     /// Offer only this cipher suite, e.g. TLS13_AES_128_GCM_SHA256.
     #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
     pub cipher_suite: Option<String>,
+    /// Offer only this key exchange group: X25519, secp256r1, secp384r1, X25519MLKEM768 (where
+    /// the backend has it; `sipbench backends` lists them).
+    #[arg(long, help_heading = "Phase (overrides every phase of a profile)")]
+    pub kx_group: Option<String>,
     /// TCP connect timeout.
     #[arg(long, value_parser = humantime::parse_duration, help_heading = "Phase (overrides every phase of a profile)")]
     pub connect_timeout: Option<Duration>,
@@ -130,9 +134,12 @@ pub struct RunArgs {
     /// Worker threads (default: all cores).
     #[arg(short = 'w', long)]
     pub workers: Option<usize>,
-    /// Crypto backend of the generator.
+    /// Crypto backend of the generator (`sipbench backends` lists them).
     #[arg(long, value_enum, default_value_t = Backend::AwsLcRs)]
     pub backend: Backend,
+    /// Crypto backend of the embedded server; default: the generator's --backend.
+    #[arg(long, value_enum)]
+    pub server_backend: Option<Backend>,
 
     /// A real deployment's TLS listener (host:port). Without it, the built-in server runs in
     /// this process with a throwaway PKI.
@@ -211,6 +218,7 @@ impl RunArgs {
             server_cache: self.server_cache,
             ticket_lifetime: self.ticket_lifetime,
             cipher_suite: self.cipher_suite.clone(),
+            kx_group: self.kx_group.clone(),
             connect_timeout: self.connect_timeout,
             handshake_timeout: self.handshake_timeout,
             sip_timeout: self.sip_timeout,
@@ -262,6 +270,9 @@ struct Target {
     identity: Option<Identity>,
     /// The negative-case certificates, for phases with `bad_cert`.
     bad: std::collections::BTreeMap<crate::pki::BadCert, Identity>,
+    /// Key type of the certificates (the embedded PKI's; `None` for a remote target, whose
+    /// certificate is described as negotiated).
+    key_type: Option<KeyType>,
 }
 
 impl Target {
@@ -293,6 +304,14 @@ impl Target {
                 if let Some(suite) = &phase.cipher_suite {
                     provider = tls::with_suite(&provider, suite)
                         .map_err(|e| anyhow::anyhow!("phase \"{}\": cipher_suite: {e}", phase.name))?;
+                }
+                if let Some(group) = &phase.kx_group {
+                    provider = tls::with_kx_group(backend, &provider, group)
+                        .map_err(|e| anyhow::anyhow!("phase \"{}\": kx_group: {e}", phase.name))?;
+                }
+                if let Some(key_type) = self.key_type {
+                    tls::check_key_type(backend, &provider, key_type, identity.map(|i| &i.key))
+                        .map_err(|e| anyhow::anyhow!("phase \"{}\": {e}", phase.name))?;
                 }
                 // Server to server, the peer must be in the topology; a TLS client checks
                 // chain, validity, revocation, name and CA scope only.
@@ -409,6 +428,7 @@ fn remote_target(args: &RunArgs, target: &str) -> Result<Target> {
                 .clone(),
             None => Default::default(),
         },
+        key_type: None,
     })
 }
 
@@ -433,6 +453,7 @@ fn embedded_target(pki: &Pki, trust: Trust, addrs: &server::ServerAddrs) -> Targ
         trust: Some(trust),
         identity: Some(pki.edge.clone()),
         bad: pki.bad.clone(),
+        key_type: Some(pki.key_type),
     }
 }
 
@@ -484,6 +505,7 @@ async fn run_phases(
         move || interrupt.set()
     }));
     let embedded = args.target.is_none();
+    let server_backend = args.server_backend.unwrap_or(args.backend);
     let (target, server, key_type) = if let Some(t) = &args.target {
         (remote_target(args, t)?, None, None)
     } else {
@@ -499,6 +521,14 @@ async fn run_phases(
         let trust = Trust::for_pki_with(&pki, revocation)?.at(args.at);
         let mut config = ServerConfig::loopback(pki.server.clone(), trust.clone());
         config.per_thread_ports = true;
+        config.backend = server_backend;
+        tls::check_key_type(
+            server_backend,
+            &server_backend.provider(),
+            key_type,
+            Some(&pki.server.key),
+        )
+        .map_err(|e| anyhow::anyhow!("--server-backend: {e}"))?;
         let running = server::start(&config, pool)?;
         (
             embedded_target(&pki, trust, running.addrs()),
@@ -534,11 +564,7 @@ async fn run_phases(
         command: std::env::args().collect(),
         profile: profile.to_owned(),
         target: target.info.clone(),
-        environment: Environment::capture(
-            args.backend.as_str(),
-            if embedded { Backend::default().as_str() } else { "none" },
-            fd_limit,
-        ),
+        environment: Environment::capture(args.backend, embedded.then_some(server_backend), fd_limit),
         key_type,
         workers: pool.len(),
         phases: Vec::new(),

@@ -242,6 +242,7 @@ struct TlsState {
 /// The TLS side of the server: rebuilt and swapped in when its configuration changes.
 /// Connections hold the state they were accepted with, so a swap never touches them.
 struct TlsSetup {
+    backend: Backend,
     provider: Arc<rustls::crypto::CryptoProvider>,
     versions: Versions,
     state: RwLock<Arc<TlsState>>,
@@ -251,6 +252,7 @@ impl TlsSetup {
     fn new(config: &ServerConfig) -> Result<TlsSetup> {
         let provider = config.backend.provider();
         let state = Self::build(
+            config.backend,
             &provider,
             config.identity.clone(),
             Arc::new(config.trust.clone()),
@@ -258,6 +260,7 @@ impl TlsSetup {
             config.resumption,
         )?;
         Ok(TlsSetup {
+            backend: config.backend,
             provider,
             versions: config.versions,
             state: RwLock::new(Arc::new(state)),
@@ -265,6 +268,7 @@ impl TlsSetup {
     }
 
     fn build(
+        backend: Backend,
         provider: &Arc<rustls::crypto::CryptoProvider>,
         identity: Identity,
         trust: Arc<Trust>,
@@ -272,8 +276,8 @@ impl TlsSetup {
         resumption: ServerResumption,
     ) -> Result<TlsState> {
         let verifier = trust.verifier(provider).context("building the MTLS client verifier")?;
-        let tls = tls::server_config(provider, &identity, None, versions, resumption)?;
-        let mtls = tls::server_config(provider, &identity, Some(verifier), versions, resumption)?;
+        let tls = tls::server_config(backend, provider, &identity, None, versions, resumption)?;
+        let mtls = tls::server_config(backend, provider, &identity, Some(verifier), versions, resumption)?;
         Ok(TlsState {
             identity,
             trust,
@@ -339,6 +343,7 @@ impl RunningServer {
         let t = &self.shared.tls;
         let now = t.current();
         t.swap(TlsSetup::build(
+            t.backend,
             &t.provider,
             now.identity.clone(),
             now.trust.clone(),
@@ -356,6 +361,7 @@ impl RunningServer {
         let t = &self.shared.tls;
         let resumption = t.current().resumption;
         t.swap(TlsSetup::build(
+            t.backend,
             &t.provider,
             identity,
             Arc::new(trust),

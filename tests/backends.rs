@@ -1,0 +1,164 @@
+//! Every crypto backend on both ends: TLS, MTLS, resumption and a rejected certificate for each
+//! backend, every cross-backend pair interoperating, key exchange groups and key types pinned
+//! and reported as negotiated, and pins a backend cannot honour refused with an error.
+
+use std::time::Duration;
+
+use sipbench::generator::command::{RunArgs, run};
+use sipbench::pki::{BadCert, KeyType};
+use sipbench::plan::{Mode, Resumption, Txn};
+use sipbench::results::PhaseResult;
+use sipbench::tls::Backend;
+
+fn args(backend: Backend, server: Backend, mode: Mode, sessions: u64) -> RunArgs {
+    let dir = std::env::temp_dir().join(format!("sipbench-backends-{}", std::process::id()));
+    RunArgs {
+        mode: Some(mode),
+        sessions: Some(sessions),
+        concurrency: Some(4),
+        warmup: Some(Duration::ZERO),
+        transactions: Some(vec![Txn::Options]),
+        workers: Some(2),
+        backend,
+        server_backend: Some(server),
+        out: Some(dir.join(format!(
+            "{}-{}-{}.json",
+            backend.as_str(),
+            server.as_str(),
+            mode.as_str()
+        ))),
+        quiet: true,
+        ..Default::default()
+    }
+}
+
+fn one(args: &RunArgs) -> PhaseResult {
+    let report = run(args).expect("run completes");
+    assert_eq!(report.result.environment.backend, args.backend.as_str());
+    assert_eq!(
+        report.result.environment.server_backend,
+        args.server_backend.unwrap_or(args.backend).as_str()
+    );
+    report.result.phases[0].clone()
+}
+
+fn all_ok(p: &PhaseResult, n: u64) {
+    assert_eq!(p.sessions.ok, n, "{:?}", p.failures);
+    assert!(p.failures.is_empty(), "{:?}", p.failures);
+}
+
+/// TLS, MTLS, TLS 1.3 resumption (seen on both ends) and a revoked certificate, on one backend.
+fn matrix(backend: Backend) {
+    all_ok(&one(&args(backend, backend, Mode::Tls, 20)), 20);
+    all_ok(&one(&args(backend, backend, Mode::Mtls, 20)), 20);
+
+    let mut a = args(backend, backend, Mode::Mtls, 40);
+    a.resumption = Some(Resumption::Tls13Tickets);
+    a.concurrency = Some(1);
+    let p = one(&a);
+    all_ok(&p, 40);
+    assert!(p.handshakes.resumption_ratio > 0.9, "{:?}", p.handshakes);
+
+    let mut a = args(backend, backend, Mode::Mtls, 40);
+    a.bad_cert = Some(BadCert::Revoked);
+    a.bad_cert_share = Some(0.5);
+    let p = one(&a);
+    let r = p.rejections.clone().unwrap();
+    assert_eq!((r.sessions, r.rejected, r.accepted), (20, 20, 0), "{r:?}");
+    all_ok(&p, 20);
+}
+
+#[test]
+fn aws_lc_rs_runs_the_matrix() {
+    matrix(Backend::AwsLcRs);
+}
+
+#[test]
+fn ring_runs_the_matrix() {
+    matrix(Backend::Ring);
+}
+
+#[test]
+fn graviola_runs_the_matrix() {
+    matrix(Backend::Graviola);
+}
+
+#[test]
+fn every_cross_backend_pair_interoperates() {
+    for client in Backend::ALL {
+        for server in Backend::ALL {
+            if client == server {
+                continue;
+            }
+            let p = one(&args(client, server, Mode::Mtls, 8));
+            all_ok(&p, 8);
+            let mut a = args(client, server, Mode::Tls, 8);
+            a.tls_versions = Some(sipbench::tls::Versions::Tls12);
+            all_ok(&one(&a), 8);
+        }
+    }
+}
+
+#[test]
+fn key_exchange_groups_are_pinned_and_reported() {
+    for backend in Backend::ALL {
+        for group in ["X25519", "secp256r1", "secp384r1", "X25519MLKEM768"] {
+            let mut a = args(backend, backend, Mode::Tls, 4);
+            a.kx_group = Some(group.into());
+            match run(&a) {
+                Ok(r) => {
+                    let p = &r.result.phases[0];
+                    all_ok(p, 4);
+                    assert!(p.negotiated.iter().all(|n| n.kx_group == group), "{:?}", p.negotiated);
+                }
+                Err(e) => {
+                    // Only a group the backend does not implement may be refused, and the
+                    // error says so.
+                    let e = format!("{e:#}");
+                    assert!(
+                        e.contains("kx_group")
+                            && e.contains(&format!("{group} is not implemented by {}", backend.as_str())),
+                        "{e}"
+                    );
+                    assert!(
+                        group == "X25519MLKEM768" && backend == Backend::Ring,
+                        "{backend:?} {group}: {e}"
+                    );
+                }
+            }
+        }
+    }
+    let mut a = args(Backend::AwsLcRs, Backend::AwsLcRs, Mode::Tls, 4);
+    a.kx_group = Some("ffdhe2048".into());
+    let e = format!("{:#}", run(&a).unwrap_err());
+    assert!(
+        e.contains("kx_group: ffdhe2048 is not implemented by aws-lc-rs (it has X25519"),
+        "{e}"
+    );
+}
+
+#[test]
+fn key_types_are_pinned_and_reported_or_refused() {
+    for key_type in [KeyType::EcdsaP384, KeyType::Rsa2048, KeyType::Ed25519] {
+        for backend in Backend::ALL {
+            let mut a = args(backend, backend, Mode::Mtls, 4);
+            a.key_type = key_type;
+            match run(&a) {
+                Ok(r) => {
+                    let p = &r.result.phases[0];
+                    all_ok(p, 4);
+                    assert_eq!(r.result.key_type.as_deref(), Some(key_type.as_str()));
+                    assert!(
+                        p.negotiated.iter().all(|n| n.peer_key == key_type.describe()),
+                        "{:?}",
+                        p.negotiated
+                    );
+                }
+                Err(e) => {
+                    let e = format!("{e:#}");
+                    assert!(e.contains(&format!("backend {} cannot", backend.as_str())), "{e}");
+                }
+            }
+        }
+    }
+}
