@@ -41,6 +41,9 @@ pub enum Command {
     /// List the crypto backends of this binary: versions, cipher suites, key exchange groups
     /// and key types each supports.
     Backends(crate::backends::BackendsArgs),
+    /// Run one phase per backend (or key exchange group, or key type) in interleaved rounds and
+    /// compare medians, spread, CPU per handshake and memory per idle session.
+    Compare(Box<crate::compare::CompareArgs>),
 }
 
 /// `sipbench pki ...`
@@ -67,6 +70,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Diff(args)) => crate::report::diff::main(&args),
         Some(Command::Audit(args)) => crate::audit::command::main(&args),
         Some(Command::Backends(args)) => crate::backends::main(&args),
+        Some(Command::Compare(args)) => crate::compare::main(&args),
         Some(Command::Pki(PkiCommand::Init { dir, key_type })) => {
             let pki = Pki::generate(key_type)?;
             pki.write_to(&dir)?;

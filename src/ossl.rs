@@ -1,0 +1,1 @@
+//! OpenSSL as a separate TLS stack (work in progress).
