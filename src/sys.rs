@@ -104,9 +104,16 @@ impl Environment {
         fd_limit: FdLimit,
     ) -> Environment {
         let library = |b: crate::tls::Backend| match b {
+            #[cfg(not(feature = "fips"))]
             crate::tls::Backend::AwsLcRs => {
                 format!("{} (aws-lc-sys {})", b.library(), env!("SIPBENCH_AWS_LC_SYS_VERSION"))
             }
+            #[cfg(feature = "fips")]
+            crate::tls::Backend::AwsLcRs => format!(
+                "{} (aws-lc-fips-sys {}, FIPS mode)",
+                b.library(),
+                env!("SIPBENCH_AWS_LC_FIPS_SYS_VERSION")
+            ),
             other => other.library(),
         };
         let mut crypto_library = library(backend);
