@@ -290,6 +290,33 @@ impl Trust {
         self.at
     }
 
+    /// What happens to a CRL past its `nextUpdate`.
+    pub fn crl_expiry(&self) -> CrlExpiry {
+        self.crl_expiry
+    }
+
+    /// The CA scope rule: every DNS name of the chain's leaf must be inside the domains of the
+    /// CA that issued the chain. A chain from no trusted CA passes here (the chain check refuses
+    /// it).
+    pub fn check_scope(&self, chain: &[CertificateDer<'_>]) -> Result<(), Refusal> {
+        let (Some(ca), Some(leaf)) = (self.issuing_ca(chain), chain.first()) else {
+            return Ok(());
+        };
+        if ca.domains.is_empty() {
+            return Ok(());
+        }
+        let refuse = |name: String| Refusal::CaNotTrustedForName {
+            ca: ca.name.clone(),
+            name,
+            domains: ca.domains.join(", "),
+        };
+        let facts = facts(leaf).ok_or_else(|| refuse("(unparseable certificate)".into()))?;
+        match facts.dns_names.iter().find(|n| !topology::in_domains(n, &ca.domains)) {
+            Some(name) => Err(refuse(name.clone())),
+            None => Ok(()),
+        }
+    }
+
     /// The trusted CAs.
     pub fn cas(&self) -> &[TrustedCa] {
         &self.cas
@@ -498,21 +525,15 @@ impl TrustVerifier {
             .expect("found in this list"))
     }
 
-    fn scope(&self, ca: usize, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {
-        let ca = &self.trust.cas[ca];
-        if ca.domains.is_empty() {
-            return Ok(());
-        }
-        let summary = facts(end_entity).ok_or(rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
-        match summary.dns_names.iter().find(|n| !topology::in_domains(n, &ca.domains)) {
-            Some(name) => Err(Refusal::CaNotTrustedForName {
-                ca: ca.name.clone(),
-                name: name.clone(),
-                domains: ca.domains.join(", "),
-            }
-            .into_rustls()),
-            None => Ok(()),
-        }
+    fn scope(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> Result<(), rustls::Error> {
+        let chain: Vec<CertificateDer<'_>> = std::iter::once(end_entity.clone())
+            .chain(intermediates.iter().cloned())
+            .collect();
+        self.trust.check_scope(&chain).map_err(Refusal::into_rustls)
     }
 
     fn now(&self, now: UnixTime) -> UnixTime {
@@ -537,7 +558,7 @@ impl ServerCertVerifier for TrustVerifier {
             ocsp_response,
             self.now(now),
         )?;
-        self.scope(ca, end_entity)?;
+        self.scope(end_entity, intermediates)?;
         Ok(ok)
     }
 
@@ -577,7 +598,7 @@ impl ClientCertVerifier for TrustVerifier {
     ) -> Result<ClientCertVerified, rustls::Error> {
         let ca = self.pick(end_entity, intermediates)?;
         let ok = self.clients[ca].verify_client_cert(end_entity, intermediates, self.now(now))?;
-        self.scope(ca, end_entity)?;
+        self.scope(end_entity, intermediates)?;
         Ok(ok)
     }
 
