@@ -23,12 +23,13 @@ fn main() {
     for (krate, var) in [
         ("rustls", "SIPBENCH_RUSTLS_VERSION"),
         ("aws-lc-rs", "SIPBENCH_AWS_LC_RS_VERSION"),
-                ("aws-lc-sys", "SIPBENCH_AWS_LC_SYS_VERSION"),
+        ("aws-lc-sys", "SIPBENCH_AWS_LC_SYS_VERSION"),
         ("aws-lc-fips-sys", "SIPBENCH_AWS_LC_FIPS_SYS_VERSION"),
         ("tokio", "SIPBENCH_TOKIO_VERSION"),
         ("ring", "SIPBENCH_RING_VERSION"),
         ("graviola", "SIPBENCH_GRAVIOLA_VERSION"),
         ("rustls-graviola", "SIPBENCH_RUSTLS_GRAVIOLA_VERSION"),
+        ("openssl", "SIPBENCH_OPENSSL_CRATE_VERSION"),
     ] {
         println!("cargo:rustc-env={var}={}", locked_version(&lock, krate));
     }

@@ -41,6 +41,9 @@ pub struct BackendInfo {
 
 /// Describes `backend`; `keys` are sample keys of every key type.
 pub fn describe(backend: Backend, keys: &[(KeyType, rustls_pki_types::PrivateKeyDer<'static>)]) -> BackendInfo {
+    if backend.is_openssl() {
+        return openssl();
+    }
     let provider = backend.provider();
     let group = |g: &&dyn rustls::crypto::SupportedKxGroup| g.name().as_str().unwrap_or("unknown").to_owned();
     let kx_groups: Vec<String> = provider.kx_groups.iter().map(group).collect();
@@ -70,6 +73,39 @@ pub fn describe(backend: Backend, keys: &[(KeyType, rustls_pki_types::PrivateKey
         }
     }
     info
+}
+
+/// The OpenSSL stack: what [`crate::ossl`] offers and can pin (its tests and the backend
+/// integration tests exercise each).
+fn openssl() -> BackendInfo {
+    let tls12 = [
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    ];
+    // OpenSSL 3.0's default group list, in its order; the rest of the pinnable groups.
+    let default_groups = ["X25519", "secp256r1", "X448", "secp521r1", "secp384r1"];
+    BackendInfo {
+        name: Backend::OpenSsl.as_str().into(),
+        library: Backend::OpenSsl.library(),
+        fips: false,
+        cipher_suites: crate::ossl::TLS13_SUITES
+            .iter()
+            .map(|s| s.replacen("TLS_", "TLS13_", 1))
+            .chain(tls12.iter().map(|s| (*s).to_owned()))
+            .collect(),
+        kx_groups: default_groups.iter().map(|g| (*g).to_owned()).collect(),
+        kx_groups_on_request: crate::ossl::GROUPS
+            .iter()
+            .map(|(name, _, _)| (*name).to_owned())
+            .filter(|g| !default_groups.contains(&g.as_str()))
+            .collect(),
+        key_types: KeyType::ALL.iter().map(|k| k.as_str().to_owned()).collect(),
+        key_types_not_supported: Vec::new(),
+    }
 }
 
 /// Every backend of this binary, described.

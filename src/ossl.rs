@@ -70,7 +70,7 @@ use crate::tls::{PeerKeyCache, ServerResumption, Versions};
 use crate::trust::{CrlExpiry, Refusal, Trust};
 
 /// The OpenSSL names of the TLS 1.3 cipher suites OpenSSL 3.0 implements.
-const TLS13_SUITES: [&str; 5] = [
+pub(crate) const TLS13_SUITES: [&str; 5] = [
     "TLS_AES_128_GCM_SHA256",
     "TLS_AES_256_GCM_SHA384",
     "TLS_CHACHA20_POLY1305_SHA256",
@@ -79,7 +79,7 @@ const TLS13_SUITES: [&str; 5] = [
 ];
 
 /// Key exchange groups accepted as pins: (rustls name, other accepted spellings, OpenSSL name).
-const GROUPS: [(&str, &[&str], &str); 8] = [
+pub(crate) const GROUPS: [(&str, &[&str], &str); 8] = [
     ("X25519", &[], "X25519"),
     ("secp256r1", &["P-256", "prime256v1"], "P-256"),
     ("secp384r1", &["P-384"], "P-384"),
@@ -514,6 +514,16 @@ enum SuitePin {
     Tls12(String),
 }
 
+/// Checks a cipher suite pin (`cipher_suite`) before any connection is made.
+pub(crate) fn check_suite(suite: &str) -> Result<()> {
+    suite_pin(suite).map(|_| ())
+}
+
+/// Checks a key exchange group pin (`kx_group`) before any connection is made.
+pub(crate) fn check_group(group: &str) -> Result<()> {
+    openssl_group(group).map(|_| ())
+}
+
 /// Parses a cipher suite pin given by its rustls (`TLS13_AES_128_GCM_SHA256`) or IANA name.
 fn suite_pin(suite: &str) -> Result<SuitePin> {
     let upper = suite.trim().to_ascii_uppercase();
@@ -623,11 +633,31 @@ fn use_identity(b: &mut SslContextBuilder, identity: &Identity) -> Result<()> {
 }
 
 fn private_key(key: &PrivateKeyDer<'_>) -> Result<PKey<Private>> {
-    let key = match key {
+    let loaded = match key {
         PrivateKeyDer::Pkcs8(k) => PKey::private_key_from_pkcs8(k.secret_pkcs8_der()),
         other => PKey::private_key_from_der(other.secret_der()),
     };
-    key.context("OpenSSL cannot read the private key")
+    match (loaded, key) {
+        (Ok(k), _) => Ok(k),
+        // OpenSSL 3.0 refuses the PKCS#8 v2 (RFC 5958, with the public key) encoding that
+        // aws-lc writes for Ed25519 keys; the key itself is the 32-byte seed, read from it.
+        (Err(e), PrivateKeyDer::Pkcs8(k)) => match ed25519_seed(k.secret_pkcs8_der()) {
+            Some(seed) => PKey::private_key_from_raw_bytes(seed, openssl::pkey::Id::ED25519)
+                .context("OpenSSL cannot read the Ed25519 private key"),
+            None => Err(e).context("OpenSSL cannot read the private key"),
+        },
+        (Err(e), _) => Err(e).context("OpenSSL cannot read the private key"),
+    }
+}
+
+/// The seed of an Ed25519 PKCS#8 key: the algorithm is id-Ed25519 (OID 1.3.101.112) and the
+/// private key is an OCTET STRING holding the 32-byte CurvePrivateKey OCTET STRING (RFC 8410).
+fn ed25519_seed(pkcs8: &[u8]) -> Option<&[u8]> {
+    const ED25519_OID: [u8; 5] = [0x06, 0x03, 0x2b, 0x65, 0x70];
+    const SEED: [u8; 4] = [0x04, 0x22, 0x04, 0x20];
+    let oid = pkcs8.windows(ED25519_OID.len()).position(|w| w == ED25519_OID)?;
+    let at = oid + pkcs8[oid..].windows(SEED.len()).position(|w| w == SEED)? + SEED.len();
+    pkcs8.get(at..at + 32)
 }
 
 /// Trusts `trust`'s CAs (and only them) with their CRLs, at its evaluation time, and installs the

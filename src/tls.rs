@@ -37,16 +37,28 @@ pub enum Backend {
     Ring,
     /// rustls with the graviola provider (`rustls-graviola`).
     Graviola,
+    /// OpenSSL (the system libssl, through `openssl` and `tokio-openssl`) as a separate TLS
+    /// stack: see [`crate::ossl`].
+    #[value(name = "openssl")]
+    #[serde(rename = "openssl")]
+    OpenSsl,
 }
 
 impl Backend {
     /// Every backend of this binary.
-    pub const ALL: [Backend; 3] = [Backend::AwsLcRs, Backend::Ring, Backend::Graviola];
+    pub const ALL: [Backend; 4] = [Backend::AwsLcRs, Backend::Ring, Backend::Graviola, Backend::OpenSsl];
 
-    /// The provider for this backend: its own default cipher suites and key exchange groups.
+    /// Whether sessions run on OpenSSL rather than rustls.
+    pub fn is_openssl(self) -> bool {
+        self == Backend::OpenSsl
+    }
+
+    /// The rustls provider for this backend: its own default cipher suites and key exchange
+    /// groups. For OpenSSL, whose sessions never use a rustls provider, the aws-lc-rs one, for
+    /// the checks sipbench makes outside the TLS stack (audits, certificate probes).
     pub fn provider(self) -> Arc<CryptoProvider> {
         Arc::new(match self {
-            Backend::AwsLcRs => rustls::crypto::aws_lc_rs::default_provider(),
+            Backend::AwsLcRs | Backend::OpenSsl => rustls::crypto::aws_lc_rs::default_provider(),
             Backend::Ring => rustls::crypto::ring::default_provider(),
             Backend::Graviola => rustls_graviola::default_provider(),
         })
@@ -55,7 +67,7 @@ impl Backend {
     /// Every key exchange group the backend implements (some are not offered by default).
     pub fn all_kx_groups(self) -> &'static [&'static dyn rustls::crypto::SupportedKxGroup] {
         match self {
-            Backend::AwsLcRs => rustls::crypto::aws_lc_rs::ALL_KX_GROUPS,
+            Backend::AwsLcRs | Backend::OpenSsl => rustls::crypto::aws_lc_rs::ALL_KX_GROUPS,
             Backend::Ring => rustls::crypto::ring::ALL_KX_GROUPS,
             Backend::Graviola => rustls_graviola::kx::ALL_KX_GROUPS,
         }
@@ -64,7 +76,7 @@ impl Backend {
     /// A stateless session ticketer from this backend.
     pub fn ticketer(self) -> Result<Arc<dyn rustls::server::ProducesTickets>, rustls::Error> {
         match self {
-            Backend::AwsLcRs => rustls::crypto::aws_lc_rs::Ticketer::new(),
+            Backend::AwsLcRs | Backend::OpenSsl => rustls::crypto::aws_lc_rs::Ticketer::new(),
             Backend::Ring => rustls::crypto::ring::Ticketer::new(),
             Backend::Graviola => rustls_graviola::Ticketer::new(),
         }
@@ -79,6 +91,7 @@ impl Backend {
             Backend::AwsLcRs => "aws-lc-rs-fips",
             Backend::Ring => "ring",
             Backend::Graviola => "graviola",
+            Backend::OpenSsl => "openssl",
         }
     }
 
@@ -91,6 +104,11 @@ impl Backend {
                 "graviola {} (rustls-graviola {})",
                 env!("SIPBENCH_GRAVIOLA_VERSION"),
                 env!("SIPBENCH_RUSTLS_GRAVIOLA_VERSION")
+            ),
+            Backend::OpenSsl => format!(
+                "{} (openssl crate {})",
+                openssl::version::version(),
+                env!("SIPBENCH_OPENSSL_CRATE_VERSION")
             ),
         }
     }
@@ -443,6 +461,9 @@ pub fn server_config(
 pub fn classify_io(err: &io::Error) -> FailureKind {
     if let Some(tls) = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
         return classify_tls(tls);
+    }
+    if err.get_ref().is_some_and(|e| e.is::<openssl::ssl::Error>()) {
+        return crate::ossl::classify_io(err, None);
     }
     match err.kind() {
         io::ErrorKind::ConnectionReset

@@ -400,17 +400,47 @@ fn backends_lists_every_backend_with_what_it_can_do() {
     let o = sipbench().args(["backends", "--json"]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["aws-lc-rs", "ring", "graviola"]);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["aws-lc-rs", "ring", "graviola", "openssl"]);
     for b in list.as_array().unwrap() {
         let has = |field: &str, v: &str| b[field].as_array().unwrap().iter().any(|x| x == v);
         assert!(has("cipher_suites", "TLS13_AES_128_GCM_SHA256"), "{b}");
         assert!(has("kx_groups", "X25519") && has("key_types", "ecdsa-p256"), "{b}");
         assert!(b["library"].as_str().unwrap().contains('.'), "versions are given: {b}");
     }
-    // ring has no post-quantum hybrid; aws-lc-rs and graviola do.
-    assert!(!list[1]["kx_groups"].as_array().unwrap().iter().any(|g| g == "X25519MLKEM768"));
-    assert!(list[0]["kx_groups"].as_array().unwrap().iter().any(|g| g == "X25519MLKEM768"));
+    // ring and OpenSSL 3.0 have no post-quantum hybrid; aws-lc-rs and graviola do.
+    let pq = |i: usize| {
+        list[i]["kx_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "X25519MLKEM768")
+    };
+    assert!(!pq(3) && pq(2));
+    assert!(
+        list[3]["library"].as_str().unwrap().starts_with("OpenSSL 3"),
+        "{}",
+        list[3]
+    );
+    assert!(
+        !list[1]["kx_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "X25519MLKEM768")
+    );
+    assert!(
+        list[0]["kx_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == "X25519MLKEM768")
+    );
     let o = sipbench().arg("backends").output().unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("graviola"));
     // An unknown backend names the flag and the choices.

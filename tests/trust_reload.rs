@@ -42,6 +42,8 @@ fn a_run_across_reloads_loses_no_session_and_a_newly_revoked_certificate_is_refu
             domain: "sip.example.test".into(),
             topology: None,
             bad: Vec::new(),
+            ossl: None,
+            bad_ossl: Vec::new(),
         };
         let (stream, _) = session::establish(
             &ep,

@@ -231,6 +231,8 @@ pub async fn attempt(
         domain: name.into(),
         topology,
         bad: Vec::new(),
+        ossl: None,
+        bad_ossl: Vec::new(),
     };
     let mut keys = PeerKeyCache::default();
     let (stream, _) = session::establish(&ep, 0, false, STEP_TIMEOUT, STEP_TIMEOUT, &mut keys).await?;

@@ -285,86 +285,131 @@ impl Target {
         if addrs.is_empty() {
             bail!("phase {}: mode {} needs {flag}", phase.name, phase.mode.as_str());
         }
-        let tls = match phase.mode {
-            Mode::Tcp => None,
-            mode => {
-                let trust = self.trust.as_ref().with_context(|| {
-                    format!("phase {}: mode {} needs --ca or --topology", phase.name, mode.as_str())
-                })?;
-                let identity = match mode {
-                    Mode::Mtls => Some(self.identity.as_ref().with_context(|| {
-                        format!(
-                            "phase {}: mode mtls needs a client certificate (--cert and --key)",
-                            phase.name
-                        )
-                    })?),
-                    _ => None,
-                };
-                let mut provider = backend.provider();
-                if let Some(suite) = &phase.cipher_suite {
-                    provider = tls::with_suite(&provider, suite)
-                        .map_err(|e| anyhow::anyhow!("phase \"{}\": cipher_suite: {e}", phase.name))?;
-                }
-                if let Some(group) = &phase.kx_group {
-                    provider = tls::with_kx_group(backend, &provider, group)
-                        .map_err(|e| anyhow::anyhow!("phase \"{}\": kx_group: {e}", phase.name))?;
-                }
-                if let Some(key_type) = self.key_type {
-                    tls::check_key_type(backend, &provider, key_type, identity.map(|i| &i.key))
-                        .map_err(|e| anyhow::anyhow!("phase \"{}\": {e}", phase.name))?;
-                }
-                // Server to server, the peer must be in the topology; a TLS client checks
-                // chain, validity, revocation, name and CA scope only.
-                let (trust, topology) = match mode {
-                    Mode::Mtls if trust.topology().is_some() => (trust.clone(), Some(Arc::new(trust.clone()))),
-                    _ => (trust.without_topology(), None),
-                };
-                let verifier = trust.verifier(&provider)?;
-                let bad = match phase.bad_cert {
-                    None => None,
-                    Some(which) => Some(self.bad.get(&which).with_context(|| {
-                        format!(
-                            "phase {}: bad_cert {which} needs the PKI's negative cases (give --pki DIR with a remote target)",
-                            phase.name
-                        )
-                    })?),
-                };
-                // One config per worker: each worker's sessions share one session cache.
-                let connectors_for = |identity: Option<&Identity>| {
-                    (0..workers)
-                        .map(|_| {
-                            let config = tls::client_config(
-                                &provider,
-                                verifier.clone(),
-                                identity,
-                                phase.tls_versions,
-                                phase.resumption,
-                                phase.session_cache,
-                                (phase.workload == Workload::Records).then_some(phase.record_size),
-                            )?;
-                            Ok(TlsConnector::from(config).early_data(phase.resumption == Resumption::Tls13EarlyData))
-                        })
-                        .collect::<Result<Vec<_>>>()
-                };
-                let connectors = connectors_for(identity)?;
-                let bad = match bad {
-                    Some(b) => connectors_for(Some(b))?,
-                    None => Vec::new(),
-                };
-                Some((connectors, self.server_name.clone(), topology, bad))
-            }
-        };
-        let (tls, topology, bad) = match tls {
-            Some((c, n, t, b)) => (Some((c, n)), t, b),
-            None => (None, None, Vec::new()),
-        };
-        Ok(Endpoint {
+        let mut endpoint = Endpoint {
             addrs: addrs.clone(),
-            tls,
+            tls: None,
             domain: self.domain.clone(),
-            topology,
-            bad,
-        })
+            topology: None,
+            bad: Vec::new(),
+            ossl: None,
+            bad_ossl: Vec::new(),
+        };
+        let mode = phase.mode;
+        if mode == Mode::Tcp {
+            return Ok(endpoint);
+        }
+        let fail = |field: &str, e: &dyn std::fmt::Display| anyhow::anyhow!("phase \"{}\": {field}{e}", phase.name);
+        let trust = self
+            .trust
+            .as_ref()
+            .with_context(|| format!("phase {}: mode {} needs --ca or --topology", phase.name, mode.as_str()))?;
+        let identity = match mode {
+            Mode::Mtls => Some(self.identity.as_ref().with_context(|| {
+                format!(
+                    "phase {}: mode mtls needs a client certificate (--cert and --key)",
+                    phase.name
+                )
+            })?),
+            _ => None,
+        };
+        let bad = match phase.bad_cert {
+            None => None,
+            Some(which) => Some(self.bad.get(&which).with_context(|| {
+                format!(
+                    "phase {}: bad_cert {which} needs the PKI's negative cases (give --pki DIR with a remote target)",
+                    phase.name
+                )
+            })?),
+        };
+        // Server to server, the peer must be in the topology; a TLS client checks chain,
+        // validity, revocation, name and CA scope only.
+        let (trust, topology) = match mode {
+            Mode::Mtls if trust.topology().is_some() => (trust.clone(), Some(Arc::new(trust.clone()))),
+            _ => (trust.without_topology(), None),
+        };
+        endpoint.topology = topology;
+        if backend.is_openssl() {
+            if phase.resumption == Resumption::Tls13EarlyData {
+                return Err(fail(
+                    "resumption: ",
+                    &"tls13-0rtt is not supported by the openssl backend",
+                ));
+            }
+            if phase.workload == Workload::Records && phase.record_size != 16 * 1024 {
+                return Err(fail(
+                    "record_size: ",
+                    &"the openssl backend keeps OpenSSL's 16384-byte records; it cannot pin another size",
+                ));
+            }
+            if let Some(suite) = &phase.cipher_suite {
+                crate::ossl::check_suite(suite).map_err(|e| fail("cipher_suite: ", &e))?;
+            }
+            if let Some(group) = &phase.kx_group {
+                crate::ossl::check_group(group).map_err(|e| fail("kx_group: ", &e))?;
+            }
+            let connectors_for = |identity: Option<&Identity>| {
+                (0..workers)
+                    .map(|_| {
+                        crate::ossl::OsslConnector::new(
+                            &trust,
+                            identity,
+                            phase.tls_versions,
+                            phase.resumption != Resumption::Off,
+                            phase.cipher_suite.as_deref(),
+                            phase.kx_group.as_deref(),
+                        )
+                    })
+                    .collect::<Result<Vec<_>>>()
+                    .map_err(|e| fail("", &format!("{e:#}")))
+            };
+            endpoint.ossl = Some((connectors_for(identity)?, self.domain_name()));
+            if let Some(b) = bad {
+                endpoint.bad_ossl = connectors_for(Some(b))?;
+            }
+            return Ok(endpoint);
+        }
+        let mut provider = backend.provider();
+        if let Some(suite) = &phase.cipher_suite {
+            provider = tls::with_suite(&provider, suite).map_err(|e| fail("cipher_suite: ", &e))?;
+        }
+        if let Some(group) = &phase.kx_group {
+            provider = tls::with_kx_group(backend, &provider, group).map_err(|e| fail("kx_group: ", &e))?;
+        }
+        if let Some(key_type) = self.key_type {
+            tls::check_key_type(backend, &provider, key_type, identity.map(|i| &i.key)).map_err(|e| fail("", &e))?;
+        }
+        let verifier = trust.verifier(&provider)?;
+        // One config per worker: each worker's sessions share one session cache.
+        let connectors_for = |identity: Option<&Identity>| {
+            (0..workers)
+                .map(|_| {
+                    let config = tls::client_config(
+                        &provider,
+                        verifier.clone(),
+                        identity,
+                        phase.tls_versions,
+                        phase.resumption,
+                        phase.session_cache,
+                        (phase.workload == Workload::Records).then_some(phase.record_size),
+                    )?;
+                    Ok(TlsConnector::from(config).early_data(phase.resumption == Resumption::Tls13EarlyData))
+                })
+                .collect::<Result<Vec<_>>>()
+        };
+        endpoint.tls = Some((connectors_for(identity)?, self.server_name.clone()));
+        if let Some(b) = bad {
+            endpoint.bad = connectors_for(Some(b))?;
+        }
+        Ok(endpoint)
+    }
+
+    /// The name the server certificate must carry, as text.
+    fn domain_name(&self) -> String {
+        match &self.server_name {
+            ServerName::DnsName(n) => n.as_ref().to_owned(),
+            ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+            other => format!("{other:?}"),
+        }
     }
 }
 

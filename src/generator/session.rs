@@ -38,14 +38,21 @@ pub struct Endpoint {
     /// Connectors (one per worker) presenting a bad certificate, for the sessions that must be
     /// refused (phase `bad_cert`); empty otherwise.
     pub bad: Vec<TlsConnector>,
+    /// Backend `openssl`: OpenSSL connectors (one per worker, each with its own session cache)
+    /// and the name to verify, used instead of `tls`.
+    pub ossl: Option<(Vec<crate::ossl::OsslConnector>, String)>,
+    /// Backend `openssl`: the connectors presenting the bad certificate.
+    pub bad_ossl: Vec<crate::ossl::OsslConnector>,
 }
 
 /// A connected stream, TLS or not.
 pub enum Stream {
     /// Cleartext.
     Tcp(TcpStream),
-    /// TLS over TCP.
+    /// TLS over TCP (rustls).
     Tls(Box<TlsStream<TcpStream>>),
+    /// TLS over TCP (OpenSSL).
+    Ossl(Pin<Box<tokio_openssl::SslStream<TcpStream>>>),
 }
 
 impl AsyncRead for Stream {
@@ -53,6 +60,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Ossl(s) => s.as_mut().poll_read(cx, buf),
         }
     }
 }
@@ -62,18 +70,21 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Ossl(s) => s.as_mut().poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Ossl(s) => s.as_mut().poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Ossl(s) => s.as_mut().poll_shutdown(cx),
         }
     }
 }
@@ -118,6 +129,36 @@ pub async fn establish(
     };
     let _ = tcp.set_nodelay(true);
     let connect = t0.elapsed();
+    if let Some((connectors, name)) = &ep.ossl {
+        let connectors = if bad && !ep.bad_ossl.is_empty() {
+            &ep.bad_ossl
+        } else {
+            connectors
+        };
+        let connector = &connectors[worker % connectors.len()];
+        let t1 = Instant::now();
+        let stream = match tokio::time::timeout(handshake_timeout, connector.connect(name, tcp)).await {
+            Err(_) => return Err(FailureKind::HandshakeTimeout),
+            Ok(r) => r?,
+        };
+        let handshake = t1.elapsed();
+        if let Some(trust) = &ep.topology
+            && let Err(refusal) = trust.check_topology(&crate::ossl::peer_chain(stream.ssl()))
+        {
+            tracing::debug!("refused the server: {refusal}");
+            return Err(FailureKind::NotInTopology);
+        }
+        let negotiated = crate::ossl::negotiated(stream.ssl());
+        let resumed = negotiated.handshake == "resumed";
+        let est = Established {
+            connect,
+            handshake,
+            negotiated,
+            resumed,
+            early: false,
+        };
+        return Ok((Stream::Ossl(Box::pin(stream)), est));
+    }
     let Some((connectors, name)) = &ep.tls else {
         let est = Established {
             connect,
@@ -197,8 +238,9 @@ impl SipClient {
         let local = match &stream {
             Stream::Tcp(s) => s.local_addr().ok(),
             Stream::Tls(s) => s.get_ref().0.local_addr().ok(),
+            Stream::Ossl(s) => s.get_ref().local_addr().ok(),
         };
-        let transport = if matches!(stream, Stream::Tls(_)) { "TLS" } else { "TCP" };
+        let transport = if matches!(stream, Stream::Tcp(_)) { "TCP" } else { "TLS" };
         SipClient {
             stream,
             framer: Framer::new(Role::Client, crate::sip::DEFAULT_MAX_MESSAGE_SIZE),

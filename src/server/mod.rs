@@ -237,6 +237,8 @@ struct TlsState {
     resumption: ServerResumption,
     tls: TlsAcceptor,
     mtls: TlsAcceptor,
+    /// Backend `openssl`: the OpenSSL acceptors (TLS, MTLS), used instead of the rustls ones.
+    ossl: Option<(crate::ossl::OsslAcceptor, crate::ossl::OsslAcceptor)>,
 }
 
 /// The TLS side of the server: rebuilt and swapped in when its configuration changes.
@@ -278,12 +280,21 @@ impl TlsSetup {
         let verifier = trust.verifier(provider).context("building the MTLS client verifier")?;
         let tls = tls::server_config(backend, provider, &identity, None, versions, resumption)?;
         let mtls = tls::server_config(backend, provider, &identity, Some(verifier), versions, resumption)?;
+        let ossl = if backend.is_openssl() {
+            let acceptor = |client_trust: Option<&Trust>| {
+                crate::ossl::OsslAcceptor::new(&identity, client_trust, versions, resumption, None)
+            };
+            Some((acceptor(None)?, acceptor(Some(&trust))?))
+        } else {
+            None
+        };
         Ok(TlsState {
             identity,
             trust,
             resumption,
             tls: TlsAcceptor::from(tls),
             mtls: TlsAcceptor::from(mtls),
+            ossl,
         })
     }
 
@@ -555,6 +566,10 @@ async fn serve_tls(
     shared: &Shared,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), FailureKind> {
+    if let Some((tls, mtls)) = &state.ossl {
+        let acceptor = if transport == Transport::Mtls { mtls } else { tls };
+        return serve_ossl(stream, acceptor, transport, state, shared, shutdown).await;
+    }
     let acceptor = match transport {
         Transport::Mtls => &state.mtls,
         _ => &state.tls,
@@ -611,6 +626,44 @@ async fn serve_tls(
         c.early_data_bytes.fetch_add(early.len() as u64, Ordering::Relaxed);
     }
     serve_conn(tls, shared, shutdown, early).await
+}
+
+/// As [`serve_tls`], on the OpenSSL stack (no 0-RTT).
+async fn serve_ossl(
+    stream: TcpStream,
+    acceptor: &crate::ossl::OsslAcceptor,
+    transport: Transport,
+    state: &TlsState,
+    shared: &Shared,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), FailureKind> {
+    let mut tls = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
+        Err(_) => return Err(FailureKind::HandshakeTimeout),
+        Ok(r) => r?,
+    };
+    let c = &shared.counters;
+    if transport == Transport::Mtls {
+        let peer = crate::ossl::peer_chain(tls.ssl());
+        if let Err(refusal) = state.trust.check_topology(&peer) {
+            let n = c.not_in_topology.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                warn!("refused an MTLS peer: {refusal} ({n} so far)");
+            }
+            let _ = std::pin::Pin::new(&mut tls).shutdown().await;
+            return Err(FailureKind::NotInTopology);
+        }
+    }
+    c.handshakes_ok.fetch_add(1, Ordering::Relaxed);
+    if tls.ssl().session_reused() {
+        c.handshakes_resumed.fetch_add(1, Ordering::Relaxed);
+        if transport == Transport::Mtls {
+            if crate::ossl::peer_chain(tls.ssl()).is_empty() {
+                return Err(FailureKind::Tls("mtls-resumed-without-identity".into()));
+            }
+            c.mtls_resumed_with_identity.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    serve_conn(Box::pin(tls), shared, shutdown, BytesMut::new()).await
 }
 
 /// Reads SIP off one connection and answers it until the peer closes, the connection idles
