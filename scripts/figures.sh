@@ -54,3 +54,11 @@ PY
 done
 rm -f "$out/rev.json"
 cat "$out/trust-cost-interleaved.txt"
+
+echo "== crypto backends, groups and key types (interleaved rounds)"
+common="-c 64 -d 4s --warmup 1s --transactions REGISTER --rounds 3"
+"$bin" compare --backends aws-lc-rs,ring,graviola,openssl --mode mtls $common -o "$out/compare-backends-mtls.json"
+"$bin" compare --backends aws-lc-rs,ring,graviola,openssl --mode mtls $common --cipher-suite TLS13_AES_128_GCM_SHA256 --kx-group X25519 --memory-sessions 0 -o "$out/compare-backends-mtls-pinned.json"
+"$bin" compare --backends aws-lc-rs,ring,graviola,openssl --mode tls $common --cipher-suite TLS13_AES_128_GCM_SHA256 --kx-group X25519 -o "$out/compare-backends-tls-pinned.json"
+"$bin" compare --kx-groups X25519,secp256r1,secp384r1,X25519MLKEM768 --mode tls $common --cipher-suite TLS13_AES_128_GCM_SHA256 --memory-sessions 0 -o "$out/compare-kx-groups.json"
+"$bin" compare --key-types ecdsa-p256,ecdsa-p384,rsa2048,rsa3072,ed25519 --mode mtls $common --cipher-suite TLS13_AES_128_GCM_SHA256 --kx-group X25519 --memory-sessions 0 -o "$out/compare-key-types.json"

@@ -37,6 +37,14 @@ pub struct CompareArgs {
     /// Idle sessions held per variant to measure resident memory per session (0: skip).
     #[arg(long, default_value_t = 2000)]
     pub memory_sessions: usize,
+    /// Internal: measure only this variant's memory and print it (run in a child process).
+    #[arg(long, hide = true)]
+    pub memory_only: Option<usize>,
+    /// Measure each variant's memory in a fresh child process (the command line), so that
+    /// memory the earlier runs left to the allocator does not hide the variant's own. Set by
+    /// the `sipbench compare` command; a library caller measures in its own process.
+    #[arg(skip)]
+    pub isolate_memory: bool,
     /// The phase, and the generator's options, as for `sipbench run` (one phase; its --out
     /// names the compare file, default results/compare-<time>.json).
     #[command(flatten)]
@@ -252,6 +260,24 @@ fn memory(args: &RunArgs, n: usize, dir: &std::path::Path, name: &str) -> Result
         .map(|m| m.per_session_bytes))
 }
 
+/// Runs this command line again with `--memory-only i`: a fresh process holds the variant's
+/// sessions and prints the bytes per session.
+fn memory_in_child(i: usize) -> Result<Option<u64>> {
+    let exe = std::env::current_exe().context("finding the sipbench executable")?;
+    let out = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .arg("--memory-only")
+        .arg(i.to_string())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running the memory measurement")?;
+    if !out.status.success() {
+        bail!("the memory measurement of variant {i} failed ({})", out.status);
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text.trim().parse().ok())
+}
+
 /// Runs the comparison and writes the compare file.
 pub fn compare(args: &CompareArgs) -> Result<(CompareResult, PathBuf)> {
     let (dimension, variants) = variants(args)?;
@@ -337,7 +363,11 @@ pub fn compare(args: &CompareArgs) -> Result<(CompareResult, PathBuf)> {
             latency_us,
             cpu_per_handshake_us: cpu,
             ratio_to_first: 0.0,
-            memory_per_session_bytes: memory(a, args.memory_sessions, scratch.path(), name)?,
+            memory_per_session_bytes: if args.isolate_memory && args.memory_sessions > 0 {
+                memory_in_child(summary.len())?
+            } else {
+                memory(a, args.memory_sessions, scratch.path(), name)?
+            },
             failures: mine.iter().map(|p| p.failures.values().sum::<u64>()).sum(),
         });
     }
@@ -405,7 +435,21 @@ pub fn table(c: &CompareResult) -> String {
 
 /// Entry point.
 pub fn main(args: &CompareArgs) -> Result<ExitCode> {
-    let (result, path) = compare(args)?;
+    if let Some(i) = args.memory_only {
+        let (_, variants) = variants(args)?;
+        let (name, a) = variants.get(i).context("--memory-only: no such variant")?;
+        let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+        match memory(a, args.memory_sessions, scratch.path(), name)? {
+            Some(bytes) => println!("{bytes}"),
+            None => println!("none"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let args = CompareArgs {
+        isolate_memory: true,
+        ..args.clone()
+    };
+    let (result, path) = compare(&args)?;
     if args.run.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {

@@ -380,6 +380,15 @@ fn stored_results_still_validate_and_read() {
         if path.extension().is_none_or(|e| e != "json") || name == "schema.json" {
             continue;
         }
+        if name.starts_with("compare-") {
+            // `sipbench compare` files (sipbench-compare/1): every round is a full phase result.
+            let c: sipbench::compare::CompareResult = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(c.schema, "sipbench-compare/1");
+            assert_eq!(c.rounds.len() % c.variants.len(), 0, "{name}");
+            assert!(c.summary.iter().all(|s| s.failures == 0), "{name}");
+            continue;
+        }
         if name == "audit.json" {
             // The audit's own report (sipbench-audit/1), not a run.
             let a: sipbench::audit::command::AuditReport =

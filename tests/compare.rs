@@ -16,6 +16,8 @@ fn args(dir: &std::path::Path) -> CompareArgs {
         key_types: Vec::new(),
         rounds: 2,
         memory_sessions: 20,
+        memory_only: None,
+        isolate_memory: false,
         run: RunArgs {
             mode: Some(Mode::Mtls),
             sessions: Some(30),
