@@ -64,6 +64,9 @@ pub struct ServeArgs {
     /// Runtime threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// TLS stack and crypto backend (`sipbench backends` lists them).
+    #[arg(long, value_enum, default_value_t = Backend::AwsLcRs)]
+    pub backend: Backend,
     /// TLS versions offered.
     #[arg(long, value_enum, default_value_t = Versions::Any)]
     pub tls_versions: Versions,
@@ -211,7 +214,7 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         tcp_addr: Some(args.tcp),
         identity,
         trust,
-        backend: Backend::default(),
+        backend: args.backend,
         versions: args.tls_versions,
         max_connections: args.max_connections,
         handshake_timeout: args.handshake_timeout,
@@ -232,10 +235,11 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         let server = start(&config, &pool)?;
         let addrs = server.addrs();
         eprintln!(
-            "sipbench serve: tls {} · mtls {} · tcp {} · {threads} threads · open-files limit {}{}",
+            "sipbench serve: tls {} · mtls {} · tcp {} · {threads} threads · backend {} · open-files limit {}{}",
             addrs.tls[0],
             addrs.mtls[0],
             addrs.tcp[0],
+            args.backend.as_str(),
             limit.soft,
             if args.watch {
                 " · watching certificate files"
