@@ -166,35 +166,11 @@ pub fn run(args: &AuditArgs) -> Result<AuditReport> {
             for &case in &cases {
                 cells.push(server_cell(&sut, &provider, &pki, case, version).await?);
             }
-            for &case in &cases {
-                cells.push(
-                    client_cell(
-                        &rogue,
-                        &provider,
-                        &pki,
-                        &trust,
-                        &pki.edge,
-                        case,
-                        version,
-                        Direction::Client,
-                    )
-                    .await?,
-                );
-            }
-            for &case in &cases {
-                cells.push(
-                    client_cell(
-                        &rogue,
-                        &provider,
-                        &pki,
-                        &trust,
-                        &pki.edge,
-                        case,
-                        version,
-                        Direction::ClientTls,
-                    )
-                    .await?,
-                );
+            for direction in [Direction::Client, Direction::ClientTls] {
+                for &case in &cases {
+                    let cell = client_cell(&rogue, &provider, &pki, &trust, &pki.edge, case, version, direction);
+                    cells.push(cell.await?);
+                }
             }
         }
         let mut deployment = Vec::new();
