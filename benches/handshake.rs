@@ -25,43 +25,19 @@
 
 use std::collections::HashSet;
 use std::hint::black_box;
-use std::ops::DerefMut;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rustls::client::{ClientSessionMemoryCache, Resumption, WebPkiServerVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{
-    ClientConfig, ClientConnection, ConnectionCommon, HandshakeKind, ServerConfig, ServerConnection, SideData,
-};
+use rustls::{ClientConfig, ClientConnection, HandshakeKind, ServerConfig, ServerConnection};
 use rustls_pki_types::ServerName;
 use sipbench::pki::{KeyType, Pki, SERVER_DNS};
 use sipbench::tls::{self, Backend};
 
-/// Moves everything `from` wants to send into `to`, processing it; returns the bytes moved.
-fn transfer(
-    from: &mut impl DerefMut<Target = ConnectionCommon<impl SideData>>,
-    to: &mut impl DerefMut<Target = ConnectionCommon<impl SideData>>,
-    buf: &mut Vec<u8>,
-) -> usize {
-    let mut moved = 0;
-    while from.wants_write() {
-        buf.clear();
-        let n = from.write_tls(buf).expect("write_tls to a Vec cannot fail");
-        if n == 0 {
-            break;
-        }
-        moved += n;
-        let mut rest = &buf[..];
-        while !rest.is_empty() {
-            let read = to.read_tls(&mut rest).expect("read_tls from a slice");
-            assert!(read > 0, "read_tls made no progress");
-            to.process_new_packets().expect("peer rejected a TLS message");
-        }
-    }
-    moved
-}
+mod common;
+use common::transfer;
 
 /// Runs the handshake to completion, including the server's session tickets.
 fn handshake(client: &mut ClientConnection, server: &mut ServerConnection, buf: &mut Vec<u8>) {

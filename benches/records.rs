@@ -15,17 +15,19 @@
 
 use std::hint::black_box;
 use std::io::{Read, Write};
-use std::ops::DerefMut;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::{ClientConfig, ClientConnection, ConnectionCommon, ServerConfig, ServerConnection, SideData};
+use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
 use rustls_pki_types::ServerName;
 use sipbench::pki::{KeyType, Pki, SERVER_DNS};
 use sipbench::tls::{self, Backend};
+
+mod common;
+use common::transfer;
 
 const SUITES: [&str; 3] = [
     "TLS13_AES_128_GCM_SHA256",
@@ -37,30 +39,6 @@ const SIZES: [usize; 2] = [1024, 16 * 1024];
 const RECORD_OVERHEAD: usize = 5 + 1 + 16;
 /// Sealed bytes per batch in the open benchmark.
 const BATCH_BYTES: usize = 4 << 20;
-
-/// Moves everything `from` wants to send into `to`, processing it; returns the bytes moved.
-fn transfer(
-    from: &mut impl DerefMut<Target = ConnectionCommon<impl SideData>>,
-    to: &mut impl DerefMut<Target = ConnectionCommon<impl SideData>>,
-    buf: &mut Vec<u8>,
-) -> usize {
-    let mut moved = 0;
-    while from.wants_write() {
-        buf.clear();
-        let n = from.write_tls(buf).expect("write_tls to a Vec cannot fail");
-        if n == 0 {
-            break;
-        }
-        moved += n;
-        let mut rest = &buf[..];
-        while !rest.is_empty() {
-            let read = to.read_tls(&mut rest).expect("read_tls from a slice");
-            assert!(read > 0, "read_tls made no progress");
-            to.process_new_packets().expect("peer rejected a TLS message");
-        }
-    }
-    moved
-}
 
 /// Client and server configs with `suite` as the only cipher suite on both sides.
 fn configs(backend: Backend, pki: &Pki, suite: &str) -> (Arc<ClientConfig>, Arc<ServerConfig>) {

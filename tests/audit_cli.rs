@@ -107,6 +107,8 @@ fn certificates_made_by_the_openssl_command_line_load_and_behave_the_same() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let pki = Pki::load(&pki_dir).expect("an openssl-made PKI loads");
         assert_eq!(pki.key_type.as_str(), key_type);
+        // The script writes the same topology as `pki init` (the text is kept in both places).
+        assert_eq!(pki.topology, sipbench::pki::DEFAULT_TOPOLOGY);
         let (code, r) = audit_json(&["--pki", pki_dir.to_str().unwrap()]);
         let failed: Vec<_> = r.cells.iter().filter(|c| !c.pass).collect();
         assert_eq!(code, Some(0), "{failed:#?}");

@@ -130,33 +130,15 @@ pub async fn establish(
     let _ = tcp.set_nodelay(true);
     let connect = t0.elapsed();
     if let Some((connectors, name)) = &ep.ossl {
-        let connectors = if bad && !ep.bad_ossl.is_empty() {
-            &ep.bad_ossl
-        } else {
-            connectors
-        };
-        let connector = &connectors[worker % connectors.len()];
+        let connector = pick(connectors, &ep.bad_ossl, bad, worker);
         let t1 = Instant::now();
         let stream = match tokio::time::timeout(handshake_timeout, connector.connect(name, tcp)).await {
             Err(_) => return Err(FailureKind::HandshakeTimeout),
             Ok(r) => r?,
         };
         let handshake = t1.elapsed();
-        if let Some(trust) = &ep.topology
-            && let Err(refusal) = trust.check_topology(&crate::ossl::peer_chain(stream.ssl()))
-        {
-            tracing::debug!("refused the server: {refusal}");
-            return Err(FailureKind::NotInTopology);
-        }
-        let negotiated = crate::ossl::negotiated(stream.ssl());
-        let resumed = negotiated.handshake == "resumed";
-        let est = Established {
-            connect,
-            handshake,
-            negotiated,
-            resumed,
-            early: false,
-        };
+        let peer = crate::ossl::peer_chain(stream.ssl());
+        let est = established(ep, &peer, crate::ossl::negotiated(stream.ssl()), connect, handshake)?;
         return Ok((Stream::Ossl(Box::pin(stream)), est));
     }
     let Some((connectors, name)) = &ep.tls else {
@@ -169,8 +151,7 @@ pub async fn establish(
         };
         return Ok((Stream::Tcp(tcp), est));
     };
-    let connectors = if bad && !ep.bad.is_empty() { &ep.bad } else { connectors };
-    let connector = &connectors[worker % connectors.len()];
+    let connector = pick(connectors, &ep.bad, bad, worker);
     let t1 = Instant::now();
     let stream = match tokio::time::timeout(handshake_timeout, connector.connect(name.clone(), tcp)).await {
         Err(_) => return Err(FailureKind::HandshakeTimeout),
@@ -190,24 +171,40 @@ pub async fn establish(
         };
         return Ok((Stream::Tls(Box::new(stream)), est));
     }
+    let peer = conn.peer_certificates().unwrap_or_default();
+    let est = established(ep, peer, tls::negotiated(conn, keys), connect, handshake)?;
+    Ok((Stream::Tls(Box::new(stream)), est))
+}
+
+/// Worker `worker`'s connector: from `bad` when the session presents the bad certificate and
+/// there are such connectors.
+fn pick<'a, C>(good: &'a [C], bad_ones: &'a [C], bad: bool, worker: usize) -> &'a C {
+    let list = if bad && !bad_ones.is_empty() { bad_ones } else { good };
+    &list[worker % list.len()]
+}
+
+/// After a completed handshake, on either TLS stack: a server-to-server peer must be in the
+/// topology; then the set-up's figures.
+fn established(
+    ep: &Endpoint,
+    peer: &[rustls_pki_types::CertificateDer<'_>],
+    negotiated: Negotiated,
+    connect: Duration,
+    handshake: Duration,
+) -> Result<Established, FailureKind> {
     if let Some(trust) = &ep.topology
-        && let Err(refusal) = trust.check_topology(conn.peer_certificates().unwrap_or_default())
+        && let Err(refusal) = trust.check_topology(peer)
     {
         tracing::debug!("refused the server: {refusal}");
         return Err(FailureKind::NotInTopology);
     }
-    let negotiated = tls::negotiated(conn, keys);
-    let resumed = negotiated.handshake == "resumed";
-    Ok((
-        Stream::Tls(Box::new(stream)),
-        Established {
-            connect,
-            handshake,
-            negotiated,
-            resumed,
-            early: false,
-        },
-    ))
+    Ok(Established {
+        connect,
+        handshake,
+        resumed: negotiated.handshake == "resumed",
+        negotiated,
+        early: false,
+    })
 }
 
 /// A SIP user agent client on one connection; owns its buffers so transactions do not allocate.

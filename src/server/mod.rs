@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::BytesMut;
+use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -235,10 +236,18 @@ struct TlsState {
     identity: Identity,
     trust: Arc<Trust>,
     resumption: ServerResumption,
-    tls: TlsAcceptor,
-    mtls: TlsAcceptor,
-    /// Backend `openssl`: the OpenSSL acceptors (TLS, MTLS), used instead of the rustls ones.
-    ossl: Option<(crate::ossl::OsslAcceptor, crate::ossl::OsslAcceptor)>,
+    acceptors: Acceptors,
+}
+
+/// The TLS and MTLS acceptors of one TLS stack.
+enum Acceptors {
+    /// rustls, with the backend's crypto provider.
+    Rustls { tls: TlsAcceptor, mtls: TlsAcceptor },
+    /// Backend `openssl`.
+    Ossl {
+        tls: crate::ossl::OsslAcceptor,
+        mtls: crate::ossl::OsslAcceptor,
+    },
 }
 
 /// The TLS side of the server: rebuilt and swapped in when its configuration changes.
@@ -277,24 +286,28 @@ impl TlsSetup {
         versions: Versions,
         resumption: ServerResumption,
     ) -> Result<TlsState> {
-        let verifier = trust.verifier(provider).context("building the MTLS client verifier")?;
-        let tls = tls::server_config(backend, provider, &identity, None, versions, resumption)?;
-        let mtls = tls::server_config(backend, provider, &identity, Some(verifier), versions, resumption)?;
-        let ossl = if backend.is_openssl() {
+        let acceptors = if backend.is_openssl() {
             let acceptor = |client_trust: Option<&Trust>| {
                 crate::ossl::OsslAcceptor::new(&identity, client_trust, versions, resumption, None)
             };
-            Some((acceptor(None)?, acceptor(Some(&trust))?))
+            Acceptors::Ossl {
+                tls: acceptor(None)?,
+                mtls: acceptor(Some(&trust))?,
+            }
         } else {
-            None
+            let verifier = trust.verifier(provider).context("building the MTLS client verifier")?;
+            let tls = tls::server_config(backend, provider, &identity, None, versions, resumption)?;
+            let mtls = tls::server_config(backend, provider, &identity, Some(verifier), versions, resumption)?;
+            Acceptors::Rustls {
+                tls: TlsAcceptor::from(tls),
+                mtls: TlsAcceptor::from(mtls),
+            }
         };
         Ok(TlsState {
             identity,
             trust,
             resumption,
-            tls: TlsAcceptor::from(tls),
-            mtls: TlsAcceptor::from(mtls),
-            ossl,
+            acceptors,
         })
     }
 
@@ -566,13 +579,18 @@ async fn serve_tls(
     shared: &Shared,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), FailureKind> {
-    if let Some((tls, mtls)) = &state.ossl {
-        let acceptor = if transport == Transport::Mtls { mtls } else { tls };
-        return serve_ossl(stream, acceptor, transport, state, shared, shutdown).await;
-    }
-    let acceptor = match transport {
-        Transport::Mtls => &state.mtls,
-        _ => &state.tls,
+    let mtls = transport == Transport::Mtls;
+    let acceptor = match &state.acceptors {
+        Acceptors::Ossl { tls, mtls: m } => {
+            return serve_ossl(stream, if mtls { m } else { tls }, transport, state, shared, shutdown).await;
+        }
+        Acceptors::Rustls { tls, mtls: m } => {
+            if mtls {
+                m
+            } else {
+                tls
+            }
+        }
     };
     let mut tls = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
         Err(_) => return Err(FailureKind::HandshakeTimeout),
@@ -581,36 +599,24 @@ async fn serve_tls(
     };
     let c = &shared.counters;
     let (_, conn) = tls.get_mut();
-    if transport == Transport::Mtls {
-        // Only servers of the topology are trusted, however valid their certificate.
-        let peer = conn.peer_certificates().unwrap_or_default();
-        if let Err(refusal) = state.trust.check_topology(peer) {
-            let n = c.not_in_topology.fetch_add(1, Ordering::Relaxed) + 1;
-            if n.is_power_of_two() {
-                warn!("refused an MTLS peer: {refusal} ({n} so far)");
-            }
+    let kind = conn.handshake_kind();
+    let admitted = admit(
+        state,
+        transport,
+        c,
+        conn.peer_certificates().unwrap_or_default(),
+        kind == Some(rustls::HandshakeKind::Resumed),
+    );
+    if let Err(kind) = admitted {
+        if kind == FailureKind::NotInTopology {
             let _ = tls.shutdown().await;
-            return Err(FailureKind::NotInTopology);
         }
+        return Err(kind);
     }
-    c.handshakes_ok.fetch_add(1, Ordering::Relaxed);
+    if kind == Some(rustls::HandshakeKind::FullWithHelloRetryRequest) {
+        c.handshakes_hrr.fetch_add(1, Ordering::Relaxed);
+    }
     let (_, conn) = tls.get_mut();
-    match conn.handshake_kind() {
-        Some(rustls::HandshakeKind::Resumed) => {
-            c.handshakes_resumed.fetch_add(1, Ordering::Relaxed);
-            if transport == Transport::Mtls {
-                // A resumed MTLS session must still carry the client's identity.
-                if conn.peer_certificates().is_none_or(|c| c.is_empty()) {
-                    return Err(FailureKind::Tls("mtls-resumed-without-identity".into()));
-                }
-                c.mtls_resumed_with_identity.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Some(rustls::HandshakeKind::FullWithHelloRetryRequest) => {
-            c.handshakes_hrr.fetch_add(1, Ordering::Relaxed);
-        }
-        _ => {}
-    }
     // 0-RTT data is held by rustls apart from the ordinary stream: it is the start of the SIP
     // byte stream, so it goes first into the connection's buffer.
     let mut early = BytesMut::new();
@@ -628,6 +634,38 @@ async fn serve_tls(
     serve_conn(tls, shared, shutdown, early).await
 }
 
+/// What every stack does once a handshake is done: an MTLS peer must be a trusted server of
+/// the topology (however valid its certificate; refused ones are counted and their subject
+/// logged), and a resumed MTLS session must still carry the client's identity. Counts the
+/// handshake. The caller closes the connection on an error.
+fn admit(
+    state: &TlsState,
+    transport: Transport,
+    c: &ServerCounters,
+    peer: &[CertificateDer<'_>],
+    resumed: bool,
+) -> Result<(), FailureKind> {
+    let mtls = transport == Transport::Mtls;
+    if mtls && let Err(refusal) = state.trust.check_topology(peer) {
+        let n = c.not_in_topology.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            warn!("refused an MTLS peer: {refusal} ({n} so far)");
+        }
+        return Err(FailureKind::NotInTopology);
+    }
+    c.handshakes_ok.fetch_add(1, Ordering::Relaxed);
+    if resumed {
+        c.handshakes_resumed.fetch_add(1, Ordering::Relaxed);
+        if mtls {
+            if peer.is_empty() {
+                return Err(FailureKind::Tls("mtls-resumed-without-identity".into()));
+            }
+            c.mtls_resumed_with_identity.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
 /// As [`serve_tls`], on the OpenSSL stack (no 0-RTT).
 async fn serve_ossl(
     stream: TcpStream,
@@ -641,27 +679,12 @@ async fn serve_ossl(
         Err(_) => return Err(FailureKind::HandshakeTimeout),
         Ok(r) => r?,
     };
-    let c = &shared.counters;
-    if transport == Transport::Mtls {
-        let peer = crate::ossl::peer_chain(tls.ssl());
-        if let Err(refusal) = state.trust.check_topology(&peer) {
-            let n = c.not_in_topology.fetch_add(1, Ordering::Relaxed) + 1;
-            if n.is_power_of_two() {
-                warn!("refused an MTLS peer: {refusal} ({n} so far)");
-            }
+    let peer = crate::ossl::peer_chain(tls.ssl());
+    if let Err(kind) = admit(state, transport, &shared.counters, &peer, tls.ssl().session_reused()) {
+        if kind == FailureKind::NotInTopology {
             let _ = std::pin::Pin::new(&mut tls).shutdown().await;
-            return Err(FailureKind::NotInTopology);
         }
-    }
-    c.handshakes_ok.fetch_add(1, Ordering::Relaxed);
-    if tls.ssl().session_reused() {
-        c.handshakes_resumed.fetch_add(1, Ordering::Relaxed);
-        if transport == Transport::Mtls {
-            if crate::ossl::peer_chain(tls.ssl()).is_empty() {
-                return Err(FailureKind::Tls("mtls-resumed-without-identity".into()));
-            }
-            c.mtls_resumed_with_identity.fetch_add(1, Ordering::Relaxed);
-        }
+        return Err(kind);
     }
     serve_conn(Box::pin(tls), shared, shutdown, BytesMut::new()).await
 }

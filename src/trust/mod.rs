@@ -299,9 +299,14 @@ impl Trust {
     /// CA that issued the chain. A chain from no trusted CA passes here (the chain check refuses
     /// it).
     pub fn check_scope(&self, chain: &[CertificateDer<'_>]) -> Result<(), Refusal> {
-        let (Some(ca), Some(leaf)) = (self.issuing_ca(chain), chain.first()) else {
-            return Ok(());
-        };
+        match (self.issuing_ca(chain), chain.first()) {
+            (Some(ca), Some(leaf)) => Self::ca_scope(ca, leaf),
+            _ => Ok(()),
+        }
+    }
+
+    /// The CA scope rule for a leaf `ca` issued.
+    fn ca_scope(ca: &TrustedCa, leaf: &CertificateDer<'_>) -> Result<(), Refusal> {
         if ca.domains.is_empty() {
             return Ok(());
         }
@@ -525,15 +530,9 @@ impl TrustVerifier {
             .expect("found in this list"))
     }
 
-    fn scope(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-    ) -> Result<(), rustls::Error> {
-        let chain: Vec<CertificateDer<'_>> = std::iter::once(end_entity.clone())
-            .chain(intermediates.iter().cloned())
-            .collect();
-        self.trust.check_scope(&chain).map_err(Refusal::into_rustls)
+    /// The CA scope rule, for the CA [`TrustVerifier::pick`] found.
+    fn scope(&self, ca: usize, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {
+        Trust::ca_scope(&self.trust.cas[ca], end_entity).map_err(Refusal::into_rustls)
     }
 
     fn now(&self, now: UnixTime) -> UnixTime {
@@ -558,7 +557,7 @@ impl ServerCertVerifier for TrustVerifier {
             ocsp_response,
             self.now(now),
         )?;
-        self.scope(end_entity, intermediates)?;
+        self.scope(ca, end_entity)?;
         Ok(ok)
     }
 
@@ -598,7 +597,7 @@ impl ClientCertVerifier for TrustVerifier {
     ) -> Result<ClientCertVerified, rustls::Error> {
         let ca = self.pick(end_entity, intermediates)?;
         let ok = self.clients[ca].verify_client_cert(end_entity, intermediates, self.now(now))?;
-        self.scope(end_entity, intermediates)?;
+        self.scope(ca, end_entity)?;
         Ok(ok)
     }
 
