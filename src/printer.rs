@@ -33,6 +33,9 @@ pub fn header(r: &RunResult) -> String {
         ),
     };
     let _ = writeln!(s, "target     {target}, server name {}", r.target.server_name);
+    if !r.target.trust.is_empty() {
+        let _ = writeln!(s, "trust      {}", r.target.trust);
+    }
     let _ = writeln!(
         s,
         "backend    generator {} · server {} · {} workers{}",

@@ -68,6 +68,10 @@ pub struct TargetInfo {
     pub tcp: Vec<String>,
     /// Name verified in the server certificate.
     pub server_name: String,
+    /// How certificates were checked, e.g. `built-in topology, CRLs checked` (CRL checks cost
+    /// handshakes measurably). Absent in files written before it existed.
+    #[serde(default)]
+    pub trust: String,
 }
 
 /// One phase.

@@ -458,6 +458,9 @@ fn remote_target(args: &RunArgs, target: &str) -> Result<Target> {
             mtls: mtls.iter().map(|a| a.to_string()).collect(),
             tcp: tcp.iter().map(|a| a.to_string()).collect(),
             server_name: name.clone(),
+            trust: trust
+                .as_ref()
+                .map_or_else(|| "none (no --ca or --topology)".into(), Trust::describe),
         },
         tls: vec![tls],
         mtls: mtls.into_iter().collect(),
@@ -489,6 +492,7 @@ fn embedded_target(pki: &Pki, trust: Trust, addrs: &server::ServerAddrs) -> Targ
             mtls: list(&addrs.mtls),
             tcp: list(&addrs.tcp),
             server_name: EMBEDDED_SERVER_NAME.into(),
+            trust: format!("built-in topology, {}", trust.describe()),
         },
         tls: addrs.tls.clone(),
         mtls: addrs.mtls.clone(),

@@ -290,6 +290,37 @@ impl Trust {
         self.at
     }
 
+    /// One line for reports: the CAs, whether CRLs are checked, the topology, the evaluation
+    /// time, e.g. `2 CAs scoped to domains, CRLs checked, 3 trusted servers`.
+    pub fn describe(&self) -> String {
+        let scoped = self.cas.iter().any(|c| !c.domains.is_empty());
+        let mut parts = vec![format!(
+            "{} CA{}{}",
+            self.cas.len(),
+            if self.cas.len() == 1 { "" } else { "s" },
+            if scoped { " scoped to domains" } else { "" }
+        )];
+        parts.push(if self.cas.iter().any(|c| !c.crls.is_empty()) {
+            format!(
+                "CRLs checked{}",
+                if self.crl_expiry == CrlExpiry::Enforce {
+                    " (expiry enforced)"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            "no revocation checks".into()
+        });
+        if let Some(t) = &self.topology {
+            parts.push(format!("{} trusted servers (MTLS)", t.server.len()));
+        }
+        if let Some(at) = self.at {
+            parts.push(format!("validity at {}", format_time(at)));
+        }
+        parts.join(", ")
+    }
+
     /// What happens to a CRL past its `nextUpdate`.
     pub fn crl_expiry(&self) -> CrlExpiry {
         self.crl_expiry
