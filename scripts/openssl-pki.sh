@@ -261,6 +261,9 @@ cert = "enterprise-ca.pem"
 crl = "enterprise-ca.crl"
 # Names this CA may vouch for: each domain and every name below it.
 domains = ["example.test"]
+# IP names it may vouch for (the server certificate carries 127.0.0.1 and ::1). A CA with
+# domains and no addresses vouches for no IP name.
+addresses = ["127.0.0.0/8", "::1/128"]
 
 [[ca]]
 name = "partner"

@@ -8,7 +8,7 @@
 //! ## Map
 //! - [`sip`]: the SIP codec and stream framer. Pure: no I/O, no clocks.
 //! - [`pki`]: throwaway PKIs (enterprise CA, partner CA, server, edge and client certificates)
-//!   and loading of user-supplied PEM.
+//!   and loading of user-supplied PEM; [`forge`]: certificates made to attack the trust model.
 //! - [`tls`]: rustls configurations for each role, with the crypto provider passed explicitly,
 //!   and classification of TLS failures.
 //! - [`trust`]: the enterprise trust model (CAs scoped to domains, CRLs, the topology of
@@ -29,6 +29,7 @@ pub mod backends;
 pub mod bulk;
 pub mod cli;
 pub mod compare;
+pub mod forge;
 pub mod generator;
 pub mod ossl;
 pub mod pki;

@@ -59,7 +59,7 @@ use openssl::ssl::{
 };
 use openssl::stack::Stack;
 use openssl::x509::verify::{X509CheckFlags, X509VerifyFlags};
-use openssl::x509::{X509, X509Crl, X509Name, X509StoreContextRef, X509VerifyResult};
+use openssl::x509::{X509, X509Crl, X509Name, X509StoreContext, X509StoreContextRef, X509VerifyResult};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
@@ -153,7 +153,8 @@ impl OsslAcceptor {
     /// Runs the server handshake on an accepted connection. Failures are classified with
     /// [`classify`] (a refused client certificate is `certificate:<reason>`).
     pub async fn accept(&self, tcp: TcpStream) -> Result<SslStream<TcpStream>, FailureKind> {
-        let ssl = Ssl::new(&self.ctx).map_err(setup_failure)?;
+        let mut ssl = Ssl::new(&self.ctx).map_err(setup_failure)?;
+        ssl.set_ex_data(refusal_index().map_err(setup_failure)?, RefusalSlot::new(0));
         let mut stream = SslStream::new(ssl, tcp).map_err(setup_failure)?;
         match Pin::new(&mut stream).accept().await {
             Ok(()) => Ok(stream),
@@ -241,6 +242,7 @@ impl OsslConnector {
     pub async fn connect(&self, server_name: &str, tcp: TcpStream) -> Result<SslStream<TcpStream>, FailureKind> {
         let mut ssl = Ssl::new(&self.ctx).map_err(setup_failure)?;
         ssl.set_connect_state();
+        ssl.set_ex_data(refusal_index().map_err(setup_failure)?, RefusalSlot::new(0));
         let bad_name = |_| FailureKind::Tls("invalid-server-name".into());
         match server_name.parse::<IpAddr>() {
             Ok(ip) => ssl.param_mut().set_ip(ip).map_err(bad_name)?,
@@ -358,6 +360,11 @@ pub fn classify(err: &ssl::Error, ssl: Option<&SslRef>) -> FailureKind {
         }) {
             return FailureKind::TlsAlertReceived(alert_name(alert));
         }
+        if let Some(ssl) = ssl
+            && let Some(refusal) = policy_refusal(ssl)
+        {
+            return refusal;
+        }
         if let Some(result) = ssl.map(SslRef::verify_result).filter(|r| *r != X509VerifyResult::OK) {
             return FailureKind::Certificate(verify_reason(result));
         }
@@ -404,16 +411,21 @@ const V_ERR_CERT_SIGNATURE_FAILURE: i32 = 7;
 const V_ERR_CERT_NOT_YET_VALID: i32 = 9;
 const V_ERR_CERT_HAS_EXPIRED: i32 = 10;
 const V_ERR_CRL_NOT_YET_VALID: i32 = 11;
+const V_ERR_CRL_SIGNATURE_FAILURE: i32 = 8;
 const V_ERR_CRL_HAS_EXPIRED: i32 = 12;
 const V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: i32 = 18;
 const V_ERR_SELF_SIGNED_CERT_IN_CHAIN: i32 = 19;
 const V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY: i32 = 20;
 const V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: i32 = 21;
 const V_ERR_CERT_REVOKED: i32 = 23;
+const V_ERR_INVALID_CA: i32 = 24;
+const V_ERR_PATH_LENGTH_EXCEEDED: i32 = 25;
 const V_ERR_INVALID_PURPOSE: i32 = 26;
 const V_ERR_CERT_UNTRUSTED: i32 = 27;
 const V_ERR_UNHANDLED_CRITICAL_EXTENSION: i32 = 34;
-const V_ERR_APPLICATION_VERIFICATION: i32 = 50;
+const V_ERR_KEYUSAGE_NO_CERTSIGN: i32 = 32;
+const V_ERR_PERMITTED_VIOLATION: i32 = 47;
+const V_ERR_EXCLUDED_VIOLATION: i32 = 48;
 const V_ERR_HOSTNAME_MISMATCH: i32 = 62;
 const V_ERR_EMAIL_MISMATCH: i32 = 63;
 const V_ERR_IP_ADDRESS_MISMATCH: i32 = 64;
@@ -437,20 +449,13 @@ fn verify_reason(result: X509VerifyResult) -> String {
         V_ERR_UNHANDLED_CRITICAL_EXTENSION => "unhandled-critical-extension".into(),
         V_ERR_CRL_HAS_EXPIRED => "expired-revocation-list".into(),
         V_ERR_UNABLE_TO_GET_CRL => "unknown-revocation-status".into(),
-        // Only set by the scope rule of this module's verify callback.
-        V_ERR_APPLICATION_VERIFICATION => scope_refusal_reason().into(),
+        V_ERR_INVALID_CA => "end-entity-used-as-ca".into(),
+        V_ERR_PATH_LENGTH_EXCEEDED => "path-len-constraint-violated".into(),
+        V_ERR_PERMITTED_VIOLATION | V_ERR_EXCLUDED_VIOLATION => "name-constraint-violation".into(),
+        V_ERR_CRL_SIGNATURE_FAILURE => "crl-signature-failure".into(),
+        V_ERR_KEYUSAGE_NO_CERTSIGN => "end-entity-used-as-ca".into(),
         _ => kebab(result.error_string()),
     }
-}
-
-/// The reason of a CA scope refusal, as the rustls stack counts it.
-fn scope_refusal_reason() -> &'static str {
-    Refusal::CaNotTrustedForName {
-        ca: String::new(),
-        name: String::new(),
-        domains: String::new(),
-    }
-    .reason()
 }
 
 /// An alert's name as rustls spells it (kebab-case of `AlertDescription`).
@@ -660,32 +665,27 @@ fn ed25519_seed(pkcs8: &[u8]) -> Option<&[u8]> {
     pkcs8.get(at..at + 32)
 }
 
-/// Trusts `trust`'s CAs (and only them) with their CRLs, at its evaluation time, and installs the
-/// verify callback of the trust model. Returns the CA certificates.
+/// Trusts `trust`'s CAs (and only them: its roots as trust anchors, its issuing CAs for path
+/// building) with their CRLs, at its evaluation time, and installs the verify callback of the
+/// trust model. Returns the CA certificates.
 fn configure_trust(b: &mut SslContextBuilder, trust: &Trust, mode: SslVerifyMode) -> Result<Vec<X509>> {
     let mut cas = Vec::new();
-    let mut no_crl_anchors = Vec::new();
-    let mut any_crl = false;
-    for ca in trust.cas() {
-        let cert = X509::from_der(ca.cert.as_ref()).with_context(|| format!("CA `{}`: certificate", ca.name))?;
+    for (der, _) in trust.ca_certificates() {
+        let cert = X509::from_der(der.as_ref()).context("a CA certificate")?;
         b.cert_store_mut()
             .add_cert(cert.clone())
-            .with_context(|| format!("CA `{}`: adding the certificate", ca.name))?;
-        for crl in &ca.crls {
-            let crl = X509Crl::from_der(crl.as_ref()).with_context(|| format!("CA `{}`: CRL", ca.name))?;
-            ffi::add_crl(b.cert_store_mut(), &crl).with_context(|| format!("CA `{}`: adding the CRL", ca.name))?;
-            any_crl = true;
-        }
-        if ca.crls.is_empty() {
-            no_crl_anchors.push(cert.subject_name().to_der()?);
-        }
+            .context("adding a CA certificate")?;
         cas.push(cert);
+    }
+    for crl in trust.crls() {
+        let crl = X509Crl::from_der(crl.as_ref()).context("a CRL")?;
+        ffi::add_crl(b.cert_store_mut(), &crl).context("adding a CRL")?;
     }
     if cas.is_empty() {
         bail!("the trust holds no CA");
     }
     let param = b.verify_param_mut();
-    if any_crl {
+    if trust.revocation_checked() {
         param.set_flags(X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL)?;
     }
     if let Some(at) = trust.evaluation_time() {
@@ -695,7 +695,6 @@ fn configure_trust(b: &mut SslContextBuilder, trust: &Trust, mode: SslVerifyMode
     let policy = Policy {
         ignore_expired_crls: trust.crl_expiry() == CrlExpiry::Ignore,
         trust: trust.clone(),
-        no_crl_anchors,
     };
     b.set_verify_callback(mode, move |ok, ctx| policy.verify(ok, ctx));
     Ok(cas)
@@ -704,8 +703,6 @@ fn configure_trust(b: &mut SslContextBuilder, trust: &Trust, mode: SslVerifyMode
 /// The parts of the trust model OpenSSL's own verification does not do.
 struct Policy {
     trust: Trust,
-    /// Subject names (DER) of the CAs without CRLs: their chains are not checked for revocation.
-    no_crl_anchors: Vec<Vec<u8>>,
     /// A CRL past its nextUpdate is still used.
     ignore_expired_crls: bool,
 }
@@ -717,7 +714,7 @@ impl Policy {
             let accept = match ctx.error().as_raw() {
                 V_ERR_CRL_HAS_EXPIRED => self.ignore_expired_crls,
                 V_ERR_CRL_NOT_YET_VALID => true,
-                V_ERR_UNABLE_TO_GET_CRL => self.anchor_has_no_crl(ctx),
+                V_ERR_UNABLE_TO_GET_CRL => self.issuer_unchecked(ctx),
                 _ => false,
             };
             if accept {
@@ -738,22 +735,67 @@ impl Policy {
             .filter_map(|c| c.to_der().ok())
             .map(CertificateDer::from)
             .collect();
-        match self.trust.check_scope(&chain) {
-            Ok(()) => true,
-            Err(_) => {
+        match self.trust.authorize(&chain) {
+            Ok(_) => true,
+            Err(refusal) => {
+                let slot = X509StoreContext::ssl_idx()
+                    .ok()
+                    .and_then(|i| ctx.ex_data(i))
+                    .and_then(|ssl| ssl.ex_data(refusal_index().ok()?));
+                if let Some(slot) = slot {
+                    let code = Refusal::REASONS
+                        .iter()
+                        .position(|r| *r == refusal.reason())
+                        .map_or(0, |i| i + 1);
+                    slot.store(code as u8, std::sync::atomic::Ordering::Relaxed);
+                }
+                if let Refusal::NotInTopology { .. } = refusal {
+                    tracing::debug!("refused a server-to-server peer: {refusal}");
+                }
                 ctx.set_error(X509VerifyResult::APPLICATION_VERIFICATION);
                 false
             }
         }
     }
 
-    fn anchor_has_no_crl(&self, ctx: &X509StoreContextRef) -> bool {
-        let anchor = ctx
+    /// Whether the certificate that has no CRL was issued by a CA of the trust whose entry has
+    /// no CRLs (its issued certificates are not checked for revocation). OpenSSL asks this of
+    /// the root too, which issued itself.
+    fn issuer_unchecked(&self, ctx: &X509StoreContextRef) -> bool {
+        let depth = ctx.error_depth() as usize;
+        let issuer = ctx
             .chain()
-            .and_then(|c| c.iter().last())
-            .and_then(|a| a.subject_name().to_der().ok());
-        anchor.is_some_and(|a| self.no_crl_anchors.contains(&a))
+            .and_then(|c| c.iter().nth(depth + 1).or_else(|| c.iter().nth(depth)))
+            .and_then(|c| c.to_der().ok());
+        issuer.is_some_and(|der| self.trust.unchecked_issuer(&CertificateDer::from(der)))
     }
+}
+
+/// Which trust model refusal the verify callback made on a connection: 0 for none, else one
+/// plus the index in [`Refusal::REASONS`].
+type RefusalSlot = std::sync::atomic::AtomicU8;
+
+/// The connection ex-data slot of the [`RefusalSlot`].
+fn refusal_index() -> Result<Index<Ssl, RefusalSlot>, ErrorStack> {
+    static INDEX: OnceLock<Index<Ssl, RefusalSlot>> = OnceLock::new();
+    if let Some(index) = INDEX.get() {
+        return Ok(*index);
+    }
+    let index = Ssl::new_ex_index::<RefusalSlot>()?;
+    Ok(*INDEX.get_or_init(|| index))
+}
+
+/// The trust model's refusal recorded on `ssl`, as a failure kind.
+fn policy_refusal(ssl: &SslRef) -> Option<FailureKind> {
+    let code = ssl
+        .ex_data(refusal_index().ok()?)?
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let reason = *Refusal::REASONS.get(usize::from(code).checked_sub(1)?)?;
+    Some(if reason == "not-in-topology" {
+        FailureKind::NotInTopology
+    } else {
+        FailureKind::Certificate(reason.into())
+    })
 }
 
 /// The connection ex-data slot holding the session cache key (the server name).
@@ -1168,20 +1210,19 @@ mod tests {
             vec![
                 crate::trust::TrustedCa::new(
                     "enterprise",
-                    pki.enterprise_ca.clone(),
+                    vec![pki.enterprise_ca.clone()],
                     vec![pki.enterprise_crl.clone()],
                     vec!["example.test".into()],
-                )
-                .unwrap(),
+                ),
                 crate::trust::TrustedCa::new(
                     "partner",
-                    pki.partner_ca.clone(),
+                    vec![pki.partner_ca.clone()],
                     Vec::new(),
                     vec!["partner.example.test".into()],
-                )
-                .unwrap(),
+                ),
             ],
-        );
+        )
+        .unwrap();
         let client = connector(&mixed, None, Versions::Tls13);
         let (c, _) = pair(
             tls_acceptor(&pki.partner, Versions::Any),
@@ -1374,7 +1415,9 @@ mod tests {
         let server_chain = server.await.unwrap();
         assert_eq!(server_chain, pki.edge.chain);
         // The edge is a trusted server of the topology.
-        assert!(trust.check_topology(&server_chain).unwrap().is_some());
+        let mut verified = server_chain.clone();
+        verified.push(pki.enterprise_ca.clone());
+        assert!(trust.authorize(&verified).unwrap().is_some());
     }
 
     #[test]
@@ -1392,10 +1435,6 @@ mod tests {
         assert_eq!(alert_name(116), "certificate-required");
         assert_eq!(group_name(Nid::X9_62_PRIME256V1.as_raw()), "secp256r1");
         assert_eq!(group_name(0), "unknown");
-        assert_eq!(
-            verify_reason(X509VerifyResult::APPLICATION_VERIFICATION),
-            "ca-not-trusted-for-name"
-        );
         assert!(
             matches!(suite_pin("tls13_aes_128_gcm_sha256"), Ok(SuitePin::Tls13(n)) if n == "TLS_AES_128_GCM_SHA256")
         );

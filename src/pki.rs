@@ -93,6 +93,9 @@ cert = "enterprise-ca.pem"
 crl = "enterprise-ca.crl"
 # Names this CA may vouch for: each domain and every name below it.
 domains = ["example.test"]
+# IP names it may vouch for (the server certificate carries 127.0.0.1 and ::1). A CA with
+# domains and no addresses vouches for no IP name.
+addresses = ["127.0.0.0/8", "::1/128"]
 
 [[ca]]
 name = "partner"
@@ -406,7 +409,7 @@ impl KeyType {
         )))
     }
 
-    fn generate_key(&self) -> Result<KeyPair, rcgen::Error> {
+    pub(crate) fn generate_key(&self) -> Result<KeyPair, rcgen::Error> {
         match self {
             KeyType::Rsa2048 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048),
             KeyType::Rsa3072 => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_3072),
@@ -414,7 +417,7 @@ impl KeyType {
         }
     }
 
-    fn is_rsa(&self) -> bool {
+    pub(crate) fn is_rsa(&self) -> bool {
         matches!(self, KeyType::Rsa2048 | KeyType::Rsa3072)
     }
 }
@@ -1230,7 +1233,7 @@ fn generate_keys<const N: usize>(key_type: KeyType) -> Result<[KeyPair; N], PkiE
         .map_err(|_| PkiError::Generate(rcgen::Error::KeyGenerationUnavailable))
 }
 
-fn random_serial() -> SerialNumber {
+pub(crate) fn random_serial() -> SerialNumber {
     let mut bytes = [0u8; 16];
     let provider = rustls::crypto::aws_lc_rs::default_provider();
     if provider.secure_random.fill(&mut bytes).is_err() {
@@ -1352,7 +1355,7 @@ fn sign_crl(
 }
 
 /// The key identifier of a CA certificate (its subjectKeyIdentifier, else SHA-256).
-fn key_id_method(x509: &X509Certificate<'_>) -> KeyIdMethod {
+pub(crate) fn key_id_method(x509: &X509Certificate<'_>) -> KeyIdMethod {
     x509.iter_extensions()
         .find_map(|ext| match ext.parsed_extension() {
             ParsedExtension::SubjectKeyIdentifier(id) => Some(KeyIdMethod::PreSpecified(id.0.to_vec())),
@@ -1521,17 +1524,35 @@ fn load_issuer(
         },
     })?;
     check_key_matches(ca, &key, cert_path, key_path)?;
+    issuer_for(ca, &key, key_type, &cert_path.display().to_string())
+        .map(Some)
+        .map_err(|e| match e {
+            PkiError::BadKey { reason, .. } => PkiError::BadKey {
+                path: key_path.to_path_buf(),
+                reason,
+            },
+            other => other,
+        })
+}
+
+/// An rcgen issuer for the CA certificate `ca` and its private key `key` (of `key_type`), to
+/// issue certificates and CRLs that name the CA exactly as it names itself. `what` names the
+/// certificate in errors. The key is not checked against the certificate here.
+pub fn issuer_for(
+    ca: &CertificateDer<'_>,
+    key: &PrivateKeyDer<'_>,
+    key_type: KeyType,
+    what: &str,
+) -> Result<Issuer<'static, KeyPair>, PkiError> {
     let key_pair =
-        KeyPair::from_der_and_sign_algo(&key, key_type.signature_algorithm()).map_err(|e| PkiError::BadKey {
-            path: key_path.to_path_buf(),
+        KeyPair::from_der_and_sign_algo(key, key_type.signature_algorithm()).map_err(|e| PkiError::BadKey {
+            path: PathBuf::from(what),
             reason: e.to_string(),
         })?;
-
-    let what = cert_path.display().to_string();
-    let x509 = parse_cert(ca, &what)?;
+    let x509 = parse_cert(ca, what)?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name = dn_from_x509(x509.subject()).map_err(|reason| PkiError::Parse {
-        what: what.clone(),
+        what: what.to_owned(),
         reason,
     })?;
     params.key_identifier_method = key_id_method(&x509);
@@ -1551,7 +1572,12 @@ fn load_issuer(
         }
         _ => vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign],
     };
-    Ok(Some(Issuer::new(params, key_pair)))
+    Ok(Issuer::new(params, key_pair))
+}
+
+/// An rcgen distinguished name equal to a parsed X.509 name (see [`dn_from_x509`]).
+pub(crate) fn dn_of(name: &X509Name<'_>) -> Result<DistinguishedName, String> {
+    dn_from_x509(name)
 }
 
 /// Rebuilds an rcgen distinguished name from a parsed X.509 name, keeping

@@ -479,14 +479,27 @@ pub fn classify_tls(err: &rustls::Error) -> FailureKind {
     match err {
         rustls::Error::AlertReceived(alert) => FailureKind::TlsAlertReceived(variant_kebab(&format!("{alert:?}"))),
         rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
-            match other.0.downcast_ref::<crate::trust::Refusal>() {
-                Some(refusal) => FailureKind::Certificate(refusal.reason().into()),
+            if let Some(refusal) = other.0.downcast_ref::<crate::trust::Refusal>() {
+                return match refusal {
+                    crate::trust::Refusal::NotInTopology { .. } => FailureKind::NotInTopology,
+                    r => FailureKind::Certificate(r.reason().into()),
+                };
+            }
+            match other.0.downcast_ref::<webpki::Error>() {
+                // Path validation errors rustls has no variant for: `end-entity-used-as-ca`,
+                // `name-constraint-violation`, `path-len-constraint-violated`, ...
+                Some(e) => FailureKind::Certificate(webpki_reason(e)),
                 None => FailureKind::Certificate("other".into()),
             }
         }
         rustls::Error::InvalidCertificate(cert) => FailureKind::Certificate(variant_kebab(&format!("{cert:?}"))),
         other => FailureKind::Tls(variant_kebab(&format!("{other:?}"))),
     }
+}
+
+/// The reason name of a webpki error: its variant in kebab-case, without context.
+fn webpki_reason(e: &webpki::Error) -> String {
+    variant_kebab(&format!("{e:?}"))
 }
 
 /// Remembers the description of the last peer certificate seen, so that the X.509 parse is done

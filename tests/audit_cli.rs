@@ -176,13 +176,8 @@ fn edge_accepted(pki: &Pki, mtls: &str) -> bool {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(audit::attempt(
-        mtls.parse().unwrap(),
-        connector,
-        "sip.example.test",
-        None,
-    ))
-    .is_ok()
+    rt.block_on(audit::attempt(mtls.parse().unwrap(), connector, "sip.example.test"))
+        .is_ok()
 }
 
 fn revoke_edge(pki: &Pki, dir: &Path) {

@@ -100,7 +100,7 @@ fn untrusted_server_ca_is_refused_by_the_client() {
 fn mtls_server_refuses_untrusted_forged_or_missing_client_certificates() {
     // The server trusts only the enterprise CA for MTLS clients.
     let srv = TestServer::start_with(|c| {
-        c.trust = sipbench::trust::Trust::from_cas(&[c.trust.cas()[0].cert.clone()]).unwrap();
+        c.trust = sipbench::trust::Trust::from_cas(&[c.trust.cas()[0].certs[0].clone()]).unwrap();
     });
 
     // A partner certificate: valid, but from a CA this server does not trust.

@@ -30,7 +30,7 @@ fn memory_does_not_grow_over_100_reloads() {
             let trust = Trust::load(&srv.file(files::TOPOLOGY)).unwrap();
             server.reload(identity, trust).unwrap();
             // A handshake under each configuration, so each one is really used.
-            rt.block_on(audit::attempt(mtls, connector.clone(), "sip.example.test", None))
+            rt.block_on(audit::attempt(mtls, connector.clone(), "sip.example.test"))
                 .unwrap();
         }
     };

@@ -40,7 +40,6 @@ fn a_run_across_reloads_loses_no_session_and_a_newly_revoked_certificate_is_refu
             addrs: vec![mtls],
             tls: Some((vec![connector.clone()], "sip.example.test".try_into().unwrap())),
             domain: "sip.example.test".into(),
-            topology: None,
             bad: Vec::new(),
             ossl: None,
             bad_ossl: Vec::new(),
@@ -99,7 +98,7 @@ fn a_run_across_reloads_loses_no_session_and_a_newly_revoked_certificate_is_refu
         )
         .unwrap();
     pki::write_crl(&srv.file(files::ENTERPRISE_CRL), &crl).unwrap();
-    let attempt = || rt.block_on(audit::attempt(mtls, connector.clone(), "sip.example.test", None));
+    let attempt = || rt.block_on(audit::attempt(mtls, connector.clone(), "sip.example.test"));
     assert_eq!(attempt(), Ok(()), "still accepted before the reload");
     reload_from_disk(&srv);
     assert!(

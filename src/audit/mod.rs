@@ -216,20 +216,14 @@ pub fn connector(
     Ok(TlsConnector::from(config))
 }
 
-/// Connects, handshakes, checks the topology when given, and sends one OPTIONS: `Ok` when it
-/// gets a 200.
-pub async fn attempt(
-    addr: SocketAddr,
-    connector: TlsConnector,
-    name: &str,
-    topology: Option<Arc<Trust>>,
-) -> Result<(), FailureKind> {
+/// Connects, handshakes (the connector's verifier applies the trust, topology included when it
+/// has one), and sends one OPTIONS: `Ok` when it gets a 200.
+pub async fn attempt(addr: SocketAddr, connector: TlsConnector, name: &str) -> Result<(), FailureKind> {
     let server_name = ServerName::try_from(name.to_owned()).map_err(|_| FailureKind::Tls("bad-server-name".into()))?;
     let ep = Endpoint {
         addrs: vec![addr],
         tls: Some((vec![connector], server_name)),
         domain: name.into(),
-        topology,
         bad: Vec::new(),
         ossl: None,
         bad_ossl: Vec::new(),
@@ -274,7 +268,7 @@ pub async fn server_cell(
         version,
     )?;
     let before = sut.reference.map(|s| s.counters().snapshot().failures);
-    let result = attempt(sut.addr, connector, &sut.name, None).await;
+    let result = attempt(sut.addr, connector, &sut.name).await;
     let observed = match result {
         Ok(()) => Expect::Accept,
         Err(kind) => {
@@ -324,20 +318,15 @@ pub async fn client_cell(
     // The rogue server accepts anyone, so that only the client's decision counts.
     let anyone = Trust::from_cas(&[pki.enterprise_ca.clone(), pki.partner_ca.clone()])?;
     rogue.reload(case.identity(pki).clone(), anyone)?;
-    let (connector, addr, topology) = match direction {
+    let (connector, addr) = match direction {
         Direction::Server => anyhow::bail!("client_cell: direction server is server_cell's"),
-        Direction::Client => (
-            connector(provider, trust, Some(me), version)?,
-            rogue.addrs().mtls[0],
-            trust.topology().is_some().then(|| Arc::new(trust.clone())),
-        ),
+        Direction::Client => (connector(provider, trust, Some(me), version)?, rogue.addrs().mtls[0]),
         Direction::ClientTls => (
             connector(provider, &trust.without_topology(), None, version)?,
             rogue.addrs().tls[0],
-            None,
         ),
     };
-    let observed = match attempt(addr, connector, case.dialed_name(), topology).await {
+    let observed = match attempt(addr, connector, case.dialed_name()).await {
         Ok(()) => Expect::Accept,
         Err(kind) => Expect::Reject(reason(&kind)),
     };

@@ -258,12 +258,17 @@ pub async fn probe(
                 key: s.key,
             });
         }
-        let verifier = trust.without_topology().verifier(provider)?;
-        report.verdict = match verifier.verify_server_cert(&chain[0], &chain[1..], &server_name, &[], UnixTime::now()) {
-            Ok(_) => match trust.check_topology(&chain) {
+        let tls_only = trust.without_topology().verifier(provider)?;
+        let full = trust.verifier(provider)?;
+        let now = UnixTime::now();
+        report.verdict = match tls_only.verify_server(&chain[0], &chain[1..], &server_name, now) {
+            Ok(_) => match full.verify_server(&chain[0], &chain[1..], &server_name, now) {
                 Ok(Some(entry)) => format!("trusted ({} in the topology)", entry.role.as_str()),
                 Ok(None) => "trusted".into(),
-                Err(refusal) => format!("trusted for TLS; not a trusted server: {refusal}"),
+                Err(e) => format!(
+                    "trusted for TLS; not a trusted server: {}",
+                    crate::audit::reason(&tls::classify_tls(&e))
+                ),
             },
             Err(e) => format!("refused: {}", crate::audit::reason(&tls::classify_tls(&e))),
         };

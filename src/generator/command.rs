@@ -289,7 +289,6 @@ impl Target {
             addrs: addrs.clone(),
             tls: None,
             domain: self.domain.clone(),
-            topology: None,
             bad: Vec::new(),
             ossl: None,
             bad_ossl: Vec::new(),
@@ -321,13 +320,12 @@ impl Target {
                 )
             })?),
         };
-        // Server to server, the peer must be in the topology; a TLS client checks chain,
-        // validity, revocation, name and CA scope only.
-        let (trust, topology) = match mode {
-            Mode::Mtls if trust.topology().is_some() => (trust.clone(), Some(Arc::new(trust.clone()))),
-            _ => (trust.without_topology(), None),
+        // Server to server, the peer must be in the topology (checked inside the handshake); a
+        // TLS client checks chain, validity, revocation, name and CA scope only.
+        let trust = match mode {
+            Mode::Mtls => trust.clone(),
+            _ => trust.without_topology(),
         };
-        endpoint.topology = topology;
         if backend.is_openssl() {
             if phase.resumption == Resumption::Tls13EarlyData {
                 return Err(fail(

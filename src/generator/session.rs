@@ -32,9 +32,6 @@ pub struct Endpoint {
     pub tls: Option<(Vec<TlsConnector>, ServerName<'static>)>,
     /// Domain used in request URIs and From/To.
     pub domain: Arc<str>,
-    /// Server-to-server: the trust whose topology the server must be in (checked after the
-    /// handshake; a valid certificate of a server not in it fails as `not-in-topology`).
-    pub topology: Option<Arc<crate::trust::Trust>>,
     /// Connectors (one per worker) presenting a bad certificate, for the sessions that must be
     /// refused (phase `bad_cert`); empty otherwise.
     pub bad: Vec<TlsConnector>,
@@ -137,8 +134,7 @@ pub async fn establish(
             Ok(r) => r?,
         };
         let handshake = t1.elapsed();
-        let peer = crate::ossl::peer_chain(stream.ssl());
-        let est = established(ep, &peer, crate::ossl::negotiated(stream.ssl()), connect, handshake)?;
+        let est = established(crate::ossl::negotiated(stream.ssl()), connect, handshake);
         return Ok((Stream::Ossl(Box::pin(stream)), est));
     }
     let Some((connectors, name)) = &ep.tls else {
@@ -171,8 +167,7 @@ pub async fn establish(
         };
         return Ok((Stream::Tls(Box::new(stream)), est));
     }
-    let peer = conn.peer_certificates().unwrap_or_default();
-    let est = established(ep, peer, tls::negotiated(conn, keys), connect, handshake)?;
+    let est = established(tls::negotiated(conn, keys), connect, handshake);
     Ok((Stream::Tls(Box::new(stream)), est))
 }
 
@@ -183,28 +178,16 @@ fn pick<'a, C>(good: &'a [C], bad_ones: &'a [C], bad: bool, worker: usize) -> &'
     &list[worker % list.len()]
 }
 
-/// After a completed handshake, on either TLS stack: a server-to-server peer must be in the
-/// topology; then the set-up's figures.
-fn established(
-    ep: &Endpoint,
-    peer: &[rustls_pki_types::CertificateDer<'_>],
-    negotiated: Negotiated,
-    connect: Duration,
-    handshake: Duration,
-) -> Result<Established, FailureKind> {
-    if let Some(trust) = &ep.topology
-        && let Err(refusal) = trust.check_topology(peer)
-    {
-        tracing::debug!("refused the server: {refusal}");
-        return Err(FailureKind::NotInTopology);
-    }
-    Ok(Established {
+/// The set-up's figures after a completed handshake, on either TLS stack. (The trust model,
+/// the topology of a server-to-server peer included, ran inside the handshake.)
+fn established(negotiated: Negotiated, connect: Duration, handshake: Duration) -> Established {
+    Established {
         connect,
         handshake,
         resumed: negotiated.handshake == "resumed",
         negotiated,
         early: false,
-    })
+    }
 }
 
 /// A SIP user agent client on one connection; owns its buffers so transactions do not allocate.

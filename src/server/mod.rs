@@ -156,6 +156,9 @@ pub struct ServerCounters {
 
 impl ServerCounters {
     fn fail(&self, kind: &FailureKind) {
+        if *kind == FailureKind::NotInTopology {
+            self.not_in_topology.fetch_add(1, Ordering::Relaxed);
+        }
         let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         *f.entry(kind.to_string()).or_insert(0) += 1;
     }
@@ -582,7 +585,7 @@ async fn serve_tls(
     let mtls = transport == Transport::Mtls;
     let acceptor = match &state.acceptors {
         Acceptors::Ossl { tls, mtls: m } => {
-            return serve_ossl(stream, if mtls { m } else { tls }, transport, state, shared, shutdown).await;
+            return serve_ossl(stream, if mtls { m } else { tls }, transport, shared, shutdown).await;
         }
         Acceptors::Rustls { tls, mtls: m } => {
             if mtls {
@@ -600,19 +603,12 @@ async fn serve_tls(
     let c = &shared.counters;
     let (_, conn) = tls.get_mut();
     let kind = conn.handshake_kind();
-    let admitted = admit(
-        state,
+    admit(
         transport,
         c,
         conn.peer_certificates().unwrap_or_default(),
         kind == Some(rustls::HandshakeKind::Resumed),
-    );
-    if let Err(kind) = admitted {
-        if kind == FailureKind::NotInTopology {
-            let _ = tls.shutdown().await;
-        }
-        return Err(kind);
-    }
+    )?;
     if kind == Some(rustls::HandshakeKind::FullWithHelloRetryRequest) {
         c.handshakes_hrr.fetch_add(1, Ordering::Relaxed);
     }
@@ -634,29 +630,19 @@ async fn serve_tls(
     serve_conn(tls, shared, shutdown, early).await
 }
 
-/// What every stack does once a handshake is done: an MTLS peer must be a trusted server of
-/// the topology (however valid its certificate; refused ones are counted and their subject
-/// logged), and a resumed MTLS session must still carry the client's identity. Counts the
+/// What every stack does once a handshake is done (the trust model, topology included, ran
+/// inside it): a resumed MTLS session must still carry the client's identity. Counts the
 /// handshake. The caller closes the connection on an error.
 fn admit(
-    state: &TlsState,
     transport: Transport,
     c: &ServerCounters,
     peer: &[CertificateDer<'_>],
     resumed: bool,
 ) -> Result<(), FailureKind> {
-    let mtls = transport == Transport::Mtls;
-    if mtls && let Err(refusal) = state.trust.check_topology(peer) {
-        let n = c.not_in_topology.fetch_add(1, Ordering::Relaxed) + 1;
-        if n.is_power_of_two() {
-            warn!("refused an MTLS peer: {refusal} ({n} so far)");
-        }
-        return Err(FailureKind::NotInTopology);
-    }
     c.handshakes_ok.fetch_add(1, Ordering::Relaxed);
     if resumed {
         c.handshakes_resumed.fetch_add(1, Ordering::Relaxed);
-        if mtls {
+        if transport == Transport::Mtls {
             if peer.is_empty() {
                 return Err(FailureKind::Tls("mtls-resumed-without-identity".into()));
             }
@@ -671,21 +657,15 @@ async fn serve_ossl(
     stream: TcpStream,
     acceptor: &crate::ossl::OsslAcceptor,
     transport: Transport,
-    state: &TlsState,
     shared: &Shared,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), FailureKind> {
-    let mut tls = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
+    let tls = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
         Err(_) => return Err(FailureKind::HandshakeTimeout),
         Ok(r) => r?,
     };
     let peer = crate::ossl::peer_chain(tls.ssl());
-    if let Err(kind) = admit(state, transport, &shared.counters, &peer, tls.ssl().session_reused()) {
-        if kind == FailureKind::NotInTopology {
-            let _ = std::pin::Pin::new(&mut tls).shutdown().await;
-        }
-        return Err(kind);
-    }
+    admit(transport, &shared.counters, &peer, tls.ssl().session_reused())?;
     serve_conn(Box::pin(tls), shared, shutdown, BytesMut::new()).await
 }
 

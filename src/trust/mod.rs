@@ -1,57 +1,97 @@
-//! The enterprise trust model, enforced on both ends of a connection.
+//! The enterprise trust model, enforced on both ends of a connection and on both TLS stacks.
 //!
-//! A [`Trust`] is the set of CAs a deployment trusts, each with its CRLs and the domains it may
-//! vouch for (federation: a partner's root is trusted for the partner's names only), plus the
-//! topology of trusted servers. [`TrustVerifier`] is the rustls certificate verifier for both
-//! roles built from it:
+//! A [`Trust`] is the set of CAs a deployment trusts, each ([`TrustedCa`], one `[[ca]]` of the
+//! topology file) with its certificates (a root, issuing CAs, or both), its CRLs, the domains
+//! and address ranges it may vouch for (federation: a partner's root is trusted for the
+//! partner's names only), plus the topology of trusted servers.
 //!
-//! 1. the CA that issued the chain is found by issuer name; none is `unknown-issuer`;
-//! 2. webpki checks the chain to that CA alone, the validity period (at [`Trust::at`] when set,
-//!    for auditing ahead of time), the key usage, revocation against that CA's CRLs, and for a
-//!    server the dialed name;
-//! 3. every DNS name in the certificate must be inside the CA's domains, or the certificate is
-//!    refused as `ca-not-trusted-for-name`.
+//! # What is checked, in order
 //!
-//! The topology check comes after the handshake ([`Trust::check_topology`]): a server-to-server
-//! peer whose certificate names no trusted server issued by the CA the topology requires is
-//! refused as `not-in-topology`.
+//! 1. **The chain**, by the TLS stack's own path validator (webpki for rustls, `X509_verify_cert`
+//!    for OpenSSL): signatures up to a self-signed root of the trust, validity periods (at
+//!    [`Trust::at`] when set), basic constraints and path lengths, name constraints, key
+//!    usage, revocation of the leaf and of every issuing CA against the CRL of the CA that
+//!    issued it, and for a server the dialed name (DNS or IP subject alternative names only).
+//!    With rustls the CRLs and the root's own validity are checked here ([`TrustVerifier`]),
+//!    on each candidate path, so that of two roots with one subject name the one whose key
+//!    verifies the chain is the one whose CRL counts.
+//! 2. **Which CAs vouch**: the CA certificates on the verified path, identified by subject name
+//!    *and* public key, never by name alone.
+//! 3. **The names**, read once and strictly ([`names`]): a certificate whose subjectAltName
+//!    cannot be read completely is refused as `unparseable-name`.
+//! 4. **The scope** of every CA entry on the path: each DNS name inside its `domains`
+//!    (`ca-not-trusted-for-name`), each IP name inside its `addresses`
+//!    (`ca-not-trusted-for-address`; a CA with domains and no addresses vouches for none).
+//! 5. **The topology**, for server-to-server peers when the trust has one: some DNS name of the
+//!    certificate is a trusted server whose `ca` is one of the CA entries on the path
+//!    (`not-in-topology`). It runs inside the handshake, on both stacks and both roles, so a
+//!    refused peer gets no session ticket and no application data is read or written.
+//!
+//! Steps 2 to 5 are [`Trust::authorize`], shared by both stacks.
+//!
+//! # What is checked when loading
+//!
+//! Every certificate of a CA file must be a CA (basicConstraints cA, keyCertSign when key usage
+//! is present); an issuing CA must be signed by a CA of the trust; every CRL must be signed by a
+//! CA of its entry (which must have cRLSign) and parse as a complete, direct CRL; with
+//! revocation on, every CA certificate of an entry with CRLs has one. A file that fails is an
+//! error naming it, and a reload that fails keeps the running configuration.
 //!
 //! OCSP is not implemented: a stapled response is neither sent nor checked.
 
+pub mod names;
 pub mod topology;
+mod verifier;
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::server::WebPkiClientVerifier;
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, OtherError, RootCertStore, SignatureScheme};
-use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, ServerName, UnixTime};
+use rustls::{CertificateError, OtherError};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 use x509_parser::prelude::FromDer;
 
-use crate::pki::{self, PkiError};
-pub use topology::{CrlExpiry, RevocationMode, ServerEntry, ServerRole, TopologyError, TopologyFile};
+pub use names::{CertNames, NameError};
+pub use topology::{CrlExpiry, IpRange, RevocationMode, ServerEntry, ServerRole, TopologyError, TopologyFile};
+pub use verifier::TrustVerifier;
 
-/// Why a certificate that webpki accepted is refused by the trust model.
+use crate::pki::{self, PkiError};
+
+/// Why a certificate that the path validator accepted is refused by the trust model.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    /// The certificate names a host outside the domains its CA may vouch for (federation).
+    /// The certificate's names cannot be read completely.
+    #[error("{subject}: the subjectAltName cannot be read ({reason})")]
+    UnparseableName {
+        /// The certificate's subject.
+        subject: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The certificate names a host outside the domains a CA on its path may vouch for.
     #[error("CA `{ca}` may not vouch for {name} (its domains: {domains})")]
     CaNotTrustedForName {
-        /// The issuing CA.
+        /// The CA entry.
         ca: String,
         /// The offending name.
         name: String,
         /// The CA's domains.
         domains: String,
     },
-    /// A valid certificate whose names are not a trusted server of the topology (for the CA
-    /// that issued it).
+    /// The certificate names an IP address outside the ranges a CA on its path may vouch for.
+    #[error("CA `{ca}` may not vouch for address {address} (its addresses: {ranges})")]
+    CaNotTrustedForAddress {
+        /// The CA entry.
+        ca: String,
+        /// The offending address.
+        address: IpAddr,
+        /// The CA's address ranges.
+        ranges: String,
+    },
+    /// A valid certificate whose names are not a trusted server of the topology issued under
+    /// the CA the topology names for it.
     #[error("{subject} (names: {names}) is not a trusted server in the topology")]
     NotInTopology {
         /// The certificate's subject.
@@ -62,11 +102,22 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The reason as counted: `ca-not-trusted-for-name` or `not-in-topology`.
+    /// Every reason, in [`Refusal::reason`] spelling.
+    pub const REASONS: [&'static str; 4] = [
+        "unparseable-name",
+        "ca-not-trusted-for-name",
+        "ca-not-trusted-for-address",
+        "not-in-topology",
+    ];
+
+    /// The reason as counted: `unparseable-name`, `ca-not-trusted-for-name`,
+    /// `ca-not-trusted-for-address` or `not-in-topology`.
     pub fn reason(&self) -> &'static str {
         match self {
-            Refusal::CaNotTrustedForName { .. } => "ca-not-trusted-for-name",
-            Refusal::NotInTopology { .. } => "not-in-topology",
+            Refusal::UnparseableName { .. } => Self::REASONS[0],
+            Refusal::CaNotTrustedForName { .. } => Self::REASONS[1],
+            Refusal::CaNotTrustedForAddress { .. } => Self::REASONS[2],
+            Refusal::NotInTopology { .. } => Self::REASONS[3],
         }
     }
 
@@ -96,12 +147,12 @@ pub enum TrustError {
         #[source]
         source: PkiError,
     },
-    /// A CA certificate or CRL was refused when building the verifiers.
+    /// A CA certificate or CRL that cannot be used.
     #[error("CA `{ca}`: {reason}")]
-    Verifier {
-        /// The CA.
+    Ca {
+        /// The CA entry.
         ca: String,
-        /// What rustls reported.
+        /// What is wrong, naming the file and certificate.
         reason: String,
     },
     /// Anything else (reading the topology file itself, an empty trust store).
@@ -109,62 +160,132 @@ pub enum TrustError {
     Other(String),
 }
 
-/// One trusted CA.
+/// One trusted CA entry (`[[ca]]`): its certificates, CRLs and scope.
 #[derive(Clone)]
 pub struct TrustedCa {
     /// Its name in the topology.
     pub name: String,
-    /// Its certificate (trust anchor).
-    pub cert: CertificateDer<'static>,
-    /// Its CRLs (empty when revocation checking is off).
+    /// Its certificates: self-signed roots (trust anchors) and issuing CAs.
+    pub certs: Vec<CertificateDer<'static>>,
+    /// Its CRLs, each signed by one of `certs` (empty: no revocation checking for what its
+    /// certificates issue).
     pub crls: Vec<CertificateRevocationListDer<'static>>,
     /// The domains it may vouch for (empty: any name).
     pub domains: Vec<String>,
-    subject: Vec<u8>,
+    /// The IP ranges it may vouch for (empty: none when `domains` is set, else any).
+    pub addresses: Vec<IpRange>,
+    /// Where `certs` and each CRL came from, for messages.
+    origin: Origin,
+}
+
+#[derive(Clone, Default)]
+struct Origin {
+    certs: Option<PathBuf>,
+    crls: Vec<String>,
 }
 
 impl fmt::Debug for TrustedCa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TrustedCa")
             .field("name", &self.name)
+            .field("certs", &self.certs.len())
             .field("crls", &self.crls.len())
             .field("domains", &self.domains)
+            .field("addresses", &self.addresses)
             .finish()
     }
 }
 
 impl TrustedCa {
-    /// A CA from its certificate; fails if the certificate does not parse.
+    /// A CA entry of these certificates, CRLs and domains, vouching for no IP name when it has
+    /// domains. Checked when the [`Trust`] is built.
     pub fn new(
         name: impl Into<String>,
-        cert: CertificateDer<'static>,
+        certs: Vec<CertificateDer<'static>>,
         crls: Vec<CertificateRevocationListDer<'static>>,
         domains: Vec<String>,
-    ) -> Result<TrustedCa, TrustError> {
-        let name = name.into();
-        let subject = match x509_parser::certificate::X509Certificate::from_der(cert.as_ref()) {
-            Ok((_, x)) => x.subject().as_raw().to_vec(),
-            Err(e) => {
-                return Err(TrustError::Verifier {
-                    ca: name,
-                    reason: format!("certificate does not parse: {e}"),
-                });
-            }
-        };
-        Ok(TrustedCa {
-            name,
-            cert,
+    ) -> TrustedCa {
+        TrustedCa {
+            name: name.into(),
             crls,
+            certs,
             domains,
-            subject,
-        })
+            addresses: Vec::new(),
+            origin: Origin::default(),
+        }
     }
+
+    /// The same entry vouching for these address ranges.
+    pub fn with_addresses(mut self, addresses: Vec<IpRange>) -> TrustedCa {
+        self.addresses = addresses;
+        self
+    }
+
+    fn cert_origin(&self, i: usize) -> String {
+        match &self.origin.certs {
+            Some(p) => format!("{} certificate #{}", p.display(), i + 1),
+            None => format!("certificate #{}", i + 1),
+        }
+    }
+
+    fn crl_origin(&self, i: usize) -> String {
+        self.origin
+            .crls
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("CRL #{}", i + 1))
+    }
+
+    /// Whether this CA may vouch for `name` (DNS).
+    fn vouches_for_name(&self, name: &str) -> bool {
+        topology::in_domains(name, &self.domains)
+    }
+
+    /// Whether this CA may vouch for `ip`.
+    fn vouches_for_address(&self, ip: &IpAddr) -> bool {
+        if self.addresses.is_empty() {
+            return self.domains.is_empty();
+        }
+        self.addresses.iter().any(|r| r.contains(ip))
+    }
+}
+
+/// A CA certificate of the trust, as the checks need it.
+#[derive(Debug)]
+struct CaCert {
+    /// The [`TrustedCa`] it belongs to.
+    entry: usize,
+    der: CertificateDer<'static>,
+    /// Subject name and subjectPublicKeyInfo, as DER contents (webpki's trust anchor form):
+    /// the identity of the CA.
+    subject: Vec<u8>,
+    spki: Vec<u8>,
+    /// The same as a webpki trust anchor (with its name constraints).
+    anchor: rustls_pki_types::TrustAnchor<'static>,
+    /// Self-signed: a trust anchor.
+    root: bool,
+    not_before: UnixTime,
+    not_after: UnixTime,
+    /// The CRLs it signed.
+    crls: Vec<Arc<Crl>>,
+    /// Whether what it issues is checked for revocation (its entry has CRLs).
+    revocation_checked: bool,
+    /// Subject, for messages.
+    label: String,
+}
+
+/// A CRL, parsed and with its signature checked when loaded.
+#[derive(Debug)]
+struct Crl {
+    list: webpki::CertRevocationList<'static>,
+    next_update: UnixTime,
 }
 
 /// The trusted CAs, the revocation policy, the topology and the evaluation time.
 #[derive(Debug, Clone)]
 pub struct Trust {
     cas: Vec<TrustedCa>,
+    index: Arc<Vec<CaCert>>,
     topology: Option<TopologyFile>,
     crl_expiry: CrlExpiry,
     at: Option<UnixTime>,
@@ -172,23 +293,34 @@ pub struct Trust {
 
 impl Trust {
     /// Trust built from a topology file's contents and its CAs (in the file's order, CRLs
-    /// already read). With `revocation = "off"` the CRLs are dropped.
-    pub fn new(file: &TopologyFile, cas: Vec<TrustedCa>) -> Trust {
+    /// already read). With `revocation = "off"` the CRLs are dropped. Fails when a certificate
+    /// or CRL cannot be used (see the module docs).
+    pub fn new(file: &TopologyFile, cas: Vec<TrustedCa>) -> Result<Trust, TrustError> {
         let cas = cas
             .into_iter()
             .map(|mut ca| {
                 if file.revocation == RevocationMode::Off {
                     ca.crls.clear();
+                    ca.origin.crls.clear();
                 }
                 ca
             })
             .collect();
-        Trust {
-            cas,
-            topology: Some(file.clone()),
-            crl_expiry: file.crl_expiry,
-            at: None,
+        Trust::build(cas, Some(file.clone()), file.crl_expiry)
+    }
+
+    fn build(cas: Vec<TrustedCa>, topology: Option<TopologyFile>, crl_expiry: CrlExpiry) -> Result<Trust, TrustError> {
+        if cas.is_empty() {
+            return Err(TrustError::Other("the trust holds no CA".into()));
         }
+        let index = index(&cas)?;
+        Ok(Trust {
+            cas,
+            index: Arc::new(index),
+            topology,
+            crl_expiry,
+            at: None,
+        })
     }
 
     /// Reads a topology file and every certificate and CRL it names.
@@ -207,28 +339,40 @@ impl Trust {
                 context: context("cert"),
                 source,
             })?;
-            let crls = match (&entry.crl, file.revocation) {
-                (Some(crl), RevocationMode::Crl) => pki::load_crls(crl).map_err(|source| TrustError::File {
-                    context: context("crl"),
-                    source,
-                })?,
-                _ => Vec::new(),
+            let mut crls = Vec::new();
+            let mut crl_origins = Vec::new();
+            if file.revocation == RevocationMode::Crl {
+                for crl_path in &entry.crl {
+                    let loaded = pki::load_crls(crl_path).map_err(|source| TrustError::File {
+                        context: context("crl"),
+                        source,
+                    })?;
+                    let n = loaded.len();
+                    for (j, crl) in loaded.into_iter().enumerate() {
+                        crls.push(crl);
+                        crl_origins.push(if n == 1 {
+                            crl_path.display().to_string()
+                        } else {
+                            format!("{} (CRL #{})", crl_path.display(), j + 1)
+                        });
+                    }
+                }
+            }
+            let mut ca = TrustedCa::new(entry.name.clone(), certs, crls, entry.domains.clone())
+                .with_addresses(entry.address_ranges());
+            ca.origin = Origin {
+                certs: Some(entry.cert.clone()),
+                crls: crl_origins,
             };
-            let cert = certs.into_iter().next().ok_or_else(|| {
-                TrustError::Other(format!(
-                    "{}: no certificate in {}",
-                    context("cert"),
-                    entry.cert.display()
-                ))
-            })?;
-            cas.push(TrustedCa::new(entry.name.clone(), cert, crls, entry.domains.clone())?);
+            cas.push(ca);
         }
-        Ok(Trust::new(&file, cas))
+        Trust::new(&file, cas)
     }
 
     /// The trust of a generated PKI with its default topology ([`pki::DEFAULT_TOPOLOGY`]): the
-    /// Enterprise CA for `example.test`, the Partner CA for `partner.example.test`, both CRLs,
-    /// and the front end, edge and partner edge as trusted servers.
+    /// Enterprise CA for `example.test` and loopback addresses, the Partner CA for
+    /// `partner.example.test`, both CRLs, and the front end, edge and partner edge as trusted
+    /// servers.
     pub fn for_pki(pki: &pki::Pki) -> Result<Trust, TrustError> {
         Trust::for_pki_with(pki, RevocationMode::Crl)
     }
@@ -247,18 +391,21 @@ impl Trust {
                 "partner" => (&pki.partner_ca, &pki.partner_crl),
                 other => return Err(TrustError::Other(format!("built-in topology: unknown CA {other}"))),
             };
-            cas.push(TrustedCa::new(
-                entry.name.clone(),
-                cert.clone(),
-                vec![crl.clone()],
-                entry.domains.clone(),
-            )?);
+            cas.push(
+                TrustedCa::new(
+                    entry.name.clone(),
+                    vec![cert.clone()],
+                    vec![crl.clone()],
+                    entry.domains.clone(),
+                )
+                .with_addresses(entry.address_ranges()),
+            );
         }
-        Ok(Trust::new(&file, cas))
+        Trust::new(&file, cas)
     }
 
     /// Plain trust in a CA bundle: any name, no revocation checking, no topology (what
-    /// `--ca FILE` gives).
+    /// `--ca FILE` gives). Every certificate is a CA entry of its own.
     pub fn from_cas(certs: &[CertificateDer<'static>]) -> Result<Trust, TrustError> {
         if certs.is_empty() {
             return Err(TrustError::Other("the CA bundle holds no certificate".into()));
@@ -268,15 +415,10 @@ impl Trust {
             .enumerate()
             .map(|(i, c)| {
                 let name = pki::summarize(c).map_or_else(|_| format!("ca{i}"), |s| s.subject);
-                TrustedCa::new(name, c.clone(), Vec::new(), Vec::new())
+                TrustedCa::new(name, vec![c.clone()], Vec::new(), Vec::new())
             })
-            .collect::<Result<_, _>>()?;
-        Ok(Trust {
-            cas,
-            topology: None,
-            crl_expiry: CrlExpiry::Ignore,
-            at: None,
-        })
+            .collect();
+        Trust::build(cas, None, CrlExpiry::Ignore)
     }
 
     /// Evaluates validity (certificates and CRLs) at `at` instead of the current time.
@@ -294,13 +436,19 @@ impl Trust {
     /// time, e.g. `2 CAs scoped to domains, CRLs checked, 3 trusted servers`.
     pub fn describe(&self) -> String {
         let scoped = self.cas.iter().any(|c| !c.domains.is_empty());
+        let issuing = self.index.iter().filter(|c| !c.root).count();
         let mut parts = vec![format!(
-            "{} CA{}{}",
+            "{} CA{}{}{}",
             self.cas.len(),
             if self.cas.len() == 1 { "" } else { "s" },
+            if issuing > 0 {
+                format!(" ({issuing} issuing)")
+            } else {
+                String::new()
+            },
             if scoped { " scoped to domains" } else { "" }
         )];
-        parts.push(if self.cas.iter().any(|c| !c.crls.is_empty()) {
+        parts.push(if self.revocation_checked() {
             format!(
                 "CRLs checked{}",
                 if self.crl_expiry == CrlExpiry::Enforce {
@@ -326,36 +474,24 @@ impl Trust {
         self.crl_expiry
     }
 
-    /// The CA scope rule: every DNS name of the chain's leaf must be inside the domains of the
-    /// CA that issued the chain. A chain from no trusted CA passes here (the chain check refuses
-    /// it).
-    pub fn check_scope(&self, chain: &[CertificateDer<'_>]) -> Result<(), Refusal> {
-        match (self.issuing_ca(chain), chain.first()) {
-            (Some(ca), Some(leaf)) => Self::ca_scope(ca, leaf),
-            _ => Ok(()),
-        }
+    /// Whether any CA's issued certificates are checked against CRLs.
+    pub fn revocation_checked(&self) -> bool {
+        self.index.iter().any(|c| c.revocation_checked)
     }
 
-    /// The CA scope rule for a leaf `ca` issued.
-    fn ca_scope(ca: &TrustedCa, leaf: &CertificateDer<'_>) -> Result<(), Refusal> {
-        if ca.domains.is_empty() {
-            return Ok(());
-        }
-        let refuse = |name: String| Refusal::CaNotTrustedForName {
-            ca: ca.name.clone(),
-            name,
-            domains: ca.domains.join(", "),
-        };
-        let facts = facts(leaf).ok_or_else(|| refuse("(unparseable certificate)".into()))?;
-        match facts.dns_names.iter().find(|n| !topology::in_domains(n, &ca.domains)) {
-            Some(name) => Err(refuse(name.clone())),
-            None => Ok(()),
-        }
-    }
-
-    /// The trusted CAs.
+    /// The trusted CA entries.
     pub fn cas(&self) -> &[TrustedCa] {
         &self.cas
+    }
+
+    /// Every CA certificate of the trust, with whether it is a self-signed root.
+    pub fn ca_certificates(&self) -> impl Iterator<Item = (&CertificateDer<'static>, bool)> {
+        self.index.iter().map(|c| (&c.der, c.root))
+    }
+
+    /// The CRLs of every entry.
+    pub fn crls(&self) -> impl Iterator<Item = &CertificateRevocationListDer<'static>> {
+        self.cas.iter().flat_map(|c| c.crls.iter())
     }
 
     /// The topology, when one is configured.
@@ -371,91 +507,338 @@ impl Trust {
         }
     }
 
-    /// All CA certificates as a root store.
-    pub fn roots(&self) -> RootCertStore {
-        let mut store = RootCertStore::empty();
-        store.add_parsable_certificates(self.cas.iter().map(|c| c.cert.clone()));
-        store
+    /// The rustls verifier for both roles.
+    pub fn verifier(&self, provider: &Arc<rustls::crypto::CryptoProvider>) -> Result<Arc<TrustVerifier>, TrustError> {
+        Ok(Arc::new(TrustVerifier::new(self, provider)))
     }
 
-    /// The trusted CA that issued `chain` (leaf first), by issuer name; the signature is
-    /// checked by the verifier, not here.
-    pub fn issuing_ca(&self, chain: &[CertificateDer<'_>]) -> Option<&TrustedCa> {
-        chain.iter().find_map(|cert| {
-            let facts = facts(cert)?;
-            self.cas.iter().find(|ca| ca.subject == facts.issuer)
-        })
+    /// The trust model's checks on a chain the TLS stack verified (steps 2 to 5 of the module
+    /// docs): `chain` is the leaf, then the CA certificates of the verified path, in order.
+    /// Certificates of the path that are not CAs of the trust (intermediates only the peer
+    /// knew) vouch for nothing. `Ok(Some(entry))` for a trusted server of the topology,
+    /// `Ok(None)` when no topology is configured.
+    pub fn authorize(&self, chain: &[CertificateDer<'_>]) -> Result<Option<&ServerEntry>, Refusal> {
+        let Some(leaf) = chain.first() else {
+            return Err(Refusal::NotInTopology {
+                subject: "(no certificate)".into(),
+                names: "none".into(),
+            });
+        };
+        let path: Vec<usize> = chain[1..]
+            .iter()
+            .filter_map(|c| {
+                let cert = webpki::EndEntityCert::try_from(c).ok()?;
+                self.find(cert.subject(), der_contents(cert.subject_public_key_info().as_ref())?)
+            })
+            .collect();
+        self.authorize_path(leaf, &path)
     }
 
-    /// The topology check for an authenticated server-to-server peer: `Ok(Some(entry))` for a
-    /// trusted server, `Ok(None)` when no topology is configured.
-    pub fn check_topology(&self, chain: &[CertificateDer<'_>]) -> Result<Option<&ServerEntry>, Refusal> {
+    /// [`Trust::authorize`] on a path given as indices of CA certificates.
+    fn authorize_path(&self, leaf: &CertificateDer<'_>, path: &[usize]) -> Result<Option<&ServerEntry>, Refusal> {
+        let facts = facts(leaf);
+        let names = facts.names.as_ref().map_err(|reason| Refusal::UnparseableName {
+            subject: facts.subject.clone(),
+            reason: reason.to_string(),
+        })?;
+        let mut entries: Vec<usize> = path.iter().map(|&i| self.index[i].entry).collect();
+        entries.dedup();
+        for &e in &entries {
+            let ca = &self.cas[e];
+            if let Some(name) = names.dns.iter().find(|n| !ca.vouches_for_name(n)) {
+                return Err(Refusal::CaNotTrustedForName {
+                    ca: ca.name.clone(),
+                    name: name.clone(),
+                    domains: ca.domains.join(", "),
+                });
+            }
+            if let Some(ip) = names.ips.iter().find(|ip| !ca.vouches_for_address(ip)) {
+                return Err(Refusal::CaNotTrustedForAddress {
+                    ca: ca.name.clone(),
+                    address: *ip,
+                    ranges: if ca.addresses.is_empty() {
+                        "none".into()
+                    } else {
+                        ca.addresses
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
+                });
+            }
+        }
         let Some(topology) = &self.topology else {
             return Ok(None);
         };
-        let refuse = |subject: String, names: &[String]| Refusal::NotInTopology {
-            subject,
-            names: if names.is_empty() {
-                "none".into()
-            } else {
-                names.join(", ")
-            },
-        };
-        let Some(leaf) = chain.first() else {
-            return Err(refuse("(no certificate)".into(), &[]));
-        };
-        let summary = facts(leaf).ok_or_else(|| refuse("(unparseable certificate)".into(), &[]))?;
-        let ca = self.issuing_ca(chain).map(|c| c.name.as_str()).unwrap_or("");
-        summary
-            .dns_names
+        topology
+            .server
             .iter()
-            .find_map(|n| topology.server(n, ca))
+            .find(|s| {
+                let fqdn = topology::normalize(&s.fqdn);
+                names.dns.contains(&fqdn) && entries.iter().any(|&e| self.cas[e].name == s.ca)
+            })
             .map(Some)
-            .ok_or_else(|| refuse(summary.subject.clone(), &summary.dns_names))
+            .ok_or_else(|| Refusal::NotInTopology {
+                subject: facts.subject.clone(),
+                names: if names.dns.is_empty() {
+                    "none".into()
+                } else {
+                    names.dns.join(", ")
+                },
+            })
     }
 
-    /// The rustls verifier for both roles.
-    pub fn verifier(&self, provider: &Arc<CryptoProvider>) -> Result<Arc<TrustVerifier>, TrustError> {
-        TrustVerifier::new(self, provider).map(Arc::new)
+    /// The CA certificate with this subject and subjectPublicKeyInfo (both DER contents).
+    fn find(&self, subject: &[u8], spki: &[u8]) -> Option<usize> {
+        self.index.iter().position(|c| c.subject == subject && c.spki == spki)
     }
+
+    /// Revocation of one certificate (its DER serial) issued by CA certificate `issuer` (`None`:
+    /// an issuer the trust does not know), and the issuer's CRL expiry, at `time`.
+    fn check_revocation(&self, serial: &[u8], issuer: Option<usize>, time: UnixTime) -> Result<(), webpki::Error> {
+        let Some(issuer) = issuer else {
+            return if self.revocation_checked() {
+                Err(webpki::Error::UnknownRevocationStatus)
+            } else {
+                Ok(())
+            };
+        };
+        let ca = &self.index[issuer];
+        if !ca.revocation_checked {
+            return Ok(());
+        }
+        if ca.crls.is_empty() {
+            return Err(webpki::Error::UnknownRevocationStatus);
+        }
+        for crl in &ca.crls {
+            if self.crl_expiry == CrlExpiry::Enforce && time >= crl.next_update {
+                return Err(webpki::Error::CrlExpired {
+                    time,
+                    next_update: crl.next_update,
+                });
+            }
+            if crl.list.find_serial(serial)?.is_some() {
+                return Err(webpki::Error::CertRevoked);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether CA certificate `i` is valid at `time`, as webpki reports it.
+    fn check_validity(&self, i: usize, time: UnixTime) -> Result<(), webpki::Error> {
+        let ca = &self.index[i];
+        if time < ca.not_before {
+            return Err(webpki::Error::CertNotValidYet {
+                time,
+                not_before: ca.not_before,
+            });
+        }
+        if time > ca.not_after {
+            return Err(webpki::Error::CertExpired {
+                time,
+                not_after: ca.not_after,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the CA certificate with this subject and key is known and has no CRL checking.
+    pub(crate) fn unchecked_issuer(&self, cert: &CertificateDer<'_>) -> bool {
+        let Ok(c) = webpki::EndEntityCert::try_from(cert) else {
+            return false;
+        };
+        let spki = c.subject_public_key_info();
+        der_contents(spki.as_ref())
+            .and_then(|spki| self.find(c.subject(), spki))
+            .is_some_and(|i| !self.index[i].revocation_checked)
+    }
+}
+
+/// The contents of a DER SEQUENCE (the bytes after its tag and length).
+fn der_contents(der: &[u8]) -> Option<&[u8]> {
+    let (&first, rest) = der.get(1..)?.split_first()?;
+    let (len, rest) = match first {
+        n if n < 0x80 => (n as usize, rest),
+        0x81 => (*rest.first()? as usize, &rest[1..]),
+        0x82 => ((*rest.first()? as usize) << 8 | *rest.get(1)? as usize, rest.get(2..)?),
+        _ => return None,
+    };
+    (der[0] == 0x30 && rest.len() == len).then_some(rest)
+}
+
+/// Builds the index of CA certificates, checking each certificate and CRL (module docs).
+fn index(cas: &[TrustedCa]) -> Result<Vec<CaCert>, TrustError> {
+    let mut index = Vec::new();
+    for (e, ca) in cas.iter().enumerate() {
+        let err = |reason: String| TrustError::Ca {
+            ca: ca.name.clone(),
+            reason,
+        };
+        if ca.certs.is_empty() {
+            return Err(err("no certificate".into()));
+        }
+        for (i, der) in ca.certs.iter().enumerate() {
+            let what = ca.cert_origin(i);
+            let (_, x) = x509_parser::certificate::X509Certificate::from_der(der.as_ref())
+                .map_err(|e| err(format!("{what} does not parse: {e}")))?;
+            let label = x.subject().to_string();
+            let is_ca = matches!(x.basic_constraints(), Ok(Some(bc)) if bc.value.ca);
+            if !is_ca {
+                return Err(err(format!(
+                    "{what} (`{label}`) is not a CA (no basicConstraints cA=TRUE): a CA file holds CA certificates only"
+                )));
+            }
+            if let Ok(Some(ku)) = x.key_usage()
+                && !ku.value.key_cert_sign()
+            {
+                return Err(err(format!(
+                    "{what} (`{label}`) is not a CA (its key usage lacks keyCertSign)"
+                )));
+            }
+            let anchor = webpki::anchor_from_trusted_cert(der).map_err(|e| err(format!("{what}: {e:?}")))?;
+            let time = |t: x509_parser::time::ASN1Time| {
+                UnixTime::since_unix_epoch(Duration::from_secs(t.timestamp().max(0) as u64))
+            };
+            let root = x.subject().as_raw() == x.issuer().as_raw() && verify_signed_by(der, der).unwrap_or(false);
+            index.push(CaCert {
+                entry: e,
+                der: der.clone(),
+                subject: anchor.subject.as_ref().to_vec(),
+                spki: anchor.subject_public_key_info.as_ref().to_vec(),
+                anchor: anchor.to_owned(),
+                root,
+                not_before: time(x.validity().not_before),
+                not_after: time(x.validity().not_after),
+                crls: Vec::new(),
+                revocation_checked: !ca.crls.is_empty(),
+                label,
+            });
+        }
+        let first = index.len() - ca.certs.len();
+        for (j, crl_der) in ca.crls.iter().enumerate() {
+            let what = ca.crl_origin(j);
+            let list = webpki::OwnedCertRevocationList::from_der(crl_der.as_ref())
+                .map_err(|e| err(format!("{what}: not a CRL sipbench can use: {e:?}")))?;
+            let (_, parsed) = x509_parser::revocation_list::CertificateRevocationList::from_der(crl_der.as_ref())
+                .map_err(|e| err(format!("{what} does not parse: {e}")))?;
+            let signer = (first..index.len()).find(|&k| {
+                parsed.issuer().as_raw() == subject_raw(&index[k].der).as_slice()
+                    && verify_crl_signed_by(crl_der, &index[k].der).unwrap_or(false)
+            });
+            let Some(k) = signer else {
+                let theirs: Vec<&str> = index[first..].iter().map(|c| c.label.as_str()).collect();
+                return Err(err(format!(
+                    "{what}: the CRL of `{}` is not signed by a certificate of this CA (its certificates: {})",
+                    parsed.issuer(),
+                    theirs.join("; ")
+                )));
+            };
+            let (_, signer_x) = x509_parser::certificate::X509Certificate::from_der(index[k].der.as_ref())
+                .map_err(|e| err(format!("{what}: {e}")))?;
+            if let Ok(Some(ku)) = signer_x.key_usage()
+                && !ku.value.crl_sign()
+            {
+                return Err(err(format!(
+                    "{what}: its signer `{}` may not sign CRLs (key usage lacks cRLSign)",
+                    index[k].label
+                )));
+            }
+            let next_update = parsed
+                .next_update()
+                .map_or(UnixTime::since_unix_epoch(Duration::MAX), |t| {
+                    UnixTime::since_unix_epoch(Duration::from_secs(t.timestamp().max(0) as u64))
+                });
+            index[k].crls.push(Arc::new(Crl {
+                list: list.into(),
+                next_update,
+            }));
+        }
+        if !ca.crls.is_empty()
+            && let Some(c) = index[first..].iter().find(|c| c.crls.is_empty())
+        {
+            return Err(err(format!(
+                "`{}` has no CRL: with revocation checking on, every CA certificate of an entry needs its CRL",
+                c.label
+            )));
+        }
+    }
+    // Every issuing CA chains to a CA of the trust, by signature.
+    for c in index.iter().filter(|c| !c.root) {
+        let issuer = issuer_raw(&c.der);
+        let found = index
+            .iter()
+            .any(|p| subject_raw(&p.der) == issuer && verify_signed_by(&c.der, &p.der).unwrap_or(false));
+        if !found {
+            let ca = &cas[c.entry];
+            return Err(TrustError::Ca {
+                ca: ca.name.clone(),
+                reason: format!(
+                    "`{}` is an issuing CA whose issuer is not in the trust: list its root CA (in this file or another [[ca]])",
+                    c.label
+                ),
+            });
+        }
+    }
+    Ok(index)
+}
+
+fn subject_raw(der: &CertificateDer<'_>) -> Vec<u8> {
+    x509_parser::certificate::X509Certificate::from_der(der.as_ref())
+        .map(|(_, x)| x.subject().as_raw().to_vec())
+        .unwrap_or_default()
+}
+
+fn issuer_raw(der: &CertificateDer<'_>) -> Vec<u8> {
+    x509_parser::certificate::X509Certificate::from_der(der.as_ref())
+        .map(|(_, x)| x.issuer().as_raw().to_vec())
+        .unwrap_or_default()
+}
+
+/// Whether `cert` carries a valid signature by `issuer`'s key (checked with OpenSSL, at load).
+fn verify_signed_by(
+    cert: &CertificateDer<'_>,
+    issuer: &CertificateDer<'_>,
+) -> Result<bool, openssl::error::ErrorStack> {
+    let cert = openssl::x509::X509::from_der(cert.as_ref())?;
+    let key = openssl::x509::X509::from_der(issuer.as_ref())?.public_key()?;
+    cert.verify(&key)
+}
+
+/// Whether `crl` carries a valid signature by `issuer`'s key.
+fn verify_crl_signed_by(
+    crl: &CertificateRevocationListDer<'_>,
+    issuer: &CertificateDer<'_>,
+) -> Result<bool, openssl::error::ErrorStack> {
+    let crl = openssl::x509::X509Crl::from_der(crl.as_ref())?;
+    let key = openssl::x509::X509::from_der(issuer.as_ref())?.public_key()?;
+    crl.verify(&key)
 }
 
 /// What the trust checks need from a certificate.
 #[derive(Debug)]
 struct CertFacts {
-    issuer: Vec<u8>,
     subject: String,
-    dns_names: Vec<String>,
+    names: Result<CertNames, NameError>,
 }
 
 /// The facts of `cert`, parsed once per thread and certificate: a benchmark sees the same few
 /// certificates on every handshake, and parsing one costs more than the rest of these checks.
-fn facts(cert: &CertificateDer<'_>) -> Option<Arc<CertFacts>> {
+fn facts(cert: &CertificateDer<'_>) -> Arc<CertFacts> {
     use std::cell::RefCell;
     use std::collections::HashMap;
     thread_local! {
         static CACHE: RefCell<HashMap<Vec<u8>, Arc<CertFacts>>> = RefCell::new(HashMap::new());
     }
     if let Some(hit) = CACHE.with(|c| c.borrow().get(cert.as_ref()).cloned()) {
-        return Some(hit);
+        return hit;
     }
-    let (_, x) = x509_parser::certificate::X509Certificate::from_der(cert.as_ref()).ok()?;
-    let dns_names = match x.subject_alternative_name() {
-        Ok(Some(san)) => san
-            .value
-            .general_names
-            .iter()
-            .filter_map(|n| match n {
-                x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let subject = x509_parser::certificate::X509Certificate::from_der(cert.as_ref())
+        .map(|(_, x)| x.subject().to_string())
+        .unwrap_or_else(|_| "(unparseable certificate)".into());
     let facts = Arc::new(CertFacts {
-        issuer: x.issuer().as_raw().to_vec(),
-        subject: x.subject().to_string(),
-        dns_names,
+        subject,
+        names: CertNames::parse(cert.as_ref()),
     });
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
@@ -465,7 +848,7 @@ fn facts(cert: &CertificateDer<'_>) -> Option<Arc<CertFacts>> {
         }
         c.insert(cert.as_ref().to_vec(), facts.clone());
     });
-    Some(facts)
+    facts
 }
 
 /// Parses `--at`: RFC 3339 (`2027-01-31T12:00:00Z`) or a date (`2027-01-31`, midnight UTC).
@@ -488,175 +871,10 @@ pub fn format_time(t: UnixTime) -> String {
     humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(t.as_secs())).to_string()
 }
 
-/// The certificate verifier of the trust model, for servers (checking clients) and clients
-/// (checking servers). See the module docs for the checks.
-pub struct TrustVerifier {
-    trust: Trust,
-    servers: Vec<Arc<WebPkiServerVerifier>>,
-    clients: Vec<Arc<dyn ClientCertVerifier>>,
-    hints: Vec<DistinguishedName>,
-    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
-}
-
-impl fmt::Debug for TrustVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrustVerifier").field("trust", &self.trust).finish()
-    }
-}
-
-impl TrustVerifier {
-    fn new(trust: &Trust, provider: &Arc<CryptoProvider>) -> Result<TrustVerifier, TrustError> {
-        let mut servers = Vec::new();
-        let mut clients = Vec::new();
-        for ca in &trust.cas {
-            let err = |e: &dyn fmt::Display| TrustError::Verifier {
-                ca: ca.name.clone(),
-                reason: e.to_string(),
-            };
-            let mut roots = RootCertStore::empty();
-            roots.add(ca.cert.clone()).map_err(|e| err(&e))?;
-            let roots = Arc::new(roots);
-            let mut s = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
-                .with_crls(ca.crls.iter().cloned());
-            let mut c =
-                WebPkiClientVerifier::builder_with_provider(roots, provider.clone()).with_crls(ca.crls.iter().cloned());
-            if trust.crl_expiry == CrlExpiry::Enforce {
-                s = s.enforce_revocation_expiration();
-                c = c.enforce_revocation_expiration();
-            }
-            servers.push(s.build().map_err(|e| err(&e))?);
-            clients.push(c.build().map_err(|e| err(&e))?);
-        }
-        Ok(TrustVerifier {
-            hints: trust.roots().subjects(),
-            trust: trust.clone(),
-            servers,
-            clients,
-            algorithms: provider.signature_verification_algorithms,
-        })
-    }
-
-    /// The trust this verifier enforces.
-    pub fn trust(&self) -> &Trust {
-        &self.trust
-    }
-
-    fn pick(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-    ) -> Result<usize, rustls::Error> {
-        let chain: Vec<CertificateDer<'_>> = std::iter::once(end_entity.clone())
-            .chain(intermediates.iter().cloned())
-            .collect();
-        let ca = self
-            .trust
-            .issuing_ca(&chain)
-            .ok_or(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer))?;
-        Ok(self
-            .trust
-            .cas
-            .iter()
-            .position(|c| std::ptr::eq(c, ca))
-            .expect("found in this list"))
-    }
-
-    /// The CA scope rule, for the CA [`TrustVerifier::pick`] found.
-    fn scope(&self, ca: usize, end_entity: &CertificateDer<'_>) -> Result<(), rustls::Error> {
-        Trust::ca_scope(&self.trust.cas[ca], end_entity).map_err(Refusal::into_rustls)
-    }
-
-    fn now(&self, now: UnixTime) -> UnixTime {
-        self.trust.at.unwrap_or(now)
-    }
-}
-
-impl ServerCertVerifier for TrustVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let ca = self.pick(end_entity, intermediates)?;
-        let ok = self.servers[ca].verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            self.now(now),
-        )?;
-        self.scope(ca, end_entity)?;
-        Ok(ok)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-impl ClientCertVerifier for TrustVerifier {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &self.hints
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        let ca = self.pick(end_entity, intermediates)?;
-        let ok = self.clients[ca].verify_client_cert(end_entity, intermediates, self.now(now))?;
-        self.scope(ca, end_entity)?;
-        Ok(ok)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use rustls::server::danger::ClientCertVerifier;
+
     use super::*;
     use crate::pki::{BadCert, CaName, KeyType, Pki};
 
@@ -685,26 +903,24 @@ mod tests {
             vec![
                 TrustedCa::new(
                     "enterprise",
-                    pki.enterprise_ca.clone(),
+                    vec![pki.enterprise_ca.clone()],
                     vec![crl.clone()],
                     vec!["example.test".into()],
-                )
-                .unwrap(),
+                ),
                 TrustedCa::new(
                     "partner",
-                    pki.partner_ca.clone(),
+                    vec![pki.partner_ca.clone()],
                     vec![pki.partner_crl.clone()],
                     vec!["partner.example.test".into()],
-                )
-                .unwrap(),
+                ),
             ]
         };
-        assert_eq!(verify_edge(&Trust::new(&file, cas(&stale)), &pki), Ok(()));
+        assert_eq!(verify_edge(&Trust::new(&file, cas(&stale)).unwrap(), &pki), Ok(()));
         file.crl_expiry = CrlExpiry::Enforce;
-        let err = verify_edge(&Trust::new(&file, cas(&stale)), &pki).unwrap_err();
+        let err = verify_edge(&Trust::new(&file, cas(&stale)).unwrap(), &pki).unwrap_err();
         assert_eq!(tls_reason(&err), "expired-revocation-list");
         // The fresh CRL passes today, and fails when evaluated after its nextUpdate (7 days).
-        let trust = Trust::new(&file, cas(&pki.enterprise_crl));
+        let trust = Trust::new(&file, cas(&pki.enterprise_crl)).unwrap();
         assert_eq!(verify_edge(&trust, &pki), Ok(()));
         let later = parse_at(&format_time(UnixTime::since_unix_epoch(Duration::from_secs(
             (now + time::Duration::days(8)).unix_timestamp() as u64,

@@ -7,9 +7,12 @@
 //!
 //! [[ca]]
 //! name = "enterprise"
-//! cert = "enterprise-ca.pem"   # paths are relative to the topology file
-//! crl = "enterprise-ca.crl"
+//! cert = "enterprise-ca.pem"   # paths are relative to the topology file; every certificate
+//!                              # of the file is a CA of this entry (a root, its issuing CAs)
+//! crl = "enterprise-ca.crl"    # or a list; each CRL must be signed by a CA of the entry
 //! domains = ["example.test"]   # empty or absent: any name
+//! addresses = ["127.0.0.0/8"]  # IP names it may vouch for; a CA with domains and no
+//!                              # addresses vouches for no IP name
 //!
 //! [[server]]
 //! fqdn = "edge.example.test"
@@ -19,6 +22,7 @@
 //!
 //! Parsing is pure ([`TopologyFile::parse`]); [`TopologyFile::resolve`] reads the files it names.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -74,14 +78,95 @@ impl ServerRole {
 pub struct CaEntry {
     /// The name servers refer to.
     pub name: String,
-    /// The CA certificate (PEM), relative to the topology file.
+    /// The CA certificates (PEM: a root, issuing CAs, or both), relative to the topology file.
     pub cert: PathBuf,
-    /// Its CRL (PEM or DER); required when `revocation = "crl"`.
-    #[serde(default)]
-    pub crl: Option<PathBuf>,
+    /// Its CRLs (PEM or DER files, one path or a list); required when `revocation = "crl"`.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub crl: Vec<PathBuf>,
     /// The names this CA may vouch for: each domain and every name below it. Empty: any name.
     #[serde(default)]
     pub domains: Vec<String>,
+    /// The IP addresses it may vouch for (`127.0.0.0/8`, `::1/128`, `192.0.2.7`). Empty: none
+    /// when `domains` is set, any otherwise.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+impl CaEntry {
+    /// The address ranges (checked by [`TopologyFile::parse`]; unparseable ones are skipped).
+    pub fn address_ranges(&self) -> Vec<IpRange> {
+        self.addresses.iter().filter_map(|a| a.parse().ok()).collect()
+    }
+}
+
+/// A path or a list of paths.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// An IP address range: an address and a prefix length (`10.0.0.0/8`, `::1/128`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    /// Whether `ip` is inside the range (an IPv4 address is never inside an IPv6 range).
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        let bits = |a: &IpAddr| -> u128 {
+            match a {
+                IpAddr::V4(v4) => u128::from(u32::from(*v4)) << 96,
+                IpAddr::V6(v6) => u128::from(*v6),
+            }
+        };
+        if self.addr.is_ipv4() != ip.is_ipv4() {
+            return false;
+        }
+        // Both families sit in the top bits, so a prefix counts from the top either way.
+        let prefix = u32::from(self.prefix);
+        let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+        bits(&self.addr) & mask == bits(ip) & mask
+    }
+}
+
+impl std::fmt::Display for IpRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl std::str::FromStr for IpRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<IpRange, String> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{s}` is not an address range (write 10.0.0.0/8, ::1/128 or 192.0.2.7)"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{s}`: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(IpRange { addr, prefix })
+    }
 }
 
 /// One `[[server]]` entry: a trusted server.
@@ -139,7 +224,7 @@ impl TopologyFile {
             if self.ca[..i].iter().any(|c| c.name == ca.name) {
                 return err(format!("ca[{i}].name: `{}` is listed twice", ca.name));
             }
-            if self.revocation == RevocationMode::Crl && ca.crl.is_none() {
+            if self.revocation == RevocationMode::Crl && ca.crl.is_empty() {
                 return err(format!(
                     "ca[{i}].crl: CA `{}` has no CRL but revocation = \"crl\" (give its CRL, or set revocation = \"off\")",
                     ca.name
@@ -150,6 +235,11 @@ impl TopologyFile {
                     return err(format!(
                         "ca[{i}].domains[{j}]: `{d}` is not a domain (write `example.test`, not `*.example.test`)"
                     ));
+                }
+            }
+            for (j, a) in ca.addresses.iter().enumerate() {
+                if let Err(e) = a.parse::<IpRange>() {
+                    return err(format!("ca[{i}].addresses[{j}]: {e}"));
                 }
             }
         }
@@ -187,7 +277,7 @@ impl TopologyFile {
     pub fn resolve(mut self, base: &Path) -> TopologyFile {
         for ca in &mut self.ca {
             ca.cert = base.join(&ca.cert);
-            ca.crl = ca.crl.as_ref().map(|p| base.join(p));
+            ca.crl = ca.crl.iter().map(|p| base.join(p)).collect();
         }
         self
     }
@@ -290,5 +380,35 @@ ca = "partner"
         assert!(e(&GOOD.replace("[\"example.test\"]", "[\"*.example.test\"]")).starts_with("ca[0].domains[0]:"));
         assert!(e(&format!("{GOOD}\nsurprise = 1\n")).contains("surprise"));
         assert!(e("revocation = \"crl\"").starts_with("ca:"));
+        assert!(
+            e(&GOOD.replace(
+                "domains = [\"example.test\"]",
+                "domains = [\"example.test\"]\naddresses = [\"10.0.0.0/33\"]"
+            ))
+            .starts_with("ca[0].addresses[0]:")
+        );
+    }
+
+    #[test]
+    fn crls_are_one_path_or_a_list_and_addresses_ranges() {
+        let t = TopologyFile::parse(&GOOD.replace(
+            "crl = \"e.crl\"",
+            "crl = [\"root.crl\", \"issuing.crl\"]\naddresses = [\"127.0.0.0/8\", \"::1\"]",
+        ))
+        .unwrap();
+        assert_eq!(t.ca[0].crl, [Path::new("root.crl"), Path::new("issuing.crl")]);
+        assert_eq!(t.ca[1].crl, [Path::new("p.crl")]);
+        let r = t.ca[0].address_ranges();
+        assert!(r[0].contains(&"127.1.2.3".parse().unwrap()));
+        assert!(!r[0].contains(&"128.0.0.1".parse().unwrap()));
+        assert!(!r[0].contains(&"::1".parse().unwrap()));
+        assert!(r[1].contains(&"::1".parse().unwrap()));
+        assert!(!r[1].contains(&"::2".parse().unwrap()));
+        assert!(
+            "0.0.0.0/0"
+                .parse::<IpRange>()
+                .unwrap()
+                .contains(&"192.0.2.1".parse().unwrap())
+        );
     }
 }

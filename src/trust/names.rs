@@ -1,0 +1,309 @@
+//! The names of a certificate, read strictly: one parse, one truth.
+//!
+//! The CA scope rule and the topology look at the DNS names and IP addresses of a certificate's
+//! subjectAltName. Two parsers that disagree about that extension are a bypass waiting to
+//! happen (one skips an entry the other chokes on, and the check sees no names at all), so this
+//! module reads the extension with its own small DER reader and refuses anything it cannot read
+//! completely:
+//!
+//! - more than one subjectAltName extension, or DER that does not parse;
+//! - a dNSName that is not a valid presented DNS name (ASCII letters, digits, `-` and `_` in
+//!   labels of 1 to 63 characters, at most 253 characters, no trailing dot, a wildcard only as
+//!   the whole first label of a name with at least two more labels, not all digits in the last
+//!   label);
+//! - an rfc822Name or URI that is not IA5String (a byte >= 0x80);
+//! - an iPAddress that is not 4 or 16 bytes;
+//! - a GeneralName tag that RFC 5280 does not define.
+//!
+//! The other GeneralName kinds (otherName, directoryName, ...) must be well-formed DER and are
+//! otherwise ignored. The subject common name is never a name here: neither TLS stack matches it
+//! (rustls never does; the OpenSSL stack is told not to).
+//!
+//! On top of that, [`CertNames::parse`] requires the DNS names it found to be exactly those that
+//! webpki, the rustls stack's path validator, reads from the same bytes
+//! (`Cert::valid_dns_names`): the names checked for scope and topology are the names the
+//! validator matched.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use x509_parser::prelude::FromDer;
+
+/// Why a certificate's names cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The certificate itself does not parse.
+    #[error("the certificate does not parse: {0}")]
+    Certificate(String),
+    /// More than one subjectAltName extension.
+    #[error("more than one subjectAltName extension")]
+    DuplicateExtension,
+    /// The extension's DER is malformed.
+    #[error("malformed subjectAltName DER: {0}")]
+    Der(&'static str),
+    /// A dNSName that is not a valid DNS name.
+    #[error("dNSName {0:?} is not a valid DNS name")]
+    DnsName(String),
+    /// An rfc822Name or URI that is not IA5String.
+    #[error("{kind} entry is not IA5String (byte 0x{byte:02x})")]
+    NotIa5 {
+        /// `rfc822Name` or `uniformResourceIdentifier`.
+        kind: &'static str,
+        /// The first offending byte.
+        byte: u8,
+    },
+    /// An iPAddress of a length other than 4 or 16.
+    #[error("iPAddress of {0} bytes")]
+    IpLength(usize),
+    /// A tag that is not a GeneralName.
+    #[error("tag 0x{0:02x} is not a GeneralName")]
+    Tag(u8),
+    /// The DNS names differ from those the path validator reads.
+    #[error("the path validator reads other DNS names ({0})")]
+    Disagreement(String),
+}
+
+/// The names the trust model looks at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertNames {
+    /// DNS names (lower case; wildcards kept as `*.example.test`).
+    pub dns: Vec<String>,
+    /// IP addresses.
+    pub ips: Vec<IpAddr>,
+}
+
+/// The subjectAltName OID, 2.5.29.17, as DER content bytes.
+const SAN_OID: &[u8] = &[0x55, 0x1d, 0x11];
+
+impl CertNames {
+    /// The names of the certificate `der`, or why they cannot be read.
+    pub fn parse(der: &[u8]) -> Result<CertNames, NameError> {
+        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(der)
+            .map_err(|e| NameError::Certificate(e.to_string()))?;
+        let mut sans = cert
+            .extensions()
+            .iter()
+            .filter(|e| e.oid.as_bytes() == SAN_OID)
+            .map(|e| e.value);
+        let names = match (sans.next(), sans.next()) {
+            (None, _) => CertNames::default(),
+            (Some(value), None) => parse_san(value)?,
+            (Some(_), Some(_)) => return Err(NameError::DuplicateExtension),
+        };
+        let cert = rustls_pki_types::CertificateDer::from(der);
+        let webpki = webpki::EndEntityCert::try_from(&cert).map_err(|e| NameError::Certificate(format!("{e:?}")))?;
+        let theirs: Vec<String> = webpki.valid_dns_names().map(str::to_ascii_lowercase).collect();
+        if theirs != names.dns {
+            return Err(NameError::Disagreement(theirs.join(", ")));
+        }
+        Ok(names)
+    }
+}
+
+/// Reads a subjectAltName extension value (`GeneralNames`).
+pub fn parse_san(value: &[u8]) -> Result<CertNames, NameError> {
+    let mut outer = Reader(value);
+    let (tag, body) = outer.tlv()?;
+    if tag != 0x30 {
+        return Err(NameError::Der("GeneralNames is not a SEQUENCE"));
+    }
+    if !outer.0.is_empty() {
+        return Err(NameError::Der("bytes after GeneralNames"));
+    }
+    let mut names = CertNames::default();
+    let mut r = Reader(body);
+    while !r.0.is_empty() {
+        let (tag, v) = r.tlv()?;
+        match tag {
+            // dNSName
+            0x82 => {
+                let text = std::str::from_utf8(v)
+                    .ok()
+                    .filter(|t| valid_dns_name(t))
+                    .ok_or_else(|| NameError::DnsName(String::from_utf8_lossy(v).into_owned()))?;
+                names.dns.push(text.to_ascii_lowercase());
+            }
+            // rfc822Name, uniformResourceIdentifier
+            0x81 | 0x86 => {
+                if let Some(&byte) = v.iter().find(|b| **b >= 0x80) {
+                    let kind = if tag == 0x81 {
+                        "rfc822Name"
+                    } else {
+                        "uniformResourceIdentifier"
+                    };
+                    return Err(NameError::NotIa5 { kind, byte });
+                }
+            }
+            // iPAddress
+            0x87 => names.ips.push(match v.len() {
+                4 => IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3])),
+                16 => {
+                    let mut a = [0u8; 16];
+                    a.copy_from_slice(v);
+                    IpAddr::V6(Ipv6Addr::from(a))
+                }
+                n => return Err(NameError::IpLength(n)),
+            }),
+            // otherName, x400Address, directoryName, ediPartyName (constructed); registeredID.
+            0xa0 | 0xa3 | 0xa4 | 0xa5 | 0x88 => {}
+            other => return Err(NameError::Tag(other)),
+        }
+    }
+    Ok(names)
+}
+
+/// Whether `name` is a valid presented DNS name (see the module docs).
+pub fn valid_dns_name(name: &str) -> bool {
+    if name.is_empty() || name.len() > 253 || !name.is_ascii() {
+        return false;
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    let last = labels[labels.len() - 1];
+    if last.is_empty() || last.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    labels.iter().enumerate().all(|(i, label)| {
+        if *label == "*" {
+            return i == 0 && labels.len() >= 3;
+        }
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+/// A DER reader over a byte slice: definite, minimal lengths only, single-byte tags.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Result<u8, NameError> {
+        let (&b, rest) = self.0.split_first().ok_or(NameError::Der("truncated"))?;
+        self.0 = rest;
+        Ok(b)
+    }
+
+    /// One tag-length-value: the tag byte and the value.
+    fn tlv(&mut self) -> Result<(u8, &'a [u8]), NameError> {
+        let tag = self.byte()?;
+        if tag & 0x1f == 0x1f {
+            return Err(NameError::Der("multi-byte tag"));
+        }
+        let first = self.byte()?;
+        let len = match first {
+            n if n < 0x80 => n as usize,
+            0x81 => match self.byte()? {
+                n if n >= 0x80 => n as usize,
+                _ => return Err(NameError::Der("non-minimal length")),
+            },
+            0x82 => {
+                let n = (self.byte()? as usize) << 8 | self.byte()? as usize;
+                if n < 0x100 {
+                    return Err(NameError::Der("non-minimal length"));
+                }
+                n
+            }
+            0x80 => return Err(NameError::Der("indefinite length")),
+            _ => return Err(NameError::Der("length too large")),
+        };
+        if self.0.len() < len {
+            return Err(NameError::Der("truncated"));
+        }
+        let (value, rest) = self.0.split_at(len);
+        self.0 = rest;
+        Ok((tag, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forge::{San, san_der, tag};
+
+    fn names(entries: &[San]) -> Result<CertNames, NameError> {
+        parse_san(&san_der(entries))
+    }
+
+    #[test]
+    fn reads_dns_and_ip_names_and_skips_the_other_kinds() {
+        let got = names(&[
+            San::Dns("SIP.Example.test".into()),
+            San::Ip("127.0.0.1".parse().unwrap()),
+            San::Ip("::1".parse().unwrap()),
+            San::Raw(tag::RFC822, b"a@example.test".to_vec()),
+            San::Raw(tag::URI, b"sip:example.test".to_vec()),
+            San::Dns("*.example.test".into()),
+        ])
+        .unwrap();
+        assert_eq!(got.dns, ["sip.example.test", "*.example.test"]);
+        assert_eq!(
+            got.ips,
+            ["127.0.0.1".parse::<IpAddr>().unwrap(), "::1".parse().unwrap()]
+        );
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_read_completely() {
+        let bad = |e: San| names(&[San::Dns("ok.example.test".into()), e]).unwrap_err();
+        assert!(matches!(
+            bad(San::Raw(tag::RFC822, vec![b'a', 0xe9])),
+            NameError::NotIa5 {
+                kind: "rfc822Name",
+                byte: 0xe9
+            }
+        ));
+        assert!(matches!(bad(San::Raw(tag::URI, vec![0xff])), NameError::NotIa5 { .. }));
+        assert!(matches!(
+            bad(San::Raw(tag::DNS, vec![0xc3, 0xa9])),
+            NameError::DnsName(_)
+        ));
+        assert!(matches!(
+            bad(San::Raw(tag::IP, vec![1, 2, 3, 4, 5])),
+            NameError::IpLength(5)
+        ));
+        assert!(matches!(bad(San::Raw(0x89, vec![1])), NameError::Tag(0x89)));
+        for name in [
+            "example.test.",
+            "a..test",
+            "-a.test",
+            "a.123",
+            "*",
+            "*.test",
+            "a.*.test",
+            "x*.test",
+            "",
+        ] {
+            assert!(matches!(bad(San::Dns(name.into())), NameError::DnsName(_)), "{name}");
+        }
+        // Truncated, trailing and non-minimal DER.
+        let mut der = san_der(&[San::Dns("a.test".into())]);
+        assert!(parse_san(&der[..der.len() - 1]).is_err());
+        der.push(0);
+        assert_eq!(parse_san(&der), Err(NameError::Der("bytes after GeneralNames")));
+        assert_eq!(
+            parse_san(&[0x30, 0x81, 0x01, 0x00]),
+            Err(NameError::Der("non-minimal length"))
+        );
+        assert_eq!(
+            parse_san(&[0x30, 0x80, 0x00, 0x00]),
+            Err(NameError::Der("indefinite length"))
+        );
+    }
+
+    #[test]
+    fn dns_names_follow_the_presented_id_rules() {
+        for ok in [
+            "a.test",
+            "sip_1.example.test",
+            "*.example.test",
+            "x-y.example.test",
+            "localhost",
+        ] {
+            assert!(valid_dns_name(ok), "{ok}");
+        }
+        assert!(valid_dns_name(&format!("{}.test", "a".repeat(63))));
+        assert!(!valid_dns_name(&format!("{}.test", "a".repeat(64))));
+    }
+}
