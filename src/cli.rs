@@ -57,6 +57,10 @@ pub enum PkiCommand {
         /// Key type of every key in the PKI.
         #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
         key_type: KeyType,
+        /// Each organisation's root issues an issuing CA that issues its leaves (AD CS style):
+        /// leaf chains carry the issuing CA, which has a CRL of its own.
+        #[arg(long)]
+        intermediate: bool,
     },
 }
 
@@ -71,10 +75,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Audit(args)) => crate::audit::command::main(&args),
         Some(Command::Backends(args)) => crate::backends::main(&args),
         Some(Command::Compare(args)) => crate::compare::main(&args),
-        Some(Command::Pki(PkiCommand::Init { dir, key_type })) => {
-            let pki = Pki::generate(key_type)?;
+        Some(Command::Pki(PkiCommand::Init {
+            dir,
+            key_type,
+            intermediate,
+        })) => {
+            let pki = Pki::generate_with(key_type, intermediate)?;
             pki.write_to(&dir)?;
-            println!("wrote a {key_type} PKI to {}", dir.display());
+            println!(
+                "wrote a {key_type} PKI{} to {}",
+                if intermediate { " (roots and issuing CAs)" } else { "" },
+                dir.display()
+            );
             let bad: Vec<&str> = BadCert::ALL.iter().map(BadCert::as_str).collect();
             println!(
                 "  with CRLs ({}, {}), {} and negative cases in {}/: {}",

@@ -418,7 +418,7 @@ const V_ERR_SELF_SIGNED_CERT_IN_CHAIN: i32 = 19;
 const V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY: i32 = 20;
 const V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: i32 = 21;
 const V_ERR_CERT_REVOKED: i32 = 23;
-const V_ERR_INVALID_CA: i32 = 24;
+const V_ERR_INVALID_CA: i32 = 79;
 const V_ERR_PATH_LENGTH_EXCEEDED: i32 = 25;
 const V_ERR_INVALID_PURPOSE: i32 = 26;
 const V_ERR_CERT_UNTRUSTED: i32 = 27;
@@ -696,7 +696,15 @@ fn configure_trust(b: &mut SslContextBuilder, trust: &Trust, mode: SslVerifyMode
         ignore_expired_crls: trust.crl_expiry() == CrlExpiry::Ignore,
         trust: trust.clone(),
     };
-    b.set_verify_callback(mode, move |ok, ctx| policy.verify(ok, ctx));
+    // OpenSSL's per-certificate callback overrides the CRL errors the trust model accepts;
+    // the trust model's own checks run once OpenSSL's whole verification has passed.
+    let overrides = Policy {
+        ignore_expired_crls: policy.ignore_expired_crls,
+        trust: trust.clone(),
+    };
+    b.set_verify_callback(mode, move |ok, ctx| overrides.per_certificate(ok, ctx));
+    b.set_ex_data(policy_index()?, Arc::new(policy));
+    ffi::set_cert_verify_callback(b);
     Ok(cas)
 }
 
@@ -708,27 +716,29 @@ struct Policy {
 }
 
 impl Policy {
-    /// The verify callback: called with OpenSSL's verdict for each certificate (and each error).
-    fn verify(&self, ok: bool, ctx: &mut X509StoreContextRef) -> bool {
-        if !ok {
-            let accept = match ctx.error().as_raw() {
-                V_ERR_CRL_HAS_EXPIRED => self.ignore_expired_crls,
-                V_ERR_CRL_NOT_YET_VALID => true,
-                V_ERR_UNABLE_TO_GET_CRL => self.issuer_unchecked(ctx),
-                _ => false,
-            };
-            if accept {
-                // Keep the overridden error out of the connection's verify result.
-                ctx.set_error(X509VerifyResult::OK);
-            }
-            return accept;
-        }
-        // The last call: the whole chain verified, leaf at depth 0.
-        if ctx.error_depth() != 0 {
+    /// OpenSSL's per-certificate verify callback: called with OpenSSL's verdict for each
+    /// certificate (and each error); accepts the CRL errors the trust model tolerates.
+    fn per_certificate(&self, ok: bool, ctx: &mut X509StoreContextRef) -> bool {
+        if ok {
             return true;
         }
+        let accept = match ctx.error().as_raw() {
+            V_ERR_CRL_HAS_EXPIRED => self.ignore_expired_crls,
+            V_ERR_CRL_NOT_YET_VALID => true,
+            V_ERR_UNABLE_TO_GET_CRL => self.issuer_unchecked(ctx),
+            _ => false,
+        };
+        if accept {
+            // Keep the overridden error out of the connection's verify result.
+            ctx.set_error(X509VerifyResult::OK);
+        }
+        accept
+    }
+
+    /// The trust model's checks on the chain OpenSSL verified (names, CA scope, topology).
+    fn authorize(&self, ctx: &mut X509StoreContextRef) -> bool {
         let Some(chain) = ctx.chain() else {
-            return true;
+            return false;
         };
         let chain: Vec<CertificateDer<'static>> = chain
             .iter()
@@ -750,7 +760,7 @@ impl Policy {
                     slot.store(code as u8, std::sync::atomic::Ordering::Relaxed);
                 }
                 if let Refusal::NotInTopology { .. } = refusal {
-                    tracing::debug!("refused a server-to-server peer: {refusal}");
+                    tracing::info!("refused a server-to-server peer: {refusal}");
                 }
                 ctx.set_error(X509VerifyResult::APPLICATION_VERIFICATION);
                 false
@@ -768,6 +778,39 @@ impl Policy {
             .and_then(|c| c.iter().nth(depth + 1).or_else(|| c.iter().nth(depth)))
             .and_then(|c| c.to_der().ok());
         issuer.is_some_and(|der| self.trust.unchecked_issuer(&CertificateDer::from(der)))
+    }
+}
+
+/// The context ex-data slot of the [`Policy`].
+fn policy_index() -> Result<Index<SslContext, Arc<Policy>>, ErrorStack> {
+    static INDEX: OnceLock<Index<SslContext, Arc<Policy>>> = OnceLock::new();
+    if let Some(index) = INDEX.get() {
+        return Ok(*index);
+    }
+    let index = SslContext::new_ex_index::<Arc<Policy>>()?;
+    Ok(*INDEX.get_or_init(|| index))
+}
+
+/// The certificate verification of a connection (`SSL_CTX_set_cert_verify_callback`): all of
+/// OpenSSL's own (`X509_verify_cert`, with the per-certificate callback), then the trust
+/// model's on the verified chain, so that its refusals come after every check OpenSSL makes
+/// (name constraints included) as they do on the rustls stack.
+fn verify_then_authorize(ctx: &mut X509StoreContextRef) -> bool {
+    if !matches!(ctx.verify_cert(), Ok(true)) {
+        return false;
+    }
+    let policy = X509StoreContext::ssl_idx()
+        .ok()
+        .and_then(|i| ctx.ex_data(i))
+        .and_then(|ssl| ssl.ssl_context().ex_data(policy_index().ok()?))
+        .cloned();
+    match policy {
+        Some(policy) => policy.authorize(ctx),
+        // Every context this module verifies with has its policy; refuse rather than assume.
+        None => {
+            ctx.set_error(X509VerifyResult::APPLICATION_VERIFICATION);
+            false
+        }
     }
 }
 
@@ -821,6 +864,11 @@ mod ffi {
 
     // These symbols are in the libssl and libcrypto that `openssl-sys` links.
     unsafe extern "C" {
+        fn SSL_CTX_set_cert_verify_callback(
+            ctx: *mut c_void,
+            cb: Option<unsafe extern "C" fn(*mut c_void, *mut c_void) -> c_int>,
+            arg: *mut c_void,
+        );
         fn SSL_ctrl(ssl: *mut c_void, cmd: c_int, larg: c_long, parg: *mut c_void) -> c_long;
         fn SSL_CTX_set_timeout(ctx: *mut c_void, t: c_long) -> c_long;
         fn X509_STORE_add_crl(store: *mut c_void, crl: *mut c_void) -> c_int;
@@ -844,6 +892,27 @@ mod ffi {
             )
         };
         i32::try_from(nid).unwrap_or(0)
+    }
+
+    /// `SSL_CTX_set_cert_verify_callback`: certificate verification goes through
+    /// [`super::verify_then_authorize`].
+    pub(super) fn set_cert_verify_callback(b: &mut SslContextBuilder) {
+        // SAFETY: `as_ptr` is the builder's live `SSL_CTX *`, borrowed mutably for the call; the
+        // callback is a plain function with no state (`arg` is null), valid for the program's
+        // life.
+        unsafe { SSL_CTX_set_cert_verify_callback(b.as_ptr().cast(), Some(cert_verify), std::ptr::null_mut()) }
+    }
+
+    /// The C side of [`set_cert_verify_callback`].
+    unsafe extern "C" fn cert_verify(ctx: *mut c_void, _arg: *mut c_void) -> c_int {
+        // SAFETY: OpenSSL calls this with the live `X509_STORE_CTX *` of the verification in
+        // progress, which it owns for the duration of the call and no one else touches.
+        // A `&mut X509StoreContextRef` is that pointer itself (`foreign-types` opaque reference
+        // types, as `ForeignTypeRef::from_ptr_mut` builds them).
+        let ctx = unsafe { &mut *ctx.cast::<openssl::x509::X509StoreContextRef>() };
+        // A panic must not unwind into C: treat it as a refusal.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| super::verify_then_authorize(ctx)))
+            .map_or(0, c_int::from)
     }
 
     /// `SSL_CTX_set_timeout`: the session lifetime (also the advertised ticket lifetime).

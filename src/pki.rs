@@ -59,6 +59,10 @@ pub const ORGANIZATION: &str = "sipbench";
 pub const ENTERPRISE_CA_CN: &str = "sipbench Enterprise Root CA";
 /// Common name of the generated Partner (federation) root CA.
 pub const PARTNER_CA_CN: &str = "sipbench Partner Root CA";
+/// Common name of the Enterprise issuing CA of an intermediate PKI ([`Pki::generate_with`]).
+pub const ENTERPRISE_ISSUING_CN: &str = "sipbench Enterprise Issuing CA";
+/// Common name of the Partner issuing CA of an intermediate PKI.
+pub const PARTNER_ISSUING_CN: &str = "sipbench Partner Issuing CA";
 /// DNS name of the generated SIP server certificate.
 pub const SERVER_DNS: &str = "sip.example.test";
 /// DNS name of the generated edge (server-to-server MTLS) certificate.
@@ -119,6 +123,63 @@ role = "partner-edge"
 ca = "partner"
 "#;
 
+/// The topology file of an intermediate PKI ([`Pki::generate_with`]): each organisation's root
+/// and its issuing CA are entries of their own with their own CRLs, and the trusted servers
+/// name either (the front end its root, the edges their issuing CA).
+pub const INTERMEDIATE_TOPOLOGY: &str = r#"# sipbench topology: the CAs this deployment trusts and the servers it trusts for
+# server-to-server MTLS. Paths are relative to this file. Each organisation has a root CA and an
+# issuing CA (AD CS style): leaves come from the issuing CA and peers send it with their leaf.
+
+# "crl": every CA must have a CRL and certificates are checked against it; "off": no revocation check.
+revocation = "crl"
+# "enforce": a CRL past its nextUpdate fails verification; "ignore": it is still used.
+crl_expiry = "ignore"
+
+[[ca]]
+name = "enterprise"
+cert = "enterprise-ca.pem"
+crl = "enterprise-ca.crl"
+# Names this CA may vouch for: each domain and every name below it.
+domains = ["example.test"]
+# IP names it may vouch for (the server certificate carries 127.0.0.1 and ::1). A CA with
+# domains and no addresses vouches for no IP name.
+addresses = ["127.0.0.0/8", "::1/128"]
+
+[[ca]]
+name = "enterprise-issuing"
+cert = "enterprise-issuing-ca.pem"
+crl = "enterprise-issuing-ca.crl"
+domains = ["example.test"]
+addresses = ["127.0.0.0/8", "::1/128"]
+
+[[ca]]
+name = "partner"
+cert = "partner-ca.pem"
+crl = "partner-ca.crl"
+domains = ["partner.example.test"]
+
+[[ca]]
+name = "partner-issuing"
+cert = "partner-issuing-ca.pem"
+crl = "partner-issuing-ca.crl"
+domains = ["partner.example.test"]
+
+[[server]]
+fqdn = "sip.example.test"
+role = "front-end"
+ca = "enterprise"
+
+[[server]]
+fqdn = "edge.example.test"
+role = "edge"
+ca = "enterprise-issuing"
+
+[[server]]
+fqdn = "sip.partner.example.test"
+role = "partner-edge"
+ca = "partner-issuing"
+"#;
+
 /// Validity of generated leaf certificates (from one hour ago).
 const LEAF_VALIDITY: Duration = Duration::days(30);
 /// Validity of generated CA certificates (from one hour ago).
@@ -160,6 +221,18 @@ pub mod files {
     pub const ENTERPRISE_CRL: &str = "enterprise-ca.crl";
     /// Partner CA certificate revocation list (PEM `X509 CRL`).
     pub const PARTNER_CRL: &str = "partner-ca.crl";
+    /// Enterprise issuing CA certificate (intermediate PKIs only).
+    pub const ENTERPRISE_ISSUING_CA: &str = "enterprise-issuing-ca.pem";
+    /// Enterprise issuing CA private key.
+    pub const ENTERPRISE_ISSUING_CA_KEY: &str = "enterprise-issuing-ca.key";
+    /// Enterprise issuing CA revocation list.
+    pub const ENTERPRISE_ISSUING_CRL: &str = "enterprise-issuing-ca.crl";
+    /// Partner issuing CA certificate (intermediate PKIs only).
+    pub const PARTNER_ISSUING_CA: &str = "partner-issuing-ca.pem";
+    /// Partner issuing CA private key.
+    pub const PARTNER_ISSUING_CA_KEY: &str = "partner-issuing-ca.key";
+    /// Partner issuing CA revocation list.
+    pub const PARTNER_ISSUING_CRL: &str = "partner-issuing-ca.crl";
     /// The deployment topology (see [`DEFAULT_TOPOLOGY`](super::DEFAULT_TOPOLOGY)).
     pub const TOPOLOGY: &str = "topology.toml";
     /// Directory of the negative-case certificates ([`BadCert`](super::BadCert)).
@@ -599,10 +672,42 @@ pub struct Pki {
     pub enterprise_crl: CertificateRevocationListDer<'static>,
     /// CRL of the Partner CA (empty).
     pub partner_crl: CertificateRevocationListDer<'static>,
-    /// Text of the topology file ([`DEFAULT_TOPOLOGY`] for a generated PKI).
+    /// Text of the topology file ([`DEFAULT_TOPOLOGY`] or [`INTERMEDIATE_TOPOLOGY`] for a
+    /// generated PKI).
     pub topology: String,
+    /// The Enterprise issuing CA, in an intermediate PKI: it issues the enterprise leaves,
+    /// whose chains then carry it.
+    pub enterprise_issuing: Option<IssuingCa>,
+    /// The Partner issuing CA, in an intermediate PKI.
+    pub partner_issuing: Option<IssuingCa>,
     enterprise_issuer: Option<Issuer<'static, KeyPair>>,
     partner_issuer: Option<Issuer<'static, KeyPair>>,
+}
+
+/// An issuing CA (intermediate) of a PKI: issued by its organisation's root, it issues the
+/// leaves.
+pub struct IssuingCa {
+    /// Its certificate.
+    pub cert: CertificateDer<'static>,
+    /// Its CRL (lists [`BadCert::Revoked`] for the Enterprise issuing CA).
+    pub crl: CertificateRevocationListDer<'static>,
+    issuer: Option<Issuer<'static, KeyPair>>,
+}
+
+impl IssuingCa {
+    /// The issuing CA as an rcgen issuer, or `None` when loaded without its key.
+    pub fn issuer(&self) -> Option<&Issuer<'static, KeyPair>> {
+        self.issuer.as_ref()
+    }
+}
+
+impl fmt::Debug for IssuingCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuingCa")
+            .field("cert", &subject_or_placeholder(&self.cert))
+            .field("key", &self.issuer.is_some())
+            .finish()
+    }
 }
 
 impl fmt::Debug for Pki {
@@ -625,6 +730,8 @@ impl fmt::Debug for Pki {
                 "partner_crl",
                 &format_args!("<{} bytes>", self.partner_crl.as_ref().len()),
             )
+            .field("enterprise_issuing", &self.enterprise_issuing)
+            .field("partner_issuing", &self.partner_issuing)
             .field("enterprise_ca_key", &self.enterprise_issuer.is_some())
             .field("partner_ca_key", &self.partner_issuer.is_some())
             .finish()
@@ -633,6 +740,8 @@ impl fmt::Debug for Pki {
 
 const ENTERPRISE: &str = "Enterprise CA";
 const PARTNER: &str = "Partner CA";
+const ENTERPRISE_ISSUING: &str = "Enterprise issuing CA";
+const PARTNER_ISSUING: &str = "Partner issuing CA";
 
 impl Pki {
     /// Generates a fresh PKI: two trusted roots and four leaves, the rogue
@@ -641,6 +750,14 @@ impl Pki {
     ///
     /// Keys are generated on parallel threads (RSA key generation is slow).
     pub fn generate(key_type: KeyType) -> Result<Pki, PkiError> {
+        Pki::generate_with(key_type, false)
+    }
+
+    /// As [`Pki::generate`]; with `intermediate`, each organisation's root issues an issuing CA
+    /// (path length 0) that issues its leaves, AD CS style: the leaf chains carry the issuing
+    /// CA, the issuing CAs have CRLs of their own (the Enterprise issuing CA's revokes
+    /// [`BadCert::Revoked`]) and the topology is [`INTERMEDIATE_TOPOLOGY`].
+    pub fn generate_with(key_type: KeyType, intermediate: bool) -> Result<Pki, PkiError> {
         let [
             ent_key,
             par_key,
@@ -666,9 +783,36 @@ impl Pki {
         let rogue_ca = rogue_params.self_signed(&rogue_key)?.der().clone();
         let rogue = Issuer::new(rogue_params, rogue_key);
 
+        let (mut enterprise_issuing, mut partner_issuing) = (None, None);
+        if intermediate {
+            let [ent_issuing_key, par_issuing_key] = generate_keys::<2>(key_type)?;
+            let issuing = |cn: &str, key: KeyPair, root: &Issuer<'_, KeyPair>| -> Result<_, PkiError> {
+                let mut params = ca_params(cn, now)?;
+                params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+                params.use_authority_key_identifier_extension = true;
+                let cert = params.signed_by(&key, root)?.der().clone();
+                Ok((cert, Issuer::new(params, key)))
+            };
+            enterprise_issuing = Some(issuing(ENTERPRISE_ISSUING_CN, ent_issuing_key, &ent)?);
+            partner_issuing = Some(issuing(PARTNER_ISSUING_CN, par_issuing_key, &par)?);
+        }
+        // Who issues each organisation's leaves, and what their chains carry after the leaf.
+        let (ent_leaves, ent_chain) = match &enterprise_issuing {
+            Some((cert, issuer)) => (issuer, Some(cert)),
+            None => (&ent, None),
+        };
+        let (par_leaves, par_chain) = match &partner_issuing {
+            Some((cert, issuer)) => (issuer, Some(cert)),
+            None => (&par, None),
+        };
+        let chained = |mut id: Identity, extra: Option<&CertificateDer<'static>>| {
+            id.chain.extend(extra.cloned());
+            id
+        };
+
         let localhost = [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
         let server = issue(
-            &ent,
+            ent_leaves,
             server_key,
             key_type,
             &LeafSpec {
@@ -681,8 +825,9 @@ impl Pki {
             },
             now,
         )?;
+        let server = chained(server, ent_chain);
         let edge = issue(
-            &ent,
+            ent_leaves,
             edge_key,
             key_type,
             &LeafSpec {
@@ -695,8 +840,9 @@ impl Pki {
             },
             now,
         )?;
+        let edge = chained(edge, ent_chain);
         let partner = issue(
-            &par,
+            par_leaves,
             partner_key,
             key_type,
             &LeafSpec {
@@ -709,8 +855,9 @@ impl Pki {
             },
             now,
         )?;
+        let partner = chained(partner, par_chain);
         let client = issue(
-            &ent,
+            ent_leaves,
             client_key,
             key_type,
             &LeafSpec {
@@ -723,25 +870,31 @@ impl Pki {
             },
             now,
         )?;
+        let client = chained(client, ent_chain);
 
         let mut bad = BTreeMap::new();
         for (which, key) in BadCert::ALL.into_iter().zip(bad_keys) {
             let (issuer, name, validity) = match which {
                 BadCert::Expired => (
-                    &ent,
+                    ent_leaves,
                     EDGE_DNS,
                     Some((now - Duration::days(60), now - Duration::days(30))),
                 ),
                 BadCert::NotYetValid => (
-                    &ent,
+                    ent_leaves,
                     EDGE_DNS,
                     Some((now + Duration::days(30), now + Duration::days(60))),
                 ),
-                BadCert::Revoked => (&ent, EDGE_DNS, None),
-                BadCert::WrongName => (&ent, WRONG_NAME_DNS, None),
+                BadCert::Revoked => (ent_leaves, EDGE_DNS, None),
+                BadCert::WrongName => (ent_leaves, WRONG_NAME_DNS, None),
                 BadCert::UntrustedCa => (&rogue, EDGE_DNS, None),
-                BadCert::NotInTopology => (&ent, ROGUE_DNS, None),
-                BadCert::PartnerClaimsEnterprise => (&par, EDGE_DNS, None),
+                BadCert::NotInTopology => (ent_leaves, ROGUE_DNS, None),
+                BadCert::PartnerClaimsEnterprise => (par_leaves, EDGE_DNS, None),
+            };
+            let extra = match which {
+                BadCert::UntrustedCa => None,
+                BadCert::PartnerClaimsEnterprise => par_chain,
+                _ => ent_chain,
             };
             let spec = LeafSpec {
                 cn: name,
@@ -751,13 +904,40 @@ impl Pki {
                 client_auth: true,
                 validity,
             };
-            bad.insert(which, issue(issuer, key, key_type, &spec, now)?);
+            bad.insert(which, chained(issue(issuer, key, key_type, &spec, now)?, extra));
         }
 
         let (this_update, next_update) = (now - BACKDATE, now + CRL_VALIDITY);
         let revoked: Vec<&CertificateDer<'_>> = bad[&BadCert::Revoked].chain.iter().take(1).collect();
-        let enterprise_crl = sign_crl(&ent, &enterprise_ca, ENTERPRISE, &revoked, this_update, next_update, 1)?;
+        // The CA that issued the revoked leaf lists it; a root above an issuing CA lists nothing.
+        let (root_revoked, issuing_revoked) = match enterprise_issuing {
+            Some(_) => (&[][..], &revoked[..]),
+            None => (&revoked[..], &[][..]),
+        };
+        let enterprise_crl = sign_crl(
+            &ent,
+            &enterprise_ca,
+            ENTERPRISE,
+            root_revoked,
+            this_update,
+            next_update,
+            1,
+        )?;
         let partner_crl = sign_crl(&par, &partner_ca, PARTNER, &[], this_update, next_update, 1)?;
+        let crl_of = |ca: Option<(CertificateDer<'static>, Issuer<'static, KeyPair>)>,
+                      name: &'static str,
+                      revoked: &[&CertificateDer<'_>]|
+         -> Result<Option<IssuingCa>, PkiError> {
+            let Some((cert, issuer)) = ca else { return Ok(None) };
+            let crl = sign_crl(&issuer, &cert, name, revoked, this_update, next_update, 1)?;
+            Ok(Some(IssuingCa {
+                cert,
+                crl,
+                issuer: Some(issuer),
+            }))
+        };
+        let enterprise_issuing = crl_of(enterprise_issuing, ENTERPRISE_ISSUING, issuing_revoked)?;
+        let partner_issuing = crl_of(partner_issuing, PARTNER_ISSUING, &[])?;
 
         Ok(Pki {
             key_type,
@@ -771,7 +951,14 @@ impl Pki {
             rogue_ca,
             enterprise_crl,
             partner_crl,
-            topology: DEFAULT_TOPOLOGY.to_owned(),
+            topology: if intermediate {
+                INTERMEDIATE_TOPOLOGY
+            } else {
+                DEFAULT_TOPOLOGY
+            }
+            .to_owned(),
+            enterprise_issuing,
+            partner_issuing,
             enterprise_issuer: Some(ent),
             partner_issuer: Some(par),
         })
@@ -822,6 +1009,28 @@ impl Pki {
         }
         write_crl(&dir.join(files::ENTERPRISE_CRL), &self.enterprise_crl)?;
         write_crl(&dir.join(files::PARTNER_CRL), &self.partner_crl)?;
+        for (issuing, cert, key, crl) in [
+            (
+                &self.enterprise_issuing,
+                files::ENTERPRISE_ISSUING_CA,
+                files::ENTERPRISE_ISSUING_CA_KEY,
+                files::ENTERPRISE_ISSUING_CRL,
+            ),
+            (
+                &self.partner_issuing,
+                files::PARTNER_ISSUING_CA,
+                files::PARTNER_ISSUING_CA_KEY,
+                files::PARTNER_ISSUING_CRL,
+            ),
+        ] {
+            if let Some(i) = issuing {
+                write(cert, &certs_pem(std::slice::from_ref(&i.cert)), false)?;
+                if let Some(issuer) = &i.issuer {
+                    write(key, &issuer.key().serialize_pem(), true)?;
+                }
+                write_crl(&dir.join(crl), &i.crl)?;
+            }
+        }
         write(files::TOPOLOGY, &self.topology, false)?;
 
         let bad_dir = dir.join(files::BAD_DIR);
@@ -907,6 +1116,34 @@ impl Pki {
 
         let enterprise_issuer = load_issuer(&enterprise_ca, &ent_path, &dir.join(files::ENTERPRISE_CA_KEY), key_type)?;
         let partner_issuer = load_issuer(&partner_ca, &par_path, &dir.join(files::PARTNER_CA_KEY), key_type)?;
+        let issuing = |cert: &str, crl: &str, key: &str| -> Result<Option<IssuingCa>, PkiError> {
+            let cert_path = dir.join(cert);
+            if !cert_path.exists() {
+                return Ok(None);
+            }
+            let cert = first_cert(&cert_path)?;
+            let found = key_type_of(&cert, &cert_path.display().to_string())?;
+            if found != key_type {
+                return Err(PkiError::MixedKeyTypes {
+                    what: cert_path.display().to_string(),
+                    expected: key_type,
+                    found,
+                });
+            }
+            let crl = load_ca_crl(&dir.join(crl), &cert)?;
+            let issuer = load_issuer(&cert, &cert_path, &dir.join(key), key_type)?;
+            Ok(Some(IssuingCa { cert, crl, issuer }))
+        };
+        let enterprise_issuing = issuing(
+            files::ENTERPRISE_ISSUING_CA,
+            files::ENTERPRISE_ISSUING_CRL,
+            files::ENTERPRISE_ISSUING_CA_KEY,
+        )?;
+        let partner_issuing = issuing(
+            files::PARTNER_ISSUING_CA,
+            files::PARTNER_ISSUING_CRL,
+            files::PARTNER_ISSUING_CA_KEY,
+        )?;
 
         Ok(Pki {
             key_type,
@@ -921,6 +1158,8 @@ impl Pki {
             enterprise_crl,
             partner_crl,
             topology,
+            enterprise_issuing,
+            partner_issuing,
             enterprise_issuer,
             partner_issuer,
         })
@@ -938,6 +1177,8 @@ impl Pki {
 
     /// Signs a new CRL of the CA `ca` listing `revoked` (reason
     /// keyCompromise, revoked at `this_update`), with CRL number `number`.
+    /// In an intermediate PKI the CRL is the organisation's issuing CA's,
+    /// which issued its leaves.
     ///
     /// Each revoked certificate's serial is read from the certificate, which
     /// must have been issued by that CA ([`PkiError::NotIssuedBy`]). Fails
@@ -950,9 +1191,11 @@ impl Pki {
         next_update: OffsetDateTime,
         number: u64,
     ) -> Result<CertificateRevocationListDer<'static>, PkiError> {
-        let (issuer, cert, name) = match ca {
-            CaName::Enterprise => (&self.enterprise_issuer, &self.enterprise_ca, ENTERPRISE),
-            CaName::Partner => (&self.partner_issuer, &self.partner_ca, PARTNER),
+        let (issuer, cert, name) = match (ca, &self.enterprise_issuing, &self.partner_issuing) {
+            (CaName::Enterprise, Some(i), _) => (&i.issuer, &i.cert, ENTERPRISE_ISSUING),
+            (CaName::Partner, _, Some(i)) => (&i.issuer, &i.cert, PARTNER_ISSUING),
+            (CaName::Enterprise, None, _) => (&self.enterprise_issuer, &self.enterprise_ca, ENTERPRISE),
+            (CaName::Partner, _, None) => (&self.partner_issuer, &self.partner_ca, PARTNER),
         };
         let issuer = issuer.as_ref().ok_or(PkiError::NoIssuerKey { ca: name })?;
         sign_crl(issuer, cert, name, revoked, this_update, next_update, number)
@@ -982,10 +1225,11 @@ impl Pki {
     /// name (or `sipbench leaf`). The EKU extension lists serverAuth and/or
     /// clientAuth as requested, and is omitted when neither is requested.
     pub fn issue_leaf(&self, dns_names: &[&str], client_auth: bool, server_auth: bool) -> Result<Identity, PkiError> {
-        let issuer = self
-            .enterprise_issuer
-            .as_ref()
-            .ok_or(PkiError::NoIssuerKey { ca: ENTERPRISE })?;
+        let (issuer, issuer_cert, name) = match &self.enterprise_issuing {
+            Some(i) => (&i.issuer, &i.cert, ENTERPRISE_ISSUING),
+            None => (&self.enterprise_issuer, &self.enterprise_ca, ENTERPRISE),
+        };
+        let issuer = issuer.as_ref().ok_or(PkiError::NoIssuerKey { ca: name })?;
         let mut dns = Vec::new();
         let mut ips = Vec::new();
         for name in dns_names {
@@ -1003,8 +1247,11 @@ impl Pki {
             client_auth,
             validity: None,
         };
-        let identity = issue(issuer, key, self.key_type, &spec, OffsetDateTime::now_utc())?;
-        check_issued_by(&identity, &self.enterprise_ca, ENTERPRISE)?;
+        let mut identity = issue(issuer, key, self.key_type, &spec, OffsetDateTime::now_utc())?;
+        check_issued_by(&identity, issuer_cert, name)?;
+        if self.enterprise_issuing.is_some() {
+            identity.chain.push(issuer_cert.clone());
+        }
         Ok(identity)
     }
 
@@ -1018,6 +1265,28 @@ impl Pki {
     /// without its CA key.
     pub fn partner_issuer(&self) -> Option<&Issuer<'static, KeyPair>> {
         self.partner_issuer.as_ref()
+    }
+
+    /// The CA certificate a topology file of this PKI names by file name ([`files`]).
+    pub fn ca_file(&self, name: &str) -> Option<&CertificateDer<'static>> {
+        match name {
+            files::ENTERPRISE_CA => Some(&self.enterprise_ca),
+            files::PARTNER_CA => Some(&self.partner_ca),
+            files::ENTERPRISE_ISSUING_CA => self.enterprise_issuing.as_ref().map(|i| &i.cert),
+            files::PARTNER_ISSUING_CA => self.partner_issuing.as_ref().map(|i| &i.cert),
+            _ => None,
+        }
+    }
+
+    /// The CRL a topology file of this PKI names by file name ([`files`]).
+    pub fn crl_file(&self, name: &str) -> Option<&CertificateRevocationListDer<'static>> {
+        match name {
+            files::ENTERPRISE_CRL => Some(&self.enterprise_crl),
+            files::PARTNER_CRL => Some(&self.partner_crl),
+            files::ENTERPRISE_ISSUING_CRL => self.enterprise_issuing.as_ref().map(|i| &i.crl),
+            files::PARTNER_ISSUING_CRL => self.partner_issuing.as_ref().map(|i| &i.crl),
+            _ => None,
+        }
     }
 
     fn identities(&self) -> [(&Identity, &'static str, &'static str); 4] {

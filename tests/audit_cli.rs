@@ -30,13 +30,42 @@ fn audit_json(args: &[&str]) -> (Option<i32>, AuditReport) {
 fn audit_runs_the_whole_matrix_and_describes_the_listeners() {
     let (code, r) = audit_json(&[]);
     assert_eq!(code, Some(0), "{r:?}");
-    assert_eq!(r.schema, "sipbench-audit/1");
-    assert_eq!((r.passed, r.failed), (54, 0));
+    assert_eq!(r.schema, "sipbench-audit/2");
+    // 9 PKI cases and 15 handshake attacks x 3 directions x 2 TLS versions x 2 stacks, two
+    // load cells and the 0-RTT cell.
+    assert_eq!((r.passed, r.failed), ((9 + 15) * 3 * 2 * 2 + 2 + 1, 0));
     assert!(r.cells.iter().all(|c| c.pass && c.reason_observable));
+    for stack in [audit::Stack::Rustls, audit::Stack::Openssl] {
+        let on = |dir: &str| {
+            r.cells
+                .iter()
+                .filter(|c| c.stack == Some(stack) && c.direction.as_str() == dir)
+                .count()
+        };
+        // The 0-RTT cell is a rustls client's (OpenSSL does no 0-RTT).
+        let zero_rtt = usize::from(stack == audit::Stack::Rustls);
+        assert_eq!(
+            (on("server"), on("client"), on("client-tls")),
+            (48, 48 + zero_rtt, 48),
+            "{stack:?}"
+        );
+    }
+    let loads: Vec<_> = r.cells.iter().filter(|c| c.direction.as_str() == "load").collect();
+    assert!(
+        loads
+            .iter()
+            .all(|c| c.detail.as_deref().is_some_and(|d| d.contains("CA `enterprise`"))),
+        "{loads:#?}"
+    );
     assert_eq!(r.deployment.len(), 2, "the TLS and MTLS listeners");
     let (tls, mtls) = (&r.deployment[0], &r.deployment[1]);
     assert!(!tls.requests_client_certificate && mtls.requests_client_certificate);
-    assert_eq!(mtls.client_ca_hints.len(), 2, "{mtls:?}");
+    // Both roots, and the issuing CAs the attack cells added to the embedded server's trust.
+    assert_eq!(mtls.client_ca_hints.len(), 5, "{mtls:?}");
+    assert!(
+        mtls.client_ca_hints[..2].iter().all(|h| h.contains("Root CA")),
+        "{mtls:?}"
+    );
     assert!(tls.verdict.starts_with("trusted"), "{}", tls.verdict);
     let leaf = &tls.chain[0];
     assert_eq!(leaf.dns_names, ["sip.example.test"]);
@@ -60,7 +89,7 @@ fn audit_runs_the_whole_matrix_and_describes_the_listeners() {
         .unwrap();
     let table = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success());
-    assert!(table.contains("revoked") && table.contains("reject (revoked)") && table.contains("12 passed, 0 failed"));
+    assert!(table.contains("revoked") && table.contains("reject (revoked)") && table.contains("24 passed, 0 failed"));
     let o = sipbench().args(["audit", "--case", "stolen"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--case: no case `stolen`"));
@@ -112,7 +141,7 @@ fn certificates_made_by_the_openssl_command_line_load_and_behave_the_same() {
         let (code, r) = audit_json(&["--pki", pki_dir.to_str().unwrap()]);
         let failed: Vec<_> = r.cells.iter().filter(|c| !c.pass).collect();
         assert_eq!(code, Some(0), "{failed:#?}");
-        assert_eq!(r.passed, 54);
+        assert_eq!(r.passed, 291);
     }
 }
 
@@ -171,7 +200,14 @@ fn serve(pki_dir: &Path, extra: &[&str]) -> Served {
 fn edge_accepted(pki: &Pki, mtls: &str) -> bool {
     let provider = Backend::default().provider();
     let trust = Trust::for_pki(pki).unwrap().without_topology();
-    let connector = audit::connector(&provider, &trust, Some(&pki.edge), Versions::Tls13).unwrap();
+    let connector = audit::connector(
+        audit::Stack::Rustls,
+        &provider,
+        &trust,
+        Some(&pki.edge),
+        Versions::Tls13,
+    )
+    .unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -234,6 +270,29 @@ fn audit_of_a_deployment_and_serve_reloading_a_new_crl_on_sighup() {
     assert_eq!(server_cells.len(), 9);
     assert!(server_cells.iter().all(|c| !c.reason_observable));
     assert!(r.deployment.iter().any(|d| d.requests_client_certificate));
+
+    // Attack certificates issued from a CA the deployment trusts, each carrying a name it
+    // accepts from that CA: all must be refused (the CA itself is trusted, as good-edge shows).
+    let ca = pki_dir.join(files::ENTERPRISE_CA);
+    let ca_key = pki_dir.join(files::ENTERPRISE_CA_KEY);
+    let mut attack = args.clone();
+    attack.extend([
+        "--attack-ca",
+        ca.to_str().unwrap(),
+        "--attack-ca-key",
+        ca_key.to_str().unwrap(),
+        "--attack-name",
+        "edge.example.test",
+    ]);
+    let (code, r) = audit_json(&attack);
+    let attacks: Vec<_> = r
+        .cells
+        .iter()
+        .filter(|c| matches!(c.case, audit::Case::Attack(_)))
+        .collect();
+    assert_eq!(code, Some(0), "{attacks:#?}");
+    assert_eq!(attacks.len(), 9, "{attacks:#?}");
+    assert!(attacks.iter().all(|c| c.direction.as_str() == "server" && c.pass));
 
     // Revoke the edge certificate; the server picks the new CRL up on SIGHUP only.
     let pki = Pki::load(&pki_dir).unwrap();

@@ -390,10 +390,10 @@ fn stored_results_still_validate_and_read() {
             continue;
         }
         if name == "audit.json" {
-            // The audit's own report (sipbench-audit/1), not a run.
+            // The audit's own report (sipbench-audit/2), not a run.
             let a: sipbench::audit::command::AuditReport =
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            assert_eq!((a.schema.as_str(), a.failed), ("sipbench-audit/1", 0));
+            assert_eq!((a.schema.as_str(), a.failed), ("sipbench-audit/2", 0));
             continue;
         }
         let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

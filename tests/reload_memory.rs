@@ -18,7 +18,14 @@ fn memory_does_not_grow_over_100_reloads() {
     let server = srv.server.as_ref().unwrap();
     let provider = Backend::default().provider();
     let trust = Trust::for_pki(&srv.pki).unwrap().without_topology();
-    let connector = audit::connector(&provider, &trust, Some(&srv.pki.edge), Versions::Tls13).unwrap();
+    let connector = audit::connector(
+        audit::Stack::Rustls,
+        &provider,
+        &trust,
+        Some(&srv.pki.edge),
+        Versions::Tls13,
+    )
+    .unwrap();
     let mtls = srv.mtls_addr().parse().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -34,7 +34,16 @@ fn a_run_across_reloads_loses_no_session_and_a_newly_revoked_certificate_is_refu
         .unwrap();
 
     // One MTLS session established before any reload, used after each.
-    let connector = audit::connector(&provider, &client_trust, Some(&srv.pki.edge), Versions::Tls13).unwrap();
+    let connector = audit::connector(
+        audit::Stack::Rustls,
+        &provider,
+        &client_trust,
+        Some(&srv.pki.edge),
+        Versions::Tls13,
+    )
+    .unwrap()
+    .into_rustls()
+    .unwrap();
     let mut held = rt.block_on(async {
         let ep = Endpoint {
             addrs: vec![mtls],

@@ -10,7 +10,11 @@ use clap::Args;
 use rustls_pki_types::UnixTime;
 use serde::{Deserialize, Serialize};
 
-use super::{Case, Cell, Direction, ServerUnderTest, client_cell, probe, server_cell};
+use super::{
+    Arsenal, Attack, Case, Cell, Direction, ServerUnderTest, Stack, client_cell, load_cell, probe, server_cell,
+    zero_rtt_cell,
+};
+use crate::forge::Authority;
 use crate::pki::{self, KeyType, Pki};
 use crate::pool::Pool;
 use crate::server::{self, ServerConfig};
@@ -27,12 +31,30 @@ pub struct AuditArgs {
     /// Key type of the throwaway PKI.
     #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
     pub key_type: KeyType,
+    /// The throwaway PKI has issuing CAs below its roots (as `pki init --intermediate`).
+    #[arg(long)]
+    pub intermediate: bool,
     /// TLS versions to run the matrix over.
     #[arg(long, value_delimiter = ',', default_value = "1.2,1.3")]
     pub tls_versions: Vec<Versions>,
-    /// Only these cases (e.g. revoked,expired); default: all.
+    /// TLS stacks to run the matrix on: the reference server's in direction `server`,
+    /// sipbench's client's in the client directions.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "rustls,openssl")]
+    pub stacks: Vec<Stack>,
+    /// Only these cases (e.g. revoked,expired,ip-only); default: all, attacks included.
     #[arg(long, value_delimiter = ',', value_name = "CASE")]
     pub case: Vec<String>,
+    /// Against a deployment: a CA it trusts (PEM, the CA first, then any intermediates above
+    /// it) to issue the attack certificates from; needs --attack-ca-key and --attack-name.
+    #[arg(long, value_name = "FILE", requires_all = ["attack_ca_key", "attack_name"])]
+    pub attack_ca: Option<PathBuf>,
+    /// The private key of --attack-ca.
+    #[arg(long, value_name = "FILE")]
+    pub attack_ca_key: Option<PathBuf>,
+    /// A name the deployment accepts from --attack-ca (a trusted server's FQDN): each attack
+    /// certificate carries it.
+    #[arg(long, value_name = "NAME")]
+    pub attack_name: Option<String>,
     /// A deployment's TLS listener (HOST:PORT) to describe; without it the reference server
     /// runs in this process with the PKI.
     #[arg(long, value_name = "HOST:PORT")]
@@ -58,10 +80,10 @@ pub struct AuditArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The JSON report (`sipbench-audit/1`).
+/// The JSON report (`sipbench-audit/2`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditReport {
-    /// `sipbench-audit/1`.
+    /// `sipbench-audit/2`.
     pub schema: String,
     /// `embedded` or the deployment's address.
     pub target: String,
@@ -73,6 +95,8 @@ pub struct AuditReport {
     pub passed: usize,
     /// Cells that did not.
     pub failed: usize,
+    /// How long the matrix took, in seconds.
+    pub seconds: f64,
     /// What the server under test's listeners look like.
     pub deployment: Vec<probe::Report>,
 }
@@ -85,7 +109,8 @@ fn resolve(what: &str, s: &str) -> Result<SocketAddr> {
 }
 
 fn cases(args: &AuditArgs) -> Result<Vec<Case>> {
-    let all = Case::all();
+    let mut all = Case::all();
+    all.extend(Attack::ALL.into_iter().map(Case::Attack));
     if args.case.is_empty() {
         return Ok(all);
     }
@@ -100,21 +125,61 @@ fn cases(args: &AuditArgs) -> Result<Vec<Case>> {
         .collect()
 }
 
+/// The attack arsenal against a deployment, from `--attack-ca`.
+fn deployment_arsenal(args: &AuditArgs) -> Result<Option<Arsenal>> {
+    use x509_parser::prelude::FromDer as _;
+    let (Some(ca), Some(key), Some(name)) = (&args.attack_ca, &args.attack_ca_key, &args.attack_name) else {
+        return Ok(None);
+    };
+    let chain = pki::load_ca_bundle(ca).with_context(|| format!("--attack-ca {}", ca.display()))?;
+    let identity = pki::load_identity(ca, key).with_context(|| format!("--attack-ca-key {}", key.display()))?;
+    let key_type = KeyType::of_certificate(&chain[0])
+        .with_context(|| format!("--attack-ca {}: a key type sipbench cannot issue with", ca.display()))?;
+    let (_, x) = x509_parser::certificate::X509Certificate::from_der(chain[0].as_ref())
+        .map_err(|e| anyhow::anyhow!("--attack-ca {}: {e}", ca.display()))?;
+    let root = x.subject().as_raw() == x.issuer().as_raw();
+    let authority = Authority::existing(chain[0].clone(), identity.key, key_type, root, chain[1..].to_vec())
+        .with_context(|| format!("--attack-ca {}", ca.display()))?;
+    Ok(Some(Arsenal::from_ca(authority, name)?))
+}
+
 /// Runs the audit; the report lists every cell.
 pub fn run(args: &AuditArgs) -> Result<AuditReport> {
+    let started = std::time::Instant::now();
     let cases = cases(args)?;
     let versions: Vec<Versions> = args.tls_versions.clone();
     if versions.contains(&Versions::Any) {
         bail!("--tls-versions: give 1.2 and/or 1.3, not any");
     }
+    if args.stacks.is_empty() {
+        bail!("--stacks: give rustls and/or openssl");
+    }
     let pki = match &args.pki {
         Some(dir) => Pki::load(dir).with_context(|| format!("--pki {}", dir.display()))?,
-        None => Pki::generate(args.key_type)?,
+        None => Pki::generate_with(args.key_type, args.intermediate)?,
     };
-    let trust = match (&args.topology, &args.pki) {
+    let base = match (&args.topology, &args.pki) {
         (Some(path), _) => Trust::load(path)?,
         (None, Some(dir)) => Trust::load(&dir.join(pki::files::TOPOLOGY))?,
         (None, None) => Trust::for_pki(&pki)?,
+    };
+    let embedded = args.target.is_none();
+    let wants_attacks = cases.iter().any(|c| matches!(c, Case::Attack(_)));
+    // Embedded, the attacks come from the PKI's own CAs, and the intermediates they issue join
+    // the trust of both the server and the client; against a deployment, from --attack-ca.
+    let (arsenal, server_arsenal) = if embedded && wants_attacks {
+        let a = Arsenal::build(&pki).context(
+            "building the attack certificates (they need the PKI's CA keys; choose cases with --case otherwise)",
+        )?;
+        (Some(a), None)
+    } else if wants_attacks {
+        (None, deployment_arsenal(args)?)
+    } else {
+        (None, None)
+    };
+    let trust = match &arsenal {
+        Some(a) => a.trust(&base)?,
+        None => base,
     }
     .at(args.at);
     let provider = Backend::default().provider();
@@ -123,19 +188,17 @@ pub fn run(args: &AuditArgs) -> Result<AuditReport> {
     let report = rt.block_on(async {
         let mut reference_config = ServerConfig::loopback(pki.server.clone(), trust.clone());
         reference_config.tcp_addr = None;
-        let rogue_config = reference_config.clone();
-        let rogue = server::start(&rogue_config, &pool)?;
-        let (reference, sut, target, probe_addrs) = match &args.target {
+        let rogue = server::start(&reference_config, &pool)?;
+        let mut references = Vec::new();
+        let (target, probe_addrs, deployment) = match &args.target {
             None => {
-                let reference = server::start(&reference_config, &pool)?;
-                let addrs = reference.addrs().clone();
-                let sut = (addrs.mtls[0], pki::SERVER_DNS.to_owned());
-                (
-                    Some(reference),
-                    sut,
-                    "embedded".to_owned(),
-                    vec![addrs.tls[0], addrs.mtls[0]],
-                )
+                for &stack in &args.stacks {
+                    let mut config = reference_config.clone();
+                    config.backend = stack.backend();
+                    references.push((stack, server::start(&config, &pool)?));
+                }
+                let addrs = references[0].1.addrs().clone();
+                ("embedded".to_owned(), vec![addrs.tls[0], addrs.mtls[0]], None)
             }
             Some(t) => {
                 let tls = resolve("--target", t)?;
@@ -152,44 +215,91 @@ pub fn run(args: &AuditArgs) -> Result<AuditReport> {
                 if mtls != tls {
                     probes.push(mtls);
                 }
-                (None, (mtls, name), t.clone(), probes)
+                (t.clone(), probes, Some((mtls, name)))
             }
         };
-        let sut = ServerUnderTest {
-            addr: sut.0,
-            name: sut.1,
-            trust: trust.clone(),
-            reference: reference.as_ref(),
+        let suts: Vec<ServerUnderTest<'_>> = match &deployment {
+            None => references
+                .iter()
+                .map(|(stack, server)| ServerUnderTest {
+                    addr: server.addrs().mtls[0],
+                    name: pki::SERVER_DNS.to_owned(),
+                    trust: trust.clone(),
+                    reference: Some(server),
+                    stack: Some(*stack),
+                })
+                .collect(),
+            Some((addr, name)) => vec![ServerUnderTest {
+                addr: *addr,
+                name: name.clone(),
+                trust: trust.clone(),
+                reference: None,
+                stack: None,
+            }],
         };
         let mut cells = Vec::new();
         for &version in &versions {
-            for &case in &cases {
-                cells.push(server_cell(&sut, &provider, &pki, case, version).await?);
+            for sut in &suts {
+                let arsenal = arsenal.as_ref().or(server_arsenal.as_ref());
+                for &case in cases.iter().filter(|c| c.applies(Direction::Server)) {
+                    let Some(identity) = case.identity(&pki, arsenal) else {
+                        continue;
+                    };
+                    cells.push(server_cell(sut, &provider, case, identity, version).await?);
+                }
             }
-            for direction in [Direction::Client, Direction::ClientTls] {
-                for &case in &cases {
-                    let cell = client_cell(&rogue, &provider, &pki, &trust, &pki.edge, case, version, direction);
-                    cells.push(cell.await?);
+            for &stack in &args.stacks {
+                for direction in [Direction::Client, Direction::ClientTls] {
+                    for &case in cases.iter().filter(|c| c.applies(direction)) {
+                        if case == Case::Attack(Attack::ZeroRttNotInTopology) {
+                            continue;
+                        }
+                        let Some(identity) = case.identity(&pki, arsenal.as_ref()) else {
+                            continue;
+                        };
+                        let cell = client_cell(
+                            &rogue, &provider, &pki, &trust, &pki.edge, case, identity, version, direction, stack,
+                        );
+                        cells.push(cell.await?);
+                    }
                 }
             }
         }
-        let mut deployment = Vec::new();
-        for addr in probe_addrs {
-            deployment.push(probe::probe(addr, &sut.name, &trust, &provider).await?);
+        if let Some(arsenal) = &arsenal {
+            for &case in &cases {
+                match case {
+                    Case::Attack(a) if a.at_load() => cells.push(load_cell(&pki, a)?),
+                    Case::Attack(Attack::ZeroRttNotInTopology)
+                        if versions.contains(&Versions::Tls13) && args.stacks.contains(&Stack::Rustls) =>
+                    {
+                        let impostor = arsenal
+                            .identity(Attack::ZeroRttNotInTopology)
+                            .context("the 0-RTT impostor")?;
+                        cells.push(zero_rtt_cell(&pki, &trust, impostor, &provider, &pool).await?);
+                    }
+                    _ => {}
+                }
+            }
         }
-        if let Some(r) = reference {
+        let name = deployment.as_ref().map_or(pki::SERVER_DNS.to_owned(), |d| d.1.clone());
+        let mut described = Vec::new();
+        for addr in probe_addrs {
+            described.push(probe::probe(addr, &name, &trust, &provider).await?);
+        }
+        for (_, r) in references {
             r.shutdown(std::time::Duration::from_secs(1)).await;
         }
         rogue.shutdown(std::time::Duration::from_secs(1)).await;
         let passed = cells.iter().filter(|c| c.pass).count();
         anyhow::Ok(AuditReport {
-            schema: "sipbench-audit/1".into(),
+            schema: "sipbench-audit/2".into(),
             failed: cells.len() - passed,
             passed,
+            seconds: started.elapsed().as_secs_f64(),
             target,
             at: args.at.map(trust::format_time),
             cells,
-            deployment,
+            deployment: described,
         })
     })?;
     drop(rt);
@@ -208,8 +318,8 @@ pub fn table(report: &AuditReport) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<26} {:<10} {:<4} {:<34} {:<34} result",
-        "case", "direction", "tls", "expected", "observed"
+        "{:<33} {:<10} {:<4} {:<8} {:<36} {:<36} result",
+        "case", "direction", "tls", "stack", "expected", "observed"
     );
     for c in &report.cells {
         let observed = if c.reason_observable {
@@ -219,16 +329,27 @@ pub fn table(report: &AuditReport) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<26} {:<10} {:<4} {:<34} {:<34} {}",
+            "{:<33} {:<10} {:<4} {:<8} {:<36} {:<36} {}",
             c.case.as_str(),
             c.direction.as_str(),
-            c.tls.as_str(),
+            c.tls.map_or("-", |v| v.as_str()),
+            c.stack.map_or("-", |s| s.as_str()),
             c.expected.to_string(),
             observed,
             if c.pass { "pass" } else { "FAIL" }
         );
+        if !c.pass {
+            let _ = writeln!(out, "    why: {}", c.why);
+            if let Some(d) = &c.detail {
+                let _ = writeln!(out, "    saw: {d}");
+            }
+        }
     }
-    let _ = writeln!(out, "{} passed, {} failed", report.passed, report.failed);
+    let _ = writeln!(
+        out,
+        "{} passed, {} failed in {:.1} s",
+        report.passed, report.failed, report.seconds
+    );
     for d in &report.deployment {
         let _ = writeln!(out, "\nlistener {} as {}: {}", d.addr, d.server_name, d.verdict);
         for (i, c) in d.chain.iter().enumerate() {

@@ -369,36 +369,39 @@ impl Trust {
         Trust::new(&file, cas)
     }
 
-    /// The trust of a generated PKI with its default topology ([`pki::DEFAULT_TOPOLOGY`]): the
-    /// Enterprise CA for `example.test` and loopback addresses, the Partner CA for
-    /// `partner.example.test`, both CRLs, and the front end, edge and partner edge as trusted
-    /// servers.
+    /// The trust of a generated PKI with its topology ([`pki::DEFAULT_TOPOLOGY`], or
+    /// [`pki::INTERMEDIATE_TOPOLOGY`] with issuing CAs): the Enterprise CA for `example.test`
+    /// and loopback addresses, the Partner CA for `partner.example.test`, their CRLs, and the
+    /// front end, edge and partner edge as trusted servers.
     pub fn for_pki(pki: &pki::Pki) -> Result<Trust, TrustError> {
         Trust::for_pki_with(pki, RevocationMode::Crl)
     }
 
     /// As [`Trust::for_pki`], with revocation checking as given.
     pub fn for_pki_with(pki: &pki::Pki, revocation: RevocationMode) -> Result<Trust, TrustError> {
-        let mut file = TopologyFile::parse(pki::DEFAULT_TOPOLOGY).map_err(|source| TrustError::Topology {
-            path: "(built-in topology)".into(),
+        let mut file = TopologyFile::parse(&pki.topology).map_err(|source| TrustError::Topology {
+            path: "(the PKI's topology)".into(),
             source,
         })?;
         file.revocation = revocation;
         let mut cas = Vec::new();
         for entry in &file.ca {
-            let (cert, crl) = match entry.name.as_str() {
-                "enterprise" => (&pki.enterprise_ca, &pki.enterprise_crl),
-                "partner" => (&pki.partner_ca, &pki.partner_crl),
-                other => return Err(TrustError::Other(format!("built-in topology: unknown CA {other}"))),
-            };
+            let name = entry.cert.to_string_lossy();
+            let cert = pki
+                .ca_file(&name)
+                .ok_or_else(|| TrustError::Other(format!("the PKI's topology: no CA file {name} in the PKI")))?;
+            let mut crls = Vec::new();
+            for path in &entry.crl {
+                let name = path.to_string_lossy();
+                crls.push(
+                    pki.crl_file(&name)
+                        .ok_or_else(|| TrustError::Other(format!("the PKI's topology: no CRL {name} in the PKI")))?
+                        .clone(),
+                );
+            }
             cas.push(
-                TrustedCa::new(
-                    entry.name.clone(),
-                    vec![cert.clone()],
-                    vec![crl.clone()],
-                    entry.domains.clone(),
-                )
-                .with_addresses(entry.address_ranges()),
+                TrustedCa::new(entry.name.clone(), vec![cert.clone()], crls, entry.domains.clone())
+                    .with_addresses(entry.address_ranges()),
             );
         }
         Trust::new(&file, cas)
@@ -419,6 +422,33 @@ impl Trust {
             })
             .collect();
         Trust::build(cas, None, CrlExpiry::Ignore)
+    }
+
+    /// The same trust with one more CA entry (checked as when loading).
+    pub fn with_ca(&self, ca: TrustedCa) -> Result<Trust, TrustError> {
+        let mut cas = self.cas.clone();
+        cas.push(ca);
+        self.rebuilt(cas)
+    }
+
+    /// The same trust with the CRLs of entry `name` replaced (checked as when loading).
+    pub fn with_crls(&self, name: &str, crls: Vec<CertificateRevocationListDer<'static>>) -> Result<Trust, TrustError> {
+        let mut cas = self.cas.clone();
+        let ca = cas
+            .iter_mut()
+            .find(|c| c.name == name)
+            .ok_or_else(|| TrustError::Other(format!("no CA entry named `{name}`")))?;
+        ca.crls = crls;
+        ca.origin.crls.clear();
+        self.rebuilt(cas)
+    }
+
+    fn rebuilt(&self, cas: Vec<TrustedCa>) -> Result<Trust, TrustError> {
+        Ok(Trust {
+            index: Arc::new(index(&cas)?),
+            cas,
+            ..self.clone()
+        })
     }
 
     /// Evaluates validity (certificates and CRLs) at `at` instead of the current time.

@@ -139,7 +139,7 @@ impl TrustVerifier {
             if let Refusal::NotInTopology { .. } = refusal {
                 let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
                 if n.is_power_of_two() {
-                    tracing::warn!("refused a server-to-server peer: {refusal} ({n} so far)");
+                    tracing::info!("refused a server-to-server peer: {refusal} ({n} so far)");
                 }
             }
             refusal.into_rustls()
