@@ -3,8 +3,12 @@
 # the layout `sipbench pki init DIR` writes, so that tests can check that
 # certificates made by another tool load and behave the same.
 #
-# Usage: scripts/openssl-pki.sh DIR [KEYTYPE]
+# Usage: scripts/openssl-pki.sh [--intermediate] DIR [KEYTYPE]
 #   KEYTYPE: ecdsa-p256 (default), ecdsa-p384, rsa2048, rsa3072 or ed25519.
+#   --intermediate: as `sipbench pki init --intermediate`: each root issues an
+#   issuing CA (pathlen 0) that issues the leaves; leaf files carry the issuing
+#   CA after the leaf; {enterprise,partner}-issuing-ca.pem/.key/.crl are
+#   written and the issuing CA's CRL revokes bad/revoked.pem.
 #
 # Writes into DIR (created if needed, existing files overwritten):
 #   enterprise-ca.pem/.key, partner-ca.pem/.key, ca-bundle.pem,
@@ -23,8 +27,13 @@ die() {
     exit 1
 }
 
+INTERMEDIATE=
+if [[ ${1:-} == --intermediate ]]; then
+    INTERMEDIATE=1
+    shift
+fi
 if [[ $# -lt 1 || $# -gt 2 || -z ${1:-} ]]; then
-    echo "usage: $prog DIR [ecdsa-p256|ecdsa-p384|rsa2048|rsa3072|ed25519]" >&2
+    echo "usage: $prog [--intermediate] DIR [ecdsa-p256|ecdsa-p384|rsa2048|rsa3072|ed25519]" >&2
     exit 2
 fi
 DIR=$1
@@ -111,9 +120,11 @@ new_csr() {
     run openssl req -new -config "$WORK/req.cnf" -key "$1" -subj "/CN=$2/O=sipbench" -out "$3"
 }
 
-# new_ca NAME CN: a self-signed root with its openssl ca database in $WORK/NAME.
+# new_ca NAME CN [PARENT]: a self-signed root with its openssl ca database in
+# $WORK/NAME; with PARENT, an issuing CA signed by that CA instead, whose
+# certificate its leaves carry ($WORK/NAME/chain.pem).
 new_ca() {
-    local cn=$2 d="$WORK/$1"
+    local cn=$2 parent=${3:-} d="$WORK/$1"
     mkdir -p "$d/newcerts"
     : >"$d/index.txt"
     echo 01 >"$d/crlnumber"
@@ -159,6 +170,12 @@ basicConstraints     = critical, CA:TRUE
 keyUsage             = critical, keyCertSign, cRLSign, digitalSignature
 subjectKeyIdentifier = hash
 
+[ issuing_ext ]
+basicConstraints       = critical, CA:TRUE, pathlen:0
+keyUsage               = critical, keyCertSign, cRLSign, digitalSignature
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid:always
+
 [ server_ext ]
 basicConstraints       = critical, CA:FALSE
 keyUsage               = $LEAF_KU
@@ -188,9 +205,16 @@ authorityKeyIdentifier = keyid:always
 EOF
     new_key "$d/ca.key"
     new_csr "$d/ca.key" "$cn" "$d/ca.csr"
-    run openssl ca -config "$d/ca.cnf" -batch -notext -selfsign -md "$MD" \
-        -keyfile "$d/ca.key" -in "$d/ca.csr" -out "$d/ca.pem" \
-        -extensions ca_ext -startdate "$BACKDATED" -enddate "$CA_END"
+    if [[ -z $parent ]]; then
+        run openssl ca -config "$d/ca.cnf" -batch -notext -selfsign -md "$MD" \
+            -keyfile "$d/ca.key" -in "$d/ca.csr" -out "$d/ca.pem" \
+            -extensions ca_ext -startdate "$BACKDATED" -enddate "$CA_END"
+    else
+        run openssl ca -config "$WORK/$parent/ca.cnf" -batch -notext -md "$MD" \
+            -in "$d/ca.csr" -out "$d/ca.pem" \
+            -extensions issuing_ext -startdate "$BACKDATED" -enddate "$CA_END"
+        cp "$d/ca.pem" "$d/chain.pem"
+    fi
 }
 
 # issue CA KIND OUT CN SAN [STARTDATE ENDDATE]: key OUT.key and leaf OUT.pem
@@ -204,6 +228,10 @@ issue() {
     SIPBENCH_SAN=$san run openssl ca -config "$d/ca.cnf" -batch -notext -md "$MD" \
         -in "$WORK/leaf.csr" -out "$out.pem" -extensions "${kind}_ext" \
         -startdate "$start" -enddate "$end"
+    # The peer sends its issuing CA after the leaf (never the root).
+    if [[ -f $d/chain.pem ]]; then
+        cat "$d/chain.pem" >>"$out.pem"
+    fi
 }
 
 # gen_crl CA OUT: a v2 CRL valid for 7 days.
@@ -223,29 +251,52 @@ done
 cat "$DIR/enterprise-ca.pem" "$DIR/partner-ca.pem" >"$DIR/ca-bundle.pem"
 cp "$WORK/rogue/ca.pem" "$DIR/bad/rogue-ca.pem"
 
+# The CA that issues each organisation's leaves: its root, or its issuing CA.
+ENT=enterprise
+PAR=partner
+if [[ -n $INTERMEDIATE ]]; then
+    new_ca enterprise-issuing "sipbench Enterprise Issuing CA" enterprise
+    new_ca partner-issuing "sipbench Partner Issuing CA" partner
+    for ca in enterprise-issuing partner-issuing; do
+        cp "$WORK/$ca/ca.pem" "$DIR/$ca-ca.pem"
+        (umask 077 && cp "$WORK/$ca/ca.key" "$DIR/$ca-ca.key")
+        chmod 600 "$DIR/$ca-ca.key"
+    done
+    ENT=enterprise-issuing
+    PAR=partner-issuing
+fi
+
 # Good leaves.
-issue enterprise server "$DIR/server" sip.example.test "DNS:sip.example.test, IP:127.0.0.1, IP:::1"
-issue enterprise mtls "$DIR/edge" edge.example.test "DNS:edge.example.test"
-issue partner mtls "$DIR/partner" sip.partner.example.test "DNS:sip.partner.example.test"
-issue enterprise client "$DIR/client" "sipbench client" "DNS:client.example.test"
+issue $ENT server "$DIR/server" sip.example.test "DNS:sip.example.test, IP:127.0.0.1, IP:::1"
+issue $ENT mtls "$DIR/edge" edge.example.test "DNS:edge.example.test"
+issue $PAR mtls "$DIR/partner" sip.partner.example.test "DNS:sip.partner.example.test"
+issue $ENT client "$DIR/client" "sipbench client" "DNS:client.example.test"
 
 # Negative cases: each differs from the good edge certificate in one defect.
 EDGE_SAN="DNS:edge.example.test"
-issue enterprise mtls "$DIR/bad/expired" edge.example.test "$EDGE_SAN" \
+issue $ENT mtls "$DIR/bad/expired" edge.example.test "$EDGE_SAN" \
     "$(stamp $((NOW - 60 * DAY)))" "$(stamp $((NOW - 30 * DAY)))"
-issue enterprise mtls "$DIR/bad/not-yet-valid" edge.example.test "$EDGE_SAN" \
+issue $ENT mtls "$DIR/bad/not-yet-valid" edge.example.test "$EDGE_SAN" \
     "$(stamp $((NOW + 30 * DAY)))" "$(stamp $((NOW + 60 * DAY)))"
-issue enterprise mtls "$DIR/bad/revoked" edge.example.test "$EDGE_SAN"
-run openssl ca -config "$WORK/enterprise/ca.cnf" -batch -revoke "$DIR/bad/revoked.pem" -crl_reason keyCompromise
-issue enterprise mtls "$DIR/bad/wrong-name" www.example.test "DNS:www.example.test"
+issue $ENT mtls "$DIR/bad/revoked" edge.example.test "$EDGE_SAN"
+# `openssl ca -revoke` wants the leaf alone.
+openssl x509 -in "$DIR/bad/revoked.pem" -out "$WORK/revoked-leaf.pem"
+run openssl ca -config "$WORK/$ENT/ca.cnf" -batch -revoke "$WORK/revoked-leaf.pem" -crl_reason keyCompromise
+issue $ENT mtls "$DIR/bad/wrong-name" www.example.test "DNS:www.example.test"
 issue rogue mtls "$DIR/bad/untrusted-ca" edge.example.test "$EDGE_SAN"
-issue enterprise mtls "$DIR/bad/not-in-topology" rogue.example.test "DNS:rogue.example.test"
-issue partner mtls "$DIR/bad/partner-claims-enterprise" edge.example.test "$EDGE_SAN"
+issue $ENT mtls "$DIR/bad/not-in-topology" rogue.example.test "DNS:rogue.example.test"
+issue $PAR mtls "$DIR/bad/partner-claims-enterprise" edge.example.test "$EDGE_SAN"
 
-# CRLs: the Enterprise CRL lists bad/revoked.pem only, the Partner CRL is empty.
+# CRLs: the CA that issued bad/revoked.pem lists it; every other CRL is empty.
 gen_crl enterprise "$DIR/enterprise-ca.crl"
 gen_crl partner "$DIR/partner-ca.crl"
+if [[ -n $INTERMEDIATE ]]; then
+    gen_crl enterprise-issuing "$DIR/enterprise-issuing-ca.crl"
+    gen_crl partner-issuing "$DIR/partner-issuing-ca.crl"
+fi
 
+# The topology: the same text as `sipbench pki init` writes (a test compares them).
+if [[ -z $INTERMEDIATE ]]; then
 cat >"$DIR/topology.toml" <<'EOF'
 # sipbench topology: the CAs this deployment trusts and the servers it trusts for
 # server-to-server MTLS. Paths are relative to this file.
@@ -287,4 +338,66 @@ role = "partner-edge"
 ca = "partner"
 EOF
 
-echo "$prog: wrote $KEYTYPE PKI to $DIR (2 roots, 4 leaves, 7 bad leaves + rogue root, 2 CRLs, topology.toml)"
+else
+cat >"$DIR/topology.toml" <<'EOF'
+# sipbench topology: the CAs this deployment trusts and the servers it trusts for
+# server-to-server MTLS. Paths are relative to this file. Each organisation has a root CA and an
+# issuing CA (AD CS style): leaves come from the issuing CA and peers send it with their leaf.
+
+# "crl": every CA must have a CRL and certificates are checked against it; "off": no revocation check.
+revocation = "crl"
+# "enforce": a CRL past its nextUpdate fails verification; "ignore": it is still used.
+crl_expiry = "ignore"
+
+[[ca]]
+name = "enterprise"
+cert = "enterprise-ca.pem"
+crl = "enterprise-ca.crl"
+# Names this CA may vouch for: each domain and every name below it.
+domains = ["example.test"]
+# IP names it may vouch for (the server certificate carries 127.0.0.1 and ::1). A CA with
+# domains and no addresses vouches for no IP name.
+addresses = ["127.0.0.0/8", "::1/128"]
+
+[[ca]]
+name = "enterprise-issuing"
+cert = "enterprise-issuing-ca.pem"
+crl = "enterprise-issuing-ca.crl"
+domains = ["example.test"]
+addresses = ["127.0.0.0/8", "::1/128"]
+
+[[ca]]
+name = "partner"
+cert = "partner-ca.pem"
+crl = "partner-ca.crl"
+domains = ["partner.example.test"]
+
+[[ca]]
+name = "partner-issuing"
+cert = "partner-issuing-ca.pem"
+crl = "partner-issuing-ca.crl"
+domains = ["partner.example.test"]
+
+[[server]]
+fqdn = "sip.example.test"
+role = "front-end"
+ca = "enterprise"
+
+[[server]]
+fqdn = "edge.example.test"
+role = "edge"
+ca = "enterprise-issuing"
+
+[[server]]
+fqdn = "sip.partner.example.test"
+role = "partner-edge"
+ca = "partner-issuing"
+EOF
+
+fi
+
+if [[ -n $INTERMEDIATE ]]; then
+    echo "$prog: wrote $KEYTYPE PKI to $DIR (2 roots, 2 issuing CAs, 4 leaves, 7 bad leaves + rogue root, 4 CRLs, topology.toml)"
+else
+    echo "$prog: wrote $KEYTYPE PKI to $DIR (2 roots, 4 leaves, 7 bad leaves + rogue root, 2 CRLs, topology.toml)"
+fi

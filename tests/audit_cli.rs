@@ -125,19 +125,29 @@ fn audit_at_a_later_time_finds_what_will_have_expired() {
 fn certificates_made_by_the_openssl_command_line_load_and_behave_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/openssl-pki.sh");
-    for key_type in ["ecdsa-p256", "rsa2048"] {
-        let pki_dir = dir.path().join(key_type);
-        let o = Command::new("bash")
-            .arg(&script)
-            .arg(&pki_dir)
-            .arg(key_type)
-            .output()
-            .unwrap();
+    // Roots issuing leaves (two key types), and roots issuing issuing CAs issuing leaves.
+    for (key_type, intermediate) in [("ecdsa-p256", false), ("rsa2048", false), ("ecdsa-p256", true)] {
+        let pki_dir = dir.path().join(format!("{key_type}-{intermediate}"));
+        let mut cmd = Command::new("bash");
+        cmd.arg(&script);
+        if intermediate {
+            cmd.arg("--intermediate");
+        }
+        let o = cmd.arg(&pki_dir).arg(key_type).output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let pki = Pki::load(&pki_dir).expect("an openssl-made PKI loads");
         assert_eq!(pki.key_type.as_str(), key_type);
+        assert_eq!(pki.enterprise_issuing.is_some(), intermediate);
         // The script writes the same topology as `pki init` (the text is kept in both places).
-        assert_eq!(pki.topology, sipbench::pki::DEFAULT_TOPOLOGY);
+        let topology = if intermediate {
+            sipbench::pki::INTERMEDIATE_TOPOLOGY
+        } else {
+            sipbench::pki::DEFAULT_TOPOLOGY
+        };
+        assert_eq!(pki.topology, topology);
+        if intermediate {
+            assert_eq!(pki.edge.chain.len(), 2, "the edge's file carries its issuing CA");
+        }
         let (code, r) = audit_json(&["--pki", pki_dir.to_str().unwrap()]);
         let failed: Vec<_> = r.cells.iter().filter(|c| !c.pass).collect();
         assert_eq!(code, Some(0), "{failed:#?}");
@@ -334,4 +344,48 @@ fn serve_watch_reloads_when_a_file_changes() {
         !edge_accepted(&pki, &served.mtls),
         "still the revoked-edge configuration"
     );
+}
+
+#[test]
+fn an_intermediate_pki_carries_chains_through_serve_and_run_on_both_stacks() {
+    // leaf -> issuing CA -> root, as AD CS deployments have it: `pki init --intermediate`,
+    // `serve` presenting the chain and verifying clients' chains, `run` doing the same, each
+    // side on each TLS stack.
+    let dir = tempfile::tempdir().unwrap();
+    let pki_dir = dir.path().join("pki");
+    let o = sipbench()
+        .args(["pki", "init", "--intermediate"])
+        .arg(&pki_dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("issuing CAs"));
+    for server_backend in ["aws-lc-rs", "openssl"] {
+        let served = serve(&pki_dir, &["--backend", server_backend]);
+        for backend in ["aws-lc-rs", "openssl"] {
+            let out = dir.path().join(format!("{server_backend}-{backend}.json"));
+            let o = sipbench()
+                .args(["run", "--mode", "mtls", "--sessions", "20", "-c", "4", "--warmup", "0s"])
+                .args(["--transactions", "OPTIONS", "--backend", backend])
+                .args(["--mtls-target", &served.mtls, "--target", &served.tls])
+                .args(["--server-name", "sip.example.test", "--quiet", "--out"])
+                .arg(&out)
+                .arg("--topology")
+                .arg(pki_dir.join(files::TOPOLOGY))
+                .arg("--cert")
+                .arg(pki_dir.join(files::EDGE))
+                .arg("--key")
+                .arg(pki_dir.join(files::EDGE_KEY))
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+            let phase = &r["phases"][0];
+            assert_eq!(
+                phase["sessions"]["ok"], 20,
+                "{server_backend} server, {backend} client: {}",
+                phase["failures"]
+            );
+        }
+    }
 }
