@@ -208,22 +208,19 @@ fn serve(pki_dir: &Path, extra: &[&str]) -> Served {
 
 /// Whether the server at `mtls` accepts the edge certificate now.
 fn edge_accepted(pki: &Pki, mtls: &str) -> bool {
+    offer(pki, &pki.edge, mtls).is_ok()
+}
+
+/// Offers `identity` to the MTLS listener `mtls`: how it went.
+fn offer(pki: &Pki, identity: &sipbench::pki::Identity, mtls: &str) -> Result<(), sipbench::stats::FailureKind> {
     let provider = Backend::default().provider();
     let trust = Trust::for_pki(pki).unwrap().without_topology();
-    let connector = audit::connector(
-        audit::Stack::Rustls,
-        &provider,
-        &trust,
-        Some(&pki.edge),
-        Versions::Tls13,
-    )
-    .unwrap();
+    let connector = audit::connector(audit::Stack::Rustls, &provider, &trust, Some(identity), Versions::Tls13).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(audit::attempt(mtls.parse().unwrap(), connector, "sip.example.test"))
-        .is_ok()
 }
 
 fn revoke_edge(pki: &Pki, dir: &Path) {
@@ -338,12 +335,22 @@ fn serve_watch_reloads_when_a_file_changes() {
     wait_until("--watch reloaded the CRL", || !edge_accepted(&pki, &served.mtls));
 
     // A broken topology is refused and the running configuration kept.
+    let topology = std::fs::read_to_string(pki_dir.join(files::TOPOLOGY)).unwrap();
     std::fs::write(pki_dir.join(files::TOPOLOGY), "revocation = \"sometimes\"\n").unwrap();
     std::thread::sleep(Duration::from_millis(400));
     assert!(
         !edge_accepted(&pki, &served.mtls),
         "still the revoked-edge configuration"
     );
+
+    // So is a CA file that holds a leaf: loaded, it would refuse the edge as from an unknown
+    // CA; kept, the edge is still refused as revoked.
+    std::fs::write(pki_dir.join(files::TOPOLOGY), topology).unwrap();
+    std::fs::copy(pki_dir.join(files::EDGE), pki_dir.join(files::ENTERPRISE_CA)).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let revoked = Err(sipbench::stats::FailureKind::TlsAlertReceived("certificate-revoked".into()));
+    assert_eq!(offer(&pki, &pki.edge, &served.mtls), revoked, "the leaf as a CA was loaded");
+    assert!(offer(&pki, &pki.partner, &served.mtls).is_ok());
 }
 
 #[test]
