@@ -11,8 +11,10 @@
 //!   and loading of user-supplied PEM; [`forge`]: certificates made to attack the trust model.
 //! - [`tls`]: rustls configurations for each role, with the crypto provider passed explicitly,
 //!   and classification of TLS failures.
-//! - [`trust`]: the enterprise trust model (CAs scoped to domains, CRLs, the topology of
-//!   trusted servers) as one rustls verifier for both roles; [`audit`]: the trust matrix.
+//! - [`trust`]: the enterprise trust model (CAs identified by key and scoped to domains and
+//!   addresses, CRLs, the topology of trusted servers, names read by one strict parser), as one
+//!   rustls verifier for both roles and the policy [`ossl`] applies after OpenSSL's own
+//!   verification; [`audit`]: the trust matrix with its attack cells, on both stacks.
 //! - [`server`]: the reference server (TLS, MTLS and TCP listeners; registrar and UAS), a
 //!   library call that tests start on port 0.
 //! - [`generator`]: the load generator: workers, load models (closed and open loop), sessions.

@@ -12,21 +12,25 @@
 //!
 //! # Trust
 //!
-//! Only the [`Trust`]'s CAs are trusted (the system trust store is never loaded), with their
-//! CRLs (`X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL`, as webpki checks the whole chain)
-//! and at [`Trust::evaluation_time`] when set. As in the rustls verifier:
+//! Only the [`Trust`]'s CAs are trusted (the system trust store is never loaded): its roots as
+//! trust anchors and its issuing CAs for path building, with their CRLs
+//! (`X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL`, as the rustls stack checks the whole
+//! chain) and at [`Trust::evaluation_time`] when set. OpenSSL validates the path itself
+//! (`X509_verify_cert`): signatures, validity, basic and name constraints, revocation, and the
+//! dialed name, matched against DNS (or IP) subject alternative names only, never the subject
+//! common name, and without partial wildcards. As in the rustls stack:
 //!
-//! - a chain to a CA without CRLs is not checked for revocation;
+//! - a certificate issued by a CA whose entry has no CRLs is not checked for revocation;
 //! - a CRL past its nextUpdate is still used unless the trust enforces CRL expiry, and a CRL's
-//!   thisUpdate is not checked;
-//! - server names are matched against DNS (or IP) subject alternative names only, never the
-//!   subject common name, and without partial wildcards;
-//! - the CA scope rule (every DNS name of the certificate inside the issuing CA's domains) is
-//!   part of the verification, on both sides: a certificate outside its CA's scope fails the
-//!   handshake (`certificate:ca-not-trusted-for-name`). OpenSSL then sends a `handshake_failure`
-//!   alert (`X509_V_ERR_APPLICATION_VERIFICATION`) where rustls sends `certificate_unknown`.
+//!   thisUpdate is not checked.
 //!
-//! The topology check stays with the caller, after the handshake, on [`peer_chain`].
+//! Then, once OpenSSL's whole verification has passed (`SSL_CTX_set_cert_verify_callback`),
+//! the trust model's own checks run on the chain OpenSSL verified ([`Trust::authorize`]): names
+//! read strictly, the scope of every CA on the path, and for server-to-server peers the
+//! topology, on both sides and inside the handshake. A refusal fails the handshake with
+//! `X509_V_ERR_APPLICATION_VERIFICATION` (OpenSSL sends a `handshake_failure` alert where
+//! rustls sends `certificate_unknown`) and is reported as the rustls stack reports it
+//! (`certificate:ca-not-trusted-for-name`, `not-in-topology`, ...).
 //!
 //! # Differences from the rustls stack
 //!

@@ -348,8 +348,14 @@ fn serve_watch_reloads_when_a_file_changes() {
     std::fs::write(pki_dir.join(files::TOPOLOGY), topology).unwrap();
     std::fs::copy(pki_dir.join(files::EDGE), pki_dir.join(files::ENTERPRISE_CA)).unwrap();
     std::thread::sleep(Duration::from_millis(400));
-    let revoked = Err(sipbench::stats::FailureKind::TlsAlertReceived("certificate-revoked".into()));
-    assert_eq!(offer(&pki, &pki.edge, &served.mtls), revoked, "the leaf as a CA was loaded");
+    let revoked = Err(sipbench::stats::FailureKind::TlsAlertReceived(
+        "certificate-revoked".into(),
+    ));
+    assert_eq!(
+        offer(&pki, &pki.edge, &served.mtls),
+        revoked,
+        "the leaf as a CA was loaded"
+    );
     assert!(offer(&pki, &pki.partner, &served.mtls).is_ok());
 }
 
