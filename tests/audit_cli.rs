@@ -373,6 +373,31 @@ fn an_intermediate_pki_carries_chains_through_serve_and_run_on_both_stacks() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("issuing CAs"));
+    // The embedded server can run such a PKI too.
+    let out = dir.path().join("embedded.json");
+    let o = sipbench()
+        .args([
+            "run",
+            "--intermediate",
+            "--mode",
+            "mtls",
+            "--sessions",
+            "10",
+            "--warmup",
+            "0s",
+        ])
+        .args(["--transactions", "OPTIONS", "--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(r["phases"][0]["sessions"]["ok"], 10, "{}", r["phases"][0]["failures"]);
+    assert!(
+        r["target"]["trust"].as_str().unwrap().contains("(2 issuing)"),
+        "{}",
+        r["target"]
+    );
     for server_backend in ["aws-lc-rs", "openssl"] {
         let served = serve(&pki_dir, &["--backend", server_backend]);
         for backend in ["aws-lc-rs", "openssl"] {

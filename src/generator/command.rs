@@ -182,6 +182,10 @@ pub struct RunArgs {
     /// Key type of the embedded server's throwaway PKI.
     #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256, help_heading = "Target")]
     pub key_type: KeyType,
+    /// Embedded server: the throwaway PKI has issuing CAs between its roots and the leaves
+    /// (as `pki init --intermediate`), so every handshake carries and verifies a longer chain.
+    #[arg(long, help_heading = "Target", conflicts_with = "target")]
+    pub intermediate: bool,
 
     /// Results file; default results/<profile>-<time>.json.
     #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
@@ -556,8 +560,8 @@ async fn run_phases(
     let (target, server, key_type) = if let Some(t) = &args.target {
         (remote_target(args, t)?, None, None)
     } else {
-        let key_type = args.key_type;
-        let pki = tokio::task::spawn_blocking(move || Pki::generate(key_type))
+        let (key_type, intermediate) = (args.key_type, args.intermediate);
+        let pki = tokio::task::spawn_blocking(move || Pki::generate_with(key_type, intermediate))
             .await
             .context("generating the PKI")??;
         let revocation = if args.no_revocation {
