@@ -37,6 +37,8 @@
 //! - 0-RTT (early data) is not supported: [`ServerResumption::max_early_data`] is ignored and
 //!   the client never sends early data.
 //! - Handshakes with a HelloRetryRequest are reported as `full` (OpenSSL does not say).
+//! - A wildcard certificate name does not match a dialed label with `_` (`*.example.test` for
+//!   `x_y.example.test`); webpki matches it. Such labels are not valid host names.
 //! - Post-quantum groups (`X25519MLKEM768`) are not in OpenSSL 3.0.
 //! - The client keeps one session per server name (the newest), offered to every connection
 //!   to that server until a newer one arrives; rustls keeps a pool of single-use tickets. The
@@ -244,6 +246,9 @@ impl OsslConnector {
     /// Runs the client handshake to `server_name` (a DNS name, sent as SNI, or an IP address)
     /// over a connected socket. Failures are classified with [`classify`].
     pub async fn connect(&self, server_name: &str, tcp: TcpStream) -> Result<SslStream<TcpStream>, FailureKind> {
+        // An absolute name (`sip.example.test.`) is the same name: SNI never carries the dot,
+        // and `X509_check_host` would compare it as given (webpki does not).
+        let server_name = server_name.strip_suffix('.').unwrap_or(server_name);
         let mut ssl = Ssl::new(&self.ctx).map_err(setup_failure)?;
         ssl.set_connect_state();
         ssl.set_ex_data(refusal_index().map_err(setup_failure)?, RefusalSlot::new(0));

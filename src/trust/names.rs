@@ -13,11 +13,18 @@
 //!   label);
 //! - an rfc822Name or URI that is not IA5String (a byte >= 0x80);
 //! - an iPAddress that is not 4 or 16 bytes;
+//! - an otherName that is not an OBJECT IDENTIFIER followed by one `[0]`-tagged DER value; a
+//!   directoryName that is not a Name (a SEQUENCE of SETs of attribute type and string value);
+//!   a registeredID that is not a valid OBJECT IDENTIFIER;
+//! - an x400Address or an ediPartyName (no certificate of this trade uses them, and parsers
+//!   differ on what they accept);
 //! - a GeneralName tag that RFC 5280 does not define.
 //!
-//! The other GeneralName kinds (otherName, directoryName, ...) must be well-formed DER and are
-//! otherwise ignored. The subject common name is never a name here: neither TLS stack matches it
-//! (rustls never does; the OpenSSL stack is told not to).
+//! The otherName, directoryName and registeredID entries are then ignored: they name nothing
+//! the trust model checks. (OpenSSL decodes them as their types and refuses a certificate when
+//! one does not decode; webpki skips them. Reading them strictly here keeps the two stacks'
+//! decisions the same.) The subject common name is never a name here: neither TLS stack matches
+//! it (rustls never does; the OpenSSL stack is told not to).
 //!
 //! On top of that, [`CertNames::parse`] requires the DNS names it found to be exactly those that
 //! webpki, the rustls stack's path validator, reads from the same bytes
@@ -57,6 +64,12 @@ pub enum NameError {
     /// A tag that is not a GeneralName.
     #[error("tag 0x{0:02x} is not a GeneralName")]
     Tag(u8),
+    /// An otherName, directoryName or registeredID whose contents are not what its type says.
+    #[error("{0} entry does not decode as its type")]
+    Malformed(&'static str),
+    /// An x400Address or ediPartyName.
+    #[error("{0} entries are not accepted")]
+    Unsupported(&'static str),
     /// The DNS names differ from those the path validator reads.
     #[error("the path validator reads other DNS names ({0})")]
     Disagreement(String),
@@ -143,12 +156,85 @@ pub fn parse_san(value: &[u8]) -> Result<CertNames, NameError> {
                 }
                 n => return Err(NameError::IpLength(n)),
             }),
-            // otherName, x400Address, directoryName, ediPartyName (constructed); registeredID.
-            0xa0 | 0xa3 | 0xa4 | 0xa5 | 0x88 => {}
+            0xa0 => other_name(v).ok_or(NameError::Malformed("otherName"))?,
+            0xa4 => directory_name(v).ok_or(NameError::Malformed("directoryName"))?,
+            0x88 if valid_oid(v) => {}
+            0x88 => return Err(NameError::Malformed("registeredID")),
+            0xa3 => return Err(NameError::Unsupported("x400Address")),
+            0xa5 => return Err(NameError::Unsupported("ediPartyName")),
             other => return Err(NameError::Tag(other)),
         }
     }
     Ok(names)
+}
+
+/// An otherName's contents: `type-id OBJECT IDENTIFIER, value [0] EXPLICIT ANY`.
+fn other_name(v: &[u8]) -> Option<()> {
+    let mut r = Reader(v);
+    let (tag, oid) = r.tlv().ok()?;
+    let (wrapper, value) = r.tlv().ok()?;
+    if tag != 0x06 || !valid_oid(oid) || wrapper != 0xa0 || !r.0.is_empty() {
+        return None;
+    }
+    let mut inner = Reader(value);
+    let (t, body) = inner.tlv().ok()?;
+    (inner.0.is_empty() && well_formed(t, body)).then_some(())
+}
+
+/// A directoryName's contents: one Name, a SEQUENCE of SETs of `AttributeTypeAndValue`
+/// (an OBJECT IDENTIFIER and a string).
+fn directory_name(v: &[u8]) -> Option<()> {
+    /// The string types X.520 attribute values use.
+    const STRINGS: [u8; 8] = [0x0c, 0x12, 0x13, 0x14, 0x16, 0x1a, 0x1c, 0x1e];
+    let mut outer = Reader(v);
+    let (tag, rdns) = outer.tlv().ok()?;
+    if tag != 0x30 || !outer.0.is_empty() {
+        return None;
+    }
+    let mut rdns = Reader(rdns);
+    while !rdns.0.is_empty() {
+        let (tag, set) = rdns.tlv().ok()?;
+        if tag != 0x31 || set.is_empty() {
+            return None;
+        }
+        let mut set = Reader(set);
+        while !set.0.is_empty() {
+            let (tag, atv) = set.tlv().ok()?;
+            let mut atv = Reader(atv);
+            let (oid_tag, oid) = atv.tlv().ok()?;
+            let (value_tag, _) = atv.tlv().ok()?;
+            if tag != 0x30 || oid_tag != 0x06 || !valid_oid(oid) || !STRINGS.contains(&value_tag) || !atv.0.is_empty() {
+                return None;
+            }
+        }
+    }
+    Some(())
+}
+
+/// Whether `v` is the contents of a valid OBJECT IDENTIFIER: at least one byte, each arc in
+/// minimal base-128 (no leading 0x80), the last byte ending an arc.
+fn valid_oid(v: &[u8]) -> bool {
+    // An arc starts at the first byte and after each byte without the continuation bit.
+    let minimal = v
+        .iter()
+        .enumerate()
+        .all(|(i, b)| *b != 0x80 || (i > 0 && v[i - 1] & 0x80 != 0));
+    v.last().is_some_and(|last| last & 0x80 == 0) && minimal
+}
+
+/// Whether a value is well-formed DER all the way down (constructed values hold only TLVs).
+fn well_formed(tag: u8, body: &[u8]) -> bool {
+    if tag & 0x20 == 0 {
+        return true;
+    }
+    let mut r = Reader(body);
+    while !r.0.is_empty() {
+        match r.tlv() {
+            Ok((t, b)) if well_formed(t, b) => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Whether `name` is a valid presented DNS name (see the module docs).
@@ -264,6 +350,29 @@ mod tests {
             NameError::IpLength(5)
         ));
         assert!(matches!(bad(San::Raw(0x89, vec![1])), NameError::Tag(0x89)));
+        for (tag, contents, kind) in [
+            (0xa0, &b"junk"[..], "otherName"),
+            (0xa0, &[0x06, 0x01, 0x2a][..], "otherName"),
+            (0xa4, &b"junk"[..], "directoryName"),
+            (0xa4, &[0x04, 0x00][..], "directoryName"),
+            (0xa4, &[0x30, 0x02, 0x31, 0x00][..], "directoryName"),
+            (0x88, &[0x80, 0x01][..], "registeredID"),
+            (0x88, &[0x2b, 0x86][..], "registeredID"),
+        ] {
+            assert_eq!(
+                bad(San::Raw(tag, contents.to_vec())),
+                NameError::Malformed(kind),
+                "{tag:02x}"
+            );
+        }
+        assert_eq!(
+            bad(San::Raw(0xa3, vec![0x30, 0x00])),
+            NameError::Unsupported("x400Address")
+        );
+        assert_eq!(
+            bad(San::Raw(0xa5, vec![0x30, 0x00])),
+            NameError::Unsupported("ediPartyName")
+        );
         for name in [
             "example.test.",
             "a..test",
@@ -290,6 +399,28 @@ mod tests {
             parse_san(&[0x30, 0x80, 0x00, 0x00]),
             Err(NameError::Der("indefinite length"))
         );
+    }
+
+    #[test]
+    fn other_names_directory_names_and_registered_ids_that_decode_are_read_and_ignored() {
+        // A UPN otherName (1.3.6.1.4.1.311.20.2.3, as AD CS writes for users), CN=a as a
+        // directoryName, and registeredID 1.3.6.1.
+        let upn = [
+            0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x14, 0x02, 0x03, 0xa0, 0x05, 0x0c, 0x03, b'a', b'@',
+            b'b',
+        ];
+        let dir = [
+            0x30, 0x0c, 0x31, 0x0a, 0x30, 0x08, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x01, b'a',
+        ];
+        let got = names(&[
+            San::Dns("sip.example.test".into()),
+            San::Raw(0xa0, upn.to_vec()),
+            San::Raw(0xa4, dir.to_vec()),
+            San::Raw(0x88, vec![0x2b, 0x06, 0x01]),
+        ])
+        .unwrap();
+        assert_eq!(got.dns, ["sip.example.test"]);
+        assert!(got.ips.is_empty());
     }
 
     #[test]
