@@ -178,8 +178,11 @@ fn other_name(v: &[u8]) -> Option<()> {
     }
     let mut inner = Reader(value);
     let (t, body) = inner.tlv().ok()?;
-    (inner.0.is_empty() && well_formed(t, body)).then_some(())
+    (inner.0.is_empty() && well_formed(t, body, MAX_DEPTH)).then_some(())
 }
+
+/// How deep an otherName's value may nest: far more than any real one, and a bounded stack.
+const MAX_DEPTH: usize = 16;
 
 /// A directoryName's contents: one Name, a SEQUENCE of SETs of `AttributeTypeAndValue`
 /// (an OBJECT IDENTIFIER and a string).
@@ -222,15 +225,19 @@ fn valid_oid(v: &[u8]) -> bool {
     v.last().is_some_and(|last| last & 0x80 == 0) && minimal
 }
 
-/// Whether a value is well-formed DER all the way down (constructed values hold only TLVs).
-fn well_formed(tag: u8, body: &[u8]) -> bool {
+/// Whether a value is well-formed DER all the way down (constructed values hold only TLVs),
+/// nesting at most `depth` constructed values.
+fn well_formed(tag: u8, body: &[u8], depth: usize) -> bool {
     if tag & 0x20 == 0 {
         return true;
     }
+    let Some(depth) = depth.checked_sub(1) else {
+        return false;
+    };
     let mut r = Reader(body);
     while !r.0.is_empty() {
         match r.tlv() {
-            Ok((t, b)) if well_formed(t, b) => {}
+            Ok((t, b)) if well_formed(t, b, depth) => {}
             _ => return false,
         }
     }
