@@ -1348,8 +1348,13 @@ pub fn write_crl(path: &Path, crl: &CertificateRevocationListDer<'_>) -> Result<
 ///
 /// Every CRL must parse; a file without any CRL is an error naming the file.
 pub fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, PkiError> {
-    let data = read_file(path)?;
-    let mut crls = CertificateRevocationListDer::pem_slice_iter(&data)
+    crls_from(&read_file(path)?, path)
+}
+
+/// The CRLs of a file's contents `data` (PEM `X509 CRL` blocks, or one DER CRL), as
+/// [`load_crls`] reads them; `path` names the file in errors.
+pub fn crls_from(data: &[u8], path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, PkiError> {
+    let mut crls = CertificateRevocationListDer::pem_slice_iter(data)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|source| PkiError::BadPem {
             path: path.to_path_buf(),
@@ -1357,7 +1362,7 @@ pub fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static
         })?;
     if crls.is_empty() && data.first() == Some(&0x30) {
         // Not PEM: a DER CRL (a SEQUENCE).
-        crls.push(CertificateRevocationListDer::from(data));
+        crls.push(CertificateRevocationListDer::from(data.to_vec()));
     }
     if crls.is_empty() {
         return Err(PkiError::NoCrl {
@@ -1375,6 +1380,26 @@ pub fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static
 /// Every certificate must parse as X.509.
 pub fn load_ca_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiError> {
     read_certs(path)
+}
+
+/// The certificates of a file's contents `data` (PEM `CERTIFICATE` blocks, each parsing as
+/// X.509), as [`load_ca_bundle`] reads them; `path` names the file in errors.
+pub fn certs_from(data: &[u8], path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiError> {
+    let certs = CertificateDer::pem_slice_iter(data)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| PkiError::BadPem {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if certs.is_empty() {
+        return Err(PkiError::NoCertificate {
+            path: path.to_path_buf(),
+        });
+    }
+    for (i, cert) in certs.iter().enumerate() {
+        parse_cert(cert, &format!("{} (certificate #{})", path.display(), i + 1))?;
+    }
+    Ok(certs)
 }
 
 /// Builds a rustls root store from CA certificates.
@@ -1665,22 +1690,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>, PkiError> {
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiError> {
-    let data = read_file(path)?;
-    let certs = CertificateDer::pem_slice_iter(&data)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| PkiError::BadPem {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if certs.is_empty() {
-        return Err(PkiError::NoCertificate {
-            path: path.to_path_buf(),
-        });
-    }
-    for (i, cert) in certs.iter().enumerate() {
-        parse_cert(cert, &format!("{} (certificate #{})", path.display(), i + 1))?;
-    }
-    Ok(certs)
+    certs_from(&read_file(path)?, path)
 }
 
 fn parse_crl<'a>(

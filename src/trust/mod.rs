@@ -793,6 +793,20 @@ fn index(cas: &[TrustedCa]) -> Result<Vec<CaCert>, TrustError> {
             )));
         }
     }
+    // One CA certificate is one CA: in two entries, which entry's scope and topology counted
+    // would depend on the order.
+    for (i, c) in index.iter().enumerate() {
+        if let Some(d) = index[..i].iter().find(|d| d.subject == c.subject && d.spki == c.spki) {
+            let (first, second) = (&cas[d.entry].name, &cas[c.entry].name);
+            return Err(TrustError::Ca {
+                ca: second.clone(),
+                reason: format!(
+                    "`{}` is listed twice (also in CA `{first}`): a CA certificate belongs to one entry",
+                    c.label
+                ),
+            });
+        }
+    }
     // Every issuing CA chains to a CA of the trust, by signature.
     for c in index.iter().filter(|c| !c.root) {
         let issuer = issuer_raw(&c.der);
@@ -962,6 +976,25 @@ mod tests {
 
     fn tls_reason(e: &rustls::Error) -> String {
         crate::audit::reason(&crate::tls::classify_tls(e))
+    }
+
+    #[test]
+    fn a_ca_certificate_in_two_entries_is_refused() {
+        let pki = Pki::generate(KeyType::EcdsaP256).unwrap();
+        let file = TopologyFile::parse(pki::DEFAULT_TOPOLOGY).unwrap();
+        let entry = |name: &str, crl: &CertificateRevocationListDer<'static>| {
+            TrustedCa::new(name, vec![pki.enterprise_ca.clone()], vec![crl.clone()], Vec::new())
+        };
+        let err = Trust::new(
+            &file,
+            vec![
+                entry("enterprise", &pki.enterprise_crl),
+                entry("partner", &pki.enterprise_crl),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("CA `partner`") && err.contains("listed twice"), "{err}");
     }
 
     #[test]
