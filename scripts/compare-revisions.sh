@@ -7,7 +7,7 @@
 #
 # Usage: scripts/compare-revisions.sh REV [ROUNDS] [OUT]
 #   REV: the revision to compare against (built once in a worktree under /tmp)
-#   ROUNDS: default 3 (about 50 s a round); OUT: also append the lines to this file.
+#   ROUNDS: default 3 (about 2 minutes a round); OUT: also append the lines to this file.
 # Run it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."

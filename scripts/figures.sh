@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the figures in results/README.md and stores the runs under results/.
 # Run it on an otherwise idle machine: every figure is generator and server in one process,
-# sharing the machine's cores. Takes about six minutes after the release build.
+# sharing the machine's cores. Takes about eight minutes after the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bins --examples
@@ -36,24 +36,31 @@ done
 echo "== the machine's baseline: a minimal tokio-rustls loop (no SIP, no measurement)"
 ./target/release/examples/calibrate --seconds 5 | tee "$out/calibrate.txt"
 
-echo "== the trust model: the audit, and MTLS with a share of bad certificates"
+echo "== the trust model: the audit (roots only, and with issuing CAs), and MTLS with a share of bad certificates"
 "$bin" audit -o "$out/audit.json" > "$out/audit.txt"
+"$bin" audit --intermediate -o "$out/audit-intermediate.json" > "$out/audit-intermediate.txt"
 "$bin" run --profile profiles/trust.toml --out "$out/trust.json"
 
-echo "== what CRL checking costs: three interleaved rounds with and without"
-: > "$out/trust-cost-interleaved.txt"
+echo "== what a two-level chain costs: three interleaved rounds, roots only vs issuing CAs, per stack"
+: > "$out/trust-chain-interleaved.txt"
 for i in 1 2 3; do
-  for flag in "" "--no-revocation"; do
-    "$bin" run --phase tls-full-handshake --phase mtls-full-handshake -q --out "$out/rev.json" $flag
-    python3 - "$out/rev.json" "round $i ${flag:-crl}" >> "$out/trust-cost-interleaved.txt" <<'PY'
+  for chain in leaf-root leaf-issuing-root; do
+    flag=""
+    [[ $chain == leaf-root ]] || flag="--intermediate"
+    for backend in aws-lc-rs openssl; do
+      "$bin" run --phase tls-full-handshake --phase mtls-full-handshake --backend "$backend" -q --out "$out/chain.json" $flag
+      python3 - "$out/chain.json" "round=$i backend=$backend chain=$chain" >> "$out/trust-chain-interleaved.txt" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print(sys.argv[2], ' '.join('%s %.0f/s %.0fus' % (p['plan']['name'], p['rates']['sessions_per_s'], p['cpu']['per_session_us']) for p in r['phases']))
+print(sys.argv[2], ' '.join('%s %.0f/s %.0fus' % (p['plan']['mode'], p['rates']['sessions_per_s'], p['cpu']['per_session_us']) for p in r['phases']))
 PY
+    done
   done
 done
-rm -f "$out/rev.json"
-cat "$out/trust-cost-interleaved.txt"
+rm -f "$out/chain.json"
+cat "$out/trust-chain-interleaved.txt"
+# What the trust checks cost against an earlier revision (builds it in a worktree):
+#   scripts/compare-revisions.sh REV 3 results/trust-checks-interleaved.txt
 
 echo "== crypto backends, groups and key types (interleaved rounds)"
 common="-c 64 -d 4s --warmup 1s --transactions REGISTER --rounds 3"
