@@ -31,9 +31,9 @@ fn audit_runs_the_whole_matrix_and_describes_the_listeners() {
     let (code, r) = audit_json(&[]);
     assert_eq!(code, Some(0), "{r:?}");
     assert_eq!(r.schema, "sipbench-audit/2");
-    // 9 PKI cases and 15 handshake attacks x 3 directions x 2 TLS versions x 2 stacks, two
+    // 9 PKI cases and 17 handshake attacks x 3 directions x 2 TLS versions x 2 stacks, two
     // load cells and the 0-RTT cell.
-    assert_eq!((r.passed, r.failed), ((9 + 15) * 3 * 2 * 2 + 2 + 1, 0));
+    assert_eq!((r.passed, r.failed), ((9 + 17) * 3 * 2 * 2 + 2 + 1, 0));
     assert!(r.cells.iter().all(|c| c.pass && c.reason_observable));
     for stack in [audit::Stack::Rustls, audit::Stack::Openssl] {
         let on = |dir: &str| {
@@ -46,7 +46,7 @@ fn audit_runs_the_whole_matrix_and_describes_the_listeners() {
         let zero_rtt = usize::from(stack == audit::Stack::Rustls);
         assert_eq!(
             (on("server"), on("client"), on("client-tls")),
-            (48, 48 + zero_rtt, 48),
+            (52, 52 + zero_rtt, 52),
             "{stack:?}"
         );
     }
@@ -151,7 +151,7 @@ fn certificates_made_by_the_openssl_command_line_load_and_behave_the_same() {
         let (code, r) = audit_json(&["--pki", pki_dir.to_str().unwrap()]);
         let failed: Vec<_> = r.cells.iter().filter(|c| !c.pass).collect();
         assert_eq!(code, Some(0), "{failed:#?}");
-        assert_eq!(r.passed, 291);
+        assert_eq!(r.passed, 315);
     }
 }
 
@@ -298,7 +298,7 @@ fn audit_of_a_deployment_and_serve_reloading_a_new_crl_on_sighup() {
         .filter(|c| matches!(c.case, audit::Case::Attack(_)))
         .collect();
     assert_eq!(code, Some(0), "{attacks:#?}");
-    assert_eq!(attacks.len(), 9, "{attacks:#?}");
+    assert_eq!(attacks.len(), 11, "{attacks:#?}");
     assert!(attacks.iter().all(|c| c.direction.as_str() == "server" && c.pass));
 
     // Revoke the edge certificate; the server picks the new CRL up on SIGHUP only.

@@ -58,10 +58,18 @@ fn check(r: &AuditReport) {
             assert_eq!(n, want, "{} {}", case.as_str(), direction.as_str());
         }
     }
-    // Both stacks refuse every bad certificate for the same reason in each direction: the
-    // cells' expectations are stack-independent.
+    // Both stacks refuse every bad certificate for the same reason in each direction, but for
+    // the entries OpenSSL will not decode (it refuses those before the trust model sees them).
     for c in &r.cells {
-        assert_eq!(c.expected, c.case.expected(c.direction, None), "{c:?}");
+        let openssl_own = matches!(
+            c.case,
+            Case::Attack(
+                sipbench::audit::Attack::UnparseableOtherName | sipbench::audit::Attack::UnparseableDirectoryName
+            )
+        ) && c.stack == Some(Stack::Openssl);
+        if !openssl_own {
+            assert_eq!(c.expected, c.case.expected(c.direction, None), "{c:?}");
+        }
     }
 }
 
@@ -69,7 +77,7 @@ fn check(r: &AuditReport) {
 fn every_cell_passes_with_roots_issuing_leaves() {
     let r = audit(false);
     check(&r);
-    assert_eq!(r.cells.len(), 291);
+    assert_eq!(r.cells.len(), 315);
 }
 
 #[test]

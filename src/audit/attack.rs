@@ -36,6 +36,10 @@ pub enum Attack {
     UnparseableDns,
     /// The same with an iPAddress of five bytes.
     UnparseableIp,
+    /// The same with an otherName that does not decode.
+    UnparseableOtherName,
+    /// The same with a directoryName that is not a Name.
+    UnparseableDirectoryName,
     /// The Partner CA vouches for 127.0.0.1 only.
     IpOnly,
     /// The Partner CA signs `*.example.test`.
@@ -68,11 +72,13 @@ pub enum Attack {
 
 impl Attack {
     /// Every attack.
-    pub const ALL: [Attack; 18] = [
+    pub const ALL: [Attack; 20] = [
         Attack::UnparseableRfc822,
         Attack::UnparseableUri,
         Attack::UnparseableDns,
         Attack::UnparseableIp,
+        Attack::UnparseableOtherName,
+        Attack::UnparseableDirectoryName,
         Attack::IpOnly,
         Attack::PartnerWildcard,
         Attack::ExtraNameOutsideScope,
@@ -96,6 +102,8 @@ impl Attack {
             Attack::UnparseableUri => "unparseable-uri",
             Attack::UnparseableDns => "unparseable-dns",
             Attack::UnparseableIp => "unparseable-ip",
+            Attack::UnparseableOtherName => "unparseable-other-name",
+            Attack::UnparseableDirectoryName => "unparseable-directory-name",
             Attack::IpOnly => "ip-only",
             Attack::PartnerWildcard => "partner-wildcard",
             Attack::ExtraNameOutsideScope => "extra-name-outside-scope",
@@ -122,6 +130,10 @@ impl Attack {
             Attack::UnparseableUri => "Partner CA: sip.example.test beside a URI with byte 0xff",
             Attack::UnparseableDns => "Partner CA: sip.example.test beside a dNSName that is not ASCII",
             Attack::UnparseableIp => "Partner CA: sip.example.test beside a 5-byte iPAddress",
+            Attack::UnparseableOtherName => "Partner CA: sip.example.test beside an otherName that is not DER",
+            Attack::UnparseableDirectoryName => {
+                "Partner CA: sip.example.test beside a directoryName that is DER but not a Name"
+            }
             Attack::IpOnly => "Partner CA: its only name is IP 127.0.0.1, dialled by address",
             Attack::PartnerWildcard => "Partner CA: *.example.test, over the Enterprise domain",
             Attack::ExtraNameOutsideScope => "Partner CA: sip.partner.example.test plus edge.example.test",
@@ -163,9 +175,12 @@ impl Attack {
     /// The name sipbench's client dials when a rogue server presents the certificate.
     pub fn dialed_name(self) -> &'static str {
         match self {
-            Attack::UnparseableRfc822 | Attack::UnparseableUri | Attack::UnparseableDns | Attack::UnparseableIp => {
-                pki::SERVER_DNS
-            }
+            Attack::UnparseableRfc822
+            | Attack::UnparseableUri
+            | Attack::UnparseableDns
+            | Attack::UnparseableIp
+            | Attack::UnparseableOtherName
+            | Attack::UnparseableDirectoryName => pki::SERVER_DNS,
             Attack::IpOnly => "127.0.0.1",
             Attack::ExtraNameOutsideScope
             | Attack::CaseVariant
@@ -176,10 +191,16 @@ impl Attack {
     }
 
     /// What the trust model requires, on `stack`, in `direction`.
-    pub fn expected(self, direction: Direction, _stack: Option<Stack>) -> Expect {
+    pub fn expected(self, direction: Direction, stack: Option<Stack>) -> Expect {
         let reject = |r: &str| Expect::Reject(r.into());
         let client = matches!(direction, Direction::Client | Direction::ClientTls);
         match self {
+            // OpenSSL decodes these kinds itself and, when one does not decode, will not use
+            // the certificate at all (it reports no issuer for it) before the trust model sees it.
+            Attack::UnparseableOtherName | Attack::UnparseableDirectoryName if stack == Some(Stack::Openssl) => {
+                reject("unknown-issuer")
+            }
+            Attack::UnparseableOtherName | Attack::UnparseableDirectoryName => reject("unparseable-name"),
             Attack::UnparseableRfc822 | Attack::UnparseableUri | Attack::UnparseableDns | Attack::UnparseableIp => {
                 reject("unparseable-name")
             }
@@ -282,6 +303,11 @@ impl Arsenal {
         put(
             Attack::UnparseableIp,
             partner.leaf(&beside(sip, tag::IP, &[127, 0, 0, 1, 1]))?,
+        );
+        put(Attack::UnparseableOtherName, partner.leaf(&beside(sip, 0xa0, b"junk"))?);
+        put(
+            Attack::UnparseableDirectoryName,
+            partner.leaf(&beside(sip, 0xa4, &[0x04, 0x00]))?,
         );
         let localhost: IpAddr = "127.0.0.1".parse().expect("static address");
         put(
@@ -403,6 +429,11 @@ impl Arsenal {
         identities.insert(
             Attack::UnparseableIp,
             ca.leaf(&beside(name, tag::IP, &[127, 0, 0, 1, 1]))?,
+        );
+        identities.insert(Attack::UnparseableOtherName, ca.leaf(&beside(name, 0xa0, b"junk"))?);
+        identities.insert(
+            Attack::UnparseableDirectoryName,
+            ca.leaf(&beside(name, 0xa4, &[0x04, 0x00]))?,
         );
         identities.insert(Attack::TrailingDot, ca.leaf(&LeafSpec::dns(&[&format!("{name}.")]))?);
         let forged = Authority::root(
