@@ -13,9 +13,8 @@
 use std::net::IpAddr;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, CustomExtension, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, NameConstraints,
-    RevocationReason, RevokedCertParams, SerialNumber,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, NameConstraints,
 };
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
@@ -241,34 +240,15 @@ impl Authority {
         valid_for: Duration,
     ) -> Result<CertificateRevocationListDer<'static>, PkiError> {
         let now = OffsetDateTime::now_utc();
-        let (_, ca) =
-            x509_parser::certificate::X509Certificate::from_der(self.cert.as_ref()).map_err(|e| PkiError::Parse {
-                what: "the attacking CA".into(),
-                reason: e.to_string(),
-            })?;
-        let mut revoked_certs = Vec::new();
-        for cert in revoked {
-            let (_, x) =
-                x509_parser::certificate::X509Certificate::from_der(cert.as_ref()).map_err(|e| PkiError::Parse {
-                    what: "a revoked certificate".into(),
-                    reason: e.to_string(),
-                })?;
-            revoked_certs.push(RevokedCertParams {
-                serial_number: SerialNumber::from_slice(x.raw_serial()),
-                revocation_time: now - Duration::hours(1),
-                reason_code: Some(RevocationReason::KeyCompromise),
-                invalidity_date: None,
-            });
-        }
-        let params = CertificateRevocationListParams {
-            this_update: now - Duration::hours(1),
-            next_update: now + valid_for,
-            crl_number: SerialNumber::from(1u64),
-            issuing_distribution_point: None,
-            revoked_certs,
-            key_identifier_method: pki::key_id_method(&ca),
-        };
-        Ok(params.signed_by(&self.issuer)?.der().clone())
+        pki::sign_crl(
+            &self.issuer,
+            &self.cert,
+            "attacking CA",
+            revoked,
+            now - Duration::hours(1),
+            now + valid_for,
+            1,
+        )
     }
 
     /// The subject key identifier this authority's certificate carries, if any.

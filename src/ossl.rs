@@ -701,18 +701,15 @@ fn configure_trust(b: &mut SslContextBuilder, trust: &Trust, mode: SslVerifyMode
         param.set_time(at.as_secs().try_into().context("evaluation time out of range")?);
     }
     param.set_hostflags(X509CheckFlags::NEVER_CHECK_SUBJECT | X509CheckFlags::NO_PARTIAL_WILDCARDS);
-    let policy = Policy {
+    let policy = Arc::new(Policy {
         ignore_expired_crls: trust.crl_expiry() == CrlExpiry::Ignore,
         trust: trust.clone(),
-    };
+    });
     // OpenSSL's per-certificate callback overrides the CRL errors the trust model accepts;
     // the trust model's own checks run once OpenSSL's whole verification has passed.
-    let overrides = Policy {
-        ignore_expired_crls: policy.ignore_expired_crls,
-        trust: trust.clone(),
-    };
+    let overrides = policy.clone();
     b.set_verify_callback(mode, move |ok, ctx| overrides.per_certificate(ok, ctx));
-    b.set_ex_data(policy_index()?, Arc::new(policy));
+    b.set_ex_data(policy_index()?, policy);
     ffi::set_cert_verify_callback(b);
     Ok(cas)
 }

@@ -1609,7 +1609,7 @@ fn issue(
 }
 
 /// Signs a CRL of `ca` (whose rcgen issuer is `issuer`) listing `revoked`.
-fn sign_crl(
+pub(crate) fn sign_crl(
     issuer: &Issuer<'_, KeyPair>,
     ca: &CertificateDer<'_>,
     ca_name: &'static str,

@@ -273,6 +273,84 @@ fn authority(pki: &Pki, which: CaName, leaves: bool) -> Result<Authority, PkiErr
     Authority::existing(cert.clone(), key, pki.key_type, is_root, Vec::new())
 }
 
+/// The parser attacks: `name` beside one entry of each kind that cannot be read.
+fn parser_attacks(ca: &Authority, name: &str) -> Result<Vec<(Attack, Identity)>, PkiError> {
+    let entries: [(Attack, u8, &[u8]); 6] = [
+        (Attack::UnparseableRfc822, tag::RFC822, b"sip\xe9@example.test"),
+        (Attack::UnparseableUri, tag::URI, b"sip:\xff@example.test"),
+        (Attack::UnparseableDns, tag::DNS, "é.example.test".as_bytes()),
+        (Attack::UnparseableIp, tag::IP, &[127, 0, 0, 1, 1]),
+        (Attack::UnparseableOtherName, 0xa0, b"junk"),
+        (Attack::UnparseableDirectoryName, 0xa4, &[0x04, 0x00]),
+    ];
+    entries
+        .iter()
+        .map(|(attack, tag, bytes)| Ok((*attack, ca.leaf(&beside(name, *tag, bytes))?)))
+        .collect()
+}
+
+/// The forgery and intermediate attacks on a leaf like `target` under `ca`, and the issuing
+/// CAs they made.
+struct ChainAttacks {
+    attacks: Vec<(Attack, Identity)>,
+    /// Permitted only `permitted` (nameConstraints).
+    constrained: Authority,
+    /// Expired a month ago.
+    stale: Authority,
+}
+
+/// A root forged with `ca`'s subject and key identifier, an end-entity certificate of `ca` used
+/// as a CA, an issuing CA permitted only `permitted`, and an expired one (named `prefix ...`),
+/// each signing a leaf like `target`.
+fn chain_attacks(ca: &Authority, target: &LeafSpec, permitted: &str, prefix: &str) -> Result<ChainAttacks, PkiError> {
+    let forged = Authority::root(
+        "forged",
+        pki::KeyType::of_certificate(&ca.cert).unwrap_or_default(),
+        &CaSpec {
+            subject: Some(ca.subject()?),
+            key_id: ca.key_id(),
+            ..CaSpec::default()
+        },
+    )?;
+    let not_ca = ca.sub_ca(
+        &format!("{prefix} end entity"),
+        &CaSpec {
+            not_a_ca: true,
+            ..CaSpec::default()
+        },
+    )?;
+    let constrained = ca.sub_ca(
+        &format!("{prefix} Constrained CA"),
+        &CaSpec {
+            permitted_dns: vec![permitted.into()],
+            ..CaSpec::default()
+        },
+    )?;
+    let stale = ca.sub_ca(
+        &format!("{prefix} Expired CA"),
+        &CaSpec {
+            validity: Some(expired()),
+            ..CaSpec::default()
+        },
+    )?;
+    // Issued while the CA was valid, and still valid itself: only the CA has expired.
+    let now = OffsetDateTime::now_utc();
+    let under_stale = LeafSpec {
+        validity: Some((now - Duration::days(60), now + Duration::days(30))),
+        ..target.clone()
+    };
+    Ok(ChainAttacks {
+        attacks: vec![
+            (Attack::SameNamedRoot, forged.leaf(target)?),
+            (Attack::IntermediateNotCa, not_ca.leaf(target)?),
+            (Attack::IntermediateOutsideConstraints, constrained.leaf(target)?),
+            (Attack::ExpiredIntermediate, stale.leaf(&under_stale)?),
+        ],
+        constrained,
+        stale,
+    })
+}
+
 /// `name` beside one malformed entry.
 fn beside(name: &str, tag: u8, bytes: &[u8]) -> LeafSpec {
     LeafSpec::new(name, vec![San::Dns(name.into()), San::Raw(tag, bytes.to_vec())])
@@ -287,28 +365,9 @@ impl Arsenal {
         let mut put = |a: Attack, id: Identity| {
             identities.insert(a, id);
         };
-        let sip = pki::SERVER_DNS;
-        put(
-            Attack::UnparseableRfc822,
-            partner.leaf(&beside(sip, tag::RFC822, b"sip\xe9@example.test"))?,
-        );
-        put(
-            Attack::UnparseableUri,
-            partner.leaf(&beside(sip, tag::URI, b"sip:\xff@example.test"))?,
-        );
-        put(
-            Attack::UnparseableDns,
-            partner.leaf(&beside(sip, tag::DNS, "é.example.test".as_bytes()))?,
-        );
-        put(
-            Attack::UnparseableIp,
-            partner.leaf(&beside(sip, tag::IP, &[127, 0, 0, 1, 1]))?,
-        );
-        put(Attack::UnparseableOtherName, partner.leaf(&beside(sip, 0xa0, b"junk"))?);
-        put(
-            Attack::UnparseableDirectoryName,
-            partner.leaf(&beside(sip, 0xa4, &[0x04, 0x00]))?,
-        );
+        for (attack, id) in parser_attacks(&partner, pki::SERVER_DNS)? {
+            put(attack, id);
+        }
         let localhost: IpAddr = "127.0.0.1".parse().expect("static address");
         put(
             Attack::IpOnly,
@@ -335,48 +394,11 @@ impl Arsenal {
             partner.leaf(&LeafSpec::dns(&[&format!("{}.", pki::PARTNER_DNS)]))?,
         );
         let edge = LeafSpec::dns(&[pki::EDGE_DNS]);
-        let forged = Authority::root(
-            "forged",
-            pki.key_type,
-            &CaSpec {
-                subject: Some(enterprise.subject()?),
-                key_id: enterprise.key_id(),
-                ..CaSpec::default()
-            },
-        )?;
-        put(Attack::SameNamedRoot, forged.leaf(&edge)?);
-        let not_ca = enterprise.sub_ca(
-            "sipbench Enterprise end entity",
-            &CaSpec {
-                not_a_ca: true,
-                ..CaSpec::default()
-            },
-        )?;
-        put(Attack::IntermediateNotCa, not_ca.leaf(&edge)?);
-        let constrained = enterprise.sub_ca(
-            "sipbench Enterprise Constrained CA",
-            &CaSpec {
-                permitted_dns: vec!["partner.example.test".into()],
-                ..CaSpec::default()
-            },
-        )?;
-        put(Attack::IntermediateOutsideConstraints, constrained.leaf(&edge)?);
-        let stale = enterprise.sub_ca(
-            "sipbench Enterprise Expired CA",
-            &CaSpec {
-                validity: Some(expired()),
-                ..CaSpec::default()
-            },
-        )?;
-        // Issued while the CA was valid, and still valid itself: only the CA has expired.
-        let now = OffsetDateTime::now_utc();
-        put(
-            Attack::ExpiredIntermediate,
-            stale.leaf(&LeafSpec {
-                validity: Some((now - Duration::days(60), now + Duration::days(30))),
-                ..edge.clone()
-            })?,
-        );
+        let chain = chain_attacks(&enterprise, &edge, "partner.example.test", "sipbench Enterprise")?;
+        for (attack, id) in chain.attacks {
+            put(attack, id);
+        }
+        let (constrained, stale) = (chain.constrained, chain.stale);
         let revoked = enterprise.sub_ca("sipbench Enterprise Revoked CA", &CaSpec::default())?;
         put(Attack::RevokedIntermediate, revoked.leaf(&edge)?);
         // The impostor of the 0-RTT cell: the Enterprise CA may vouch for partner.example.test
@@ -415,61 +437,10 @@ impl Arsenal {
     /// parser, forgery and intermediate attacks, each carrying `name`. Scope attacks need a CA
     /// whose scope sipbench knows, so they run in the embedded audit only.
     pub fn from_ca(ca: Authority, name: &str) -> Result<Arsenal, PkiError> {
-        let mut identities = BTreeMap::new();
-        let target = LeafSpec::dns(&[name]);
-        identities.insert(
-            Attack::UnparseableRfc822,
-            ca.leaf(&beside(name, tag::RFC822, b"a\xe9@b"))?,
-        );
-        identities.insert(Attack::UnparseableUri, ca.leaf(&beside(name, tag::URI, b"sip:\xff@b"))?);
-        identities.insert(
-            Attack::UnparseableDns,
-            ca.leaf(&beside(name, tag::DNS, "é.b".as_bytes()))?,
-        );
-        identities.insert(
-            Attack::UnparseableIp,
-            ca.leaf(&beside(name, tag::IP, &[127, 0, 0, 1, 1]))?,
-        );
-        identities.insert(Attack::UnparseableOtherName, ca.leaf(&beside(name, 0xa0, b"junk"))?);
-        identities.insert(
-            Attack::UnparseableDirectoryName,
-            ca.leaf(&beside(name, 0xa4, &[0x04, 0x00]))?,
-        );
+        let mut identities: BTreeMap<Attack, Identity> = parser_attacks(&ca, name)?.into_iter().collect();
         identities.insert(Attack::TrailingDot, ca.leaf(&LeafSpec::dns(&[&format!("{name}.")]))?);
-        let forged = Authority::root(
-            "forged",
-            pki::KeyType::of_certificate(&ca.cert).unwrap_or_default(),
-            &CaSpec {
-                subject: Some(ca.subject()?),
-                key_id: ca.key_id(),
-                ..CaSpec::default()
-            },
-        )?;
-        identities.insert(Attack::SameNamedRoot, forged.leaf(&target)?);
-        let not_ca = ca.sub_ca(
-            "sipbench attack end entity",
-            &CaSpec {
-                not_a_ca: true,
-                ..CaSpec::default()
-            },
-        )?;
-        identities.insert(Attack::IntermediateNotCa, not_ca.leaf(&target)?);
-        let constrained = ca.sub_ca(
-            "sipbench attack constrained CA",
-            &CaSpec {
-                permitted_dns: vec!["invalid".into()],
-                ..CaSpec::default()
-            },
-        )?;
-        identities.insert(Attack::IntermediateOutsideConstraints, constrained.leaf(&target)?);
-        let stale = ca.sub_ca(
-            "sipbench attack expired CA",
-            &CaSpec {
-                validity: Some(expired()),
-                ..CaSpec::default()
-            },
-        )?;
-        identities.insert(Attack::ExpiredIntermediate, stale.leaf(&target)?);
+        let chain = chain_attacks(&ca, &LeafSpec::dns(&[name]), "invalid", "sipbench attack")?;
+        identities.extend(chain.attacks);
         Ok(Arsenal {
             identities,
             intermediates: None,

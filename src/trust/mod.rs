@@ -262,6 +262,9 @@ struct CaCert {
     spki: Vec<u8>,
     /// The same as a webpki trust anchor (with its name constraints).
     anchor: rustls_pki_types::TrustAnchor<'static>,
+    /// Its subject and issuer names as whole DER (for matching issuers and CRLs when loading).
+    subject_der: Vec<u8>,
+    issuer_der: Vec<u8>,
     /// Self-signed: a trust anchor.
     root: bool,
     not_before: UnixTime,
@@ -554,13 +557,7 @@ impl Trust {
                 names: "none".into(),
             });
         };
-        let path: Vec<usize> = chain[1..]
-            .iter()
-            .filter_map(|c| {
-                let cert = webpki::EndEntityCert::try_from(c).ok()?;
-                self.find(cert.subject(), der_contents(cert.subject_public_key_info().as_ref())?)
-            })
-            .collect();
+        let path: Vec<usize> = chain[1..].iter().filter_map(|c| self.find_cert(c)).collect();
         self.authorize_path(leaf, &path)
     }
 
@@ -675,13 +672,14 @@ impl Trust {
 
     /// Whether the CA certificate with this subject and key is known and has no CRL checking.
     pub(crate) fn unchecked_issuer(&self, cert: &CertificateDer<'_>) -> bool {
-        let Ok(c) = webpki::EndEntityCert::try_from(cert) else {
-            return false;
-        };
+        self.find_cert(cert).is_some_and(|i| !self.index[i].revocation_checked)
+    }
+
+    /// The CA certificate of the trust that `cert` is (same subject and key), if any.
+    fn find_cert(&self, cert: &CertificateDer<'_>) -> Option<usize> {
+        let c = webpki::EndEntityCert::try_from(cert).ok()?;
         let spki = c.subject_public_key_info();
-        der_contents(spki.as_ref())
-            .and_then(|spki| self.find(c.subject(), spki))
-            .is_some_and(|i| !self.index[i].revocation_checked)
+        self.find(c.subject(), der_contents(spki.as_ref())?)
     }
 }
 
@@ -737,6 +735,8 @@ fn index(cas: &[TrustedCa]) -> Result<Vec<CaCert>, TrustError> {
                 subject: anchor.subject.as_ref().to_vec(),
                 spki: anchor.subject_public_key_info.as_ref().to_vec(),
                 anchor: anchor.to_owned(),
+                subject_der: x.subject().as_raw().to_vec(),
+                issuer_der: x.issuer().as_raw().to_vec(),
                 root,
                 not_before: time(x.validity().not_before),
                 not_after: time(x.validity().not_after),
@@ -753,7 +753,7 @@ fn index(cas: &[TrustedCa]) -> Result<Vec<CaCert>, TrustError> {
             let (_, parsed) = x509_parser::revocation_list::CertificateRevocationList::from_der(crl_der.as_ref())
                 .map_err(|e| err(format!("{what} does not parse: {e}")))?;
             let signer = (first..index.len()).find(|&k| {
-                parsed.issuer().as_raw() == subject_raw(&index[k].der).as_slice()
+                parsed.issuer().as_raw() == index[k].subject_der.as_slice()
                     && verify_crl_signed_by(crl_der, &index[k].der).unwrap_or(false)
             });
             let Some(k) = signer else {
@@ -809,10 +809,9 @@ fn index(cas: &[TrustedCa]) -> Result<Vec<CaCert>, TrustError> {
     }
     // Every issuing CA chains to a CA of the trust, by signature.
     for c in index.iter().filter(|c| !c.root) {
-        let issuer = issuer_raw(&c.der);
         let found = index
             .iter()
-            .any(|p| subject_raw(&p.der) == issuer && verify_signed_by(&c.der, &p.der).unwrap_or(false));
+            .any(|p| p.subject_der == c.issuer_der && verify_signed_by(&c.der, &p.der).unwrap_or(false));
         if !found {
             let ca = &cas[c.entry];
             return Err(TrustError::Ca {
@@ -825,18 +824,6 @@ fn index(cas: &[TrustedCa]) -> Result<Vec<CaCert>, TrustError> {
         }
     }
     Ok(index)
-}
-
-fn subject_raw(der: &CertificateDer<'_>) -> Vec<u8> {
-    x509_parser::certificate::X509Certificate::from_der(der.as_ref())
-        .map(|(_, x)| x.subject().as_raw().to_vec())
-        .unwrap_or_default()
-}
-
-fn issuer_raw(der: &CertificateDer<'_>) -> Vec<u8> {
-    x509_parser::certificate::X509Certificate::from_der(der.as_ref())
-        .map(|(_, x)| x.issuer().as_raw().to_vec())
-        .unwrap_or_default()
 }
 
 /// Whether `cert` carries a valid signature by `issuer`'s key (checked with OpenSSL, at load).
