@@ -427,3 +427,203 @@ fn an_intermediate_pki_carries_chains_through_serve_and_run_on_both_stacks() {
         }
     }
 }
+
+/// The openssl command-line peers: `openssl s_client` as an MTLS client of `sipbench serve`,
+/// and `openssl s_server` as a server sipbench's clients dial, on a PKI with issuing CAs made by
+/// the openssl command line. Programs nobody here wrote meet the trust model: the client
+/// certificate chain is verified and a trusted server gets a session ticket, a server-to-server
+/// peer not in the topology is refused inside the handshake and gets none, and a certificate
+/// OpenSSL itself finds valid (Partner CA, `IP:127.0.0.1`) is refused for its CA's scope.
+#[test]
+fn openssl_s_client_and_s_server_meet_the_trust_model() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipped: no openssl command (scripts/openssl-pki.sh installs it as root)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki_dir = dir.path().join("pki");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/openssl-pki.sh");
+    let o = Command::new("bash")
+        .arg(&script)
+        .arg("--intermediate")
+        .arg(&pki_dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f = |name: &str| pki_dir.join(name).to_str().unwrap().to_owned();
+
+    // s_client against sipbench serve's MTLS listener, on each server stack.
+    let request = "OPTIONS sip:sip.example.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK1\r\n\
+                   Max-Forwards: 70\r\nFrom: <sip:a@example.test>;tag=1\r\nTo: <sip:sip.example.test>\r\n\
+                   Call-ID: 1@openssl\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    for backend in ["aws-lc-rs", "openssl"] {
+        let served = serve(&pki_dir, &["--backend", backend]);
+        for (who, trusted) in [("edge", true), ("bad/not-in-topology", false)] {
+            let session = dir.path().join(format!("{backend}-{}.sess", who.replace('/', "-")));
+            let mut child = Command::new("openssl")
+                .args([
+                    "s_client",
+                    "-connect",
+                    &served.mtls,
+                    "-servername",
+                    "sip.example.test",
+                    "-tls1_3",
+                ])
+                .args(["-verify_return_error", "-CAfile", &f(files::ENTERPRISE_CA)])
+                .args(["-cert", &f(&format!("{who}.pem")), "-key", &f(&format!("{who}.key"))])
+                .args(["-cert_chain", &f(files::ENTERPRISE_ISSUING_CA), "-sess_out"])
+                .arg(&session)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            std::io::Write::write_all(&mut stdin, request.as_bytes()).unwrap();
+            // Give the answer time to come back before s_client sees the end of its input.
+            std::thread::sleep(Duration::from_millis(700));
+            drop(stdin);
+            let o = child.wait_with_output().unwrap();
+            let out = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let what = format!("s_client as {who} against the {backend} server");
+            assert!(out.contains("Verify return code: 0 (ok)"), "{what}: {out}");
+            if trusted {
+                assert!(out.contains("SIP/2.0 200 OK"), "{what}: {out}");
+                assert!(session.exists(), "{what}: no session ticket");
+            } else {
+                assert!(!out.contains("SIP/2.0 200"), "{what}: {out}");
+                assert!(out.contains("alert"), "{what}: {out}");
+                assert!(!session.exists(), "{what}: a refused peer got a session ticket");
+            }
+        }
+    }
+
+    // s_server presenting a certificate the openssl CLI issues from the Partner issuing CA for
+    // IP 127.0.0.1 only (valid as far as OpenSSL is concerned), then the enterprise server's.
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl").args(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let (ip_key, ip_csr, ip_pem, ext) = (f("ip.key"), f("ip.csr"), f("ip.pem"), f("ip.ext"));
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=serverAuth\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        &ip_key,
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-key",
+        &ip_key,
+        "-subj",
+        "/CN=127.0.0.1/O=sipbench",
+        "-out",
+        &ip_csr,
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &ip_csr,
+        "-CA",
+        &f(files::PARTNER_ISSUING_CA),
+        "-CAkey",
+        &f(files::PARTNER_ISSUING_CA_KEY),
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        &ext,
+        "-out",
+        &ip_pem,
+    ]);
+    let trust = Trust::load(&pki_dir.join(files::TOPOLOGY)).unwrap().without_topology();
+    let provider = Backend::default().provider();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (cert, key, chain, expected) in [
+        (
+            ip_pem.clone(),
+            ip_key.clone(),
+            f(files::PARTNER_ISSUING_CA),
+            Some("ca-not-trusted-for-address"),
+        ),
+        (
+            f(files::SERVER),
+            f(files::SERVER_KEY),
+            f(files::ENTERPRISE_ISSUING_CA),
+            None,
+        ),
+    ] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut server = Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                &addr,
+                "-cert",
+                &cert,
+                "-key",
+                &key,
+                "-cert_chain",
+                &chain,
+            ])
+            .args(["-www", "-quiet"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until("s_server listens", || std::net::TcpStream::connect(&addr).is_ok());
+        for stack in [audit::Stack::Rustls, audit::Stack::Openssl] {
+            let connector = audit::connector(stack, &provider, &trust, None, Versions::Tls13).unwrap();
+            let got = rt.block_on(async {
+                let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                match connector {
+                    audit::Connector::Rustls(c) => c
+                        .connect("127.0.0.1".try_into().unwrap(), tcp)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| sipbench::tls::classify_io(&e)),
+                    audit::Connector::Openssl(c) => c.connect("127.0.0.1", tcp).await.map(|_| ()),
+                }
+            });
+            let what = format!("{cert} served by s_server, dialed by {stack:?}");
+            match expected {
+                Some(reason) => assert_eq!(
+                    got,
+                    Err(sipbench::stats::FailureKind::Certificate(reason.into())),
+                    "{what}"
+                ),
+                None => assert_eq!(got, Ok(()), "{what}"),
+            }
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+}
