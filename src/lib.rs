@@ -19,7 +19,8 @@
 //!   library call that tests start on port 0.
 //! - [`generator`]: the load generator: workers, load models (closed and open loop), sessions.
 //! - [`plan`]: load profiles and flags, lowered into one typed plan.
-//! - [`stats`]: per-worker histograms and failure counts, merged at the end. Pure.
+//! - [`stats`]: per-worker histograms and failure counts, merged at the end; [`failure`]:
+//!   the failure vocabulary. Both pure.
 //! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary.
 //! - [`report`]: reports from stored results files: plots, `.hgrm` files, HTML, and `diff`.
 //! - [`pool`]: one current-thread tokio runtime per core; [`sys`]: process and machine facts.
@@ -31,6 +32,7 @@ pub mod backends;
 pub mod bulk;
 pub mod cli;
 pub mod compare;
+pub mod failure;
 pub mod forge;
 pub mod generator;
 pub mod ossl;

@@ -70,8 +70,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
+use crate::failure::{FailureKind, kebab, variant_kebab};
 use crate::pki::Identity;
-use crate::stats::{FailureKind, Negotiated, kebab, variant_kebab};
+use crate::stats::Negotiated;
 use crate::tls::{PeerKeyCache, ServerResumption, Versions};
 use crate::trust::{CrlExpiry, Refusal, Trust};
 

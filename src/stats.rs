@@ -9,12 +9,13 @@
 //! never just logged.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
+
+use crate::failure::FailureKind;
 
 /// Highest latency the histograms track, in microseconds (one hour); larger values saturate.
 pub const MAX_TRACKABLE_US: u64 = 3_600_000_000;
@@ -29,99 +30,6 @@ pub fn new_histogram() -> Histogram<u64> {
 /// Converts a duration to whole microseconds, at least 1 (the histogram's lowest value).
 pub fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).max(1)
-}
-
-/// Why a session or transaction failed. Its [`Display`](fmt::Display) form is the stable key used
-/// in results files (for example `tls-alert-received:bad-certificate`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FailureKind {
-    /// The TCP connection was refused.
-    ConnectRefused,
-    /// The TCP connect did not finish within the connect timeout.
-    ConnectTimeout,
-    /// Another error while connecting (the `std::io::ErrorKind`, kebab-case).
-    ConnectError(String),
-    /// The TLS handshake did not finish within the handshake timeout.
-    HandshakeTimeout,
-    /// The peer sent a TLS alert (alert name, kebab-case).
-    TlsAlertReceived(String),
-    /// The local side rejected the peer's certificate and sent an alert: the certificate error kind.
-    Certificate(String),
-    /// Another TLS error raised locally (rustls error, kebab-case).
-    Tls(String),
-    /// A SIP final response with status >= 400.
-    SipStatus(u16),
-    /// No final SIP response within the SIP timeout.
-    SipTimeout,
-    /// The peer sent something that is not valid SIP, or broke the framing.
-    SipProtocol(String),
-    /// The connection was reset or closed by the peer mid-session.
-    Reset,
-    /// Another I/O error after the handshake.
-    Io(String),
-    /// A server-to-server peer with a valid certificate that is not a trusted server of the
-    /// topology, refused after the handshake.
-    NotInTopology,
-    /// A session presenting a bad certificate (a negative case) was accepted.
-    BadCertAccepted,
-}
-
-impl fmt::Display for FailureKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FailureKind::ConnectRefused => f.write_str("connect-refused"),
-            FailureKind::ConnectTimeout => f.write_str("connect-timeout"),
-            FailureKind::ConnectError(e) => write!(f, "connect-error:{e}"),
-            FailureKind::HandshakeTimeout => f.write_str("handshake-timeout"),
-            FailureKind::TlsAlertReceived(a) => write!(f, "tls-alert-received:{a}"),
-            FailureKind::Certificate(c) => write!(f, "certificate:{c}"),
-            FailureKind::Tls(e) => write!(f, "tls:{e}"),
-            FailureKind::SipStatus(s) => write!(f, "sip-status:{s}"),
-            FailureKind::SipTimeout => f.write_str("sip-timeout"),
-            FailureKind::SipProtocol(e) => write!(f, "sip-protocol:{e}"),
-            FailureKind::Reset => f.write_str("reset"),
-            FailureKind::Io(e) => write!(f, "io:{e}"),
-            FailureKind::NotInTopology => f.write_str("not-in-topology"),
-            FailureKind::BadCertAccepted => f.write_str("bad-cert-accepted"),
-        }
-    }
-}
-
-/// Turns a Rust enum variant name such as `BadCertificate` into `bad-certificate`; acronyms
-/// stay together (`UnknownCA` gives `unknown-ca`, `TLSError` gives `tls-error`).
-pub fn kebab(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, &ch) in chars.iter().enumerate() {
-        if ch == '_' || ch == ' ' {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-            continue;
-        }
-        if ch.is_ascii_uppercase() && i > 0 {
-            let prev = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|c| c.is_ascii_lowercase());
-            let boundary =
-                prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower);
-            if boundary && !out.ends_with('-') {
-                out.push('-');
-            }
-        }
-        out.push(ch.to_ascii_lowercase());
-    }
-    out
-}
-
-/// The kebab-case variant name from a `Debug` rendering of an enum value:
-/// `NotValidForNameContext { .. }` gives `not-valid-for-name`, `TooLarge { limit: 4 }` gives
-/// `too-large`.
-pub fn variant_kebab(debug: &str) -> String {
-    let name: String = debug
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .collect();
-    kebab(name.strip_suffix("Context").unwrap_or(&name))
 }
 
 /// What one handshake negotiated; tallied per phase.
@@ -559,23 +467,5 @@ mod tests {
         assert_eq!(back.max(), h.max());
         assert_eq!(back.value_at_quantile(0.5), h.value_at_quantile(0.5));
         assert!(decode_histogram("not base64!").is_err());
-    }
-
-    #[test]
-    fn failure_keys_are_stable() {
-        assert_eq!(
-            FailureKind::TlsAlertReceived(kebab("BadCertificate")).to_string(),
-            "tls-alert-received:bad-certificate"
-        );
-        assert_eq!(
-            FailureKind::Certificate(kebab("NotValidForName")).to_string(),
-            "certificate:not-valid-for-name"
-        );
-        assert_eq!(FailureKind::SipStatus(503).to_string(), "sip-status:503");
-        assert_eq!(kebab("TimedOut"), "timed-out");
-        assert_eq!(kebab("UnknownCA"), "unknown-ca");
-        assert_eq!(kebab("TLSError"), "tls-error");
-        assert_eq!(kebab("Tls12NotOffered"), "tls12-not-offered");
-        assert_eq!(kebab("CertificateRequired"), "certificate-required");
     }
 }

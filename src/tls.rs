@@ -16,9 +16,10 @@ use rustls::{ClientConfig, CommonState, HandshakeKind, ServerConfig, SupportedPr
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde::{Deserialize, Serialize};
 
+use crate::failure::{FailureKind, kebab, variant_kebab};
 use crate::pki::{self, Identity};
 use crate::plan::{EarlyData, Resumption};
-use crate::stats::{FailureKind, Negotiated, kebab, variant_kebab};
+use crate::stats::Negotiated;
 
 /// The crypto backends this binary has: each a rustls crypto provider.
 ///

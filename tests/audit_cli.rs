@@ -212,7 +212,7 @@ fn edge_accepted(pki: &Pki, mtls: &str) -> bool {
 }
 
 /// Offers `identity` to the MTLS listener `mtls`: how it went.
-fn offer(pki: &Pki, identity: &sipbench::pki::Identity, mtls: &str) -> Result<(), sipbench::stats::FailureKind> {
+fn offer(pki: &Pki, identity: &sipbench::pki::Identity, mtls: &str) -> Result<(), sipbench::failure::FailureKind> {
     let provider = Backend::default().provider();
     let trust = Trust::for_pki(pki).unwrap().without_topology();
     let connector = audit::connector(audit::Stack::Rustls, &provider, &trust, Some(identity), Versions::Tls13).unwrap();
@@ -348,7 +348,7 @@ fn serve_watch_reloads_when_a_file_changes() {
     std::fs::write(pki_dir.join(files::TOPOLOGY), topology).unwrap();
     std::fs::copy(pki_dir.join(files::EDGE), pki_dir.join(files::ENTERPRISE_CA)).unwrap();
     std::thread::sleep(Duration::from_millis(400));
-    let revoked = Err(sipbench::stats::FailureKind::TlsAlertReceived(
+    let revoked = Err(sipbench::failure::FailureKind::TlsAlertReceived(
         "certificate-revoked".into(),
     ));
     assert_eq!(
@@ -617,7 +617,7 @@ fn openssl_s_client_and_s_server_meet_the_trust_model() {
             match expected {
                 Some(reason) => assert_eq!(
                     got,
-                    Err(sipbench::stats::FailureKind::Certificate(reason.into())),
+                    Err(sipbench::failure::FailureKind::Certificate(reason.into())),
                     "{what}"
                 ),
                 None => assert_eq!(got, Ok(()), "{what}"),

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use rustls::client::ClientSessionStore;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use sipbench::failure::FailureKind;
 use sipbench::forge::{Authority, CaSpec, LeafSpec, San, tag};
 use sipbench::generator::command::{RunArgs, run};
 use sipbench::ossl::OsslConnector;
@@ -28,7 +29,6 @@ use sipbench::pki::{self, BadCert, CaName, Identity, KeyType, Pki, files};
 use sipbench::plan::{EarlyData, Mode, Resumption, Txn};
 use sipbench::pool::Pool;
 use sipbench::server::{self, ServerConfig};
-use sipbench::stats::FailureKind;
 use sipbench::tls::{self, Backend, ServerResumption, Versions};
 use sipbench::trust::Trust;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

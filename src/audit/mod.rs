@@ -34,12 +34,12 @@ use tokio_rustls::TlsConnector;
 
 pub use attack::{Arsenal, Attack};
 
+use crate::failure::FailureKind;
 use crate::generator::session::{self, Endpoint, SipClient};
 use crate::ossl::OsslConnector;
 use crate::pki::{self, BadCert, Identity, Pki};
 use crate::plan::Resumption;
 use crate::server::RunningServer;
-use crate::stats::FailureKind;
 use crate::tls::{self, PeerKeyCache, Versions};
 use crate::trust::Trust;
 

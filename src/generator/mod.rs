@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant as TokioInstant;
 
+use crate::failure::FailureKind;
 use crate::plan::{Load, PhasePlan, Txn, Workload};
 use crate::pool::Pool;
-use crate::stats::{FailureKind, PhaseStats, micros};
+use crate::stats::{PhaseStats, micros};
 use crate::sys;
 use crate::tls::PeerKeyCache;
 use session::{Endpoint, Established, SipClient};

@@ -16,9 +16,10 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use crate::failure::FailureKind;
 use crate::plan::Txn;
 use crate::sip::{Frame, Framer, Message, Role};
-use crate::stats::{FailureKind, Negotiated};
+use crate::stats::Negotiated;
 use crate::tls::{self, PeerKeyCache};
 
 /// Where and how to connect.
@@ -117,7 +118,7 @@ pub async fn establish(
         Err(_) => return Err(FailureKind::ConnectTimeout),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Err(FailureKind::ConnectRefused),
         Ok(Err(e)) => {
-            return Err(FailureKind::ConnectError(crate::stats::kebab(&format!(
+            return Err(FailureKind::ConnectError(crate::failure::kebab(&format!(
                 "{:?}",
                 e.kind()
             ))));
@@ -542,5 +543,5 @@ impl SipClient {
 const SDP_OFFER: &[u8] = b"v=0\r\no=sipbench 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
 fn protocol(what: &str) -> FailureKind {
-    FailureKind::SipProtocol(crate::stats::variant_kebab(what))
+    FailureKind::SipProtocol(crate::failure::variant_kebab(what))
 }

@@ -31,10 +31,10 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
+use crate::failure::FailureKind;
 use crate::pki::Identity;
 use crate::pool::Pool;
 use crate::sip::{Frame, Framer, Message, Role};
-use crate::stats::FailureKind;
 use crate::tls::{self, Backend, ServerResumption, Versions};
 use crate::trust::Trust;
 use registrar::Registrar;
@@ -737,7 +737,9 @@ where
                         out.extend_from_slice(b"SIP/2.0 513 Message Too Large\r\nContent-Length: 0\r\n\r\n");
                         count_status(c, 513);
                     }
-                    fatal = Some(FailureKind::SipProtocol(crate::stats::variant_kebab(&format!("{e:?}"))));
+                    fatal = Some(FailureKind::SipProtocol(crate::failure::variant_kebab(&format!(
+                        "{e:?}"
+                    ))));
                     break;
                 }
             }
