@@ -49,3 +49,4 @@ pub mod stats;
 pub mod sys;
 pub mod tls;
 pub mod trust;
+pub mod uac;

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, run_one};
 use sipbench::audit;
-use sipbench::generator::session::{self, Endpoint, SipClient};
+use sipbench::generator::session::{self, Endpoint};
 use sipbench::pki::{self, BadCert, CaName, files};
 use sipbench::plan::{Mode, Resumption, Txn, Workload};
 use sipbench::tls::{Backend, PeerKeyCache, Versions};
 use sipbench::trust::Trust;
+use sipbench::uac::SipClient;
 use time::OffsetDateTime;
 
 fn reload_from_disk(srv: &TestServer) {

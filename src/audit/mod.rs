@@ -35,13 +35,14 @@ use tokio_rustls::TlsConnector;
 pub use attack::{Arsenal, Attack};
 
 use crate::failure::FailureKind;
-use crate::generator::session::{self, Endpoint, SipClient};
+use crate::generator::session::{self, Endpoint};
 use crate::ossl::OsslConnector;
 use crate::pki::{self, BadCert, Identity, Pki};
 use crate::plan::Resumption;
 use crate::server::RunningServer;
 use crate::tls::{self, PeerKeyCache, Versions};
 use crate::trust::Trust;
+use crate::uac::SipClient;
 
 /// A TLS stack of sipbench's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]

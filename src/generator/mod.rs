@@ -16,6 +16,7 @@
 pub mod command;
 pub mod observe;
 pub mod session;
+pub mod target;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,7 +31,8 @@ use crate::pool::Pool;
 use crate::stats::{PhaseStats, micros};
 use crate::sys;
 use crate::tls::PeerKeyCache;
-use session::{Endpoint, Established, SipClient};
+use crate::uac::SipClient;
+use session::{Endpoint, Established};
 
 /// A stop signal that tasks can poll cheaply and await.
 #[derive(Debug)]

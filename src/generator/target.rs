@@ -1,0 +1,264 @@
+//! What the phases connect to: the embedded server or a real deployment, with the
+//! credentials, names and trust of each, and the connectors a phase builds from them.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use rustls_pki_types::ServerName;
+use tokio_rustls::TlsConnector;
+
+use crate::generator::command::RunArgs;
+use crate::generator::session::Endpoint;
+use crate::pki::{self, Identity, KeyType, Pki};
+use crate::plan::{Mode, PhasePlan, Resumption, Workload};
+use crate::results::TargetInfo;
+use crate::server;
+use crate::tls::{self, Backend};
+use crate::trust::Trust;
+
+/// Credentials and addresses the phases connect with.
+pub(crate) struct Target {
+    pub(crate) info: TargetInfo,
+    pub(crate) tls: Vec<SocketAddr>,
+    pub(crate) mtls: Vec<SocketAddr>,
+    pub(crate) tcp: Vec<SocketAddr>,
+    pub(crate) server_name: ServerName<'static>,
+    pub(crate) domain: Arc<str>,
+    pub(crate) trust: Option<Trust>,
+    pub(crate) identity: Option<Identity>,
+    /// The negative-case certificates, for phases with `bad_cert`.
+    pub(crate) bad: std::collections::BTreeMap<crate::pki::BadCert, Identity>,
+    /// Key type of the certificates (the embedded PKI's; `None` for a remote target, whose
+    /// certificate is described as negotiated).
+    pub(crate) key_type: Option<KeyType>,
+}
+
+impl Target {
+    pub(crate) fn endpoint(&self, phase: &PhasePlan, backend: Backend, workers: usize) -> Result<Endpoint> {
+        let (addrs, flag) = match phase.mode {
+            Mode::Tls => (&self.tls, "--target"),
+            Mode::Mtls => (&self.mtls, "--mtls-target"),
+            Mode::Tcp => (&self.tcp, "--tcp-target"),
+        };
+        if addrs.is_empty() {
+            bail!("phase {}: mode {} needs {flag}", phase.name, phase.mode.as_str());
+        }
+        let mut endpoint = Endpoint {
+            addrs: addrs.clone(),
+            tls: None,
+            domain: self.domain.clone(),
+            bad: Vec::new(),
+            ossl: None,
+            bad_ossl: Vec::new(),
+        };
+        let mode = phase.mode;
+        if mode == Mode::Tcp {
+            return Ok(endpoint);
+        }
+        let fail = |field: &str, e: &dyn std::fmt::Display| anyhow::anyhow!("phase \"{}\": {field}{e}", phase.name);
+        let trust = self
+            .trust
+            .as_ref()
+            .with_context(|| format!("phase {}: mode {} needs --ca or --topology", phase.name, mode.as_str()))?;
+        let identity = match mode {
+            Mode::Mtls => Some(self.identity.as_ref().with_context(|| {
+                format!(
+                    "phase {}: mode mtls needs a client certificate (--cert and --key)",
+                    phase.name
+                )
+            })?),
+            _ => None,
+        };
+        let bad = match phase.bad_cert {
+            None => None,
+            Some(which) => Some(self.bad.get(&which).with_context(|| {
+                format!(
+                    "phase {}: bad_cert {which} needs the PKI's negative cases (give --pki DIR with a remote target)",
+                    phase.name
+                )
+            })?),
+        };
+        // Server to server, the peer must be in the topology (checked inside the handshake); a
+        // TLS client checks chain, validity, revocation, name and CA scope only.
+        let trust = match mode {
+            Mode::Mtls => trust.clone(),
+            _ => trust.without_topology(),
+        };
+        if backend.is_openssl() {
+            if phase.resumption == Resumption::Tls13EarlyData {
+                return Err(fail(
+                    "resumption: ",
+                    &"tls13-0rtt is not supported by the openssl backend",
+                ));
+            }
+            if phase.workload == Workload::Records && phase.record_size != 16 * 1024 {
+                return Err(fail(
+                    "record_size: ",
+                    &"the openssl backend keeps OpenSSL's 16384-byte records; it cannot pin another size",
+                ));
+            }
+            if let Some(suite) = &phase.cipher_suite {
+                crate::ossl::check_suite(suite).map_err(|e| fail("cipher_suite: ", &e))?;
+            }
+            if let Some(group) = &phase.kx_group {
+                crate::ossl::check_group(group).map_err(|e| fail("kx_group: ", &e))?;
+            }
+            let connectors_for = |identity: Option<&Identity>| {
+                (0..workers)
+                    .map(|_| {
+                        crate::ossl::OsslConnector::new(
+                            &trust,
+                            identity,
+                            phase.tls_versions,
+                            phase.resumption != Resumption::Off,
+                            phase.cipher_suite.as_deref(),
+                            phase.kx_group.as_deref(),
+                        )
+                    })
+                    .collect::<Result<Vec<_>>>()
+                    .map_err(|e| fail("", &format!("{e:#}")))
+            };
+            endpoint.ossl = Some((connectors_for(identity)?, self.domain_name()));
+            if let Some(b) = bad {
+                endpoint.bad_ossl = connectors_for(Some(b))?;
+            }
+            return Ok(endpoint);
+        }
+        let mut provider = backend.provider();
+        if let Some(suite) = &phase.cipher_suite {
+            provider = tls::with_suite(&provider, suite).map_err(|e| fail("cipher_suite: ", &e))?;
+        }
+        if let Some(group) = &phase.kx_group {
+            provider = tls::with_kx_group(backend, &provider, group).map_err(|e| fail("kx_group: ", &e))?;
+        }
+        if let Some(key_type) = self.key_type {
+            tls::check_key_type(backend, &provider, key_type, identity.map(|i| &i.key)).map_err(|e| fail("", &e))?;
+        }
+        let verifier = trust.verifier(&provider)?;
+        // One config per worker: each worker's sessions share one session cache.
+        let connectors_for = |identity: Option<&Identity>| {
+            (0..workers)
+                .map(|_| {
+                    let config = tls::client_config(
+                        &provider,
+                        verifier.clone(),
+                        identity,
+                        phase.tls_versions,
+                        phase.resumption,
+                        phase.session_cache,
+                        (phase.workload == Workload::Records).then_some(phase.record_size),
+                    )?;
+                    Ok(TlsConnector::from(config).early_data(phase.resumption == Resumption::Tls13EarlyData))
+                })
+                .collect::<Result<Vec<_>>>()
+        };
+        endpoint.tls = Some((connectors_for(identity)?, self.server_name.clone()));
+        if let Some(b) = bad {
+            endpoint.bad = connectors_for(Some(b))?;
+        }
+        Ok(endpoint)
+    }
+
+    /// The name the server certificate must carry, as text.
+    fn domain_name(&self) -> String {
+        match &self.server_name {
+            ServerName::DnsName(n) => n.as_ref().to_owned(),
+            ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+}
+
+fn resolve(what: &str, s: &str) -> Result<SocketAddr> {
+    s.to_socket_addrs()
+        .with_context(|| format!("{what} {s}: not a host:port that resolves"))?
+        .next()
+        .with_context(|| format!("{what} {s}: resolves to no address"))
+}
+
+pub(crate) fn remote_target(args: &RunArgs, target: &str) -> Result<Target> {
+    let tls = resolve("--target", target)?;
+    let mtls = args
+        .mtls_target
+        .as_deref()
+        .map(|t| resolve("--mtls-target", t))
+        .transpose()?
+        .or(Some(tls));
+    let tcp = args
+        .tcp_target
+        .as_deref()
+        .map(|t| resolve("--tcp-target", t))
+        .transpose()?;
+    let host = target
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(target)
+        .trim_matches(['[', ']']);
+    let name = args.server_name.clone().unwrap_or_else(|| host.to_owned());
+    let server_name = ServerName::try_from(name.clone())
+        .with_context(|| format!("--server-name {name}: not a DNS name or IP address"))?;
+    let trust = match (&args.topology, &args.ca) {
+        (Some(path), _) => Some(Trust::load(path)?),
+        (None, Some(path)) => Some(Trust::from_cas(&pki::load_ca_bundle(path)?)?),
+        (None, None) => None,
+    }
+    .map(|t| t.at(args.at));
+    let identity = match (&args.cert, &args.key) {
+        (Some(c), Some(k)) => Some(pki::load_identity(c, k)?),
+        _ => None,
+    };
+    Ok(Target {
+        info: TargetInfo {
+            kind: "remote".into(),
+            tls: vec![tls.to_string()],
+            mtls: mtls.iter().map(|a| a.to_string()).collect(),
+            tcp: tcp.iter().map(|a| a.to_string()).collect(),
+            server_name: name.clone(),
+            trust: trust
+                .as_ref()
+                .map_or_else(|| "none (no --ca or --topology)".into(), Trust::describe),
+        },
+        tls: vec![tls],
+        mtls: mtls.into_iter().collect(),
+        tcp: tcp.into_iter().collect(),
+        server_name,
+        domain: name.into(),
+        trust,
+        identity,
+        bad: match &args.pki {
+            Some(dir) => Pki::load(dir)
+                .with_context(|| format!("--pki {}", dir.display()))?
+                .bad
+                .clone(),
+            None => Default::default(),
+        },
+        key_type: None,
+    })
+}
+
+/// The embedded server's name (in the throwaway PKI's server certificate).
+pub const EMBEDDED_SERVER_NAME: &str = "sip.example.test";
+
+pub(crate) fn embedded_target(pki: &Pki, trust: Trust, addrs: &server::ServerAddrs) -> Target {
+    let list = |a: &[SocketAddr]| a.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    Target {
+        info: TargetInfo {
+            kind: "embedded".into(),
+            tls: list(&addrs.tls),
+            mtls: list(&addrs.mtls),
+            tcp: list(&addrs.tcp),
+            server_name: EMBEDDED_SERVER_NAME.into(),
+            trust: format!("built-in topology, {}", trust.describe()),
+        },
+        tls: addrs.tls.clone(),
+        mtls: addrs.mtls.clone(),
+        tcp: addrs.tcp.clone(),
+        server_name: ServerName::try_from(EMBEDDED_SERVER_NAME).expect("static name"),
+        domain: EMBEDDED_SERVER_NAME.into(),
+        trust: Some(trust),
+        identity: Some(pki.edge.clone()),
+        bad: pki.bad.clone(),
+        key_type: Some(pki.key_type),
+    }
+}
