@@ -81,7 +81,7 @@ impl Pkis {
 
 /// Client and server configs for one benchmark.
 fn configs(backend: Backend, pki: &Pki, mtls: bool, resumed: bool) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
-    let provider = backend.provider();
+    let provider = backend.rustls_provider().expect("a rustls backend");
     let roots = Arc::new(pki.enterprise_roots());
     let server_verifier = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
         .build()
@@ -117,16 +117,16 @@ fn configs(backend: Backend, pki: &Pki, mtls: bool, resumed: bool) -> (Arc<Clien
     let mut server = builder
         .with_single_cert(pki.server.chain.clone(), pki.server.key.clone_key())
         .expect("server identity");
-    server.ticketer = backend.ticketer().expect("ticketer");
+    server.ticketer = tls::rustls_stack::ticketer(backend).expect("ticketer");
     (Arc::new(client), Arc::new(server))
 }
 
 fn handshakes(c: &mut Criterion) {
     let pkis = Pkis(Default::default());
     let printed = Mutex::new(HashSet::new());
-    // rustls providers only: the OpenSSL backend is a separate TLS stack (its `provider()` is a
-    // stand-in), measured by scripts/openssl-speed.sh at the primitive level.
-    for backend in Backend::ALL.into_iter().filter(|b| !b.is_openssl()) {
+    // rustls providers only: the OpenSSL backend is a separate TLS stack (it has no rustls
+    // provider), measured by scripts/openssl-speed.sh at the primitive level.
+    for backend in Backend::ALL.into_iter().filter(|b| b.rustls_provider().is_some()) {
         for key_type in KeyType::ALL {
             let name = format!("handshake/{}/{}", backend.as_str(), key_type.as_str());
             let mut g = c.benchmark_group(&name);
@@ -143,7 +143,7 @@ fn handshakes(c: &mut Criterion) {
                 // PKIs of filtered-out key types are never generated.
                 g.bench_function(kind, |b| {
                     let pki = pkis.get(key_type);
-                    let provider = backend.provider();
+                    let provider = backend.rustls_provider().expect("a rustls backend");
                     // The edge (client) key has the same type as the server key.
                     tls::check_key_type(backend, &provider, key_type, Some(&pki.server.key))
                         .unwrap_or_else(|e| panic!("{name}/{kind}: {e}"));

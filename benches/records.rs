@@ -42,8 +42,8 @@ const BATCH_BYTES: usize = 4 << 20;
 
 /// Client and server configs with `suite` as the only cipher suite on both sides.
 fn configs(backend: Backend, pki: &Pki, suite: &str) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
-    let provider: Arc<CryptoProvider> =
-        tls::with_suite(&backend.provider(), suite).unwrap_or_else(|e| panic!("{}: {e}", backend.as_str()));
+    let provider: Arc<CryptoProvider> = tls::with_suite(&backend.rustls_provider().expect("a rustls backend"), suite)
+        .unwrap_or_else(|e| panic!("{}: {e}", backend.as_str()));
     let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(pki.enterprise_roots()), provider.clone())
         .build()
         .expect("server verifier");
@@ -111,9 +111,9 @@ fn open(server: &mut ServerConnection, mut record: &[u8], out: &mut [u8]) {
 fn records(c: &mut Criterion) {
     let pki = Pki::generate(KeyType::EcdsaP256).expect("PKI generation");
     for op in ["seal", "open"] {
-        // rustls providers only: the OpenSSL backend is a separate TLS stack (its `provider()` is a
-        // stand-in), measured by scripts/openssl-speed.sh at the primitive level.
-        for backend in Backend::ALL.into_iter().filter(|b| !b.is_openssl()) {
+        // rustls providers only: the OpenSSL backend is a separate TLS stack (it has no rustls
+        // provider), measured by scripts/openssl-speed.sh at the primitive level.
+        for backend in Backend::ALL.into_iter().filter(|b| b.rustls_provider().is_some()) {
             for suite in SUITES {
                 let (client_config, server_config) = configs(backend, &pki, suite);
                 let mut g = c.benchmark_group(format!("records/{op}/{}/{suite}", backend.as_str()));

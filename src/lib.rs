@@ -9,11 +9,12 @@
 //! - [`sip`]: the SIP codec and stream framer. Pure: no I/O, no clocks.
 //! - [`pki`]: throwaway PKIs (enterprise CA, partner CA, server, edge and client certificates)
 //!   and loading of user-supplied PEM; [`forge`]: certificates made to attack the trust model.
-//! - [`tls`]: rustls configurations for each role, with the crypto provider passed explicitly,
-//!   and classification of TLS failures.
+//! - [`tls`]: the TLS stacks (rustls with a crypto provider per backend; OpenSSL) and the
+//!   cleartext transport behind one interface: dialers, acceptors, streams, what a handshake
+//!   negotiated and how failures are classified.
 //! - [`trust`]: the enterprise trust model (CAs identified by key and scoped to domains and
 //!   addresses, CRLs, the topology of trusted servers, names read by one strict parser), as one
-//!   rustls verifier for both roles and the policy [`ossl`] applies after OpenSSL's own
+//!   rustls verifier for both roles and the policy [`tls::ossl`] applies after OpenSSL's own
 //!   verification; [`audit`]: the trust matrix with its attack cells, on both stacks.
 //! - [`server`]: the reference server (TLS, MTLS and TCP listeners; registrar and UAS), a
 //!   library call that tests start on port 0.
@@ -35,7 +36,6 @@ pub mod compare;
 pub mod failure;
 pub mod forge;
 pub mod generator;
-pub mod ossl;
 pub mod pki;
 pub mod plan;
 pub mod pool;

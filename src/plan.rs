@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::tls::Versions;
+pub use crate::tls::{EarlyData, Resumption};
 
 /// The profile the generator runs when none is named: the embedded default.
 pub const DEFAULT_PROFILE: &str = include_str!("../profiles/default.toml");
@@ -141,67 +142,6 @@ impl FromStr for Txn {
             )),
         }
     }
-}
-
-/// TLS session resumption modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Resumption {
-    /// No resumption: every handshake is full.
-    Off,
-    /// TLS 1.3 resumption with stateless tickets (the server encrypts the session into the ticket).
-    #[serde(rename = "tls13-tickets")]
-    #[value(name = "tls13-tickets")]
-    Tls13Tickets,
-    /// TLS 1.3 resumption with a server-side session cache (the ticket is an id).
-    #[serde(rename = "tls13-stateful")]
-    #[value(name = "tls13-stateful")]
-    Tls13Stateful,
-    /// TLS 1.2 resumption by session id (server-side cache).
-    #[serde(rename = "tls12-session-id")]
-    #[value(name = "tls12-session-id")]
-    Tls12SessionId,
-    /// TLS 1.2 resumption by RFC 5077 ticket.
-    #[serde(rename = "tls12-tickets")]
-    #[value(name = "tls12-tickets")]
-    Tls12Tickets,
-    /// TLS 1.3 resumption with the first SIP request sent as 0-RTT early data.
-    #[serde(rename = "tls13-0rtt")]
-    #[value(name = "tls13-0rtt")]
-    Tls13EarlyData,
-}
-
-impl Resumption {
-    /// Stable name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Resumption::Off => "off",
-            Resumption::Tls13Tickets => "tls13-tickets",
-            Resumption::Tls13Stateful => "tls13-stateful",
-            Resumption::Tls12SessionId => "tls12-session-id",
-            Resumption::Tls12Tickets => "tls12-tickets",
-            Resumption::Tls13EarlyData => "tls13-0rtt",
-        }
-    }
-
-    /// The protocol version the mode needs, if any.
-    pub fn version(self) -> Option<Versions> {
-        match self {
-            Resumption::Off => None,
-            Resumption::Tls13Tickets | Resumption::Tls13Stateful | Resumption::Tls13EarlyData => Some(Versions::Tls13),
-            Resumption::Tls12SessionId | Resumption::Tls12Tickets => Some(Versions::Tls12),
-        }
-    }
-}
-
-/// Whether the embedded server accepts 0-RTT early data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum EarlyData {
-    /// Accept early data (up to 16 KiB).
-    Accept,
-    /// Reject it: the client resends the request after the handshake.
-    Reject,
 }
 
 /// One phase as written in a profile or given by flags: every field optional, so layers can be

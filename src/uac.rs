@@ -11,10 +11,10 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::failure::FailureKind;
-use crate::generator::session::Stream;
 use crate::plan::Txn;
 use crate::sip::{Frame, Framer, Message, Role};
 use crate::stats::Negotiated;
+use crate::tls::Stream;
 use crate::tls::{self, PeerKeyCache};
 
 /// A SIP user agent client on one connection; owns its buffers so transactions do not allocate.
@@ -42,12 +42,8 @@ impl SipClient {
     /// Wraps an established stream. `id` makes Call-ID, tags and the user name unique per session;
     /// the socket's local address goes into Via and Contact.
     pub fn new(stream: Stream, domain: Arc<str>, id: u64) -> SipClient {
-        let local = match &stream {
-            Stream::Tcp(s) => s.local_addr().ok(),
-            Stream::Tls(s) => s.get_ref().0.local_addr().ok(),
-            Stream::Ossl(s) => s.get_ref().local_addr().ok(),
-        };
-        let transport = if matches!(stream, Stream::Tcp(_)) { "TCP" } else { "TLS" };
+        let local = stream.local_addr().ok();
+        let transport = if stream.secure() { "TLS" } else { "TCP" };
         SipClient {
             stream,
             framer: Framer::new(Role::Client, crate::sip::DEFAULT_MAX_MESSAGE_SIZE),
@@ -238,16 +234,7 @@ impl SipClient {
     /// handshake kind `resumed-0rtt` when the server accepted the early data (else `resumed`
     /// or `full`, the request having been sent again after the handshake).
     pub fn finish_early(&self, keys: &mut PeerKeyCache) -> Option<Negotiated> {
-        let Stream::Tls(s) = &self.stream else { return None };
-        let (_, conn) = s.get_ref();
-        if conn.is_handshaking() {
-            return None;
-        }
-        let mut n = tls::negotiated(conn, keys);
-        if conn.is_early_data_accepted() {
-            n.handshake = "resumed-0rtt".into();
-        }
-        Some(n)
+        self.stream.negotiated_late(keys)
     }
 
     /// Sets the body of MESSAGE requests.

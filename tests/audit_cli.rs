@@ -213,7 +213,7 @@ fn edge_accepted(pki: &Pki, mtls: &str) -> bool {
 
 /// Offers `identity` to the MTLS listener `mtls`: how it went.
 fn offer(pki: &Pki, identity: &sipbench::pki::Identity, mtls: &str) -> Result<(), sipbench::failure::FailureKind> {
-    let provider = Backend::default().provider();
+    let provider = Backend::default().rustls_provider().expect("a rustls backend");
     let trust = Trust::for_pki(pki).unwrap().without_topology();
     let connector = audit::connector(audit::Stack::Rustls, &provider, &trust, Some(identity), Versions::Tls13).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -556,7 +556,7 @@ fn openssl_s_client_and_s_server_meet_the_trust_model() {
         &ip_pem,
     ]);
     let trust = Trust::load(&pki_dir.join(files::TOPOLOGY)).unwrap().without_topology();
-    let provider = Backend::default().provider();
+    let provider = Backend::default().rustls_provider().expect("a rustls backend");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -16,7 +16,7 @@ use sipbench::trust::Trust;
 fn memory_does_not_grow_over_100_reloads() {
     let srv = TestServer::start();
     let server = srv.server.as_ref().unwrap();
-    let provider = Backend::default().provider();
+    let provider = Backend::default().rustls_provider().expect("a rustls backend");
     let trust = Trust::for_pki(&srv.pki).unwrap().without_topology();
     let connector = audit::connector(
         audit::Stack::Rustls,

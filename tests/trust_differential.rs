@@ -108,9 +108,9 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use sipbench::failure::FailureKind;
 use sipbench::forge::{Authority, CaSpec, San, san_der, tag};
-use sipbench::ossl::OsslConnector;
 use sipbench::pki::{self, Identity, KeyType};
 use sipbench::plan::Resumption;
+use sipbench::tls::ossl::OsslConnector;
 use sipbench::tls::{self, Backend, Versions};
 use sipbench::trust::Trust;
 use time::OffsetDateTime;
@@ -1263,7 +1263,7 @@ struct Tally {
 
 /// Builds a case with these subjectAltName extension values, runs the model and both stacks.
 fn decide(case: &Case, sans: &[Vec<u8>], roots: &Roots, rt: &tokio::runtime::Runtime) -> (Verdict, Outcome) {
-    let provider = Backend::default().provider();
+    let provider = Backend::default().rustls_provider().expect("a rustls backend");
     let dir = tempfile::tempdir().expect("temp dir");
     let (leaf, trust) = build(case, sans, roots, dir.path());
     let verdict = model(case, sans);

@@ -24,11 +24,11 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Server
 use sipbench::failure::FailureKind;
 use sipbench::forge::{Authority, CaSpec, LeafSpec, San, tag};
 use sipbench::generator::command::{RunArgs, run};
-use sipbench::ossl::OsslConnector;
 use sipbench::pki::{self, BadCert, CaName, Identity, KeyType, Pki, files};
 use sipbench::plan::{EarlyData, Mode, Resumption, Txn};
 use sipbench::pool::Pool;
 use sipbench::server::{self, ServerConfig};
+use sipbench::tls::ossl::OsslConnector;
 use sipbench::tls::{self, Backend, ServerResumption, Versions};
 use sipbench::trust::Trust;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -70,7 +70,7 @@ fn enterprise(pki: &Pki) -> Authority {
 
 /// A rogue TLS server presenting `identity` to whoever connects; it echoes one byte.
 async fn rogue(identity: &Identity) -> SocketAddr {
-    let provider = Backend::default().provider();
+    let provider = Backend::default().rustls_provider().expect("a rustls backend");
     let config = tls::server_config(
         Backend::default(),
         &provider,
@@ -106,7 +106,7 @@ async fn dial(stack: Stack, trust: &Trust, addr: SocketAddr, name: &str) -> Resu
     let mut b = [7u8; 1];
     match stack {
         Stack::Rustls => {
-            let provider = Backend::default().provider();
+            let provider = Backend::default().rustls_provider().expect("a rustls backend");
             let config = tls::client_config(
                 &provider,
                 trust.verifier(&provider).expect("verifier"),
@@ -400,7 +400,7 @@ impl ClientSessionStore for CountingStore {
 fn f5_a_peer_refused_for_the_topology_gets_no_ticket() {
     let pki = Pki::generate(KeyType::EcdsaP256).unwrap();
     let trust = Trust::for_pki(&pki).unwrap();
-    let provider = Backend::default().provider();
+    let provider = Backend::default().rustls_provider().expect("a rustls backend");
     let pool = Pool::new(1, "f5").unwrap();
     for server_backend in [Backend::AwsLcRs, Backend::OpenSsl] {
         for stateless in [false, true] {

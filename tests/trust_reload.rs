@@ -12,7 +12,7 @@ use sipbench::audit;
 use sipbench::generator::session::{self, Endpoint};
 use sipbench::pki::{self, BadCert, CaName, files};
 use sipbench::plan::{Mode, Resumption, Txn, Workload};
-use sipbench::tls::{Backend, PeerKeyCache, Versions};
+use sipbench::tls::{self, Backend, PeerKeyCache, Versions};
 use sipbench::trust::Trust;
 use sipbench::uac::SipClient;
 use time::OffsetDateTime;
@@ -26,7 +26,7 @@ fn reload_from_disk(srv: &TestServer) {
 #[test]
 fn a_run_across_reloads_loses_no_session_and_a_newly_revoked_certificate_is_refused() {
     let srv = TestServer::start();
-    let provider = Backend::default().provider();
+    let provider = Backend::default().rustls_provider().expect("a rustls backend");
     let client_trust = Trust::for_pki(&srv.pki).unwrap().without_topology();
     let mtls = srv.mtls_addr().parse().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -46,24 +46,15 @@ fn a_run_across_reloads_loses_no_session_and_a_newly_revoked_certificate_is_refu
     .into_rustls()
     .unwrap();
     let mut held = rt.block_on(async {
-        let ep = Endpoint {
-            addrs: vec![mtls],
-            tls: Some((vec![connector.clone()], "sip.example.test".try_into().unwrap())),
-            domain: "sip.example.test".into(),
-            bad: Vec::new(),
-            ossl: None,
-            bad_ossl: Vec::new(),
+        let dialer = tls::rustls_stack::dialer(connector.clone(), "sip.example.test".try_into().unwrap());
+        let ep = Endpoint::single(mtls, dialer, "sip.example.test");
+        let limits = tls::Limits {
+            connect: Duration::from_secs(5),
+            handshake: Duration::from_secs(5),
         };
-        let (stream, _) = session::establish(
-            &ep,
-            0,
-            false,
-            Duration::from_secs(5),
-            Duration::from_secs(5),
-            &mut PeerKeyCache::default(),
-        )
-        .await
-        .unwrap();
+        let (stream, _) = session::establish(&ep, 0, false, limits, &mut PeerKeyCache::default())
+            .await
+            .unwrap();
         let mut sip = SipClient::new(stream, ep.domain.clone(), 7);
         assert_eq!(sip.transaction("OPTIONS", Duration::from_secs(5)).await.unwrap(), 200);
         sip

@@ -182,7 +182,9 @@ pub fn run(args: &AuditArgs) -> Result<AuditReport> {
         None => base,
     }
     .at(args.at);
-    let provider = Backend::default().provider();
+    let provider = Backend::default()
+        .rustls_provider()
+        .context("the default backend is a rustls one")?;
     let pool = Pool::new(1, "sipbench-audit")?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let report = rt.block_on(async {

@@ -36,10 +36,10 @@ pub use attack::{Arsenal, Attack};
 
 use crate::failure::FailureKind;
 use crate::generator::session::{self, Endpoint};
-use crate::ossl::OsslConnector;
 use crate::pki::{self, BadCert, Identity, Pki};
 use crate::plan::Resumption;
 use crate::server::RunningServer;
+use crate::tls::ossl::OsslConnector;
 use crate::tls::{self, PeerKeyCache, Versions};
 use crate::trust::Trust;
 use crate::uac::SipClient;
@@ -305,6 +305,14 @@ pub fn reason(kind: &FailureKind) -> String {
 /// Limits for one attempt.
 const STEP_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Connect and handshake limits of one attempt.
+fn limits() -> tls::Limits {
+    tls::Limits {
+        connect: STEP_TIMEOUT,
+        handshake: STEP_TIMEOUT,
+    }
+}
+
 /// A client connector on either stack.
 #[derive(Clone)]
 pub enum Connector {
@@ -336,20 +344,13 @@ pub fn connector(
 /// has one), and sends one OPTIONS: `Ok` when it gets a 200.
 pub async fn attempt(addr: SocketAddr, connector: impl Into<Connector>, name: &str) -> Result<(), FailureKind> {
     let server_name = ServerName::try_from(name.to_owned()).map_err(|_| FailureKind::Tls("bad-server-name".into()))?;
-    let (tls, ossl) = match connector.into() {
-        Connector::Rustls(c) => (Some((vec![c], server_name)), None),
-        Connector::Openssl(c) => (None, Some((vec![c], name.to_owned()))),
+    let dialer = match connector.into() {
+        Connector::Rustls(c) => tls::rustls_stack::dialer(c, server_name),
+        Connector::Openssl(c) => tls::openssl_stack::dialer(c, name),
     };
-    let ep = Endpoint {
-        addrs: vec![addr],
-        tls,
-        domain: name.into(),
-        bad: Vec::new(),
-        ossl,
-        bad_ossl: Vec::new(),
-    };
+    let ep = Endpoint::single(addr, dialer, name);
     let mut keys = PeerKeyCache::default();
-    let (stream, est) = session::establish(&ep, 0, false, STEP_TIMEOUT, STEP_TIMEOUT, &mut keys).await?;
+    let (stream, est) = session::establish(&ep, 0, false, limits(), &mut keys).await?;
     let mut sip = SipClient::new(stream, ep.domain.clone(), 1);
     let status = sip.transaction("OPTIONS", STEP_TIMEOUT).await;
     // A 0-RTT session's handshake completes under its first request.

@@ -167,7 +167,7 @@ async fn handshake(
     };
     let seen = Arc::new(Mutex::new(Seen::default()));
     let config = ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(version.list())?
+        .with_protocol_versions(crate::tls::rustls_stack::version_list(version))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(Recorder {
             seen: seen.clone(),

@@ -18,7 +18,7 @@ use crate::pool::{self, Pool};
 use crate::results::{PhaseResult, RunResult, SCHEMA, now_rfc3339};
 use crate::server::{self, ServerConfig};
 use crate::sys::{self, Environment};
-use crate::tls::{self, Backend, ServerResumption, Versions};
+use crate::tls::{Backend, ClientSettings, Versions};
 use crate::trust::Trust;
 use crate::{printer, signals};
 
@@ -326,13 +326,10 @@ async fn run_phases(
         let mut config = ServerConfig::loopback(pki.server.clone(), trust.clone());
         config.per_thread_ports = true;
         config.backend = server_backend;
-        tls::check_key_type(
-            server_backend,
-            &server_backend.provider(),
-            key_type,
-            Some(&pki.server.key),
-        )
-        .map_err(|e| anyhow::anyhow!("--server-backend: {e}"))?;
+        server_backend
+            .stack()
+            .check(&ClientSettings::default(), Some(key_type), Some(&pki.server.key))
+            .map_err(|e| anyhow::anyhow!("--server-backend: {}", e.problem))?;
         let running = server::start(&config, pool)?;
         (
             embedded_target(&pki, trust, running.addrs()),
@@ -340,6 +337,11 @@ async fn run_phases(
             Some(key_type.as_str().to_owned()),
         )
     };
+    // Every phase is checked against the stack before the first one runs.
+    let stack = args.backend.stack();
+    for phase in phases {
+        target.check(phase, stack.as_ref())?;
+    }
     let mut warnings = Vec::new();
     let per_session_fds = if embedded { 2 } else { 1 };
     let peak = phases
@@ -390,10 +392,14 @@ async fn run_phases(
         if interrupt.is_set() {
             break;
         }
-        let endpoint = target.endpoint(phase, args.backend, pool.len())?;
+        let endpoint = target.endpoint(phase, stack.as_ref(), pool.len())?;
         if let Some(s) = &server {
             // The embedded server follows the phase's resumption mode.
-            s.set_resumption(ServerResumption::for_phase(phase))?;
+            s.set_resumption(
+                phase
+                    .resumption
+                    .server(phase.server_cache, phase.ticket_lifetime, phase.early_data),
+            )?;
         }
         if !(args.quiet || args.json) {
             eprintln!(

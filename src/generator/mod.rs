@@ -205,15 +205,11 @@ impl Ctx {
         bad: bool,
         keys: &mut PeerKeyCache,
     ) -> Result<(session::Stream, Established), FailureKind> {
-        session::establish(
-            &self.endpoint,
-            worker,
-            bad,
-            self.plan.connect_timeout,
-            self.plan.handshake_timeout,
-            keys,
-        )
-        .await
+        let limits = crate::tls::Limits {
+            connect: self.plan.connect_timeout,
+            handshake: self.plan.handshake_timeout,
+        };
+        session::establish(&self.endpoint, worker, bad, limits, keys).await
     }
 
     fn take_budget(&self) -> bool {
@@ -624,7 +620,7 @@ fn record_established(s: &mut PhaseStats, est: &Established) {
     if est.early {
         return;
     }
-    if est.negotiated.protocol != "none" {
+    if est.secure {
         let h = if est.resumed {
             &mut s.handshake_resumed
         } else {

@@ -6,15 +6,15 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use rustls_pki_types::ServerName;
-use tokio_rustls::TlsConnector;
 
 use crate::generator::command::RunArgs;
 use crate::generator::session::Endpoint;
 use crate::pki::{self, Identity, KeyType, Pki};
-use crate::plan::{Mode, PhasePlan, Resumption, Workload};
+use crate::plan::{Mode, PhasePlan, Workload};
 use crate::results::TargetInfo;
 use crate::server;
-use crate::tls::{self, Backend};
+use crate::tls::tcp::Cleartext;
+use crate::tls::{ClientSettings, Stack};
 use crate::trust::Trust;
 
 /// Credentials and addresses the phases connect with.
@@ -35,7 +35,8 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    pub(crate) fn endpoint(&self, phase: &PhasePlan, backend: Backend, workers: usize) -> Result<Endpoint> {
+    /// The addresses of the listener a phase connects to.
+    fn addrs(&self, phase: &PhasePlan) -> Result<&[SocketAddr]> {
         let (addrs, flag) = match phase.mode {
             Mode::Tls => (&self.tls, "--target"),
             Mode::Mtls => (&self.mtls, "--mtls-target"),
@@ -44,32 +45,54 @@ impl Target {
         if addrs.is_empty() {
             bail!("phase {}: mode {} needs {flag}", phase.name, phase.mode.as_str());
         }
-        let mut endpoint = Endpoint {
-            addrs: addrs.clone(),
-            tls: None,
-            domain: self.domain.clone(),
-            bad: Vec::new(),
-            ossl: None,
-            bad_ossl: Vec::new(),
-        };
-        let mode = phase.mode;
-        if mode == Mode::Tcp {
-            return Ok(endpoint);
-        }
-        let fail = |field: &str, e: &dyn std::fmt::Display| anyhow::anyhow!("phase \"{}\": {field}{e}", phase.name);
-        let trust = self
-            .trust
-            .as_ref()
-            .with_context(|| format!("phase {}: mode {} needs --ca or --topology", phase.name, mode.as_str()))?;
-        let identity = match mode {
-            Mode::Mtls => Some(self.identity.as_ref().with_context(|| {
+        Ok(addrs)
+    }
+
+    /// The certificate the phase presents (mode `mtls`).
+    fn identity(&self, phase: &PhasePlan) -> Result<Option<&Identity>> {
+        match phase.mode {
+            Mode::Mtls => Ok(Some(self.identity.as_ref().with_context(|| {
                 format!(
                     "phase {}: mode mtls needs a client certificate (--cert and --key)",
                     phase.name
                 )
-            })?),
-            _ => None,
-        };
+            })?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Checks, before any phase runs, that `stack` can run `phase` against this target: the
+    /// listener and credentials it needs are there, and the stack can offer what it pins and
+    /// handshake with the target's key type.
+    pub(crate) fn check(&self, phase: &PhasePlan, stack: &dyn Stack) -> Result<()> {
+        self.addrs(phase)?;
+        if phase.mode == Mode::Tcp {
+            return Ok(());
+        }
+        let identity = self.identity(phase)?;
+        stack
+            .check(&client_settings(phase), self.key_type, identity.map(|i| &i.key))
+            .map_err(|e| anyhow::anyhow!("phase \"{}\": {e}", phase.name))
+    }
+
+    /// The endpoint of `phase` on `stack`: its addresses and one dialer per worker.
+    pub(crate) fn endpoint(&self, phase: &PhasePlan, stack: &dyn Stack, workers: usize) -> Result<Endpoint> {
+        let addrs = self.addrs(phase)?.to_vec();
+        let mode = phase.mode;
+        if mode == Mode::Tcp {
+            return Ok(Endpoint {
+                addrs,
+                dialers: vec![Arc::new(Cleartext)],
+                bad: Vec::new(),
+                domain: self.domain.clone(),
+            });
+        }
+        self.check(phase, stack)?;
+        let trust = self
+            .trust
+            .as_ref()
+            .with_context(|| format!("phase {}: mode {} needs --ca or --topology", phase.name, mode.as_str()))?;
+        let identity = self.identity(phase)?;
         let bad = match phase.bad_cert {
             None => None,
             Some(which) => Some(self.bad.get(&which).with_context(|| {
@@ -85,79 +108,24 @@ impl Target {
             Mode::Mtls => trust.clone(),
             _ => trust.without_topology(),
         };
-        if backend.is_openssl() {
-            if phase.resumption == Resumption::Tls13EarlyData {
-                return Err(fail(
-                    "resumption: ",
-                    &"tls13-0rtt is not supported by the openssl backend",
-                ));
-            }
-            if phase.workload == Workload::Records && phase.record_size != 16 * 1024 {
-                return Err(fail(
-                    "record_size: ",
-                    &"the openssl backend keeps OpenSSL's 16384-byte records; it cannot pin another size",
-                ));
-            }
-            if let Some(suite) = &phase.cipher_suite {
-                crate::ossl::check_suite(suite).map_err(|e| fail("cipher_suite: ", &e))?;
-            }
-            if let Some(group) = &phase.kx_group {
-                crate::ossl::check_group(group).map_err(|e| fail("kx_group: ", &e))?;
-            }
-            let connectors_for = |identity: Option<&Identity>| {
-                (0..workers)
-                    .map(|_| {
-                        crate::ossl::OsslConnector::new(
-                            &trust,
-                            identity,
-                            phase.tls_versions,
-                            phase.resumption != Resumption::Off,
-                            phase.cipher_suite.as_deref(),
-                            phase.kx_group.as_deref(),
-                        )
-                    })
-                    .collect::<Result<Vec<_>>>()
-                    .map_err(|e| fail("", &format!("{e:#}")))
-            };
-            endpoint.ossl = Some((connectors_for(identity)?, self.domain_name()));
-            if let Some(b) = bad {
-                endpoint.bad_ossl = connectors_for(Some(b))?;
-            }
-            return Ok(endpoint);
-        }
-        let mut provider = backend.provider();
-        if let Some(suite) = &phase.cipher_suite {
-            provider = tls::with_suite(&provider, suite).map_err(|e| fail("cipher_suite: ", &e))?;
-        }
-        if let Some(group) = &phase.kx_group {
-            provider = tls::with_kx_group(backend, &provider, group).map_err(|e| fail("kx_group: ", &e))?;
-        }
-        if let Some(key_type) = self.key_type {
-            tls::check_key_type(backend, &provider, key_type, identity.map(|i| &i.key)).map_err(|e| fail("", &e))?;
-        }
-        let verifier = trust.verifier(&provider)?;
-        // One config per worker: each worker's sessions share one session cache.
-        let connectors_for = |identity: Option<&Identity>| {
+        let settings = client_settings(phase);
+        let name = self.domain_name();
+        // One dialer per worker: each worker's sessions share one session cache.
+        let dialers_for = |identity: Option<&Identity>| {
             (0..workers)
-                .map(|_| {
-                    let config = tls::client_config(
-                        &provider,
-                        verifier.clone(),
-                        identity,
-                        phase.tls_versions,
-                        phase.resumption,
-                        phase.session_cache,
-                        (phase.workload == Workload::Records).then_some(phase.record_size),
-                    )?;
-                    Ok(TlsConnector::from(config).early_data(phase.resumption == Resumption::Tls13EarlyData))
-                })
+                .map(|_| stack.dialer(&trust, identity, &name, &settings))
                 .collect::<Result<Vec<_>>>()
+                .map_err(|e| anyhow::anyhow!("phase \"{}\": {e:#}", phase.name))
         };
-        endpoint.tls = Some((connectors_for(identity)?, self.server_name.clone()));
-        if let Some(b) = bad {
-            endpoint.bad = connectors_for(Some(b))?;
-        }
-        Ok(endpoint)
+        Ok(Endpoint {
+            addrs,
+            dialers: dialers_for(identity)?,
+            bad: match bad {
+                Some(b) => dialers_for(Some(b))?,
+                None => Vec::new(),
+            },
+            domain: self.domain.clone(),
+        })
     }
 
     /// The name the server certificate must carry, as text.
@@ -260,5 +228,17 @@ pub(crate) fn embedded_target(pki: &Pki, trust: Trust, addrs: &server::ServerAdd
         identity: Some(pki.edge.clone()),
         bad: pki.bad.clone(),
         key_type: Some(pki.key_type),
+    }
+}
+
+/// What a phase's client offers and keeps.
+pub(crate) fn client_settings(phase: &PhasePlan) -> ClientSettings {
+    ClientSettings {
+        versions: phase.tls_versions,
+        resumption: phase.resumption,
+        session_cache: phase.session_cache,
+        record_size: (phase.workload == Workload::Records).then_some(phase.record_size),
+        cipher_suite: phase.cipher_suite.clone(),
+        kx_group: phase.kx_group.clone(),
     }
 }

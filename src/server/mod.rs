@@ -23,19 +23,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::BytesMut;
-use rustls_pki_types::CertificateDer;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
-use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
 use crate::failure::FailureKind;
 use crate::pki::Identity;
 use crate::pool::Pool;
 use crate::sip::{Frame, Framer, Message, Role};
-use crate::tls::{self, Backend, ServerResumption, Versions};
+use crate::tls::tcp::Cleartext;
+use crate::tls::{self, Acceptor, Backend, ServerResumption, Stack, Versions};
 use crate::trust::Trust;
 use registrar::Registrar;
 
@@ -239,78 +238,50 @@ struct TlsState {
     identity: Identity,
     trust: Arc<Trust>,
     resumption: ServerResumption,
-    acceptors: Acceptors,
-}
-
-/// The TLS and MTLS acceptors of one TLS stack.
-enum Acceptors {
-    /// rustls, with the backend's crypto provider.
-    Rustls { tls: TlsAcceptor, mtls: TlsAcceptor },
-    /// Backend `openssl`.
-    Ossl {
-        tls: crate::ossl::OsslAcceptor,
-        mtls: crate::ossl::OsslAcceptor,
-    },
+    /// The TLS listener's acceptor (no client certificate).
+    tls: Arc<dyn Acceptor>,
+    /// The MTLS listener's acceptor (a trusted client certificate required).
+    mtls: Arc<dyn Acceptor>,
 }
 
 /// The TLS side of the server: rebuilt and swapped in when its configuration changes.
 /// Connections hold the state they were accepted with, so a swap never touches them.
 struct TlsSetup {
-    backend: Backend,
-    provider: Arc<rustls::crypto::CryptoProvider>,
+    stack: Arc<dyn Stack>,
     versions: Versions,
     state: RwLock<Arc<TlsState>>,
 }
 
 impl TlsSetup {
     fn new(config: &ServerConfig) -> Result<TlsSetup> {
-        let provider = config.backend.provider();
+        let stack = config.backend.stack();
         let state = Self::build(
-            config.backend,
-            &provider,
+            stack.as_ref(),
             config.identity.clone(),
             Arc::new(config.trust.clone()),
             config.versions,
             config.resumption,
         )?;
         Ok(TlsSetup {
-            backend: config.backend,
-            provider,
+            stack,
             versions: config.versions,
             state: RwLock::new(Arc::new(state)),
         })
     }
 
     fn build(
-        backend: Backend,
-        provider: &Arc<rustls::crypto::CryptoProvider>,
+        stack: &dyn Stack,
         identity: Identity,
         trust: Arc<Trust>,
         versions: Versions,
         resumption: ServerResumption,
     ) -> Result<TlsState> {
-        let acceptors = if backend.is_openssl() {
-            let acceptor = |client_trust: Option<&Trust>| {
-                crate::ossl::OsslAcceptor::new(&identity, client_trust, versions, resumption, None)
-            };
-            Acceptors::Ossl {
-                tls: acceptor(None)?,
-                mtls: acceptor(Some(&trust))?,
-            }
-        } else {
-            let verifier = trust.verifier(provider).context("building the MTLS client verifier")?;
-            let tls = tls::server_config(backend, provider, &identity, None, versions, resumption)?;
-            let mtls = tls::server_config(backend, provider, &identity, Some(verifier), versions, resumption)?;
-            Acceptors::Rustls {
-                tls: TlsAcceptor::from(tls),
-                mtls: TlsAcceptor::from(mtls),
-            }
-        };
         Ok(TlsState {
+            tls: stack.acceptor(&identity, None, versions, resumption)?,
+            mtls: stack.acceptor(&identity, Some(&trust), versions, resumption)?,
             identity,
             trust,
             resumption,
-            acceptors,
         })
     }
 
@@ -370,8 +341,7 @@ impl RunningServer {
         let t = &self.shared.tls;
         let now = t.current();
         t.swap(TlsSetup::build(
-            t.backend,
-            &t.provider,
+            t.stack.as_ref(),
             now.identity.clone(),
             now.trust.clone(),
             t.versions,
@@ -388,8 +358,7 @@ impl RunningServer {
         let t = &self.shared.tls;
         let resumption = t.current().resumption;
         t.swap(TlsSetup::build(
-            t.backend,
-            &t.provider,
+            t.stack.as_ref(),
             identity,
             Arc::new(trust),
             t.versions,
@@ -559,14 +528,15 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        let state = (transport != Transport::Tcp).then(|| shared.tls.current());
+        let acceptor: Arc<dyn Acceptor> = match transport {
+            Transport::Tls => shared.tls.current().tls.clone(),
+            Transport::Mtls => shared.tls.current().mtls.clone(),
+            Transport::Tcp => Arc::new(Cleartext),
+        };
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let result = match state {
-                Some(state) => serve_tls(stream, &state, transport, &shared, shutdown).await,
-                None => serve_conn(stream, &shared, shutdown, BytesMut::new()).await,
-            };
+            let result = serve(stream, acceptor.as_ref(), transport, &shared, shutdown).await;
             if let Err(kind) = result {
                 debug!(%peer, transport = transport.as_str(), "connection ended: {kind}");
                 shared.counters.fail(&kind);
@@ -575,98 +545,49 @@ async fn accept_loop(
     }
 }
 
-async fn serve_tls(
+/// Runs the connection's handshake (none for TCP), admits it, and serves it.
+async fn serve(
     stream: TcpStream,
-    state: &TlsState,
+    acceptor: &dyn Acceptor,
     transport: Transport,
     shared: &Shared,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), FailureKind> {
-    let mtls = transport == Transport::Mtls;
-    let acceptor = match &state.acceptors {
-        Acceptors::Ossl { tls, mtls: m } => {
-            return serve_ossl(stream, if mtls { m } else { tls }, transport, shared, shutdown).await;
-        }
-        Acceptors::Rustls { tls, mtls: m } => {
-            if mtls {
-                m
-            } else {
-                tls
-            }
-        }
-    };
-    let mut tls = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
+    let accepted = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
         Err(_) => return Err(FailureKind::HandshakeTimeout),
-        Ok(Err(e)) => return Err(tls::classify_io(&e)),
-        Ok(Ok(s)) => s,
+        Ok(r) => r?,
     };
     let c = &shared.counters;
-    let (_, conn) = tls.get_mut();
-    let kind = conn.handshake_kind();
-    admit(
-        transport,
-        c,
-        conn.peer_certificates().unwrap_or_default(),
-        kind == Some(rustls::HandshakeKind::Resumed),
-    )?;
-    if kind == Some(rustls::HandshakeKind::FullWithHelloRetryRequest) {
-        c.handshakes_hrr.fetch_add(1, Ordering::Relaxed);
-    }
-    let (_, conn) = tls.get_mut();
-    // 0-RTT data is held by rustls apart from the ordinary stream: it is the start of the SIP
-    // byte stream, so it goes first into the connection's buffer.
-    let mut early = BytesMut::new();
-    if let Some(mut data) = conn.early_data() {
-        let mut chunk = [0u8; 4096];
-        loop {
-            match std::io::Read::read(&mut data, &mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => early.extend_from_slice(&chunk[..n]),
-            }
+    if accepted.secure {
+        admit(transport, c, accepted.peer_identified, accepted.resumed)?;
+        if accepted.hello_retry {
+            c.handshakes_hrr.fetch_add(1, Ordering::Relaxed);
         }
-        c.early_data_accepted.fetch_add(1, Ordering::Relaxed);
-        c.early_data_bytes.fetch_add(early.len() as u64, Ordering::Relaxed);
     }
-    serve_conn(tls, shared, shutdown, early).await
+    let mut early = BytesMut::new();
+    if let Some(data) = accepted.early_data {
+        c.early_data_accepted.fetch_add(1, Ordering::Relaxed);
+        c.early_data_bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        early = data;
+    }
+    serve_conn(accepted.stream, shared, shutdown, early).await
 }
 
 /// What every stack does once a handshake is done (the trust model, topology included, ran
 /// inside it): a resumed MTLS session must still carry the client's identity. Counts the
 /// handshake. The caller closes the connection on an error.
-fn admit(
-    transport: Transport,
-    c: &ServerCounters,
-    peer: &[CertificateDer<'_>],
-    resumed: bool,
-) -> Result<(), FailureKind> {
+fn admit(transport: Transport, c: &ServerCounters, peer_identified: bool, resumed: bool) -> Result<(), FailureKind> {
     c.handshakes_ok.fetch_add(1, Ordering::Relaxed);
     if resumed {
         c.handshakes_resumed.fetch_add(1, Ordering::Relaxed);
         if transport == Transport::Mtls {
-            if peer.is_empty() {
+            if !peer_identified {
                 return Err(FailureKind::Tls("mtls-resumed-without-identity".into()));
             }
             c.mtls_resumed_with_identity.fetch_add(1, Ordering::Relaxed);
         }
     }
     Ok(())
-}
-
-/// As [`serve_tls`], on the OpenSSL stack (no 0-RTT).
-async fn serve_ossl(
-    stream: TcpStream,
-    acceptor: &crate::ossl::OsslAcceptor,
-    transport: Transport,
-    shared: &Shared,
-    shutdown: watch::Receiver<bool>,
-) -> Result<(), FailureKind> {
-    let tls = match tokio::time::timeout(shared.handshake_timeout, acceptor.accept(stream)).await {
-        Err(_) => return Err(FailureKind::HandshakeTimeout),
-        Ok(r) => r?,
-    };
-    let peer = crate::ossl::peer_chain(tls.ssl());
-    admit(transport, &shared.counters, &peer, tls.ssl().session_reused())?;
-    serve_conn(Box::pin(tls), shared, shutdown, BytesMut::new()).await
 }
 
 /// Reads SIP off one connection and answers it until the peer closes, the connection idles

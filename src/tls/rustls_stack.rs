@@ -1,118 +1,322 @@
-//! TLS configuration for both roles, and what a handshake tells us.
+//! The rustls stack: configurations for both roles with the crypto provider of a
+//! [`Backend`], its dialer and acceptor, and what a handshake tells us.
 //!
 //! The crypto provider is a value chosen once and passed to every config builder
 //! (`builder_with_provider`); sipbench never installs or relies on a process-wide default
 //! provider.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
+use bytes::BytesMut;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::ClientCertVerifier;
 use rustls::{ClientConfig, CommonState, HandshakeKind, ServerConfig, SupportedProtocolVersion};
-use rustls_pki_types::{CertificateDer, ServerName};
-use serde::{Deserialize, Serialize};
+use rustls_pki_types::{PrivateKeyDer, ServerName};
+use tokio::net::TcpStream;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::failure::{FailureKind, kebab, variant_kebab};
-use crate::pki::{self, Identity};
-use crate::plan::{EarlyData, Resumption};
+use super::{
+    Accepted, Acceptor, Backend, BackendInfo, BoxFuture, ClientSettings, Dialer, Established, Incapable, Limits,
+    PeerKeyCache, Resumption, ServerResumption, SessionIo, Stack, Stream, Versions,
+};
+use crate::failure::{FailureKind, variant_kebab};
+use crate::pki::{Identity, KeyType};
 use crate::stats::Negotiated;
+use crate::trust::Trust;
 
-/// The crypto backends this binary has: each a rustls crypto provider.
-///
-/// With the cargo feature `fips`, `aws-lc-rs` is aws-lc-rs in FIPS mode (the FIPS module is
-/// linked instead of the ordinary one: one binary cannot have both, so a FIPS build reports
-/// itself as `aws-lc-rs-fips`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Backend {
-    /// rustls with the aws-lc-rs provider (FIPS mode in a `fips` build).
-    #[default]
-    #[value(alias = "aws-lc-rs-fips")]
-    #[serde(alias = "aws-lc-rs-fips")]
-    AwsLcRs,
-    /// rustls with the ring provider.
-    Ring,
-    /// rustls with the graviola provider (`rustls-graviola`).
-    Graviola,
-    /// OpenSSL (the system libssl, through `openssl` and `tokio-openssl`) as a separate TLS
-    /// stack: see [`crate::ossl`].
-    #[value(name = "openssl")]
-    #[serde(rename = "openssl")]
-    OpenSsl,
+/// The rustls provider of a rustls backend; `None` for OpenSSL.
+pub fn provider(backend: Backend) -> Option<Arc<CryptoProvider>> {
+    Some(Arc::new(match backend {
+        Backend::AwsLcRs => rustls::crypto::aws_lc_rs::default_provider(),
+        Backend::Ring => rustls::crypto::ring::default_provider(),
+        Backend::Graviola => rustls_graviola::default_provider(),
+        Backend::OpenSsl => return None,
+    }))
 }
 
-impl Backend {
-    /// Every backend of this binary.
-    pub const ALL: [Backend; 4] = [Backend::AwsLcRs, Backend::Ring, Backend::Graviola, Backend::OpenSsl];
+/// Every key exchange group a rustls backend implements (some are not offered by default).
+fn all_kx_groups(backend: Backend) -> &'static [&'static dyn rustls::crypto::SupportedKxGroup] {
+    match backend {
+        Backend::AwsLcRs | Backend::OpenSsl => rustls::crypto::aws_lc_rs::ALL_KX_GROUPS,
+        Backend::Ring => rustls::crypto::ring::ALL_KX_GROUPS,
+        Backend::Graviola => rustls_graviola::kx::ALL_KX_GROUPS,
+    }
+}
 
-    /// Whether sessions run on OpenSSL rather than rustls.
-    pub fn is_openssl(self) -> bool {
-        self == Backend::OpenSsl
+/// A stateless session ticketer from the backend's provider.
+pub fn ticketer(backend: Backend) -> Result<Arc<dyn rustls::server::ProducesTickets>, rustls::Error> {
+    match backend {
+        Backend::AwsLcRs | Backend::OpenSsl => rustls::crypto::aws_lc_rs::Ticketer::new(),
+        Backend::Ring => rustls::crypto::ring::Ticketer::new(),
+        Backend::Graviola => rustls_graviola::Ticketer::new(),
+    }
+}
+
+/// The rustls protocol version list.
+pub fn version_list(versions: Versions) -> &'static [&'static SupportedProtocolVersion] {
+    static TLS13: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
+    static TLS12: &[&SupportedProtocolVersion] = &[&rustls::version::TLS12];
+    static ANY: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13, &rustls::version::TLS12];
+    match versions {
+        Versions::Tls13 => TLS13,
+        Versions::Tls12 => TLS12,
+        Versions::Any => ANY,
+    }
+}
+
+/// rustls with one backend's crypto provider.
+#[derive(Debug)]
+pub struct RustlsStack {
+    backend: Backend,
+    provider: Arc<CryptoProvider>,
+}
+
+impl RustlsStack {
+    /// The stack of a rustls backend.
+    ///
+    /// # Panics
+    /// For [`Backend::OpenSsl`], which is not a rustls backend ([`Backend::stack`] never asks).
+    pub fn new(backend: Backend) -> RustlsStack {
+        let provider = provider(backend).expect("a rustls backend");
+        RustlsStack { backend, provider }
     }
 
-    /// The rustls provider for this backend: its own default cipher suites and key exchange
-    /// groups. For OpenSSL, whose sessions never use a rustls provider, the aws-lc-rs one, for
-    /// the checks sipbench makes outside the TLS stack (audits, certificate probes).
-    pub fn provider(self) -> Arc<CryptoProvider> {
-        Arc::new(match self {
-            Backend::AwsLcRs | Backend::OpenSsl => rustls::crypto::aws_lc_rs::default_provider(),
-            Backend::Ring => rustls::crypto::ring::default_provider(),
-            Backend::Graviola => rustls_graviola::default_provider(),
+    /// The provider narrowed to the settings' cipher suite and key exchange group pins.
+    fn pinned(&self, settings: &ClientSettings) -> Result<Arc<CryptoProvider>, Incapable> {
+        let mut provider = self.provider.clone();
+        if let Some(suite) = &settings.cipher_suite {
+            provider = with_suite(&provider, suite).map_err(|problem| Incapable {
+                field: "cipher_suite",
+                problem,
+            })?;
+        }
+        if let Some(group) = &settings.kx_group {
+            provider = with_kx_group(self.backend, &provider, group).map_err(|problem| Incapable {
+                field: "kx_group",
+                problem,
+            })?;
+        }
+        Ok(provider)
+    }
+}
+
+impl Stack for RustlsStack {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    fn check(
+        &self,
+        settings: &ClientSettings,
+        key_type: Option<KeyType>,
+        signing_key: Option<&PrivateKeyDer<'_>>,
+    ) -> Result<(), Incapable> {
+        let provider = self.pinned(settings)?;
+        if let Some(key_type) = key_type {
+            check_key_type(self.backend, &provider, key_type, signing_key).map_err(|problem| Incapable {
+                field: "key_type",
+                problem,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn dialer(
+        &self,
+        trust: &Trust,
+        identity: Option<&Identity>,
+        server_name: &str,
+        settings: &ClientSettings,
+    ) -> Result<Arc<dyn Dialer>> {
+        let provider = self.pinned(settings)?;
+        let verifier = trust.verifier(&provider)?;
+        let config = client_config(
+            &provider,
+            verifier,
+            identity,
+            settings.versions,
+            settings.resumption,
+            settings.session_cache,
+            settings.record_size,
+        )?;
+        let name = ServerName::try_from(server_name.to_owned())
+            .with_context(|| format!("{server_name}: not a DNS name or IP address"))?;
+        let connector = TlsConnector::from(config).early_data(settings.resumption == Resumption::Tls13EarlyData);
+        Ok(dialer(connector, name))
+    }
+
+    fn acceptor(
+        &self,
+        identity: &Identity,
+        client_trust: Option<&Trust>,
+        versions: Versions,
+        resumption: ServerResumption,
+    ) -> Result<Arc<dyn Acceptor>> {
+        let verifier = client_trust
+            .map(|t| t.verifier(&self.provider).map(|v| v as Arc<dyn ClientCertVerifier>))
+            .transpose()
+            .context("building the MTLS client verifier")?;
+        let config = server_config(self.backend, &self.provider, identity, verifier, versions, resumption)?;
+        Ok(Arc::new(RustlsAcceptor(TlsAcceptor::from(config))))
+    }
+
+    fn describe(&self, keys: &[(KeyType, PrivateKeyDer<'static>)]) -> BackendInfo {
+        let provider = &self.provider;
+        let group = |g: &&dyn rustls::crypto::SupportedKxGroup| g.name().as_str().unwrap_or("unknown").to_owned();
+        let kx_groups: Vec<String> = provider.kx_groups.iter().map(group).collect();
+        let mut info = BackendInfo {
+            name: self.backend.as_str().into(),
+            library: self.backend.library(),
+            fips: provider.fips(),
+            cipher_suites: provider
+                .cipher_suites
+                .iter()
+                .map(|s| s.suite().as_str().unwrap_or("unknown").to_owned())
+                .collect(),
+            kx_groups_on_request: all_kx_groups(self.backend)
+                .iter()
+                .map(group)
+                .filter(|g| !kx_groups.contains(g))
+                .collect(),
+            kx_groups,
+            key_types: Vec::new(),
+            key_types_not_supported: Vec::new(),
+        };
+        for (key_type, key) in keys {
+            match check_key_type(self.backend, provider, *key_type, Some(key)) {
+                Ok(()) => info.key_types.push(key_type.as_str().into()),
+                Err(e) => info.key_types_not_supported.push(format!("{key_type}: {e}")),
+            }
+        }
+        info
+    }
+}
+
+/// A dialer over a rustls connector built elsewhere (the audit builds its own), verifying
+/// servers for `name`.
+pub fn dialer(connector: TlsConnector, name: ServerName<'static>) -> Arc<dyn Dialer> {
+    Arc::new(RustlsDialer { connector, name })
+}
+
+/// Opens TLS sessions with one rustls client config (and so one session cache).
+struct RustlsDialer {
+    connector: TlsConnector,
+    name: ServerName<'static>,
+}
+
+impl Dialer for RustlsDialer {
+    fn dial<'a>(
+        &'a self,
+        addr: SocketAddr,
+        limits: Limits,
+        keys: &'a mut PeerKeyCache,
+    ) -> BoxFuture<'a, Result<(Stream, Established), FailureKind>> {
+        Box::pin(async move {
+            let (tcp, connect) = super::tcp::connect(addr, limits.connect).await?;
+            let t1 = Instant::now();
+            let stream =
+                match tokio::time::timeout(limits.handshake, self.connector.connect(self.name.clone(), tcp)).await {
+                    Err(_) => return Err(FailureKind::HandshakeTimeout),
+                    Ok(Err(e)) => return Err(super::classify_io(&e)),
+                    Ok(Ok(s)) => s,
+                };
+            let handshake = t1.elapsed();
+            let (_, conn) = stream.get_ref();
+            let est = if conn.is_handshaking() {
+                // 0-RTT: the first write goes as early data; the handshake completes under it.
+                Established {
+                    connect,
+                    handshake,
+                    negotiated: super::cleartext(),
+                    secure: true,
+                    resumed: true,
+                    early: true,
+                }
+            } else {
+                Established::handshaken(negotiated(conn, keys), connect, handshake)
+            };
+            Ok((Box::new(stream) as Stream, est))
         })
     }
+}
 
-    /// Every key exchange group the backend implements (some are not offered by default).
-    pub fn all_kx_groups(self) -> &'static [&'static dyn rustls::crypto::SupportedKxGroup] {
-        match self {
-            Backend::AwsLcRs | Backend::OpenSsl => rustls::crypto::aws_lc_rs::ALL_KX_GROUPS,
-            Backend::Ring => rustls::crypto::ring::ALL_KX_GROUPS,
-            Backend::Graviola => rustls_graviola::kx::ALL_KX_GROUPS,
-        }
+impl SessionIo for tokio_rustls::client::TlsStream<TcpStream> {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.get_ref().0.local_addr()
     }
 
-    /// A stateless session ticketer from this backend.
-    pub fn ticketer(self) -> Result<Arc<dyn rustls::server::ProducesTickets>, rustls::Error> {
-        match self {
-            Backend::AwsLcRs | Backend::OpenSsl => rustls::crypto::aws_lc_rs::Ticketer::new(),
-            Backend::Ring => rustls::crypto::ring::Ticketer::new(),
-            Backend::Graviola => rustls_graviola::Ticketer::new(),
-        }
+    fn secure(&self) -> bool {
+        true
     }
 
-    /// Stable name, as used on the command line and in results.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            #[cfg(not(feature = "fips"))]
-            Backend::AwsLcRs => "aws-lc-rs",
-            #[cfg(feature = "fips")]
-            Backend::AwsLcRs => "aws-lc-rs-fips",
-            Backend::Ring => "ring",
-            Backend::Graviola => "graviola",
-            Backend::OpenSsl => "openssl",
+    fn negotiated_late(&self, keys: &mut PeerKeyCache) -> Option<Negotiated> {
+        let (_, conn) = self.get_ref();
+        if conn.is_handshaking() {
+            return None;
         }
+        let mut n = negotiated(conn, keys);
+        if conn.is_early_data_accepted() {
+            n.handshake = "resumed-0rtt".into();
+        }
+        Some(n)
+    }
+}
+
+impl SessionIo for tokio_rustls::server::TlsStream<TcpStream> {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.get_ref().0.local_addr()
     }
 
-    /// The crate (and version) behind the provider.
-    pub fn library(self) -> String {
-        match self {
-            Backend::AwsLcRs => format!("aws-lc-rs {}", env!("SIPBENCH_AWS_LC_RS_VERSION")),
-            Backend::Ring => format!("ring {}", env!("SIPBENCH_RING_VERSION")),
-            Backend::Graviola => format!(
-                "graviola {} (rustls-graviola {})",
-                env!("SIPBENCH_GRAVIOLA_VERSION"),
-                env!("SIPBENCH_RUSTLS_GRAVIOLA_VERSION")
-            ),
-            Backend::OpenSsl => format!(
-                "{} (openssl crate {})",
-                openssl::version::version(),
-                env!("SIPBENCH_OPENSSL_CRATE_VERSION")
-            ),
-        }
+    fn secure(&self) -> bool {
+        true
     }
+}
+
+/// Runs rustls server handshakes with one server config.
+struct RustlsAcceptor(TlsAcceptor);
+
+impl Acceptor for RustlsAcceptor {
+    fn accept(&self, tcp: TcpStream) -> BoxFuture<'_, Result<Accepted, FailureKind>> {
+        Box::pin(async move {
+            let mut tls = self.0.accept(tcp).await.map_err(|e| super::classify_io(&e))?;
+            let (_, conn) = tls.get_mut();
+            let kind = conn.handshake_kind();
+            let peer_identified = conn.peer_certificates().is_some_and(|c| !c.is_empty());
+            // 0-RTT data is held by rustls apart from the ordinary stream: it is the start of
+            // the SIP byte stream, so it goes first into the connection's buffer.
+            let early_data = conn.early_data().map(|mut data| {
+                let mut early = BytesMut::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    match std::io::Read::read(&mut data, &mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => early.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                early
+            });
+            Ok(Accepted {
+                stream: Box::new(tls),
+                secure: true,
+                resumed: kind == Some(HandshakeKind::Resumed),
+                hello_retry: kind == Some(HandshakeKind::FullWithHelloRetryRequest),
+                peer_identified,
+                early_data,
+            })
+        })
+    }
+}
+
+/// A rustls error inside an I/O error, classified; `None` when it is not one.
+pub(crate) fn classify_own(err: &io::Error) -> Option<FailureKind> {
+    err.get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+        .map(classify_tls)
 }
 
 /// Checks that `backend` can verify signatures of `key_type` certificates and, given a key,
@@ -120,10 +324,9 @@ impl Backend {
 pub fn check_key_type(
     backend: Backend,
     provider: &CryptoProvider,
-    key_type: crate::pki::KeyType,
-    signing_key: Option<&rustls_pki_types::PrivateKeyDer<'_>>,
+    key_type: KeyType,
+    signing_key: Option<&PrivateKeyDer<'_>>,
 ) -> Result<(), String> {
-    use crate::pki::KeyType;
     use rustls::SignatureScheme as S;
     let wanted: &[S] = match key_type {
         KeyType::EcdsaP256 => &[S::ECDSA_NISTP256_SHA256],
@@ -159,7 +362,7 @@ pub fn with_kx_group(
     group: &str,
 ) -> Result<Arc<CryptoProvider>, String> {
     let name = |g: &&dyn rustls::crypto::SupportedKxGroup| g.name().as_str().unwrap_or("unknown").to_owned();
-    let all = backend.all_kx_groups();
+    let all = all_kx_groups(backend);
     let picked: Vec<_> = all
         .iter()
         .filter(|g| name(g).eq_ignore_ascii_case(group))
@@ -177,48 +380,6 @@ pub fn with_kx_group(
         kx_groups: picked,
         ..(**provider).clone()
     }))
-}
-
-/// Which TLS protocol versions a config offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Versions {
-    /// TLS 1.3 only.
-    #[default]
-    #[serde(rename = "1.3")]
-    #[value(name = "1.3")]
-    Tls13,
-    /// TLS 1.2 only.
-    #[serde(rename = "1.2")]
-    #[value(name = "1.2")]
-    Tls12,
-    /// Both; TLS 1.3 preferred.
-    #[serde(rename = "any")]
-    #[value(name = "any")]
-    Any,
-}
-
-impl Versions {
-    /// Stable name (`1.3`, `1.2`, `any`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Versions::Tls13 => "1.3",
-            Versions::Tls12 => "1.2",
-            Versions::Any => "any",
-        }
-    }
-
-    /// The rustls version list.
-    pub fn list(self) -> &'static [&'static SupportedProtocolVersion] {
-        static TLS13: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
-        static TLS12: &[&SupportedProtocolVersion] = &[&rustls::version::TLS12];
-        static ANY: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13, &rustls::version::TLS12];
-        match self {
-            Versions::Tls13 => TLS13,
-            Versions::Tls12 => TLS12,
-            Versions::Any => ANY,
-        }
-    }
 }
 
 /// The provider restricted to one cipher suite, or an error that lists the suites it has.
@@ -257,7 +418,7 @@ pub fn client_config(
     record_size: Option<usize>,
 ) -> Result<Arc<ClientConfig>> {
     let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(versions.list())
+        .with_protocol_versions(version_list(versions))
         .context("the crypto provider does not support the requested TLS versions")?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
@@ -353,59 +514,6 @@ impl rustls::client::ClientSessionStore for SessionCache {
     }
 }
 
-/// How the server resumes sessions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerResumption {
-    /// Issue stateless tickets (TLS 1.3 tickets and TLS 1.2 RFC 5077 tickets) instead of
-    /// keeping sessions in a cache.
-    pub stateless: bool,
-    /// Session cache entries (stateful resumption: TLS 1.3 ids and TLS 1.2 session ids).
-    pub cache: usize,
-    /// Advertised ticket lifetime.
-    pub ticket_lifetime: Duration,
-    /// Largest 0-RTT early data accepted (0: rejected). Needs stateful resumption.
-    pub max_early_data: u32,
-}
-
-impl Default for ServerResumption {
-    /// rustls's defaults: a 256-entry session cache, no ticketer, no early data.
-    fn default() -> Self {
-        ServerResumption {
-            stateless: false,
-            cache: 256,
-            ticket_lifetime: Duration::from_secs(2 * 3600),
-            max_early_data: 0,
-        }
-    }
-}
-
-impl ServerResumption {
-    /// What the embedded server needs for a phase's resumption mode.
-    pub fn for_phase(plan: &crate::plan::PhasePlan) -> ServerResumption {
-        let base = ServerResumption {
-            cache: plan.server_cache,
-            ticket_lifetime: plan.ticket_lifetime,
-            ..Default::default()
-        };
-        match plan.resumption {
-            Resumption::Off => ServerResumption::default(),
-            Resumption::Tls13Tickets | Resumption::Tls12Tickets => ServerResumption {
-                stateless: true,
-                ..base
-            },
-            Resumption::Tls13Stateful | Resumption::Tls12SessionId => base,
-            Resumption::Tls13EarlyData => ServerResumption {
-                max_early_data: if plan.early_data == EarlyData::Accept {
-                    16 * 1024
-                } else {
-                    0
-                },
-                ..base
-            },
-        }
-    }
-}
-
 /// Stateless tickets with a configurable advertised lifetime (aws-lc-rs's ticketer rotates its
 /// keys every six hours and accepts tickets for twice that).
 #[derive(Debug)]
@@ -439,7 +547,7 @@ pub fn server_config(
     resumption: ServerResumption,
 ) -> Result<Arc<ServerConfig>> {
     let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(versions.list())
+        .with_protocol_versions(version_list(versions))
         .context("the crypto provider does not support the requested TLS versions")?;
     let builder = match client_verifier {
         Some(verifier) => builder.with_client_cert_verifier(verifier),
@@ -450,29 +558,12 @@ pub fn server_config(
         .context("server certificate and key do not match or are unsupported")?;
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(resumption.cache.max(1));
     if resumption.stateless {
-        let inner = backend.ticketer().context("creating the session ticketer")?;
+        let inner = ticketer(backend).context("creating the session ticketer")?;
         let lifetime = resumption.ticket_lifetime.as_secs().clamp(1, u32::MAX.into()) as u32;
         config.ticketer = Arc::new(TicketLifetime { inner, lifetime });
     }
     config.max_early_data_size = resumption.max_early_data;
     Ok(Arc::new(config))
-}
-
-/// Classifies an I/O error from a TLS stream (or a plain socket) into a failure kind.
-pub fn classify_io(err: &io::Error) -> FailureKind {
-    if let Some(tls) = err.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-        return classify_tls(tls);
-    }
-    if err.get_ref().is_some_and(|e| e.is::<openssl::ssl::Error>()) {
-        return crate::ossl::classify_io(err, None);
-    }
-    match err.kind() {
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::UnexpectedEof => FailureKind::Reset,
-        kind => FailureKind::Io(kebab(&format!("{kind:?}"))),
-    }
 }
 
 /// Classifies a rustls error.
@@ -501,25 +592,6 @@ pub fn classify_tls(err: &rustls::Error) -> FailureKind {
 /// The reason name of a webpki error: its variant in kebab-case, without context.
 fn webpki_reason(e: &webpki::Error) -> String {
     variant_kebab(&format!("{e:?}"))
-}
-
-/// Remembers the description of the last peer certificate seen, so that the X.509 parse is done
-/// once per distinct certificate rather than once per handshake.
-#[derive(Debug, Default)]
-pub struct PeerKeyCache {
-    last: Option<(CertificateDer<'static>, String)>,
-}
-
-impl PeerKeyCache {
-    /// Describes `cert`'s public key (e.g. `ECDSA P-256`).
-    pub fn describe(&mut self, cert: &CertificateDer<'_>) -> &str {
-        let hit = matches!(&self.last, Some((c, _)) if c.as_ref() == cert.as_ref());
-        if !hit {
-            let d = pki::cert_key_description(cert);
-            self.last = Some((cert.clone().into_owned(), d));
-        }
-        &self.last.as_ref().expect("set above").1
-    }
 }
 
 /// Reads what a completed handshake negotiated.
@@ -565,20 +637,10 @@ pub fn handshake_kind(conn: &CommonState) -> &'static str {
     }
 }
 
-/// The negotiated tally entry for cleartext TCP sessions.
-pub fn cleartext() -> Negotiated {
-    Negotiated {
-        protocol: "none".into(),
-        cipher_suite: "none".into(),
-        kx_group: "none".into(),
-        peer_key: "none".into(),
-        handshake: "none".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::classify_io;
 
     #[test]
     fn classifies_rustls_errors() {

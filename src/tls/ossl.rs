@@ -7,7 +7,7 @@
 //! - [`negotiated`] names protocols, cipher suites and key exchange groups as rustls does
 //!   (`TLSv1_3`, `TLS13_AES_256_GCM_SHA384`, `TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256`,
 //!   `X25519`, `secp256r1`);
-//! - [`classify`] turns OpenSSL errors into the [`FailureKind`]s of [`crate::tls::classify_io`]
+//! - [`classify`] turns OpenSSL errors into the [`FailureKind`]s of [`super::classify_io`]
 //!   (`certificate:revoked`, `tls-alert-received:unknown-ca`, `reset`, ...).
 //!
 //! # Trust
@@ -70,10 +70,10 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
+use super::{PeerKeyCache, ServerResumption, Versions};
 use crate::failure::{FailureKind, kebab, variant_kebab};
 use crate::pki::Identity;
 use crate::stats::Negotiated;
-use crate::tls::{PeerKeyCache, ServerResumption, Versions};
 use crate::trust::{CrlExpiry, Refusal, Trust};
 
 /// The OpenSSL names of the TLS 1.3 cipher suites OpenSSL 3.0 implements.
@@ -84,6 +84,21 @@ pub(crate) const TLS13_SUITES: [&str; 5] = [
     "TLS_AES_128_CCM_SHA256",
     "TLS_AES_128_CCM_8_SHA256",
 ];
+
+/// The TLS 1.2 cipher suites OpenSSL 3.0 offers by default with ECDSA and RSA keys, by their
+/// rustls/IANA names, in its order.
+pub(crate) const TLS12_SUITES: [&str; 6] = [
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+];
+
+/// OpenSSL 3.0's default key exchange group list, in its order (the rest of [`GROUPS`] can be
+/// pinned).
+pub(crate) const DEFAULT_GROUPS: [&str; 5] = ["X25519", "secp256r1", "X448", "secp521r1", "secp384r1"];
 
 /// Key exchange groups accepted as pins: (rustls name, other accepted spellings, OpenSSL name).
 pub(crate) const GROUPS: [(&str, &[&str], &str); 8] = [
@@ -342,7 +357,7 @@ pub fn peer_chain(ssl: &SslRef) -> Vec<CertificateDer<'static>> {
 }
 
 /// Classifies an OpenSSL handshake (or I/O) error in the vocabulary of
-/// [`crate::tls::classify_io`]:
+/// [`super::classify_io`]:
 ///
 /// - an alert received from the peer: `tls-alert-received:<alert>` (`certificate-revoked`,
 ///   `unknown-ca`, `bad-certificate`, `certificate-expired`, `certificate-required`, ...);
@@ -353,7 +368,7 @@ pub fn peer_chain(ssl: &SslRef) -> Vec<CertificateDer<'static>> {
 ///   `tls:no-certificates-presented`; other OpenSSL errors `tls:<reason>` (kebab-case).
 pub fn classify(err: &ssl::Error, ssl: Option<&SslRef>) -> FailureKind {
     if let Some(io) = err.io_error() {
-        return crate::tls::classify_io(io);
+        return super::classify_transport(io);
     }
     if let Some(stack) = err.ssl_error() {
         let ssl_reasons = || {
@@ -398,12 +413,19 @@ pub fn classify(err: &ssl::Error, ssl: Option<&SslRef>) -> FailureKind {
 
 /// Classifies an I/O error from an OpenSSL stream after the handshake (an alert the peer sent
 /// late, as a TLS 1.3 server refusing a client certificate does, arrives on the first read): as
-/// [`classify`] when it wraps an OpenSSL error, otherwise as [`crate::tls::classify_io`].
+/// [`classify`] when it wraps an OpenSSL error, otherwise as [`super::classify_io`].
 pub fn classify_io(err: &io::Error, ssl: Option<&SslRef>) -> FailureKind {
     match err.get_ref().and_then(|e| e.downcast_ref::<ssl::Error>()) {
         Some(e) => classify(e, ssl),
-        None => crate::tls::classify_io(err),
+        None => super::classify_transport(err),
     }
+}
+
+/// An OpenSSL error inside an I/O error, classified; `None` when it is not one.
+pub(crate) fn classify_own(err: &io::Error) -> Option<FailureKind> {
+    err.get_ref()
+        .and_then(|e| e.downcast_ref::<ssl::Error>())
+        .map(|e| classify(e, None))
 }
 
 // OpenSSL constants the `openssl` crate does not export (`openssl/err.h`, `ssl.h`, `sslerr.h`).
@@ -1364,7 +1386,7 @@ mod tests {
     #[tokio::test]
     async fn openssl_client_interoperates_with_a_rustls_server() {
         let (pki, trust) = setup();
-        let provider = Backend::AwsLcRs.provider();
+        let provider = Backend::AwsLcRs.rustls_provider().expect("a rustls backend");
         let verifier: Arc<dyn rustls::server::danger::ClientCertVerifier> = trust.verifier(&provider).unwrap();
         let config = crate::tls::server_config(
             Backend::AwsLcRs,
@@ -1418,7 +1440,7 @@ mod tests {
     #[tokio::test]
     async fn rustls_client_interoperates_with_an_openssl_server() {
         let (pki, trust) = setup();
-        let provider = Backend::AwsLcRs.provider();
+        let provider = Backend::AwsLcRs.rustls_provider().expect("a rustls backend");
         for versions in [Versions::Tls13, Versions::Tls12] {
             let config = crate::tls::client_config(
                 &provider,
