@@ -8,7 +8,7 @@
 #     -Cllvm-args=-sanitizer-coverage-*) is made of stable -C flags, so with `--sanitizer none`
 #     a stable rustc builds and runs the targets: no nightly, no RUSTC_BOOTSTRAP.
 #   - What is lost is AddressSanitizer, which finds memory errors in unsafe code. The code under
-#     test is safe Rust (sipbench has no unsafe in src/trust or src/pki.rs; x509-parser, webpki,
+#     test is safe Rust (sipbench has no unsafe in src/trust or src/pki/; x509-parser, webpki,
 #     toml are safe); the C underneath (OpenSSL, aws-lc) would not be instrumented by ASan anyway.
 #     The bugs this finds are panics: index and slice bounds, unwrap/expect, and arithmetic
 #     overflow, which --debug-assertions turns on (-Cdebug-assertions implies overflow checks).
