@@ -1447,7 +1447,7 @@ mod tests {
                 trust.verifier(&provider).unwrap(),
                 Some(&pki.edge),
                 versions,
-                crate::plan::Resumption::Off,
+                crate::tls::Resumption::Off,
                 1,
                 None,
             )
@@ -1475,7 +1475,7 @@ mod tests {
             trust.verifier(&provider).unwrap(),
             Some(pki.bad(BadCert::Revoked)),
             Versions::Tls12,
-            crate::plan::Resumption::Off,
+            crate::tls::Resumption::Off,
             1,
             None,
         )
