@@ -18,7 +18,8 @@ use crate::sip::{Frame, Message, Method, Role};
 use crate::stats::Negotiated;
 use crate::tls::{self, PeerKeyCache};
 
-/// A SIP user agent client on one connection; owns its buffers so transactions do not allocate.
+/// A SIP user agent client on one [`Connection`], whose reused buffers keep transactions from
+/// allocating.
 pub struct SipClient {
     conn: Connection<Stream>,
     call_id: String,
