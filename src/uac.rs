@@ -347,3 +347,104 @@ fn failure(e: impl Into<ConnError>) -> FailureKind {
         ConnError::Truncated { .. } => FailureKind::Reset,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A client on a loopback connection and the server's end of it, read as SIP.
+    async fn pair() -> (SipClient, Connection<TcpStream>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let peer = Connection::new(server, Role::Server, crate::sip::DEFAULT_MAX_MESSAGE_SIZE);
+        (SipClient::new(Stream::Tcp(client), "example.test".into(), 1), peer)
+    }
+
+    fn response(status: u16, cseq: &str) -> Vec<u8> {
+        format!(
+            "SIP/2.0 {status} X\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\nCall-ID: c\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// The next request the peer reads: its CSeq.
+    async fn request(peer: &mut Connection<TcpStream>) -> (u32, Method) {
+        let Some(Frame::Message(b)) = peer.read_frame().await.unwrap() else {
+            panic!("a request")
+        };
+        Message::parse(&b).unwrap().cseq().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_transaction_skips_provisional_and_foreign_responses_and_reads_a_split_final_one() {
+        let (mut client, mut peer) = pair().await;
+        let server = tokio::spawn(async move {
+            assert_eq!(request(&mut peer).await, (1, Method::Options));
+            let last = response(200, "1 OPTIONS");
+            let first = [
+                response(100, "1 OPTIONS"),
+                response(200, "1 REGISTER"),
+                last[..20].to_vec(),
+            ]
+            .concat();
+            peer.write_all(&first).await.unwrap();
+            peer.flush_out().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            peer.write_all(&last[20..]).await.unwrap();
+            peer
+        });
+        let status = client.transaction(Method::Options, Duration::from_secs(5)).await;
+        assert_eq!(status, Ok(200));
+        let mut peer = server.await.unwrap();
+        let answered =
+            response(100, "1 OPTIONS").len() + response(200, "1 REGISTER").len() + response(200, "1 OPTIONS").len();
+        assert_eq!(client.bytes_in, answered as u64);
+
+        // The server closes in the middle of the next response: a reset.
+        let server = tokio::spawn(async move {
+            assert_eq!(request(&mut peer).await, (2, Method::Register));
+            peer.write_all(&response(200, "2 REGISTER")[..30]).await.unwrap();
+            peer.shutdown().await.unwrap();
+            peer
+        });
+        let status = client.transaction(Method::Register, Duration::from_secs(5)).await;
+        assert_eq!(status, Err(FailureKind::Reset));
+        drop(server.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_pipeline_settles_responses_out_of_order_and_refills_its_window() {
+        let (mut client, mut peer) = pair().await;
+        let server = tokio::spawn(async move {
+            let mut first = Vec::new();
+            for _ in 0..3 {
+                first.push(request(&mut peer).await);
+            }
+            assert_eq!(first.iter().map(|c| c.0).collect::<Vec<_>>(), [1, 2, 3]);
+            assert!(first.iter().all(|c| c.1 == Method::Message));
+            let answers = [
+                response(200, "3 MESSAGE"),
+                response(180, "1 MESSAGE"),
+                response(200, "1 MESSAGE"),
+                response(202, "2 MESSAGE"),
+            ];
+            peer.write_all(&answers.concat()).await.unwrap();
+            assert_eq!(request(&mut peer).await, (4, Method::Message));
+            peer.write_all(&response(486, "4 MESSAGE")).await.unwrap();
+            peer
+        });
+        let mut left = 4;
+        let mut more = || {
+            left -= 1;
+            left >= 0
+        };
+        let mut settled = Vec::new();
+        let mut record = |_sent: Instant, r: Result<u16, FailureKind>| settled.push(r);
+        let r = client.pipeline(3, Duration::from_secs(5), &mut more, &mut record).await;
+        assert_eq!(r, Ok(()));
+        assert_eq!(settled, [Ok(200), Ok(200), Ok(202), Err(FailureKind::SipStatus(486))]);
+        drop(server.await.unwrap());
+    }
+}
