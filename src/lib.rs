@@ -7,6 +7,8 @@
 //!
 //! ## Map
 //! - [`sip`]: the SIP codec and stream framer. Pure: no I/O, no clocks.
+//! - [`connection`]: one SIP connection (socket, read buffer and framer, output buffer), read
+//!   by the client ([`uac`]), the server and the audit alike.
 //! - [`pki`]: throwaway PKIs (enterprise CA, partner CA, server, edge and client certificates)
 //!   and loading of user-supplied PEM; [`forge`]: certificates made to attack the trust model.
 //! - [`tls`]: the TLS stacks (rustls with a crypto provider per backend; OpenSSL) and the
@@ -33,6 +35,7 @@ pub mod backends;
 pub mod bulk;
 pub mod cli;
 pub mod compare;
+pub mod connection;
 pub mod failure;
 pub mod forge;
 pub mod generator;

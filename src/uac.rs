@@ -1,28 +1,27 @@
 //! The SIP user agent client: requests and transactions over one established connection.
 //!
-//! Used by the generator's workloads and by the audit. Requests are written into a reused
-//! buffer; responses are matched to their request by CSeq.
+//! Used by the generator's workloads and by the audit. Requests are written into the
+//! connection's reused output buffer; responses are read with [`Connection::read_frame`] and
+//! matched to their request by CSeq.
 
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::connection::{ConnError, Connection};
 use crate::failure::FailureKind;
 use crate::plan::Txn;
-use crate::sip::{Frame, Framer, Message, Role};
+use crate::sip::{Frame, Message, Method, Role};
 use crate::stats::Negotiated;
+use crate::tls::PeerKeyCache;
 use crate::tls::Stream;
-use crate::tls::{self, PeerKeyCache};
 
-/// A SIP user agent client on one connection; owns its buffers so transactions do not allocate.
+/// A SIP user agent client on one [`Connection`], whose reused buffers keep transactions from
+/// allocating.
 pub struct SipClient {
-    stream: Stream,
-    framer: Framer,
-    buf: BytesMut,
-    out: Vec<u8>,
+    conn: Connection<Stream>,
     call_id: String,
     from_tag: String,
     user: String,
@@ -45,10 +44,7 @@ impl SipClient {
         let local = stream.local_addr().ok();
         let transport = if stream.secure() { "TLS" } else { "TCP" };
         SipClient {
-            stream,
-            framer: Framer::new(Role::Client, crate::sip::DEFAULT_MAX_MESSAGE_SIZE),
-            buf: BytesMut::with_capacity(8 * 1024),
-            out: Vec::with_capacity(2 * 1024),
+            conn: Connection::new(stream, Role::Client, crate::sip::DEFAULT_MAX_MESSAGE_SIZE),
             call_id: format!("{id:x}-{:x}@sipbench", std::process::id()),
             from_tag: format!("t{id:x}"),
             user: format!("u{id}"),
@@ -69,32 +65,33 @@ impl SipClient {
         &mut self,
         txn: Txn,
         timeout: Duration,
-        record: &mut impl FnMut(&'static str, Duration, Result<u16, FailureKind>),
+        record: &mut impl FnMut(Method, Duration, Result<u16, FailureKind>),
     ) -> Result<(), FailureKind> {
-        match txn {
+        let method = match txn {
             Txn::Invite => {
                 let t = Instant::now();
-                let r = self.transaction("INVITE", timeout).await;
-                record("INVITE", t.elapsed(), r.clone());
+                let r = self.transaction(Method::Invite, timeout).await;
+                record(Method::Invite, t.elapsed(), r.clone());
                 r?;
                 self.send_ack().await?;
                 let t = Instant::now();
-                let r = self.transaction("BYE", timeout).await;
-                record("BYE", t.elapsed(), r.clone());
-                r.map(|_| ())
+                let r = self.transaction(Method::Bye, timeout).await;
+                record(Method::Bye, t.elapsed(), r.clone());
+                return r.map(|_| ());
             }
-            other => {
-                let t = Instant::now();
-                let r = self.transaction(other.as_str(), timeout).await;
-                record(other.as_str(), t.elapsed(), r.clone());
-                r.map(|_| ())
-            }
-        }
+            Txn::Register => Method::Register,
+            Txn::Options => Method::Options,
+            Txn::Message => Method::Message,
+        };
+        let t = Instant::now();
+        let r = self.transaction_with(&method, "", timeout).await;
+        record(method, t.elapsed(), r.clone());
+        r.map(|_| ())
     }
 
     /// Sends one request and waits for its final response; returns the status (< 400) or the failure.
-    pub async fn transaction(&mut self, method: &'static str, timeout: Duration) -> Result<u16, FailureKind> {
-        self.transaction_with(method, "", timeout).await
+    pub async fn transaction(&mut self, method: Method, timeout: Duration) -> Result<u16, FailureKind> {
+        self.transaction_with(&method, "", timeout).await
     }
 
     /// Asks the server to switch this connection to bulk streaming ([`crate::bulk`]) and, on
@@ -105,28 +102,21 @@ impl SipClient {
         timeout: Duration,
     ) -> Result<(Stream, BytesMut, u64), FailureKind> {
         let header = format!("{}: {}\r\n", crate::bulk::HEADER, mode.as_str());
-        self.transaction_with("OPTIONS", &header, timeout).await?;
-        Ok((self.stream, self.buf, self.bytes_out))
+        self.transaction_with(&Method::Options, &header, timeout).await?;
+        let (stream, leftover) = self.conn.into_parts();
+        Ok((stream, leftover, self.bytes_out))
     }
 
-    async fn transaction_with(
-        &mut self,
-        method: &'static str,
-        extra: &str,
-        timeout: Duration,
-    ) -> Result<u16, FailureKind> {
+    async fn transaction_with(&mut self, method: &Method, extra: &str, timeout: Duration) -> Result<u16, FailureKind> {
         self.cseq += 1;
         self.branch_seq += 1;
-        self.out.clear();
+        self.conn.out().clear();
         self.write_request(method);
         if !extra.is_empty() {
             // Extra headers go just before the final User-Agent and Content-Length lines.
-            let at = self
-                .out
-                .windows(12)
-                .rposition(|w| w == b"User-Agent: ")
-                .unwrap_or(self.out.len());
-            self.out.splice(at..at, extra.bytes());
+            let out = self.conn.out();
+            let at = out.windows(12).rposition(|w| w == b"User-Agent: ").unwrap_or(out.len());
+            out.splice(at..at, extra.bytes());
         }
         match tokio::time::timeout(timeout, self.exchange(method)).await {
             Err(_) => Err(FailureKind::SipTimeout),
@@ -135,78 +125,57 @@ impl SipClient {
         }
     }
 
-    async fn exchange(&mut self, method: &'static str) -> Result<u16, FailureKind> {
-        self.stream
-            .write_all(&self.out)
-            .await
-            .map_err(|e| tls::classify_io(&e))?;
-        self.stream.flush().await.map_err(|e| tls::classify_io(&e))?;
-        self.bytes_out += self.out.len() as u64;
+    async fn exchange(&mut self, method: &Method) -> Result<u16, FailureKind> {
+        self.bytes_out += self.conn.flush_out().await.map_err(failure)? as u64;
         let cseq = self.cseq;
         loop {
-            while let Some(frame) = self
-                .framer
-                .decode(&mut self.buf)
-                .map_err(|e| protocol(&format!("{e:?}")))?
-            {
-                let Frame::Message(bytes) = frame else { continue };
-                self.bytes_in += bytes.len() as u64;
-                let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
-                let Message::Response(resp) = &msg else { continue };
-                // Skip responses to something else (e.g. a late INVITE 200 retransmission).
-                match msg.cseq() {
-                    Some((n, m)) if n == cseq && m.as_str() == method => {}
-                    _ => continue,
-                }
-                if resp.status >= 200 {
-                    return Ok(resp.status);
-                }
+            let Some(frame) = self.conn.read_frame().await.map_err(failure)? else {
+                return Err(FailureKind::Reset);
+            };
+            let Frame::Message(bytes) = frame else { continue };
+            self.bytes_in += bytes.len() as u64;
+            let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
+            let Message::Response(resp) = &msg else { continue };
+            // Skip responses to something else (e.g. a late INVITE 200 retransmission).
+            match msg.cseq() {
+                Some((n, m)) if n == cseq && m == *method => {}
+                _ => continue,
             }
-            match self.stream.read_buf(&mut self.buf).await {
-                Ok(0) => return Err(FailureKind::Reset),
-                Ok(_) => {}
-                Err(e) => return Err(tls::classify_io(&e)),
+            if resp.status >= 200 {
+                return Ok(resp.status);
             }
         }
     }
 
     async fn send_ack(&mut self) -> Result<(), FailureKind> {
-        self.out.clear();
+        self.conn.out().clear();
         self.branch_seq += 1;
-        self.write_request("ACK");
-        self.stream
-            .write_all(&self.out)
-            .await
-            .map_err(|e| tls::classify_io(&e))?;
-        self.stream.flush().await.map_err(|e| tls::classify_io(&e))?;
-        self.bytes_out += self.out.len() as u64;
+        self.write_request(&Method::Ack);
+        self.bytes_out += self.conn.flush_out().await.map_err(failure)? as u64;
         Ok(())
     }
 
-    /// Writes a request into `self.out` (no allocation beyond the reused buffer).
-    fn write_request(&mut self, method: &'static str) {
+    /// Writes a request into the connection's output buffer (no allocation beyond the reused
+    /// buffer).
+    fn write_request(&mut self, method: &Method) {
         let message_body = self.message_body.clone();
         let body: &[u8] = match method {
-            "MESSAGE" => &message_body,
-            "INVITE" => SDP_OFFER,
+            Method::Message => &message_body,
+            Method::Invite => SDP_OFFER,
             _ => b"",
         };
-        let (cseq_method, cseq) = if method == "ACK" {
-            ("ACK", self.cseq)
-        } else {
-            (method, self.cseq)
-        };
+        let cseq = self.cseq;
         let d = &*self.domain;
-        let (uri_user, to_user) = if method == "REGISTER" {
+        let (uri_user, to_user) = if *method == Method::Register {
             ("", self.user.as_str())
         } else {
             ("uas@", "uas")
         };
-        let o = &mut self.out;
+        let o = self.conn.out();
         // write! into a Vec<u8> cannot fail.
         let _ = write!(
             o,
-            "{method} sip:{uri_user}{d} SIP/2.0\r\nVia: SIP/2.0/{t} {l};branch=z9hG4bK{ft}.{b:x}\r\nMax-Forwards: 70\r\nFrom: <sip:{u}@{d}>;tag={ft}\r\nTo: <sip:{to_user}@{d}>\r\nCall-ID: {ci}\r\nCSeq: {cseq} {cseq_method}\r\nContact: <sip:{u}@{l};transport={tl}>\r\n",
+            "{method} sip:{uri_user}{d} SIP/2.0\r\nVia: SIP/2.0/{t} {l};branch=z9hG4bK{ft}.{b:x}\r\nMax-Forwards: 70\r\nFrom: <sip:{u}@{d}>;tag={ft}\r\nTo: <sip:{to_user}@{d}>\r\nCall-ID: {ci}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{u}@{l};transport={tl}>\r\n",
             t = self.transport,
             l = self.local,
             b = self.branch_seq,
@@ -216,9 +185,9 @@ impl SipClient {
             tl = if self.transport == "TLS" { "tls" } else { "tcp" },
         );
         match method {
-            "REGISTER" => o.extend_from_slice(b"Expires: 3600\r\n"),
-            "MESSAGE" => o.extend_from_slice(b"Content-Type: text/plain\r\n"),
-            "INVITE" => o.extend_from_slice(b"Content-Type: application/sdp\r\n"),
+            Method::Register => o.extend_from_slice(b"Expires: 3600\r\n"),
+            Method::Message => o.extend_from_slice(b"Content-Type: text/plain\r\n"),
+            Method::Invite => o.extend_from_slice(b"Content-Type: application/sdp\r\n"),
             _ => {}
         }
         let _ = write!(
@@ -234,7 +203,7 @@ impl SipClient {
     /// handshake kind `resumed-0rtt` when the server accepted the early data (else `resumed`
     /// or `full`, the request having been sent again after the handshake).
     pub fn finish_early(&self, keys: &mut PeerKeyCache) -> Option<Negotiated> {
-        self.stream.negotiated_late(keys)
+        self.conn.get_ref().negotiated_late(keys)
     }
 
     /// Sets the body of MESSAGE requests.
@@ -245,8 +214,8 @@ impl SipClient {
     /// Sends MESSAGE requests back to back with up to `window` outstanding, as long as `more()`
     /// says so, then waits for the outstanding ones. Requests that fit the window are written
     /// together. `record(sent_at, result)` is called once per request, when its final response
-    /// arrives (matched by CSeq). A response later than `timeout` after the last progress ends
-    /// it with a SIP timeout.
+    /// arrives (matched by CSeq). A response later than `timeout` after the previous one (or
+    /// after the last write) ends it with a SIP timeout.
     pub async fn pipeline(
         &mut self,
         window: usize,
@@ -259,7 +228,7 @@ impl SipClient {
         let mut sending = true;
         loop {
             if sending && outstanding.len() < window {
-                self.out.clear();
+                self.conn.out().clear();
                 let now = Instant::now();
                 while outstanding.len() < window {
                     if !more() {
@@ -268,77 +237,72 @@ impl SipClient {
                     }
                     self.cseq += 1;
                     self.branch_seq += 1;
-                    self.write_request("MESSAGE");
+                    self.write_request(&Method::Message);
                     outstanding.push_back((self.cseq, now));
                 }
-                if !self.out.is_empty() {
-                    self.stream
-                        .write_all(&self.out)
-                        .await
-                        .map_err(|e| tls::classify_io(&e))?;
-                    self.stream.flush().await.map_err(|e| tls::classify_io(&e))?;
-                    self.bytes_out += self.out.len() as u64;
-                }
+                // Nothing queued (the window was refilled by nothing): no write.
+                self.bytes_out += self.conn.flush_out().await.map_err(failure)? as u64;
             }
             if outstanding.is_empty() {
                 return Ok(());
             }
-            let read = tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await;
-            match read {
+            // Wait for one frame, then take every frame that arrived with it before writing
+            // again, so that the requests that refill the window go out together.
+            let mut frame = match tokio::time::timeout(timeout, self.conn.read_frame()).await {
                 Err(_) => return Err(FailureKind::SipTimeout),
-                Ok(Ok(0)) => return Err(FailureKind::Reset),
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(tls::classify_io(&e)),
-            }
-            while let Some(frame) = self
-                .framer
-                .decode(&mut self.buf)
-                .map_err(|e| protocol(&format!("{e:?}")))?
-            {
-                let Frame::Message(bytes) = frame else { continue };
-                self.bytes_in += bytes.len() as u64;
-                let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
-                let Message::Response(resp) = &msg else { continue };
-                if resp.status < 200 {
-                    continue;
-                }
-                let Some((n, _)) = msg.cseq() else { continue };
-                if let Some(i) = outstanding.iter().position(|(c, _)| *c == n) {
-                    let (_, sent) = outstanding.remove(i).expect("index found above");
-                    let r = if resp.status >= 400 {
-                        Err(FailureKind::SipStatus(resp.status))
-                    } else {
-                        Ok(resp.status)
-                    };
-                    record(sent, r);
+                Ok(Ok(None)) => return Err(FailureKind::Reset),
+                Ok(Ok(Some(frame))) => frame,
+                Ok(Err(e)) => return Err(failure(e)),
+            };
+            loop {
+                self.settle(frame, &mut outstanding, record)?;
+                match self.conn.decode_buffered().map_err(failure)? {
+                    Some(f) => frame = f,
+                    None => break,
                 }
             }
         }
     }
 
+    /// A frame read by [`SipClient::pipeline`]: a final response settles its outstanding
+    /// request, which is then recorded.
+    fn settle(
+        &mut self,
+        frame: Frame,
+        outstanding: &mut std::collections::VecDeque<(u32, Instant)>,
+        record: &mut impl FnMut(Instant, Result<u16, FailureKind>),
+    ) -> Result<(), FailureKind> {
+        let Frame::Message(bytes) = frame else { return Ok(()) };
+        self.bytes_in += bytes.len() as u64;
+        let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
+        let Message::Response(resp) = &msg else { return Ok(()) };
+        if resp.status < 200 {
+            return Ok(());
+        }
+        let Some((n, _)) = msg.cseq() else { return Ok(()) };
+        if let Some(i) = outstanding.iter().position(|(c, _)| *c == n) {
+            let (_, sent) = outstanding.remove(i).expect("index found above");
+            let r = if resp.status >= 400 {
+                Err(FailureKind::SipStatus(resp.status))
+            } else {
+                Ok(resp.status)
+            };
+            record(sent, r);
+        }
+        Ok(())
+    }
+
     /// Sends a CRLF keep-alive ping and waits for the pong.
     pub async fn ping(&mut self, timeout: Duration) -> Result<(), FailureKind> {
         let fut = async {
-            self.stream
-                .write_all(b"\r\n\r\n")
-                .await
-                .map_err(|e| tls::classify_io(&e))?;
-            self.stream.flush().await.map_err(|e| tls::classify_io(&e))?;
+            self.conn.out().clear();
+            crate::sip::encode_ping(self.conn.out());
+            self.conn.flush_out().await.map_err(failure)?;
             loop {
-                if let Some(f) = self
-                    .framer
-                    .decode(&mut self.buf)
-                    .map_err(|e| protocol(&format!("{e:?}")))?
-                {
-                    if f == Frame::Pong {
-                        return Ok(());
-                    }
-                    continue;
-                }
-                match self.stream.read_buf(&mut self.buf).await {
-                    Ok(0) => return Err(FailureKind::Reset),
-                    Ok(_) => {}
-                    Err(e) => return Err(tls::classify_io(&e)),
+                match self.conn.read_frame().await.map_err(failure)? {
+                    None => return Err(FailureKind::Reset),
+                    Some(Frame::Pong) => return Ok(()),
+                    Some(_) => {}
                 }
             }
         };
@@ -349,7 +313,7 @@ impl SipClient {
 
     /// Sends TLS close_notify (or FIN) and drops the connection.
     pub async fn close(mut self) {
-        let _ = tokio::time::timeout(Duration::from_millis(500), self.stream.shutdown()).await;
+        let _ = tokio::time::timeout(Duration::from_millis(500), self.conn.shutdown()).await;
     }
 }
 
@@ -357,4 +321,110 @@ const SDP_OFFER: &[u8] = b"v=0\r\no=sipbench 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN
 
 fn protocol(what: &str) -> FailureKind {
     FailureKind::SipProtocol(crate::failure::variant_kebab(what))
+}
+
+/// What a connection error means for the client: the one place I/O errors are classified.
+fn failure(e: impl Into<ConnError>) -> FailureKind {
+    FailureKind::from(e.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A client on a loopback connection and the server's end of it, read as SIP.
+    async fn pair() -> (SipClient, Connection<TcpStream>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let peer = Connection::new(server, Role::Server, crate::sip::DEFAULT_MAX_MESSAGE_SIZE);
+        (SipClient::new(Box::new(client), "example.test".into(), 1), peer)
+    }
+
+    fn response(status: u16, cseq: &str) -> Vec<u8> {
+        format!(
+            "SIP/2.0 {status} X\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\nCall-ID: c\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// The next request the peer reads: its CSeq.
+    async fn request(peer: &mut Connection<TcpStream>) -> (u32, Method) {
+        let Some(Frame::Message(b)) = peer.read_frame().await.unwrap() else {
+            panic!("a request")
+        };
+        Message::parse(&b).unwrap().cseq().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_transaction_skips_provisional_and_foreign_responses_and_reads_a_split_final_one() {
+        let (mut client, mut peer) = pair().await;
+        let server = tokio::spawn(async move {
+            assert_eq!(request(&mut peer).await, (1, Method::Options));
+            let last = response(200, "1 OPTIONS");
+            let first = [
+                response(100, "1 OPTIONS"),
+                response(200, "1 REGISTER"),
+                last[..20].to_vec(),
+            ]
+            .concat();
+            peer.write_all(&first).await.unwrap();
+            peer.flush_out().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            peer.write_all(&last[20..]).await.unwrap();
+            peer
+        });
+        let status = client.transaction(Method::Options, Duration::from_secs(5)).await;
+        assert_eq!(status, Ok(200));
+        let mut peer = server.await.unwrap();
+        let answered =
+            response(100, "1 OPTIONS").len() + response(200, "1 REGISTER").len() + response(200, "1 OPTIONS").len();
+        assert_eq!(client.bytes_in, answered as u64);
+
+        // The server closes in the middle of the next response: a reset.
+        let server = tokio::spawn(async move {
+            assert_eq!(request(&mut peer).await, (2, Method::Register));
+            peer.write_all(&response(200, "2 REGISTER")[..30]).await.unwrap();
+            peer.shutdown().await.unwrap();
+            peer
+        });
+        let status = client.transaction(Method::Register, Duration::from_secs(5)).await;
+        assert_eq!(status, Err(FailureKind::Reset));
+        drop(server.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_pipeline_settles_responses_out_of_order_and_refills_its_window() {
+        let (mut client, mut peer) = pair().await;
+        let server = tokio::spawn(async move {
+            let mut first = Vec::new();
+            for _ in 0..3 {
+                first.push(request(&mut peer).await);
+            }
+            assert_eq!(first.iter().map(|c| c.0).collect::<Vec<_>>(), [1, 2, 3]);
+            assert!(first.iter().all(|c| c.1 == Method::Message));
+            let answers = [
+                response(200, "3 MESSAGE"),
+                response(180, "1 MESSAGE"),
+                response(200, "1 MESSAGE"),
+                response(202, "2 MESSAGE"),
+            ];
+            peer.write_all(&answers.concat()).await.unwrap();
+            assert_eq!(request(&mut peer).await, (4, Method::Message));
+            peer.write_all(&response(486, "4 MESSAGE")).await.unwrap();
+            peer
+        });
+        let mut left = 4;
+        let mut more = || {
+            left -= 1;
+            left >= 0
+        };
+        let mut settled = Vec::new();
+        let mut record = |_sent: Instant, r: Result<u16, FailureKind>| settled.push(r);
+        let r = client.pipeline(3, Duration::from_secs(5), &mut more, &mut record).await;
+        assert_eq!(r, Ok(()));
+        assert_eq!(settled, [Ok(200), Ok(200), Ok(202), Err(FailureKind::SipStatus(486))]);
+        drop(server.await.unwrap());
+    }
 }

@@ -12,6 +12,7 @@ use sipbench::audit;
 use sipbench::generator::session::{self, Endpoint};
 use sipbench::pki::{self, BadCert, CaName, files};
 use sipbench::plan::{Mode, Resumption, Txn, Workload};
+use sipbench::sip::Method;
 use sipbench::tls::{self, Backend, PeerKeyCache, Versions};
 use sipbench::trust::Trust;
 use sipbench::uac::SipClient;
@@ -56,7 +57,10 @@ fn a_run_across_reloads_loses_no_session_and_a_newly_revoked_certificate_is_refu
             .await
             .unwrap();
         let mut sip = SipClient::new(stream, ep.domain.clone(), 7);
-        assert_eq!(sip.transaction("OPTIONS", Duration::from_secs(5)).await.unwrap(), 200);
+        assert_eq!(
+            sip.transaction(Method::Options, Duration::from_secs(5)).await.unwrap(),
+            200
+        );
         sip
     });
 
@@ -79,7 +83,10 @@ fn a_run_across_reloads_loses_no_session_and_a_newly_revoked_certificate_is_refu
     assert!(phase.sessions.ok > 100, "{:?}", phase.sessions);
     assert_eq!(phase.sessions.failed, 0, "{:?}", phase.failures);
     rt.block_on(async {
-        assert_eq!(held.transaction("OPTIONS", Duration::from_secs(5)).await.unwrap(), 200);
+        assert_eq!(
+            held.transaction(Method::Options, Duration::from_secs(5)).await.unwrap(),
+            200
+        );
     });
 
     // Revoke the edge certificate in a new CRL and reload: new sessions with it are refused,
@@ -107,7 +114,10 @@ fn a_run_across_reloads_loses_no_session_and_a_newly_revoked_certificate_is_refu
         "a revoked certificate must be refused after the reload"
     );
     rt.block_on(async {
-        assert_eq!(held.transaction("OPTIONS", Duration::from_secs(5)).await.unwrap(), 200);
+        assert_eq!(
+            held.transaction(Method::Options, Duration::from_secs(5)).await.unwrap(),
+            200
+        );
         held.close().await;
     });
     let stats = srv.stop();

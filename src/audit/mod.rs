@@ -352,7 +352,7 @@ pub async fn attempt(addr: SocketAddr, connector: impl Into<Connector>, name: &s
     let mut keys = PeerKeyCache::default();
     let (stream, est) = session::establish(&ep, 0, false, limits(), &mut keys).await?;
     let mut sip = SipClient::new(stream, ep.domain.clone(), 1);
-    let status = sip.transaction("OPTIONS", STEP_TIMEOUT).await;
+    let status = sip.transaction(crate::sip::Method::Options, STEP_TIMEOUT).await;
     // A 0-RTT session's handshake completes under its first request.
     if est.early {
         sip.finish_early(&mut keys);

@@ -535,7 +535,7 @@ async fn one_session(
     let share = plan.bad_cert_share;
     let bad = plan.bad_cert.is_some() && ((id + 1) as f64 * share).floor() > (id as f64 * share).floor();
     let est = ctx.establish_as(worker, bad, keys).await;
-    let mut txns: Vec<(&'static str, Duration, Result<u16, FailureKind>)> = Vec::new();
+    let mut txns: Vec<(crate::sip::Method, Duration, Result<u16, FailureKind>)> = Vec::new();
     let mut late = None;
     let result = match est {
         Err(kind) => Err((kind, None)),
@@ -600,7 +600,7 @@ async fn one_session(
         s.negotiated(n);
     }
     for (m, d, r) in &txns {
-        record_txn(&mut s, m, *d, *d, r);
+        record_txn(&mut s, m.as_str(), *d, *d, r);
     }
     match result {
         Ok(_) => {
@@ -687,7 +687,7 @@ async fn kept_session(
         let failed = {
             let mut s = lock(&shard);
             for (m, d, r) in &rec {
-                record_txn(&mut s, m, *d, *d, r);
+                record_txn(&mut s, m.as_str(), *d, *d, r);
             }
             match r {
                 Err(kind) => {
@@ -709,7 +709,7 @@ async fn kept_session(
     if plan.workload == Workload::Hold {
         check.wait().await;
         let t = Instant::now();
-        let r = client.transaction("OPTIONS", plan.sip_timeout).await;
+        let r = client.transaction(crate::sip::Method::Options, plan.sip_timeout).await;
         {
             let mut s = lock(&shard);
             record_txn(&mut s, "OPTIONS", t.elapsed(), t.elapsed(), &r);
@@ -799,7 +799,7 @@ async fn kept_session(
                 // The first step of a transaction carries the wait before it was sent.
                 let mut lag = sent.saturating_duration_since(intended);
                 for (m, d, r) in &rec {
-                    record_txn(&mut s, m, *d + lag, *d, r);
+                    record_txn(&mut s, m.as_str(), *d + lag, *d, r);
                     lag = Duration::ZERO;
                 }
                 if let Err(kind) = &r {
@@ -992,7 +992,10 @@ async fn storm_session(
     let first = match opened {
         Ok((stream, _)) => {
             let mut client = SipClient::new(stream, ctx.endpoint.domain.clone(), id);
-            client.transaction("REGISTER", plan.sip_timeout).await.map(|_| client)
+            client
+                .transaction(crate::sip::Method::Register, plan.sip_timeout)
+                .await
+                .map(|_| client)
         }
         Err(kind) => Err(kind),
     };
@@ -1032,7 +1035,7 @@ async fn storm_session(
         };
         let mut client = SipClient::new(stream, ctx.endpoint.domain.clone(), id);
         let t = Instant::now();
-        let r = client.transaction("REGISTER", plan.sip_timeout).await;
+        let r = client.transaction(crate::sip::Method::Register, plan.sip_timeout).await;
         let now = Instant::now();
         let ok = r.is_ok();
         {

@@ -29,12 +29,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, info, warn};
 
+use crate::connection::{ConnError, Connection};
 use crate::failure::FailureKind;
 use crate::pki::Identity;
 use crate::pool::Pool;
-use crate::sip::{Frame, Framer, Message, Role};
+use crate::sip::{Frame, Message, Role};
 use crate::tls::tcp::Cleartext;
-use crate::tls::{self, Acceptor, Backend, ServerResumption, Stack, Versions};
+use crate::tls::{Acceptor, Backend, ServerResumption, Stack, Versions};
 use crate::trust::Trust;
 use registrar::Registrar;
 
@@ -591,9 +592,10 @@ fn admit(transport: Transport, c: &ServerCounters, peer_identified: bool, resume
 }
 
 /// Reads SIP off one connection and answers it until the peer closes, the connection idles
-/// out, the framing breaks, or the server shuts down.
+/// out, the framing breaks, or the server shuts down. `early` (0-RTT data) is the start of the
+/// stream.
 async fn serve_conn<S>(
-    mut io: S,
+    io: S,
     shared: &Shared,
     mut shutdown: watch::Receiver<bool>,
     early: BytesMut,
@@ -601,10 +603,7 @@ async fn serve_conn<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut framer = Framer::new(Role::Server, shared.max_message_size);
-    let mut buf = BytesMut::with_capacity(4 * 1024);
-    buf.extend_from_slice(&early);
-    let mut out: Vec<u8> = Vec::with_capacity(4 * 1024);
+    let mut conn = Connection::new(io, Role::Server, shared.max_message_size).with_buffered(&early);
     let tag = format!(
         "{:x}",
         shared.tag_base
@@ -622,16 +621,17 @@ where
     tokio::pin!(idle);
     let mut bulk = None;
     loop {
+        // Answer every frame already read, then send the answers with one write.
         let mut fatal = None;
         loop {
-            match framer.decode(&mut buf) {
+            match conn.decode_buffered() {
                 Ok(Some(Frame::Message(bytes))) => match Message::parse(&bytes) {
                     Ok(msg) => {
                         if matches!(msg, Message::Request(_)) {
                             c.requests.fetch_add(1, Ordering::Relaxed);
                         }
                         if let uas::Outcome::Answered(status) =
-                            uas::handle_request(&msg, &shared.registrar, &tag, Instant::now(), &mut out)
+                            uas::handle_request(&msg, &shared.registrar, &tag, Instant::now(), conn.out())
                         {
                             count_status(c, status);
                             // An answered bulk request switches the connection to streaming.
@@ -645,84 +645,76 @@ where
                     }
                     Err(e) => {
                         c.malformed.fetch_add(1, Ordering::Relaxed);
-                        if let Some(status) = uas::answer_malformed(&bytes, &e, &mut out) {
+                        if let Some(status) = uas::answer_malformed(&bytes, &e, conn.out()) {
                             count_status(c, status);
                         }
                     }
                 },
-                Ok(Some(Frame::Ping)) => crate::sip::encode_pong(&mut out),
+                Ok(Some(Frame::Ping)) => crate::sip::encode_pong(conn.out()),
                 Ok(Some(Frame::Pong)) => {}
                 Ok(None) => break,
                 Err(e) => {
                     if matches!(e, crate::sip::FrameError::TooLarge { .. }) {
-                        out.extend_from_slice(b"SIP/2.0 513 Message Too Large\r\nContent-Length: 0\r\n\r\n");
+                        conn.out()
+                            .extend_from_slice(b"SIP/2.0 513 Message Too Large\r\nContent-Length: 0\r\n\r\n");
                         count_status(c, 513);
                     }
-                    fatal = Some(FailureKind::SipProtocol(crate::failure::variant_kebab(&format!(
-                        "{e:?}"
-                    ))));
+                    fatal = Some(failure(e));
                     break;
                 }
             }
         }
-        if !out.is_empty() {
-            io.write_all(&out).await.map_err(|e| tls::classify_io(&e))?;
-            io.flush().await.map_err(|e| tls::classify_io(&e))?;
-            out.clear();
-        }
+        conn.flush_out().await.map_err(failure)?;
         if let Some(kind) = fatal {
-            let _ = io.shutdown().await;
+            let _ = conn.shutdown().await;
             return Err(kind);
         }
         if let Some(mode) = bulk {
-            return serve_bulk(io, mode, buf, shared).await;
+            return serve_bulk(conn, mode, shared).await;
         }
+        // One read, whatever it brings: any bytes re-arm the idle timer.
         let read = tokio::select! {
             biased;
-            r = io.read_buf(&mut buf) => r,
+            r = conn.read_more() => r,
             _ = &mut idle => {
-                let _ = io.shutdown().await;
+                let _ = conn.shutdown().await;
                 return Err(FailureKind::Io("idle-timeout".into()));
             }
             _ = &mut shutdown => {
-                let _ = io.shutdown().await;
+                let _ = conn.shutdown().await;
                 return Ok(());
             }
         };
         match read {
             Ok(0) => {
-                let _ = io.shutdown().await;
+                let _ = conn.shutdown().await;
                 return Ok(());
             }
             Ok(_) => idle.as_mut().reset(tokio::time::Instant::now() + shared.idle_timeout),
-            Err(e) => return Err(tls::classify_io(&e)),
+            Err(e) => return Err(failure(e)),
         }
     }
 }
 
-/// Bulk mode (see [`crate::bulk`]): reads until the client closes its side, echoing every byte
-/// in echo mode, then sends the trailer with the byte count and CRC-32 of what arrived.
-async fn serve_bulk<S>(
-    mut io: S,
-    mode: crate::bulk::BulkMode,
-    pending: BytesMut,
-    shared: &Shared,
-) -> Result<(), FailureKind>
+/// Bulk mode (see [`crate::bulk`]): SIP framing ends; reads until the client closes its side,
+/// echoing every byte in echo mode, then sends the trailer with the byte count and CRC-32 of
+/// what arrived (counting the bytes the connection had read past the switching request).
+async fn serve_bulk<S>(conn: Connection<S>, mode: crate::bulk::BulkMode, shared: &Shared) -> Result<(), FailureKind>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let io_err = |e: std::io::Error| tls::classify_io(&e);
+    let (mut io, pending) = conn.into_parts();
     let mut crc = crc32fast::Hasher::new();
     let mut total = pending.len() as u64;
     crc.update(&pending);
     if mode == crate::bulk::BulkMode::Echo && !pending.is_empty() {
-        io.write_all(&pending).await.map_err(io_err)?;
+        io.write_all(&pending).await.map_err(failure)?;
     }
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match tokio::time::timeout(shared.idle_timeout, io.read(&mut buf)).await {
             Err(_) => return Err(FailureKind::Io("idle-timeout".into())),
-            Ok(r) => r.map_err(io_err)?,
+            Ok(r) => r.map_err(failure)?,
         };
         if n == 0 {
             break;
@@ -730,16 +722,22 @@ where
         crc.update(&buf[..n]);
         total += n as u64;
         if mode == crate::bulk::BulkMode::Echo {
-            io.write_all(&buf[..n]).await.map_err(io_err)?;
+            io.write_all(&buf[..n]).await.map_err(failure)?;
         }
     }
     shared.counters.bulk_bytes.fetch_add(total, Ordering::Relaxed);
     io.write_all(crate::bulk::trailer(total, crc.finalize()).as_bytes())
         .await
-        .map_err(io_err)?;
-    io.flush().await.map_err(io_err)?;
+        .map_err(failure)?;
+    io.flush().await.map_err(failure)?;
     let _ = io.shutdown().await;
     Ok(())
+}
+
+/// What a connection error means for the server: the one place its SIP connections' I/O and
+/// framing errors are classified.
+fn failure(e: impl Into<ConnError>) -> FailureKind {
+    FailureKind::from(e.into())
 }
 
 fn count_status(c: &ServerCounters, status: u16) {
