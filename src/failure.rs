@@ -39,6 +39,22 @@ pub enum FailureKind {
     NotInTopology,
     /// A session presenting a bad certificate (a negative case) was accepted.
     BadCertAccepted,
+    /// A connection sent nothing for the idle timeout and was closed (`io:idle-timeout`).
+    IdleTimeout,
+    /// A reconnect storm's session was not back before the window closed
+    /// (`io:not-back-in-time`).
+    NotBackInTime,
+    /// A resumed MTLS session that did not carry the client's certificate identity, refused
+    /// (`tls:mtls-resumed-without-identity`).
+    MtlsResumedWithoutIdentity,
+    /// The name to verify the server by is neither a DNS name nor an IP address
+    /// (`tls:invalid-server-name`).
+    InvalidServerName,
+    /// A bulk stream ended without the server's trailer (`sip-protocol:bulk-no-trailer`).
+    BulkNoTrailer,
+    /// A bulk stream's byte count or CRC-32 did not match what was sent
+    /// (`sip-protocol:bulk-checksum-mismatch`).
+    BulkChecksumMismatch,
 }
 
 impl fmt::Display for FailureKind {
@@ -58,6 +74,12 @@ impl fmt::Display for FailureKind {
             FailureKind::Io(e) => write!(f, "io:{e}"),
             FailureKind::NotInTopology => f.write_str("not-in-topology"),
             FailureKind::BadCertAccepted => f.write_str("bad-cert-accepted"),
+            FailureKind::IdleTimeout => f.write_str("io:idle-timeout"),
+            FailureKind::NotBackInTime => f.write_str("io:not-back-in-time"),
+            FailureKind::MtlsResumedWithoutIdentity => f.write_str("tls:mtls-resumed-without-identity"),
+            FailureKind::InvalidServerName => f.write_str("tls:invalid-server-name"),
+            FailureKind::BulkNoTrailer => f.write_str("sip-protocol:bulk-no-trailer"),
+            FailureKind::BulkChecksumMismatch => f.write_str("sip-protocol:bulk-checksum-mismatch"),
         }
     }
 }
@@ -114,6 +136,15 @@ mod tests {
             "certificate:not-valid-for-name"
         );
         assert_eq!(FailureKind::SipStatus(503).to_string(), "sip-status:503");
+        // Named kinds keep the keys they had as strings.
+        assert_eq!(
+            FailureKind::IdleTimeout.to_string(),
+            FailureKind::Io("idle-timeout".into()).to_string()
+        );
+        assert_eq!(
+            FailureKind::BulkNoTrailer.to_string(),
+            FailureKind::SipProtocol("bulk-no-trailer".into()).to_string()
+        );
         assert_eq!(kebab("TimedOut"), "timed-out");
         assert_eq!(kebab("UnknownCA"), "unknown-ca");
         assert_eq!(kebab("TLSError"), "tls-error");

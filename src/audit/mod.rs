@@ -343,7 +343,7 @@ pub fn connector(
 /// Connects, handshakes (the connector's verifier applies the trust, topology included when it
 /// has one), and sends one OPTIONS: `Ok` when it gets a 200.
 pub async fn attempt(addr: SocketAddr, connector: impl Into<Connector>, name: &str) -> Result<(), FailureKind> {
-    let server_name = ServerName::try_from(name.to_owned()).map_err(|_| FailureKind::Tls("bad-server-name".into()))?;
+    let server_name = ServerName::try_from(name.to_owned()).map_err(|_| FailureKind::InvalidServerName)?;
     let dialer = match connector.into() {
         Connector::Rustls(c) => tls::rustls_stack::dialer(c, server_name),
         Connector::Openssl(c) => tls::openssl_stack::dialer(c, name),

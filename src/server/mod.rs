@@ -583,7 +583,7 @@ fn admit(transport: Transport, c: &ServerCounters, peer_identified: bool, resume
         c.handshakes_resumed.fetch_add(1, Ordering::Relaxed);
         if transport == Transport::Mtls {
             if !peer_identified {
-                return Err(FailureKind::Tls("mtls-resumed-without-identity".into()));
+                return Err(FailureKind::MtlsResumedWithoutIdentity);
             }
             c.mtls_resumed_with_identity.fetch_add(1, Ordering::Relaxed);
         }
@@ -678,7 +678,7 @@ where
             r = conn.read_more() => r,
             _ = &mut idle => {
                 let _ = conn.shutdown().await;
-                return Err(FailureKind::Io("idle-timeout".into()));
+                return Err(FailureKind::IdleTimeout);
             }
             _ = &mut shutdown => {
                 let _ = conn.shutdown().await;
@@ -713,7 +713,7 @@ where
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = match tokio::time::timeout(shared.idle_timeout, io.read(&mut buf)).await {
-            Err(_) => return Err(FailureKind::Io("idle-timeout".into())),
+            Err(_) => return Err(FailureKind::IdleTimeout),
             Ok(r) => r.map_err(failure)?,
         };
         if n == 0 {

@@ -268,7 +268,7 @@ impl OsslConnector {
         let mut ssl = Ssl::new(&self.ctx).map_err(setup_failure)?;
         ssl.set_connect_state();
         ssl.set_ex_data(refusal_index().map_err(setup_failure)?, RefusalSlot::new(0));
-        let bad_name = |_| FailureKind::Tls("invalid-server-name".into());
+        let bad_name = |_| FailureKind::InvalidServerName;
         match server_name.parse::<IpAddr>() {
             Ok(ip) => ssl.param_mut().set_ip(ip).map_err(bad_name)?,
             Err(_) => {
