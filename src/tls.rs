@@ -39,7 +39,7 @@ pub enum Backend {
     /// rustls with the graviola provider (`rustls-graviola`).
     Graviola,
     /// OpenSSL (the system libssl, through `openssl` and `tokio-openssl`) as a separate TLS
-    /// stack: see [`crate::ossl`].
+    /// stack (module `ossl`).
     #[value(name = "openssl")]
     #[serde(rename = "openssl")]
     OpenSsl,
