@@ -21,7 +21,7 @@ use crate::tls::Backend;
 
 /// Options of `sipbench compare`: the variants, then the phase as for `sipbench run`.
 #[derive(Debug, Clone, Args)]
-#[command(mut_arg("out", |a| a.help("Compare file. [default: results/compare-<time>.json]")))]
+#[command(mut_arg("out", |a| a.help("Compare file. [default: results/compare-TIME.json]")))]
 pub struct CompareArgs {
     /// Compare these backends (generator and embedded server both use each), e.g.
     /// aws-lc-rs,ring,graviola.

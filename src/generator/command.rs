@@ -96,7 +96,7 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Target", conflicts_with = "tls_addr")]
     pub intermediate: bool,
 
-    /// Results file. [default: results/<profile>-<time>.json]
+    /// Results file. [default: results/PROFILE-TIME.json]
     #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
     pub out: Option<PathBuf>,
     /// Do not print progress or the per-phase summary (the results file is still written).

@@ -49,8 +49,8 @@ pub struct ReportArgs {
     /// Results files written by `sipbench run`. With several, comparison charts overlay them.
     #[arg(required = true, value_name = "RESULT.json")]
     pub files: Vec<PathBuf>,
-    /// Directory to write the report into (created if missing). [default: <stem>-report/ next
-    /// to the first file]
+    /// Directory to write the report into (created if missing). [default: STEM-report/ next to
+    /// the first file, STEM its name without .json]
     #[arg(long, alias = "out", short_alias = 'o', value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
 }
