@@ -67,8 +67,8 @@ pub enum PkiCommand {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        None => crate::generator::command::main(&RunArgs::default()),
-        Some(Command::Run(args)) => crate::generator::command::main(&args),
+        None => crate::generator::command::main(RunArgs::default()),
+        Some(Command::Run(args)) => crate::generator::command::main(*args),
         Some(Command::Serve(args)) => crate::server::command::main(&args),
         Some(Command::Report(args)) => crate::report::main(&args),
         Some(Command::Diff(args)) => crate::report::diff::main(&args),
@@ -98,5 +98,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
     }
 }

@@ -12,14 +12,16 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::generator::command::{RunArgs, run};
+use crate::generator::command::RunArgs;
+use crate::generator::{ProfileSource, RunConfig, run};
 use crate::pki::KeyType;
-use crate::plan::Workload;
+use crate::plan::{PhaseSpec, Workload};
 use crate::results::{PhaseResult, now_rfc3339};
 use crate::tls::Backend;
 
 /// Options of `sipbench compare`: the variants, then the phase as for `sipbench run`.
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("out", |a| a.help("Compare file. [default: results/compare-TIME.json]")))]
 pub struct CompareArgs {
     /// Compare these backends (generator and embedded server both use each), e.g.
     /// aws-lc-rs,ring,graviola.
@@ -40,15 +42,49 @@ pub struct CompareArgs {
     /// Internal: measure only this variant's memory and print it (run in a child process).
     #[arg(long, hide = true)]
     pub memory_only: Option<usize>,
-    /// Measure each variant's memory in a fresh child process (the command line), so that
-    /// memory the earlier runs left to the allocator does not hide the variant's own. Set by
-    /// the `sipbench compare` command; a library caller measures in its own process.
-    #[arg(skip)]
-    pub isolate_memory: bool,
     /// The phase, and the generator's options, as for `sipbench run` (one phase; its --out
-    /// names the compare file, default results/compare-<time>.json).
+    /// names the compare file).
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+impl CompareArgs {
+    /// The comparison these options describe; memory is measured in child processes.
+    pub fn into_config(self) -> CompareConfig {
+        CompareConfig {
+            backends: self.backends,
+            kx_groups: self.kx_groups,
+            key_types: self.key_types,
+            rounds: self.rounds,
+            memory_sessions: self.memory_sessions,
+            isolate_memory: true,
+            run: self.run.into_config(),
+        }
+    }
+}
+
+/// A comparison: exactly one of `backends`, `kx_groups` and `key_types` names the variants;
+/// `run` is the one phase and the generator's settings, as for [`run`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CompareConfig {
+    /// Compare these backends (generator and embedded server both use each).
+    pub backends: Vec<Backend>,
+    /// Compare these key exchange groups (pinned).
+    pub kx_groups: Vec<String>,
+    /// Compare these certificate key types (the embedded PKI's).
+    pub key_types: Vec<KeyType>,
+    /// Interleaved rounds.
+    pub rounds: usize,
+    /// Idle sessions held per variant to measure resident memory per session (0: skip).
+    pub memory_sessions: usize,
+    /// Measure each variant's memory in a fresh child process (this process's command line
+    /// with `--memory-only`), so that memory the earlier runs left to the allocator does not
+    /// hide the variant's own. Only the `sipbench compare` command can; a library caller
+    /// measures in its own process.
+    pub isolate_memory: bool,
+    /// The phase and the generator's settings (`out` names the compare file, default
+    /// `results/compare-<time>.json`).
+    pub run: RunConfig,
 }
 
 /// What varies between variants.
@@ -166,7 +202,7 @@ fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-fn variants(args: &CompareArgs) -> Result<(Dimension, Vec<(String, RunArgs)>)> {
+fn variants(args: &CompareConfig) -> Result<(Dimension, Vec<(String, RunConfig)>)> {
     let given = [
         !args.backends.is_empty(),
         !args.kx_groups.is_empty(),
@@ -175,15 +211,14 @@ fn variants(args: &CompareArgs) -> Result<(Dimension, Vec<(String, RunArgs)>)> {
     if given.iter().filter(|g| **g).count() != 1 {
         bail!("give exactly one of --backends, --kx-groups or --key-types");
     }
-    let base = RunArgs {
+    let base = RunConfig {
         quiet: true,
-        json: false,
         hlog: None,
         ..args.run.clone()
     };
     let out = if !args.backends.is_empty() {
         let v = args.backends.iter().map(|b| {
-            let a = RunArgs {
+            let a = RunConfig {
                 backend: *b,
                 server_backend: Some(args.run.server_backend.unwrap_or(*b)),
                 ..base.clone()
@@ -193,19 +228,15 @@ fn variants(args: &CompareArgs) -> Result<(Dimension, Vec<(String, RunArgs)>)> {
         (Dimension::Backend, v.collect())
     } else if !args.kx_groups.is_empty() {
         let v = args.kx_groups.iter().map(|g| {
-            let a = RunArgs {
-                kx_group: Some(g.clone()),
-                ..base.clone()
-            };
+            let mut a = base.clone();
+            a.phase.kx_group = Some(g.clone());
             (g.clone(), a)
         });
         (Dimension::KxGroup, v.collect())
     } else {
         let v = args.key_types.iter().map(|k| {
-            let a = RunArgs {
-                key_type: *k,
-                ..base.clone()
-            };
+            let mut a = base.clone();
+            a.target.key_type = *k;
             (k.as_str().to_owned(), a)
         });
         (Dimension::KeyType, v.collect())
@@ -232,22 +263,25 @@ fn negotiated(p: &PhaseResult) -> String {
 }
 
 /// Resident memory per idle session: `n` sessions held by the variant's backend.
-fn memory(args: &RunArgs, n: usize, dir: &std::path::Path, name: &str) -> Result<Option<u64>> {
+fn memory(args: &RunConfig, n: usize, dir: &std::path::Path, name: &str) -> Result<Option<u64>> {
     if n == 0 {
         return Ok(None);
     }
-    let a = RunArgs {
-        profile: None,
+    let a = RunConfig {
+        profile: ProfileSource::Default,
         phases: Vec::new(),
-        workload: Some(Workload::Hold),
-        connections: Some(n),
-        concurrency: None,
-        rate: None,
-        sessions: None,
-        duration: Some(Duration::from_secs(1)),
-        warmup: Some(Duration::ZERO),
-        bad_cert: None,
-        bad_cert_share: None,
+        phase: PhaseSpec {
+            workload: Some(Workload::Hold),
+            connections: Some(n),
+            concurrency: None,
+            rate: None,
+            sessions: None,
+            duration: Some(Duration::from_secs(1)),
+            warmup: Some(Duration::ZERO),
+            bad_cert: None,
+            bad_cert_share: None,
+            ..args.phase.clone()
+        },
         out: Some(dir.join(format!("memory-{name}.json"))),
         ..args.clone()
     };
@@ -279,7 +313,7 @@ fn memory_in_child(i: usize) -> Result<Option<u64>> {
 }
 
 /// Runs the comparison and writes the compare file.
-pub fn compare(args: &CompareArgs) -> Result<(CompareResult, PathBuf)> {
+pub fn compare(args: &CompareConfig) -> Result<(CompareResult, PathBuf)> {
     let (dimension, variants) = variants(args)?;
     // One phase only: the plan must lower to exactly one.
     let (_, phases) = variants[0].1.plan()?;
@@ -299,7 +333,7 @@ pub fn compare(args: &CompareArgs) -> Result<(CompareResult, PathBuf)> {
     let started_at = now_rfc3339();
     for r in 1..=args.rounds {
         for (name, a) in &variants {
-            let a = RunArgs {
+            let a = RunConfig {
                 out: Some(scratch.path().join(format!("{r}-{name}.json"))),
                 ..a.clone()
             };
@@ -435,8 +469,11 @@ pub fn table(c: &CompareResult) -> String {
 
 /// Entry point.
 pub fn main(args: &CompareArgs) -> Result<ExitCode> {
-    if let Some(i) = args.memory_only {
-        let (_, variants) = variants(args)?;
+    let json = args.run.json;
+    let memory_only = args.memory_only;
+    let args = args.clone().into_config();
+    if let Some(i) = memory_only {
+        let (_, variants) = variants(&args)?;
         let (name, a) = variants.get(i).context("--memory-only: no such variant")?;
         let scratch = tempfile::tempdir().context("creating a scratch directory")?;
         match memory(a, args.memory_sessions, scratch.path(), name)? {
@@ -445,12 +482,8 @@ pub fn main(args: &CompareArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let args = CompareArgs {
-        isolate_memory: true,
-        ..args.clone()
-    };
     let (result, path) = compare(&args)?;
-    if args.run.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         print!("{}", table(&result));

@@ -1,8 +1,13 @@
-//! Load profiles (TOML) and command-line flags, lowered into one typed [`Plan`].
+//! Load profiles (TOML) and command-line flags, lowered into typed [`PhasePlan`]s.
 //!
 //! A profile is a list of `[[phase]]` tables plus optional `[defaults]` that apply to every
 //! phase. Flags given on the command line override the same field in every phase. Every
 //! problem is an error that names the field (`phase[2] "sip-kept": rate: must be > 0`).
+//!
+//! A phase setting is declared once, in [`PhaseSpec`]: its field is the profile key and the
+//! flag (`sipbench run --help` lists them all), its doc both. [`lower`] merges the layers and
+//! `resolve` (the one place built-in defaults are applied and values checked) turns each
+//! phase into a [`PhasePlan`].
 //!
 //! ```toml
 //! name = "example"
@@ -64,8 +69,8 @@ pub enum Workload {
     /// `connections` sessions are opened (one REGISTER each) and held idle for the duration, then
     /// checked with an OPTIONS: measures how many sessions can be held and their memory.
     Hold,
-    /// `connections` sessions are opened, switched to bulk streaming (see [`crate::bulk`]) and
-    /// stream records of `record_size` bytes for the duration: measures record throughput.
+    /// `connections` sessions are opened, switched to bulk streaming and stream records of
+    /// `record_size` bytes for the duration: measures record throughput.
     Records,
     /// `connections` sessions are opened and kept; each sends SIP MESSAGE requests with
     /// `body_size`-byte bodies, up to `window` outstanding: measures message rate and volume.
@@ -144,118 +149,162 @@ impl FromStr for Txn {
     }
 }
 
-/// One phase as written in a profile or given by flags: every field optional, so layers can be
-/// merged (flags over phase over profile defaults over built-in defaults).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PhaseSpec {
-    /// Phase name (unique within a profile).
-    pub name: Option<String>,
-    /// tls, mtls or tcp.
-    pub mode: Option<Mode>,
-    /// sessions, kept or hold.
-    pub workload: Option<Workload>,
-    /// Closed loop: sessions in flight (workload `sessions`).
-    pub concurrency: Option<usize>,
-    /// Open loop: session starts per second (`sessions`) or transactions per second (`kept`).
-    pub rate: Option<f64>,
-    /// Sessions kept open (workloads `kept` and `hold`).
-    pub connections: Option<usize>,
-    /// Stop after this many measured sessions (workload `sessions`).
-    pub sessions: Option<u64>,
-    /// Measured time.
-    #[serde(default, with = "humantime_serde")]
-    pub duration: Option<Duration>,
-    /// Time run before measuring; its results are discarded.
-    #[serde(default, with = "humantime_serde")]
-    pub warmup: Option<Duration>,
-    /// SIP transactions per session, in order.
-    pub transactions: Option<Vec<Txn>>,
-    /// TLS versions offered by the generator: "1.3", "1.2" or "any".
-    pub tls_versions: Option<Versions>,
-    /// TLS session resumption: `off` (every handshake full), `tls13-tickets` (stateless),
-    /// `tls13-stateful` (server session cache), `tls12-session-id`, `tls12-tickets`, or
-    /// `tls13-0rtt` (resumption with the first SIP request sent as early data).
-    pub resumption: Option<Resumption>,
-    /// With `tls13-0rtt`: whether the embedded server accepts early data (`accept`) or not (`reject`).
-    pub early_data: Option<EarlyData>,
-    /// Client session cache entries, per worker (each worker's sessions share one cache).
-    pub session_cache: Option<usize>,
-    /// Embedded server session cache entries (stateful modes).
-    pub server_cache: Option<usize>,
-    /// Ticket lifetime the embedded server advertises (ticket modes).
-    #[serde(default, with = "humantime_serde")]
-    pub ticket_lifetime: Option<Duration>,
-    /// Offer only this cipher suite (rustls name, e.g. `TLS13_AES_128_GCM_SHA256`).
-    pub cipher_suite: Option<String>,
-    /// Offer only this key exchange group (e.g. `X25519`, `secp256r1`, `secp384r1`,
-    /// `X25519MLKEM768`); the backend must implement it.
-    pub kx_group: Option<String>,
-    /// TCP connect timeout.
-    #[serde(default, with = "humantime_serde")]
-    pub connect_timeout: Option<Duration>,
-    /// TLS handshake timeout.
-    #[serde(default, with = "humantime_serde")]
-    pub handshake_timeout: Option<Duration>,
-    /// Timeout for one SIP transaction.
-    #[serde(default, with = "humantime_serde")]
-    pub sip_timeout: Option<Duration>,
-    /// Open loop: most sessions in flight per run before arrivals wait (and their wait is counted).
-    pub max_in_flight: Option<usize>,
-    /// Workload `records`: TLS record size in plaintext bytes (32 to 16384).
-    pub record_size: Option<usize>,
-    /// Workload `records`: `up` (client to server) or `both` (echoed back).
-    pub direction: Option<Direction>,
-    /// Workload `messages`: MESSAGE body bytes.
-    pub body_size: Option<usize>,
-    /// Workload `messages`: requests outstanding per session (pipelining depth).
-    pub window: Option<usize>,
-    /// Mode `mtls`, workload `sessions`: a share of sessions presents this bad certificate
-    /// (a negative case of the PKI, e.g. `revoked`); each must be refused.
-    pub bad_cert: Option<crate::pki::BadCert>,
-    /// The share of sessions that present `bad_cert` (0 to 1; default 0.2).
-    pub bad_cert_share: Option<f64>,
+/// Declares [`PhaseSpec`] and, from the same field list, `PhaseSpec::fill`, which takes every
+/// field `self` leaves unset from a lower layer: a phase setting is declared once.
+macro_rules! phase_spec {
+    (
+        $(#[$attr:meta])*
+        pub struct PhaseSpec {
+            $( $(#[$fattr:meta])* pub $field:ident : $ty:ty, )*
+        }
+    ) => {
+        $(#[$attr])*
+        pub struct PhaseSpec {
+            $( $(#[$fattr])* pub $field: $ty, )*
+        }
+
+        impl PhaseSpec {
+            /// Fills every unset field of `self` from `lower`, field by field.
+            fn fill(&mut self, lower: &PhaseSpec) {
+                $( if self.$field.is_none() { self.$field = lower.$field.clone(); } )*
+            }
+        }
+    };
+}
+
+phase_spec! {
+    /// One phase's settings: a `[[phase]]` or the `[defaults]` table of a profile, and the phase
+    /// flags of `sipbench run` and `sipbench compare`. Declared once: a field's name is its
+    /// profile key (its flag is the same name in kebab case) and its doc is both the profile
+    /// documentation and the flag's help.
+    ///
+    /// Every field is optional, so layers can be merged (flags over phase over profile defaults
+    /// over built-in defaults, see [`PhaseSpec::or`]); [`lower`] resolves and checks the result
+    /// into a [`PhasePlan`], where the built-in defaults (the `[default: ...]` of each field)
+    /// are applied.
+    #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
+    #[serde(deny_unknown_fields)]
+    #[command(next_help_heading = "Phase (overrides every phase of a profile)")]
+    pub struct PhaseSpec {
+        /// Phase name (unique within a profile).
+        #[arg(skip)]
+        pub name: Option<String>,
+        /// tls (client to server), mtls (server to server) or tcp (cleartext baseline).
+        /// [default: tls]
+        #[arg(long, value_enum)]
+        pub mode: Option<Mode>,
+        /// What each session does. [default: sessions]
+        #[arg(long, value_enum)]
+        pub workload: Option<Workload>,
+        /// Closed loop: sessions in flight (workload sessions). [default: 64]
+        #[arg(short = 'c', long, conflicts_with = "rate")]
+        pub concurrency: Option<usize>,
+        /// Open loop: session starts per second (workload sessions) or transactions per second
+        /// (workload kept).
+        #[arg(short = 'r', long)]
+        pub rate: Option<f64>,
+        /// Sessions kept open (every workload but sessions; records: 1). [default: 256]
+        #[arg(long)]
+        pub connections: Option<usize>,
+        /// Stop after this many measured sessions (workload sessions).
+        #[arg(short = 'n', long)]
+        pub sessions: Option<u64>,
+        /// Measured time, e.g. 10s, 1m (with sessions and no duration: until they are done).
+        /// [default: 10s]
+        #[serde(default, with = "humantime_serde")]
+        #[arg(short = 'd', long, value_parser = humantime::parse_duration)]
+        pub duration: Option<Duration>,
+        /// Time run before measuring, e.g. 1s; its results are discarded. [default: 1s]
+        #[serde(default, with = "humantime_serde")]
+        #[arg(long, value_parser = humantime::parse_duration)]
+        pub warmup: Option<Duration>,
+        /// SIP transactions per session, in order (on the command line comma-separated):
+        /// REGISTER, OPTIONS, MESSAGE, INVITE. [default: REGISTER,OPTIONS]
+        #[arg(long, value_delimiter = ',')]
+        pub transactions: Option<Vec<Txn>>,
+        /// TLS versions the generator offers. [default: 1.3, or the version --resumption
+        /// needs]
+        #[arg(long, value_enum)]
+        pub tls_versions: Option<Versions>,
+        /// TLS session resumption. [default: off]
+        #[arg(long, value_enum)]
+        pub resumption: Option<Resumption>,
+        /// With resumption tls13-0rtt: whether the embedded server accepts early data.
+        /// [default: accept]
+        #[arg(long, value_enum)]
+        pub early_data: Option<EarlyData>,
+        /// Client session cache entries, per worker (each worker's sessions share one cache).
+        /// [default: 1024]
+        #[arg(long)]
+        pub session_cache: Option<usize>,
+        /// Embedded server session cache entries (stateful resumption). [default: 10000]
+        #[arg(long)]
+        pub server_cache: Option<usize>,
+        /// Ticket lifetime the embedded server advertises (ticket resumption), e.g. 2h.
+        /// [default: 2h]
+        #[serde(default, with = "humantime_serde")]
+        #[arg(long, value_parser = humantime::parse_duration)]
+        pub ticket_lifetime: Option<Duration>,
+        /// Offer only this cipher suite, e.g. TLS13_AES_128_GCM_SHA256. [default: the
+        /// backend's list]
+        #[arg(long, value_name = "SUITE")]
+        pub cipher_suite: Option<String>,
+        /// Offer only this key exchange group: X25519, secp256r1, secp384r1, X25519MLKEM768
+        /// (where the backend has it; `sipbench backends` lists them). [default: the backend's
+        /// list]
+        #[arg(long, value_name = "GROUP")]
+        pub kx_group: Option<String>,
+        /// TCP connect timeout. [default: 5s]
+        #[serde(default, with = "humantime_serde")]
+        #[arg(long, value_parser = humantime::parse_duration)]
+        pub connect_timeout: Option<Duration>,
+        /// TLS handshake timeout: the generator gives up on a handshake after this long.
+        /// [default: 5s]
+        #[serde(default, with = "humantime_serde")]
+        #[arg(long, value_parser = humantime::parse_duration)]
+        pub handshake_timeout: Option<Duration>,
+        /// SIP transaction timeout. [default: 5s]
+        #[serde(default, with = "humantime_serde")]
+        #[arg(long, value_parser = humantime::parse_duration)]
+        pub sip_timeout: Option<Duration>,
+        /// Open loop: most sessions in flight before arrivals wait (their wait is counted in
+        /// the latency). [default: 5000]
+        #[arg(long)]
+        pub max_in_flight: Option<usize>,
+        /// Workload records: bytes per write, one TLS record's plaintext (32 to 16384).
+        /// [default: 16384]
+        #[arg(long)]
+        pub record_size: Option<usize>,
+        /// Workload records: up (client to server) or both (echoed back). [default: up]
+        #[arg(long, value_enum)]
+        pub direction: Option<Direction>,
+        /// Workload messages: MESSAGE body bytes (at most 60000). [default: 1024]
+        #[arg(long)]
+        pub body_size: Option<usize>,
+        /// Workload messages: requests outstanding per session (pipelining depth, 1 to 4096).
+        /// [default: 8]
+        #[arg(long)]
+        pub window: Option<usize>,
+        /// Mode mtls, workload sessions: a share of sessions presents this bad certificate (a
+        /// negative case of the PKI, e.g. revoked); each must be refused, and is reported apart
+        /// from the good ones.
+        #[arg(long, value_enum, value_name = "CASE")]
+        pub bad_cert: Option<crate::pki::BadCert>,
+        /// The share of sessions that present bad_cert (more than 0, at most 1). [default: 0.2]
+        #[arg(long, value_name = "SHARE")]
+        pub bad_cert_share: Option<f64>,
+    }
 }
 
 impl PhaseSpec {
-    /// Fills every unset field of `self` from `lower`.
+    /// Fills every unset field of `self` from `lower`. `concurrency` and `rate` are one choice
+    /// (closed or open loop): a layer that sets either replaces both below it.
     pub fn or(mut self, lower: &PhaseSpec) -> PhaseSpec {
-        macro_rules! fill {
-            ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = lower.$f.clone(); } )* };
+        let load = (self.concurrency.is_some() || self.rate.is_some()).then_some((self.concurrency, self.rate));
+        self.fill(lower);
+        if let Some((concurrency, rate)) = load {
+            (self.concurrency, self.rate) = (concurrency, rate);
         }
-        // concurrency and rate are one choice: a layer that sets either replaces both below it.
-        if self.concurrency.is_none() && self.rate.is_none() {
-            self.concurrency = lower.concurrency;
-            self.rate = lower.rate;
-        }
-        fill!(
-            name,
-            mode,
-            workload,
-            connections,
-            sessions,
-            duration,
-            warmup,
-            transactions,
-            tls_versions,
-            resumption,
-            early_data,
-            session_cache,
-            server_cache,
-            ticket_lifetime,
-            cipher_suite,
-            kx_group,
-            connect_timeout,
-            handshake_timeout,
-            sip_timeout,
-            max_in_flight,
-            record_size,
-            direction,
-            body_size,
-            window,
-            bad_cert,
-            bad_cert_share
-        );
         self
     }
 
@@ -395,40 +444,6 @@ pub enum PlanError {
     NoPhases(String),
 }
 
-/// Built-in values for fields no layer sets.
-pub fn builtin_defaults() -> PhaseSpec {
-    PhaseSpec {
-        name: None,
-        mode: Some(Mode::Tls),
-        workload: Some(Workload::Sessions),
-        concurrency: None,
-        rate: None,
-        connections: None,
-        sessions: None,
-        duration: None,
-        warmup: Some(Duration::from_secs(1)),
-        transactions: Some(vec![Txn::Register, Txn::Options]),
-        tls_versions: None,
-        resumption: Some(Resumption::Off),
-        early_data: None,
-        session_cache: Some(1024),
-        server_cache: Some(10_000),
-        ticket_lifetime: Some(Duration::from_secs(2 * 3600)),
-        cipher_suite: None,
-        kx_group: None,
-        connect_timeout: Some(Duration::from_secs(5)),
-        handshake_timeout: Some(Duration::from_secs(5)),
-        sip_timeout: Some(Duration::from_secs(5)),
-        max_in_flight: Some(5_000),
-        record_size: Some(16 * 1024),
-        direction: Some(Direction::Up),
-        body_size: Some(1024),
-        window: Some(8),
-        bad_cert: None,
-        bad_cert_share: None,
-    }
-}
-
 /// Lowers a profile plus flag overrides into resolved phases. `only` keeps the named phases.
 pub fn lower(profile: &Profile, flags: &PhaseSpec, only: &[String]) -> Result<Vec<PhasePlan>, PlanError> {
     if profile.phases.is_empty() {
@@ -436,7 +451,6 @@ pub fn lower(profile: &Profile, flags: &PhaseSpec, only: &[String]) -> Result<Ve
             "profile: phase: at least one [[phase]] is required".into(),
         ));
     }
-    let builtin = builtin_defaults();
     let mut out = Vec::new();
     for (i, phase) in profile.phases.iter().enumerate() {
         let label = format!("phase[{}] \"{}\"", i + 1, phase.name.as_deref().unwrap_or("?"));
@@ -454,7 +468,7 @@ pub fn lower(profile: &Profile, flags: &PhaseSpec, only: &[String]) -> Result<Ve
                 problem: "is used by an earlier phase".into(),
             });
         }
-        let spec = flags.clone().or(&phase.clone().or(&profile.defaults)).or(&builtin);
+        let spec = flags.clone().or(&phase.clone().or(&profile.defaults));
         let plan = resolve(&spec, &label)?;
         if only.is_empty() || only.contains(&plan.name) {
             out.push(plan);
@@ -469,13 +483,15 @@ pub fn lower(profile: &Profile, flags: &PhaseSpec, only: &[String]) -> Result<Ve
     Ok(out)
 }
 
+/// Applies the built-in defaults to a merged phase and checks every field: the one place a
+/// [`PhaseSpec`] becomes a [`PhasePlan`].
 fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     let err = |field: &'static str, problem: &str| PlanError::Field {
         phase: label.to_owned(),
         field,
         problem: problem.to_owned(),
     };
-    let workload = s.workload.expect("built-in default");
+    let workload = s.workload.unwrap_or(Workload::Sessions);
     let load = match (s.concurrency, s.rate) {
         (Some(_), Some(_)) => {
             return Err(err(
@@ -528,18 +544,18 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     if !matches!(workload, Workload::Sessions | Workload::Kept) && matches!(load, Load::Open { .. }) {
         return Err(err("rate", "applies to workloads `sessions` and `kept` only"));
     }
-    let body_size = s.body_size.expect("built-in default");
+    let body_size = s.body_size.unwrap_or(1024);
     if body_size > 60_000 {
         return Err(err(
             "body_size",
             "must be at most 60000 bytes (the server's message limit is 64 KiB)",
         ));
     }
-    let window = s.window.expect("built-in default");
+    let window = s.window.unwrap_or(8);
     if !(1..=4096).contains(&window) {
         return Err(err("window", "must be 1 to 4096"));
     }
-    let record_size = s.record_size.expect("built-in default");
+    let record_size = s.record_size.unwrap_or(16 * 1024);
     if !(32..=16384).contains(&record_size) {
         return Err(err(
             "record_size",
@@ -558,26 +574,29 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         (None, Some(_)) => None,
         (None, None) => Some(Duration::from_secs(10)),
     };
-    let transactions = s.transactions.clone().expect("built-in default");
+    let transactions = s
+        .transactions
+        .clone()
+        .unwrap_or_else(|| vec![Txn::Register, Txn::Options]);
     if transactions.is_empty() && workload == Workload::Kept {
         return Err(err("transactions", "workload `kept` needs at least one transaction"));
     }
-    let positive = |d: Option<Duration>, field: &'static str| -> Result<Duration, PlanError> {
-        let d = d.expect("built-in default");
+    let positive = |d: Option<Duration>, default: Duration, field: &'static str| -> Result<Duration, PlanError> {
+        let d = d.unwrap_or(default);
         if d.is_zero() {
             Err(err(field, "must be > 0"))
         } else {
             Ok(d)
         }
     };
-    let mode = s.mode.expect("built-in default");
+    let mode = s.mode.unwrap_or(Mode::Tls);
     if mode == Mode::Tcp && s.cipher_suite.is_some() {
         return Err(err("cipher_suite", "needs mode tls or mtls"));
     }
     if mode == Mode::Tcp && s.kx_group.is_some() {
         return Err(err("kx_group", "needs mode tls or mtls"));
     }
-    let resumption = s.resumption.expect("built-in default");
+    let resumption = s.resumption.unwrap_or(Resumption::Off);
     // A resumption mode implies its protocol version unless the versions are given.
     let tls_versions = match (s.tls_versions, resumption.version()) {
         (None, Some(v)) => v,
@@ -612,7 +631,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
             ));
         }
     }
-    let max_in_flight = s.max_in_flight.expect("built-in default");
+    let max_in_flight = s.max_in_flight.unwrap_or(5_000);
     if max_in_flight == 0 {
         return Err(err("max_in_flight", "must be > 0"));
     }
@@ -638,22 +657,22 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         connections,
         sessions: s.sessions,
         duration,
-        warmup: s.warmup.expect("built-in default"),
+        warmup: s.warmup.unwrap_or(Duration::from_secs(1)),
         transactions,
         tls_versions,
         resumption,
         early_data: s.early_data.unwrap_or(EarlyData::Accept),
-        session_cache: s.session_cache.expect("built-in default"),
-        server_cache: s.server_cache.expect("built-in default"),
-        ticket_lifetime: positive(s.ticket_lifetime, "ticket_lifetime")?,
+        session_cache: s.session_cache.unwrap_or(1024),
+        server_cache: s.server_cache.unwrap_or(10_000),
+        ticket_lifetime: positive(s.ticket_lifetime, Duration::from_secs(2 * 3600), "ticket_lifetime")?,
         cipher_suite: s.cipher_suite.clone(),
         kx_group: s.kx_group.clone(),
-        connect_timeout: positive(s.connect_timeout, "connect_timeout")?,
-        handshake_timeout: positive(s.handshake_timeout, "handshake_timeout")?,
-        sip_timeout: positive(s.sip_timeout, "sip_timeout")?,
+        connect_timeout: positive(s.connect_timeout, Duration::from_secs(5), "connect_timeout")?,
+        handshake_timeout: positive(s.handshake_timeout, Duration::from_secs(5), "handshake_timeout")?,
+        sip_timeout: positive(s.sip_timeout, Duration::from_secs(5), "sip_timeout")?,
         max_in_flight,
         record_size,
-        direction: s.direction.expect("built-in default"),
+        direction: s.direction.unwrap_or(Direction::Up),
         body_size,
         window,
         bad_cert: s.bad_cert,
@@ -684,8 +703,13 @@ mod tests {
         assert!(p.len() >= 3);
         assert!(p.iter().any(|p| p.mode == Mode::Mtls));
         assert!(p.iter().any(|p| p.workload == Workload::Kept));
-        let smoke = include_str!("../profiles/smoke.toml");
-        lower(&Profile::parse(smoke).unwrap(), &PhaseSpec::default(), &[]).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let profile = Profile::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            lower(&profile, &PhaseSpec::default(), &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
     }
 
     #[test]
@@ -765,6 +789,62 @@ mod tests {
         assert!(e.to_string().contains("early_data"), "{e}");
         let e = one("[[phase]]\nname = \"x\"\nresumption = \"sometimes\"\n").unwrap_err();
         assert!(e.to_string().contains("sometimes"), "{e}");
+    }
+
+    /// Every `[default: X]` a field's doc (its flag help) states is what `resolve` applies.
+    #[test]
+    fn stated_defaults_are_the_applied_ones() {
+        use clap::Args as _;
+        // Some defaults only show in the context they apply to.
+        let plan = |extra: &str| {
+            let text = format!("[[phase]]\nname = \"x\"\n{extra}");
+            serde_json::to_value(&one(&text).unwrap()[0]).unwrap()
+        };
+        let bare = plan("");
+        let kept = plan("workload = \"kept\"\n");
+        let bad = plan("mode = \"mtls\"\nbad_cert = \"revoked\"\n");
+        let mut checked = Vec::new();
+        for arg in PhaseSpec::augment_args(clap::Command::new("t")).get_arguments() {
+            let id = arg.get_id().as_str();
+            let help = arg.get_long_help().or(arg.get_help()).unwrap().to_string();
+            let Some(stated) = help.split("[default: ").nth(1).map(|s| s.split(']').next().unwrap()) else {
+                continue;
+            };
+            let value = match id {
+                "concurrency" => &bare["load"]["concurrency"],
+                "connections" => &kept[id],
+                "bad_cert_share" => &bad[id],
+                "tls_versions" | "cipher_suite" | "kx_group" => continue, // depend on other fields
+                _ => &bare[id],
+            };
+            let applied = match value {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Array(a) => a.iter().map(|v| v.as_str().unwrap()).collect::<Vec<_>>().join(","),
+                other => other.to_string(),
+            };
+            assert_eq!(stated, applied, "--{id}");
+            checked.push(id.to_owned());
+        }
+        assert!(checked.len() >= 20, "{checked:?}");
+        assert_eq!(bare["tls_versions"], "1.3");
+    }
+
+    #[test]
+    fn a_layer_setting_concurrency_or_rate_replaces_both_below() {
+        let upper = PhaseSpec {
+            rate: Some(5.0),
+            ..Default::default()
+        };
+        let lower = PhaseSpec {
+            concurrency: Some(3),
+            warmup: Some(Duration::from_secs(2)),
+            ..Default::default()
+        };
+        let merged = upper.clone().or(&lower);
+        assert_eq!((merged.concurrency, merged.rate), (None, Some(5.0)));
+        assert_eq!(merged.warmup, Some(Duration::from_secs(2)));
+        assert_eq!(PhaseSpec::default().or(&lower), lower);
+        assert!(PhaseSpec::default().is_empty() && !upper.is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `sipbench audit` and the trust model as a user drives them: the matrix on the embedded
 //! server (table, JSON, exit status), `--at` ahead of expiry, a PKI made by the openssl command
-//! line, a real deployment (`sipbench serve`) as `--target`, and `serve` reloading a new CRL on
+//! line, a real deployment (`sipbench serve`) as `--tls-addr`, and `serve` reloading a new CRL on
 //! SIGHUP and with `--watch`.
 
 use std::io::{BufRead, BufReader};
@@ -172,14 +172,14 @@ fn serve(pki_dir: &Path, extra: &[&str]) -> Served {
     let mut child = sipbench()
         .args([
             "serve",
-            "--tls",
+            "--tls-addr",
             "127.0.0.1:0",
-            "--mtls",
+            "--mtls-addr",
             "127.0.0.1:0",
-            "--tcp",
+            "--tcp-addr",
             "127.0.0.1:0",
         ])
-        .args(["--threads", "1", "--pki"])
+        .args(["--workers", "1", "--pki"])
         .arg(pki_dir)
         .args(extra)
         .stdout(Stdio::null())
@@ -256,9 +256,9 @@ fn audit_of_a_deployment_and_serve_reloading_a_new_crl_on_sighup() {
     // The deployment's side of the matrix (reasons are the server's to know), and its listeners.
     let pki_arg = pki_dir.to_str().unwrap();
     let target = [
-        "--target",
+        "--tls-addr",
         &served.tls,
-        "--mtls-target",
+        "--mtls-addr",
         &served.mtls,
         "--server-name",
         "sip.example.test",
@@ -405,7 +405,7 @@ fn an_intermediate_pki_carries_chains_through_serve_and_run_on_both_stacks() {
             let o = sipbench()
                 .args(["run", "--mode", "mtls", "--sessions", "20", "-c", "4", "--warmup", "0s"])
                 .args(["--transactions", "OPTIONS", "--backend", backend])
-                .args(["--mtls-target", &served.mtls, "--target", &served.tls])
+                .args(["--mtls-addr", &served.mtls, "--tls-addr", &served.tls])
                 .args(["--server-name", "sip.example.test", "--quiet", "--out"])
                 .arg(&out)
                 .arg("--topology")

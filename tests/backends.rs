@@ -4,20 +4,23 @@
 
 use std::time::Duration;
 
-use sipbench::generator::command::{RunArgs, run};
+use sipbench::generator::{RunConfig, run};
 use sipbench::pki::{BadCert, KeyType};
-use sipbench::plan::{Mode, Resumption, Txn};
+use sipbench::plan::{Mode, PhaseSpec, Resumption, Txn};
 use sipbench::results::PhaseResult;
 use sipbench::tls::Backend;
 
-fn args(backend: Backend, server: Backend, mode: Mode, sessions: u64) -> RunArgs {
+fn args(backend: Backend, server: Backend, mode: Mode, sessions: u64) -> RunConfig {
     let dir = std::env::temp_dir().join(format!("sipbench-backends-{}", std::process::id()));
-    RunArgs {
-        mode: Some(mode),
-        sessions: Some(sessions),
-        concurrency: Some(4),
-        warmup: Some(Duration::ZERO),
-        transactions: Some(vec![Txn::Options]),
+    RunConfig {
+        phase: PhaseSpec {
+            mode: Some(mode),
+            sessions: Some(sessions),
+            concurrency: Some(4),
+            warmup: Some(Duration::ZERO),
+            transactions: Some(vec![Txn::Options]),
+            ..Default::default()
+        },
         workers: Some(2),
         backend,
         server_backend: Some(server),
@@ -32,7 +35,7 @@ fn args(backend: Backend, server: Backend, mode: Mode, sessions: u64) -> RunArgs
     }
 }
 
-fn one(args: &RunArgs) -> PhaseResult {
+fn one(args: &RunConfig) -> PhaseResult {
     let report = run(args).expect("run completes");
     assert_eq!(report.result.environment.backend, args.backend.as_str());
     assert_eq!(
@@ -53,15 +56,15 @@ fn matrix(backend: Backend) {
     all_ok(&one(&args(backend, backend, Mode::Mtls, 20)), 20);
 
     let mut a = args(backend, backend, Mode::Mtls, 40);
-    a.resumption = Some(Resumption::Tls13Tickets);
-    a.concurrency = Some(1);
+    a.phase.resumption = Some(Resumption::Tls13Tickets);
+    a.phase.concurrency = Some(1);
     let p = one(&a);
     all_ok(&p, 40);
     assert!(p.handshakes.resumption_ratio > 0.9, "{:?}", p.handshakes);
 
     let mut a = args(backend, backend, Mode::Mtls, 40);
-    a.bad_cert = Some(BadCert::Revoked);
-    a.bad_cert_share = Some(0.5);
+    a.phase.bad_cert = Some(BadCert::Revoked);
+    a.phase.bad_cert_share = Some(0.5);
     let p = one(&a);
     let r = p.rejections.clone().unwrap();
     assert_eq!((r.sessions, r.rejected, r.accepted), (20, 20, 0), "{r:?}");
@@ -98,7 +101,7 @@ fn every_cross_backend_pair_interoperates() {
             let p = one(&args(client, server, Mode::Mtls, 8));
             all_ok(&p, 8);
             let mut a = args(client, server, Mode::Tls, 8);
-            a.tls_versions = Some(sipbench::tls::Versions::Tls12);
+            a.phase.tls_versions = Some(sipbench::tls::Versions::Tls12);
             all_ok(&one(&a), 8);
         }
     }
@@ -109,7 +112,7 @@ fn key_exchange_groups_are_pinned_and_reported() {
     for backend in Backend::ALL {
         for group in ["X25519", "secp256r1", "secp384r1", "X25519MLKEM768"] {
             let mut a = args(backend, backend, Mode::Tls, 4);
-            a.kx_group = Some(group.into());
+            a.phase.kx_group = Some(group.into());
             match run(&a) {
                 Ok(r) => {
                     let p = &r.result.phases[0];
@@ -130,7 +133,7 @@ fn key_exchange_groups_are_pinned_and_reported() {
         }
     }
     let mut a = args(Backend::AwsLcRs, Backend::AwsLcRs, Mode::Tls, 4);
-    a.kx_group = Some("ffdhe2048".into());
+    a.phase.kx_group = Some("ffdhe2048".into());
     let e = format!("{:#}", run(&a).unwrap_err());
     assert!(
         e.contains("kx_group: ffdhe2048 is not implemented by aws-lc-rs (it has X25519"),
@@ -143,7 +146,7 @@ fn key_types_are_pinned_and_reported_or_refused() {
     for key_type in [KeyType::EcdsaP384, KeyType::Rsa2048, KeyType::Ed25519] {
         for backend in Backend::ALL {
             let mut a = args(backend, backend, Mode::Mtls, 4);
-            a.key_type = key_type;
+            a.target.key_type = key_type;
             match run(&a) {
                 Ok(r) => {
                     let p = &r.result.phases[0];

@@ -171,7 +171,7 @@ fn bad_flags_are_named() {
             "cipher_suite",
         ),
         (
-            vec!["run", "--target", "127.0.0.1:1", "--mode", "tls", "-n", "1"],
+            vec!["run", "--tls-addr", "127.0.0.1:1", "--mode", "tls", "-n", "1"],
             "--ca",
         ),
     ] {
@@ -250,13 +250,13 @@ fn serve_answers_the_generator_and_drains_on_sigterm() {
     let mut server = sipbench()
         .args([
             "serve",
-            "--tls",
+            "--tls-addr",
             "127.0.0.1:0",
-            "--mtls",
+            "--mtls-addr",
             "127.0.0.1:0",
-            "--tcp",
+            "--tcp-addr",
             "127.0.0.1:0",
-            "--threads",
+            "--workers",
             "2",
             "--pki",
         ])
@@ -283,9 +283,9 @@ fn serve_answers_the_generator_and_drains_on_sigterm() {
     let o = sipbench()
         .args([
             "run",
-            "--target",
+            "--tls-addr",
             &tls,
-            "--mtls-target",
+            "--mtls-addr",
             &mtls,
             "--server-name",
             "sip.example.test",
@@ -457,4 +457,126 @@ fn backends_lists_every_backend_with_what_it_can_do() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--backend") && err.contains("graviola"), "{err}");
+}
+
+/// Every subcommand's help: no rustdoc syntax leaks into it, and the old spellings of renamed
+/// flags are hidden.
+#[test]
+fn every_help_is_plain_text_without_old_spellings() {
+    use clap::CommandFactory;
+    fn paths(cmd: &clap::Command, prefix: &[String], out: &mut Vec<Vec<String>>) {
+        out.push(prefix.to_vec());
+        for sub in cmd.get_subcommands() {
+            let mut path = prefix.to_vec();
+            path.push(sub.get_name().to_owned());
+            paths(sub, &path, out);
+        }
+    }
+    let mut all = Vec::new();
+    paths(&sipbench::cli::Cli::command(), &[], &mut all);
+    assert!(all.len() >= 10, "{all:?}");
+    for path in all {
+        if path.last().is_some_and(|p| p == "help") {
+            continue;
+        }
+        let o = sipbench().args(&path).arg("--help").output().unwrap();
+        let help = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{path:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            !help.contains("[`"),
+            "sipbench {path:?} --help shows rustdoc syntax:\n{help}"
+        );
+        for old in ["--target", "--mtls-target", "--tcp-target", "--threads", "--client-ca"] {
+            assert!(!help.contains(&format!("{old} ")), "{path:?} --help shows {old}");
+        }
+        if path == ["serve"] || path == ["report"] {
+            assert!(
+                !help.contains("--session-cache") && !help.contains("-o,"),
+                "{path:?}:\n{help}"
+            );
+        }
+    }
+}
+
+/// The old spellings of renamed flags still parse, for one release, to the new flags.
+#[test]
+fn old_flag_spellings_still_parse() {
+    use clap::Parser;
+    use sipbench::cli::{Cli, Command};
+    let parse = |args: &[&str]| Cli::try_parse_from(std::iter::once("sipbench").chain(args.iter().copied())).unwrap();
+    let Some(Command::Run(run)) = parse(&[
+        "run",
+        "--target",
+        "a:1",
+        "--mtls-target",
+        "b:2",
+        "--tcp-target",
+        "c:3",
+        "--threads",
+        "3",
+    ])
+    .command
+    else {
+        panic!("run")
+    };
+    let run = run.into_config();
+    assert_eq!(
+        (
+            run.target.tls_addr.as_deref(),
+            run.target.mtls_addr.as_deref(),
+            run.target.tcp_addr.as_deref()
+        ),
+        (Some("a:1"), Some("b:2"), Some("c:3"))
+    );
+    assert_eq!(run.workers, Some(3));
+
+    let Some(Command::Serve(serve)) = parse(&[
+        "serve",
+        "--tls",
+        "127.0.0.1:1",
+        "--mtls",
+        "127.0.0.1:2",
+        "--tcp",
+        "127.0.0.1:3",
+        "--threads",
+        "2",
+        "--session-cache",
+        "7",
+        "--cert",
+        "c.pem",
+        "--key",
+        "k.pem",
+        "--client-ca",
+        "ca.pem",
+    ])
+    .command
+    else {
+        panic!("serve")
+    };
+    assert_eq!(
+        (serve.tls_addr.port(), serve.mtls_addr.port(), serve.tcp_addr.port()),
+        (1, 2, 3)
+    );
+    assert_eq!((serve.workers, serve.server_cache), (Some(2), 7));
+    assert_eq!(serve.ca.as_deref(), Some(Path::new("ca.pem")));
+
+    let Some(Command::Audit(audit)) = parse(&["audit", "--target", "a:1", "--mtls-target", "b:2"]).command else {
+        panic!("audit")
+    };
+    assert_eq!(
+        (audit.tls_addr.as_deref(), audit.mtls_addr.as_deref()),
+        (Some("a:1"), Some("b:2"))
+    );
+
+    for old in [["--out", "d"], ["-o", "d"]] {
+        let Some(Command::Report(report)) = parse(&["report", "r.json", old[0], old[1]]).command else {
+            panic!("report")
+        };
+        assert_eq!(report.out_dir.as_deref(), Some(Path::new("d")));
+    }
+
+    let Some(Command::Compare(compare)) = parse(&["compare", "--backends", "ring", "--threads", "2"]).command else {
+        panic!("compare")
+    };
+    assert_eq!(compare.run.workers, Some(2));
 }

@@ -3,27 +3,29 @@
 
 use std::time::Duration;
 
-use sipbench::compare::{CompareArgs, Dimension, compare};
-use sipbench::generator::command::RunArgs;
+use sipbench::compare::{CompareConfig, Dimension, compare};
+use sipbench::generator::RunConfig;
 use sipbench::pki::KeyType;
-use sipbench::plan::{Mode, Txn};
+use sipbench::plan::{Mode, PhaseSpec, Txn};
 use sipbench::tls::Backend;
 
-fn args(dir: &std::path::Path) -> CompareArgs {
-    CompareArgs {
+fn args(dir: &std::path::Path) -> CompareConfig {
+    CompareConfig {
         backends: Vec::new(),
         kx_groups: Vec::new(),
         key_types: Vec::new(),
         rounds: 2,
         memory_sessions: 20,
-        memory_only: None,
         isolate_memory: false,
-        run: RunArgs {
-            mode: Some(Mode::Mtls),
-            sessions: Some(30),
-            concurrency: Some(4),
-            warmup: Some(Duration::ZERO),
-            transactions: Some(vec![Txn::Options]),
+        run: RunConfig {
+            phase: PhaseSpec {
+                mode: Some(Mode::Mtls),
+                sessions: Some(30),
+                concurrency: Some(4),
+                warmup: Some(Duration::ZERO),
+                transactions: Some(vec![Txn::Options]),
+                ..Default::default()
+            },
             workers: Some(2),
             quiet: true,
             out: Some(dir.join("compare.json")),
@@ -97,11 +99,11 @@ fn groups_and_key_types_are_compared_and_reported_as_negotiated() {
     a.kx_groups = vec!["X25519".into()];
     assert!(compare(&a).is_err());
     a.kx_groups.clear();
-    a.run.mode = None;
-    a.run.sessions = None;
-    a.run.concurrency = None;
-    a.run.transactions = None;
-    a.run.warmup = None;
+    a.run.phase.mode = None;
+    a.run.phase.sessions = None;
+    a.run.phase.concurrency = None;
+    a.run.phase.transactions = None;
+    a.run.phase.warmup = None;
     // No phase flags and no profile: the default profile's three phases.
     let e = format!("{:#}", compare(&a).map(|_| ()).unwrap_err());
     assert!(e.contains("compare runs one phase"), "{e}");

@@ -4,13 +4,13 @@
 mod common;
 
 use common::{TestServer, run_one};
-use sipbench::generator::command::RunArgs;
+use sipbench::generator::RunConfig;
 use sipbench::pki::{KeyType, Pki, files};
 use sipbench::plan::{Mode, Txn, Workload};
 use sipbench::stats::decode_histogram;
 
 /// Runs `args` (a bounded run of `n` sessions) and asserts that every session failed with `kind`.
-fn assert_all_fail(args: &RunArgs, n: u64, kind: &str) {
+fn assert_all_fail(args: &RunConfig, n: u64, kind: &str) {
     let (_, p) = run_one(args);
     assert_eq!(p.sessions.ok, 0, "{:?}", p.failures);
     assert_eq!(p.sessions.failed, n);
@@ -51,14 +51,14 @@ fn tls_sessions_succeed_with_exact_counts() {
 fn mtls_sessions_succeed_and_tls12_negotiates() {
     let srv = TestServer::start();
     let mut args = srv.args(Mode::Mtls, 30);
-    args.transactions = Some(vec![Txn::Register, Txn::Invite]);
+    args.phase.transactions = Some(vec![Txn::Register, Txn::Invite]);
     let (_, p) = run_one(&args);
     assert_eq!(p.sessions.ok, 30, "failures: {:?}", p.failures);
     assert_eq!(p.transactions["INVITE"].ok, 30);
     assert_eq!(p.transactions["BYE"].ok, 30);
 
-    args.tls_versions = Some(sipbench::tls::Versions::Tls12);
-    args.transactions = Some(vec![Txn::Options]);
+    args.phase.tls_versions = Some(sipbench::tls::Versions::Tls12);
+    args.phase.transactions = Some(vec![Txn::Options]);
     let (_, p) = run_one(&args);
     assert_eq!(p.sessions.ok, 30, "failures: {:?}", p.failures);
     assert_eq!(p.negotiated[0].protocol, "TLSv1_2");
@@ -75,7 +75,7 @@ fn mtls_sessions_succeed_and_tls12_negotiates() {
 fn wrong_server_name_is_refused_by_the_client() {
     let srv = TestServer::start();
     let mut args = srv.args(Mode::Tls, 10);
-    args.server_name = Some("other.example.test".into());
+    args.target.server_name = Some("other.example.test".into());
     assert_all_fail(&args, 10, "certificate:not-valid-for-name");
     assert_eq!(
         srv.counters().requests,
@@ -90,7 +90,7 @@ fn untrusted_server_ca_is_refused_by_the_client() {
     for mode in [Mode::Tls, Mode::Mtls] {
         let mut args = srv.args(mode, 10);
         // The partner CA did not issue the server certificate.
-        args.ca = Some(srv.file(files::PARTNER_CA));
+        args.target.ca = Some(srv.file(files::PARTNER_CA));
         assert_all_fail(&args, 10, "certificate:unknown-issuer");
     }
     assert_eq!(srv.counters().requests, 0);
@@ -105,21 +105,21 @@ fn mtls_server_refuses_untrusted_forged_or_missing_client_certificates() {
 
     // A partner certificate: valid, but from a CA this server does not trust.
     let mut args = srv.args(Mode::Mtls, 8);
-    args.cert = Some(srv.file(files::PARTNER));
-    args.key = Some(srv.file(files::PARTNER_KEY));
+    args.target.cert = Some(srv.file(files::PARTNER));
+    args.target.key = Some(srv.file(files::PARTNER_KEY));
     assert_all_fail(&args, 8, "tls-alert-received:unknown-ca");
 
     // A certificate from a rogue CA that copies the enterprise CA's name: the signature check fails.
     let rogue = Pki::generate(KeyType::EcdsaP256).unwrap();
     let rogue_dir = tempfile::tempdir().unwrap();
     rogue.write_to(rogue_dir.path()).unwrap();
-    args.cert = Some(rogue_dir.path().join(files::EDGE));
-    args.key = Some(rogue_dir.path().join(files::EDGE_KEY));
+    args.target.cert = Some(rogue_dir.path().join(files::EDGE));
+    args.target.key = Some(rogue_dir.path().join(files::EDGE_KEY));
     assert_all_fail(&args, 8, "tls-alert-received:decrypt-error");
 
     // No client certificate at all on the MTLS listener.
     let mut args = srv.args(Mode::Tls, 8);
-    args.target = Some(srv.mtls_addr());
+    args.target.tls_addr = Some(srv.mtls_addr());
     assert_all_fail(&args, 8, "tls-alert-received:certificate-required");
 
     let stats = srv.stop();
@@ -132,12 +132,12 @@ fn mtls_server_refuses_untrusted_forged_or_missing_client_certificates() {
 fn kept_sessions_run_transactions_and_open_loop_is_corrected() {
     let srv = TestServer::start();
     let mut args = srv.args(Mode::Tls, 1);
-    args.sessions = None;
-    args.concurrency = None;
-    args.workload = Some(Workload::Kept);
-    args.connections = Some(8);
-    args.transactions = Some(vec![Txn::Options]);
-    args.duration = Some(std::time::Duration::from_millis(500));
+    args.phase.sessions = None;
+    args.phase.concurrency = None;
+    args.phase.workload = Some(Workload::Kept);
+    args.phase.connections = Some(8);
+    args.phase.transactions = Some(vec![Txn::Options]);
+    args.phase.duration = Some(std::time::Duration::from_millis(500));
     let (_, p) = run_one(&args);
     assert_eq!(p.sessions.started, 8);
     assert_eq!(p.sessions.ok, 8, "{:?}", p.failures);
@@ -145,7 +145,7 @@ fn kept_sessions_run_transactions_and_open_loop_is_corrected() {
     assert_eq!(p.transactions["OPTIONS"].failed, 0);
 
     // Open loop: a fixed rate over kept sessions keeps both histograms.
-    args.rate = Some(400.0);
+    args.phase.rate = Some(400.0);
     let (_, p) = run_one(&args);
     let ok = p.transactions["OPTIONS"].ok;
     assert!(
@@ -169,7 +169,7 @@ fn unreachable_target_counts_connect_refused() {
         .port();
     let srv = TestServer::start();
     let mut args = srv.args(Mode::Tcp, 5);
-    args.tcp_target = Some(format!("127.0.0.1:{port}"));
+    args.target.tcp_addr = Some(format!("127.0.0.1:{port}"));
     assert_all_fail(&args, 5, "connect-refused");
     srv.stop();
 }
@@ -195,8 +195,8 @@ fn pinned_cipher_suites_are_negotiated_and_reported() {
         ),
     ] {
         let mut args = srv.args(Mode::Mtls, 6);
-        args.cipher_suite = Some(suite.into());
-        args.tls_versions = Some(versions);
+        args.phase.cipher_suite = Some(suite.into());
+        args.phase.tls_versions = Some(versions);
         let (_, p) = run_one(&args);
         assert_eq!(p.sessions.ok, 6, "{suite}: {:?}", p.failures);
         assert_eq!(p.negotiated.len(), 1, "{suite}: {:?}", p.negotiated);
@@ -205,8 +205,8 @@ fn pinned_cipher_suites_are_negotiated_and_reported() {
     }
     // A suite this backend does not have is an error naming the field, not a silent fallback.
     let mut args = srv.args(Mode::Tls, 1);
-    args.cipher_suite = Some("TLS_RSA_WITH_RC4_128_MD5".into());
-    args.tls_versions = Some(sipbench::tls::Versions::Tls12);
-    let e = sipbench::generator::command::run(&args).unwrap_err().to_string();
+    args.phase.cipher_suite = Some("TLS_RSA_WITH_RC4_128_MD5".into());
+    args.phase.tls_versions = Some(sipbench::tls::Versions::Tls12);
+    let e = sipbench::generator::run(&args).unwrap_err().to_string();
     assert!(e.contains("cipher_suite") && e.contains("not offered"), "{e}");
 }

@@ -3,21 +3,24 @@
 
 use std::time::Duration;
 
-use sipbench::generator::command::{RunArgs, run};
-use sipbench::plan::{Mode, Workload};
+use sipbench::generator::{RunConfig, run};
+use sipbench::plan::{Mode, PhaseSpec, Workload};
 
 #[test]
 fn pipelined_messages_are_all_answered_and_counted() {
     for (mode, window, body) in [(Mode::Tls, 1, 10), (Mode::Mtls, 16, 4000), (Mode::Tcp, 64, 200)] {
         let dir = tempfile::tempdir().unwrap();
-        let args = RunArgs {
-            mode: Some(mode),
-            workload: Some(Workload::Messages),
-            connections: Some(4),
-            window: Some(window),
-            body_size: Some(body),
-            warmup: Some(Duration::ZERO),
-            duration: Some(Duration::from_millis(400)),
+        let args = RunConfig {
+            phase: PhaseSpec {
+                mode: Some(mode),
+                workload: Some(Workload::Messages),
+                connections: Some(4),
+                window: Some(window),
+                body_size: Some(body),
+                warmup: Some(Duration::ZERO),
+                duration: Some(Duration::from_millis(400)),
+                ..Default::default()
+            },
             workers: Some(2),
             out: Some(dir.path().join("r.json")),
             quiet: true,
@@ -43,17 +46,23 @@ fn pipelined_messages_are_all_answered_and_counted() {
 fn window_and_body_size_limits_are_named() {
     for (args, field) in [
         (
-            RunArgs {
-                workload: Some(Workload::Messages),
-                window: Some(0),
+            RunConfig {
+                phase: PhaseSpec {
+                    workload: Some(Workload::Messages),
+                    window: Some(0),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             "window",
         ),
         (
-            RunArgs {
-                workload: Some(Workload::Messages),
-                body_size: Some(70_000),
+            RunConfig {
+                phase: PhaseSpec {
+                    workload: Some(Workload::Messages),
+                    body_size: Some(70_000),
+                    ..Default::default()
+                },
                 ..Default::default()
             },
             "body_size",

@@ -4,20 +4,23 @@
 
 use std::time::Duration;
 
-use sipbench::generator::command::{RunArgs, run};
-use sipbench::plan::{Direction, Mode, Workload};
+use sipbench::generator::{RunConfig, TargetConfig, run};
+use sipbench::plan::{Direction, Mode, PhaseSpec, Workload};
 use sipbench::results::PhaseResult;
 
 fn records(mode: Mode, direction: Direction, record_size: usize, connections: usize) -> (PhaseResult, u64) {
     let dir = tempfile::tempdir().unwrap();
-    let args = RunArgs {
-        mode: Some(mode),
-        workload: Some(Workload::Records),
-        direction: Some(direction),
-        record_size: Some(record_size),
-        connections: Some(connections),
-        warmup: Some(Duration::from_millis(100)),
-        duration: Some(Duration::from_millis(400)),
+    let args = RunConfig {
+        phase: PhaseSpec {
+            mode: Some(mode),
+            workload: Some(Workload::Records),
+            direction: Some(direction),
+            record_size: Some(record_size),
+            connections: Some(connections),
+            warmup: Some(Duration::from_millis(100)),
+            duration: Some(Duration::from_millis(400)),
+            ..Default::default()
+        },
         workers: Some(2),
         out: Some(dir.path().join("r.json")),
         quiet: true,
@@ -59,9 +62,12 @@ fn echoed_bytes_come_back_intact() {
 
 #[test]
 fn record_size_outside_a_tls_record_is_refused() {
-    let args = RunArgs {
-        workload: Some(Workload::Records),
-        record_size: Some(20_000),
+    let args = RunConfig {
+        phase: PhaseSpec {
+            workload: Some(Workload::Records),
+            record_size: Some(20_000),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let e = args.plan().unwrap_err().to_string();
@@ -111,14 +117,20 @@ fn a_peer_that_loses_bytes_is_caught() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let args = RunArgs {
-        mode: Some(Mode::Tcp),
-        workload: Some(Workload::Records),
-        connections: Some(1),
-        warmup: Some(Duration::ZERO),
-        duration: Some(Duration::from_millis(200)),
-        target: Some(addr.to_string()),
-        tcp_target: Some(addr.to_string()),
+    let args = RunConfig {
+        phase: PhaseSpec {
+            mode: Some(Mode::Tcp),
+            workload: Some(Workload::Records),
+            connections: Some(1),
+            warmup: Some(Duration::ZERO),
+            duration: Some(Duration::from_millis(200)),
+            ..Default::default()
+        },
+        target: TargetConfig {
+            tls_addr: Some(addr.to_string()),
+            tcp_addr: Some(addr.to_string()),
+            ..Default::default()
+        },
         workers: Some(1),
         out: Some(dir.path().join("r.json")),
         quiet: true,

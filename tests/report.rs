@@ -84,7 +84,7 @@ fn decode_png(path: &Path) -> (png::OutputInfo, Vec<u8>) {
 fn report_of_one_run_writes_charts_hgrm_and_html() {
     let f = fixture();
     let out = fresh_dir("one");
-    run_ok(sipbench().args(["report", f.closed.to_str().unwrap(), "--out", out.to_str().unwrap()]));
+    run_ok(sipbench().args(["report", f.closed.to_str().unwrap(), "--out-dir", out.to_str().unwrap()]));
     let result = RunResult::read(&f.closed).unwrap();
     let phase = &result.phases[0];
     assert!(phase.histograms.contains_key("handshake.full"));
@@ -203,7 +203,7 @@ fn report_of_two_runs_overlays_them() {
         "report",
         f.closed.to_str().unwrap(),
         f.open.to_str().unwrap(),
-        "--out",
+        "--out-dir",
         out.to_str().unwrap(),
     ]));
     let closed = RunResult::read(&f.closed).unwrap();

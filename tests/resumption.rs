@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use sipbench::generator::command::{RunArgs, run};
-use sipbench::plan::{EarlyData, Mode, Resumption, Txn};
+use sipbench::generator::{RunConfig, run};
+use sipbench::plan::{EarlyData, Mode, PhaseSpec, Resumption, Txn};
 use sipbench::results::PhaseResult;
 use sipbench::server::ServerStats;
 
@@ -12,15 +12,18 @@ const SESSIONS: u64 = 40;
 
 fn resume(mode: Mode, resumption: Resumption, early: Option<EarlyData>) -> (PhaseResult, ServerStats) {
     let dir = tempfile::tempdir().unwrap();
-    let args = RunArgs {
-        mode: Some(mode),
-        resumption: Some(resumption),
-        early_data: early,
-        sessions: Some(SESSIONS),
-        concurrency: Some(16),
-        // The first handshake of each session slot is full; it happens in the warm-up.
-        warmup: Some(Duration::from_millis(300)),
-        transactions: Some(vec![Txn::Options]),
+    let args = RunConfig {
+        phase: PhaseSpec {
+            mode: Some(mode),
+            resumption: Some(resumption),
+            early_data: early,
+            sessions: Some(SESSIONS),
+            concurrency: Some(16),
+            // The first handshake of each session slot is full; it happens in the warm-up.
+            warmup: Some(Duration::from_millis(300)),
+            transactions: Some(vec![Txn::Options]),
+            ..Default::default()
+        },
         workers: Some(2),
         out: Some(dir.path().join("r.json")),
         quiet: true,

@@ -3,19 +3,22 @@
 
 use std::time::Duration;
 
-use sipbench::generator::command::{RunArgs, run};
-use sipbench::plan::{Mode, Resumption, Workload};
+use sipbench::generator::{RunConfig, run};
+use sipbench::plan::{Mode, PhaseSpec, Resumption, Workload};
 
 fn storm(mode: Mode, resumption: Resumption) -> sipbench::results::PhaseResult {
     let dir = tempfile::tempdir().unwrap();
-    let args = RunArgs {
-        mode: Some(mode),
-        workload: Some(Workload::Storm),
-        connections: Some(60),
-        resumption: Some(resumption),
-        session_cache: Some(256),
-        warmup: Some(Duration::from_millis(50)),
-        duration: Some(Duration::from_secs(10)),
+    let args = RunConfig {
+        phase: PhaseSpec {
+            mode: Some(mode),
+            workload: Some(Workload::Storm),
+            connections: Some(60),
+            resumption: Some(resumption),
+            session_cache: Some(256),
+            warmup: Some(Duration::from_millis(50)),
+            duration: Some(Duration::from_secs(10)),
+            ..Default::default()
+        },
         workers: Some(2),
         out: Some(dir.path().join("r.json")),
         quiet: true,

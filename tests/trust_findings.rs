@@ -23,9 +23,9 @@ use rustls::client::ClientSessionStore;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use sipbench::failure::FailureKind;
 use sipbench::forge::{Authority, CaSpec, LeafSpec, San, tag};
-use sipbench::generator::command::{RunArgs, run};
+use sipbench::generator::{RunConfig, TargetConfig, run};
 use sipbench::pki::{self, BadCert, CaName, Identity, KeyType, Pki, files};
-use sipbench::plan::{EarlyData, Mode, Resumption, Txn};
+use sipbench::plan::{EarlyData, Mode, PhaseSpec, Resumption, Txn};
 use sipbench::pool::Pool;
 use sipbench::server::{self, ServerConfig};
 use sipbench::tls::ossl::OsslConnector;
@@ -328,21 +328,27 @@ fn f4_zero_rtt_does_not_skip_the_topology_check() {
         rx.recv().unwrap()
     };
     let sessions = 9;
-    let args = RunArgs {
-        mode: Some(Mode::Mtls),
-        resumption: Some(Resumption::Tls13EarlyData),
-        early_data: Some(EarlyData::Accept),
-        sessions: Some(sessions),
-        concurrency: Some(1),
+    let args = RunConfig {
+        phase: PhaseSpec {
+            mode: Some(Mode::Mtls),
+            resumption: Some(Resumption::Tls13EarlyData),
+            early_data: Some(EarlyData::Accept),
+            sessions: Some(sessions),
+            concurrency: Some(1),
+            warmup: Some(Duration::ZERO),
+            transactions: Some(vec![Txn::Options]),
+            ..Default::default()
+        },
+        target: TargetConfig {
+            tls_addr: Some(proxy.to_string()),
+            mtls_addr: Some(proxy.to_string()),
+            server_name: Some(pki::PARTNER_DNS.into()),
+            topology: Some(dir.path().join(files::TOPOLOGY)),
+            cert: Some(dir.path().join(files::EDGE)),
+            key: Some(dir.path().join(files::EDGE_KEY)),
+            ..Default::default()
+        },
         workers: Some(1),
-        warmup: Some(Duration::ZERO),
-        transactions: Some(vec![Txn::Options]),
-        target: Some(proxy.to_string()),
-        mtls_target: Some(proxy.to_string()),
-        server_name: Some(pki::PARTNER_DNS.into()),
-        topology: Some(dir.path().join(files::TOPOLOGY)),
-        cert: Some(dir.path().join(files::EDGE)),
-        key: Some(dir.path().join(files::EDGE_KEY)),
         out: Some(dir.path().join("r.json")),
         quiet: true,
         ..Default::default()

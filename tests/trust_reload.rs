@@ -66,9 +66,9 @@ fn a_run_across_reloads_loses_no_session_and_a_newly_revoked_certificate_is_refu
 
     // A closed-loop MTLS run of fresh sessions while the server reloads ten times a second.
     let mut args = srv.args(Mode::Mtls, 1);
-    args.sessions = None;
-    args.duration = Some(Duration::from_secs(2));
-    args.transactions = Some(vec![Txn::Options]);
+    args.phase.sessions = None;
+    args.phase.duration = Some(Duration::from_secs(2));
+    args.phase.transactions = Some(vec![Txn::Options]);
     let (_, phase) = std::thread::scope(|s| {
         let run = s.spawn(|| run_one(&args));
         let end = Instant::now() + Duration::from_millis(2500);
@@ -131,15 +131,15 @@ fn a_share_of_bad_certificates_under_load_is_refused_and_never_counted_as_succes
         let mut args = srv.args(Mode::Mtls, 200);
         // Against the embedded server's topology and CRLs: the generator brings the PKI's
         // negative cases.
-        args.pki = Some(srv.dir.path().to_owned());
-        args.topology = Some(srv.file(files::TOPOLOGY));
-        args.ca = None;
-        args.workload = Some(Workload::Sessions);
-        args.tls_versions = Some(version);
-        args.resumption = Some(Resumption::Off);
-        args.bad_cert = Some(BadCert::Revoked);
-        args.bad_cert_share = Some(0.25);
-        args.sessions = Some(200);
+        args.target.pki = Some(srv.dir.path().to_owned());
+        args.target.topology = Some(srv.file(files::TOPOLOGY));
+        args.target.ca = None;
+        args.phase.workload = Some(Workload::Sessions);
+        args.phase.tls_versions = Some(version);
+        args.phase.resumption = Some(Resumption::Off);
+        args.phase.bad_cert = Some(BadCert::Revoked);
+        args.phase.bad_cert_share = Some(0.25);
+        args.phase.sessions = Some(200);
         let (_, phase) = run_one(&args);
         let r = phase.rejections.clone().expect("rejection figures");
         assert_eq!(r.accepted, 0, "{r:?}");

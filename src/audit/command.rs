@@ -25,7 +25,7 @@ use crate::trust::{self, Trust};
 #[derive(Debug, Clone, Args)]
 pub struct AuditArgs {
     /// PKI directory with the certificates to offer (`sipbench pki init`, or
-    /// `scripts/openssl-pki.sh`); default: a throwaway PKI.
+    /// `scripts/openssl-pki.sh`). [default: a throwaway PKI]
     #[arg(long, value_name = "DIR")]
     pub pki: Option<PathBuf>,
     /// Key type of the throwaway PKI.
@@ -41,7 +41,7 @@ pub struct AuditArgs {
     /// sipbench's client's in the client directions.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "rustls,openssl")]
     pub stacks: Vec<Stack>,
-    /// Only these cases (e.g. revoked,expired,ip-only); default: all, attacks included.
+    /// Only these cases (e.g. revoked,expired,ip-only). [default: all, attacks included]
     #[arg(long, value_delimiter = ',', value_name = "CASE")]
     pub case: Vec<String>,
     /// Against a deployment: a CA it trusts (PEM, the CA first, then any intermediates above
@@ -55,18 +55,18 @@ pub struct AuditArgs {
     /// certificate carries it.
     #[arg(long, value_name = "NAME")]
     pub attack_name: Option<String>,
-    /// A deployment's TLS listener (HOST:PORT) to describe; without it the reference server
-    /// runs in this process with the PKI.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub target: Option<String>,
-    /// The deployment's MTLS listener, offered each client certificate; default: --target.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub mtls_target: Option<String>,
-    /// Name the deployment's certificate must carry; default: the host of --target.
+    /// A deployment's TLS listener to describe. Without it, the reference server runs in this
+    /// process with the PKI.
+    #[arg(long, alias = "target", value_name = "HOST:PORT")]
+    pub tls_addr: Option<String>,
+    /// The deployment's MTLS listener, offered each client certificate. [default: --tls-addr]
+    #[arg(long, alias = "mtls-target", value_name = "HOST:PORT", requires = "tls_addr")]
+    pub mtls_addr: Option<String>,
+    /// Name the deployment's certificate must carry. [default: the host of --tls-addr]
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
-    /// Trust used to judge servers: a topology file; default: the PKI directory's
-    /// `topology.toml` (or the throwaway PKI's).
+    /// Trust used to judge servers: a topology file. [default: the PKI directory's
+    /// topology.toml, or the throwaway PKI's]
     #[arg(long, value_name = "FILE")]
     pub topology: Option<PathBuf>,
     /// Evaluate validity at this time instead of now (2027-01-31 or RFC 3339).
@@ -163,7 +163,7 @@ pub fn run(args: &AuditArgs) -> Result<AuditReport> {
         (None, Some(dir)) => Trust::load(&dir.join(pki::files::TOPOLOGY))?,
         (None, None) => Trust::for_pki(&pki)?,
     };
-    let embedded = args.target.is_none();
+    let embedded = args.tls_addr.is_none();
     let wants_attacks = cases.iter().any(|c| matches!(c, Case::Attack(_)));
     // Embedded, the attacks come from the PKI's own CAs, and the intermediates they issue join
     // the trust of both the server and the client; against a deployment, from --attack-ca.
@@ -192,7 +192,7 @@ pub fn run(args: &AuditArgs) -> Result<AuditReport> {
         reference_config.tcp_addr = None;
         let rogue = server::start(&reference_config, &pool)?;
         let mut references = Vec::new();
-        let (target, probe_addrs, deployment) = match &args.target {
+        let (target, probe_addrs, deployment) = match &args.tls_addr {
             None => {
                 for &stack in &args.stacks {
                     let mut config = reference_config.clone();
@@ -203,9 +203,9 @@ pub fn run(args: &AuditArgs) -> Result<AuditReport> {
                 ("embedded".to_owned(), vec![addrs.tls[0], addrs.mtls[0]], None)
             }
             Some(t) => {
-                let tls = resolve("--target", t)?;
-                let mtls = match &args.mtls_target {
-                    Some(m) => resolve("--mtls-target", m)?,
+                let tls = resolve("--tls-addr", t)?;
+                let mtls = match &args.mtls_addr {
+                    Some(m) => resolve("--mtls-addr", m)?,
                     None => tls,
                 };
                 let host = t

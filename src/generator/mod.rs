@@ -14,9 +14,14 @@
 //! uncorrected histogram kept beside it.
 
 pub mod command;
+pub mod config;
 pub mod observe;
+mod runner;
 pub mod session;
 pub mod target;
+
+pub use config::{ProfileSource, RunConfig, TargetConfig};
+pub use runner::{RunReport, run};
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

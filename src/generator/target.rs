@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use rustls_pki_types::ServerName;
 
-use crate::generator::command::RunArgs;
+use crate::generator::config::TargetConfig;
 use crate::generator::session::Endpoint;
 use crate::pki::{self, Identity, KeyType, Pki};
 use crate::plan::{Mode, PhasePlan, Workload};
@@ -38,9 +38,9 @@ impl Target {
     /// The addresses of the listener a phase connects to.
     fn addrs(&self, phase: &PhasePlan) -> Result<&[SocketAddr]> {
         let (addrs, flag) = match phase.mode {
-            Mode::Tls => (&self.tls, "--target"),
-            Mode::Mtls => (&self.mtls, "--mtls-target"),
-            Mode::Tcp => (&self.tcp, "--tcp-target"),
+            Mode::Tls => (&self.tls, "--tls-addr"),
+            Mode::Mtls => (&self.mtls, "--mtls-addr"),
+            Mode::Tcp => (&self.tcp, "--tcp-addr"),
         };
         if addrs.is_empty() {
             bail!("phase {}: mode {} needs {flag}", phase.name, phase.mode.as_str());
@@ -145,19 +145,15 @@ fn resolve(what: &str, s: &str) -> Result<SocketAddr> {
         .with_context(|| format!("{what} {s}: resolves to no address"))
 }
 
-pub(crate) fn remote_target(args: &RunArgs, target: &str) -> Result<Target> {
-    let tls = resolve("--target", target)?;
+pub(crate) fn remote_target(args: &TargetConfig, target: &str) -> Result<Target> {
+    let tls = resolve("--tls-addr", target)?;
     let mtls = args
-        .mtls_target
+        .mtls_addr
         .as_deref()
-        .map(|t| resolve("--mtls-target", t))
+        .map(|t| resolve("--mtls-addr", t))
         .transpose()?
         .or(Some(tls));
-    let tcp = args
-        .tcp_target
-        .as_deref()
-        .map(|t| resolve("--tcp-target", t))
-        .transpose()?;
+    let tcp = args.tcp_addr.as_deref().map(|t| resolve("--tcp-addr", t)).transpose()?;
     let host = target
         .rsplit_once(':')
         .map(|(h, _)| h)

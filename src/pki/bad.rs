@@ -26,12 +26,12 @@ pub enum BadCert {
     NotYetValid,
     /// `edge.example.test`, listed in the Enterprise CA's CRL.
     Revoked,
-    /// [`WRONG_NAME_DNS`] (`www.example.test`), a name nobody dials and not in the topology.
+    /// `www.example.test` (`WRONG_NAME_DNS`), a name nobody dials and not in the topology.
     WrongName,
-    /// `edge.example.test` issued by the Rogue root CA ([`ROGUE_CA_CN`](super::ROGUE_CA_CN)), which no
+    /// `edge.example.test` issued by the Rogue root CA (`ROGUE_CA_CN`), which no
     /// trust store holds.
     UntrustedCa,
-    /// [`ROGUE_DNS`] (`rogue.example.test`), Enterprise CA, otherwise valid, but not a topology server.
+    /// `rogue.example.test` (`ROGUE_DNS`), Enterprise CA, otherwise valid, but not a topology server.
     NotInTopology,
     /// `edge.example.test` issued by the Partner CA, which may only vouch for `partner.example.test`.
     PartnerClaimsEnterprise,

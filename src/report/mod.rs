@@ -49,9 +49,10 @@ pub struct ReportArgs {
     /// Results files written by `sipbench run`. With several, comparison charts overlay them.
     #[arg(required = true, value_name = "RESULT.json")]
     pub files: Vec<PathBuf>,
-    /// Output directory (default: `<stem>-report/` next to the first file).
-    #[arg(short, long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    /// Directory to write the report into (created if missing). [default: STEM-report/ next to
+    /// the first file, STEM its name without .json]
+    #[arg(long, alias = "out", short_alias = 'o', value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// A results file with its histograms decoded.
@@ -375,7 +376,7 @@ pub fn default_out_dir(first: &Path) -> PathBuf {
 /// `sipbench report`.
 pub fn main(args: &ReportArgs) -> Result<ExitCode> {
     let runs = load_all(&args.files)?;
-    let out = args.out.clone().unwrap_or_else(|| default_out_dir(&args.files[0]));
+    let out = args.out_dir.clone().unwrap_or_else(|| default_out_dir(&args.files[0]));
     let written = write_report(&runs, &out).with_context(|| format!("writing the report to {}", out.display()))?;
     println!(
         "wrote {} files to {}; open {}",

@@ -20,18 +20,18 @@ use crate::trust::{TopologyFile, Trust};
 /// Options of `sipbench serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// TLS listener (client to server).
-    #[arg(long, default_value = "127.0.0.1:5061")]
-    pub tls: SocketAddr,
-    /// MTLS listener (server to server; client certificate required).
-    #[arg(long, default_value = "127.0.0.1:5062")]
-    pub mtls: SocketAddr,
-    /// Cleartext TCP listener (baseline).
-    #[arg(long, default_value = "127.0.0.1:5060")]
-    pub tcp: SocketAddr,
+    /// Address of the TLS listener to bind (client to server; port 0: any free port).
+    #[arg(long, alias = "tls", value_name = "ADDR", default_value = "127.0.0.1:5061")]
+    pub tls_addr: SocketAddr,
+    /// Address of the MTLS listener to bind (server to server; client certificate required).
+    #[arg(long, alias = "mtls", value_name = "ADDR", default_value = "127.0.0.1:5062")]
+    pub mtls_addr: SocketAddr,
+    /// Address of the cleartext TCP listener to bind (baseline).
+    #[arg(long, alias = "tcp", value_name = "ADDR", default_value = "127.0.0.1:5060")]
+    pub tcp_addr: SocketAddr,
     /// PKI directory (from `sipbench pki init`); created with a throwaway PKI when missing.
     /// The server presents its `server.pem` and enforces its `topology.toml`.
-    #[arg(long, default_value = "pki", conflicts_with_all = ["cert", "key"])]
+    #[arg(long, value_name = "DIR", default_value = "pki", conflicts_with_all = ["cert", "key"])]
     pub pki: PathBuf,
     /// Topology file (trusted CAs with CRLs and domains, trusted servers) instead of the PKI
     /// directory's.
@@ -52,18 +52,19 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
     pub key_type: KeyType,
     /// Server certificate chain (PEM) instead of the PKI directory's (with --topology or
-    /// --client-ca).
-    #[arg(long, requires = "key")]
+    /// --ca).
+    #[arg(long, value_name = "FILE", requires = "key")]
     pub cert: Option<PathBuf>,
-    /// Server private key (PEM).
-    #[arg(long, requires = "cert")]
+    /// Private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
-    /// CA bundle (PEM) MTLS clients must chain to (with --cert; no revocation, no topology).
-    #[arg(long, conflicts_with = "topology")]
-    pub client_ca: Option<PathBuf>,
-    /// Runtime threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// CA bundle (PEM) MTLS client certificates must chain to (with --cert; any name, no
+    /// revocation checks, no topology).
+    #[arg(long, alias = "client-ca", value_name = "FILE", conflicts_with = "topology")]
+    pub ca: Option<PathBuf>,
+    /// Worker threads, each with its own runtime. [default: one per core]
+    #[arg(short = 'w', long, alias = "threads")]
+    pub workers: Option<usize>,
     /// TLS stack and crypto backend (`sipbench backends` lists them).
     #[arg(long, value_enum, default_value_t = Backend::AwsLcRs)]
     pub backend: Backend,
@@ -73,7 +74,9 @@ pub struct ServeArgs {
     /// Most connections open at once.
     #[arg(long, default_value_t = 50_000)]
     pub max_connections: usize,
-    /// Cut off handshakes not done by then.
+    /// TLS handshake timeout: the server cuts off handshakes not done after this long (the
+    /// built-in server of `sipbench run` too; the generator's own, run --handshake-timeout,
+    /// defaults to 5s).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub handshake_timeout: Duration,
     /// Close connections idle this long.
@@ -83,9 +86,11 @@ pub struct ServeArgs {
     /// instead of a server-side session cache.
     #[arg(long)]
     pub tickets: bool,
-    /// Session cache entries (stateful resumption).
-    #[arg(long, default_value_t = 10_000)]
-    pub session_cache: usize,
+    /// Server session cache entries (stateful resumption).
+    // The hidden old spelling --session-cache means this server cache here, unlike run's
+    // --session-cache (the client's): kept for one release, documented in the README.
+    #[arg(long, alias = "session-cache", default_value_t = 10_000)]
+    pub server_cache: usize,
     /// Advertised ticket lifetime.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "2h")]
     pub ticket_lifetime: Duration,
@@ -118,10 +123,10 @@ enum TrustSource {
 impl Sources {
     fn from_args(args: &ServeArgs) -> Result<Sources> {
         if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
-            let trust = match (&args.topology, &args.client_ca) {
+            let trust = match (&args.topology, &args.ca) {
                 (Some(t), _) => TrustSource::Topology(t.clone()),
                 (None, Some(ca)) => TrustSource::Bundle(ca.clone()),
-                (None, None) => anyhow::bail!("--cert needs --topology or --client-ca"),
+                (None, None) => anyhow::bail!("--cert needs --topology or --ca"),
             };
             return Ok(Sources {
                 cert: cert.clone(),
@@ -209,9 +214,9 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
     let sources = Sources::from_args(args)?;
     let (identity, trust) = sources.load().context("loading the server's certificate and trust")?;
     let config = ServerConfig {
-        tls_addr: Some(args.tls),
-        mtls_addr: Some(args.mtls),
-        tcp_addr: Some(args.tcp),
+        tls_addr: Some(args.tls_addr),
+        mtls_addr: Some(args.mtls_addr),
+        tcp_addr: Some(args.tcp_addr),
         identity,
         trust,
         backend: args.backend,
@@ -223,12 +228,12 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         per_thread_ports: false,
         resumption: ServerResumption {
             stateless: args.tickets,
-            cache: args.session_cache,
+            cache: args.server_cache,
             ticket_lifetime: args.ticket_lifetime,
             max_early_data: args.max_early_data,
         },
     };
-    let threads = args.threads.unwrap_or_else(crate::pool::cores);
+    let threads = args.workers.unwrap_or_else(crate::pool::cores);
     let pool = Pool::new(threads, "sipbench-server")?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let stats = rt.block_on(async {

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use sipbench::generator::command::{RunArgs, RunReport};
+use sipbench::generator::{RunConfig, RunReport, TargetConfig};
 use sipbench::pki::{KeyType, Pki, files};
-use sipbench::plan::{Mode, Txn};
+use sipbench::plan::{Mode, PhaseSpec, Txn};
 use sipbench::pool::Pool;
 use sipbench::results::PhaseResult;
 use sipbench::server::{self, RunningServer, ServerConfig, ServerStats};
@@ -71,21 +71,27 @@ impl TestServer {
     /// Generator options for a bounded run of `sessions` sessions in `mode` against this server,
     /// trusting the enterprise CA, verifying `sip.example.test`, presenting the edge certificate
     /// in MTLS mode. Results go to a file in the temporary directory.
-    pub fn args(&self, mode: Mode, sessions: u64) -> RunArgs {
-        RunArgs {
-            mode: Some(mode),
-            sessions: Some(sessions),
-            concurrency: Some(4),
-            warmup: Some(Duration::ZERO),
-            transactions: Some(vec![Txn::Register, Txn::Options]),
+    pub fn args(&self, mode: Mode, sessions: u64) -> RunConfig {
+        RunConfig {
+            phase: PhaseSpec {
+                mode: Some(mode),
+                sessions: Some(sessions),
+                concurrency: Some(4),
+                warmup: Some(Duration::ZERO),
+                transactions: Some(vec![Txn::Register, Txn::Options]),
+                ..Default::default()
+            },
+            target: TargetConfig {
+                tls_addr: Some(self.tls_addr()),
+                mtls_addr: Some(self.mtls_addr()),
+                tcp_addr: Some(self.tcp_addr()),
+                server_name: Some("sip.example.test".into()),
+                ca: Some(self.file(files::ENTERPRISE_CA)),
+                cert: Some(self.file(files::EDGE)),
+                key: Some(self.file(files::EDGE_KEY)),
+                ..Default::default()
+            },
             workers: Some(2),
-            target: Some(self.tls_addr()),
-            mtls_target: Some(self.mtls_addr()),
-            tcp_target: Some(self.tcp_addr()),
-            server_name: Some("sip.example.test".into()),
-            ca: Some(self.file(files::ENTERPRISE_CA)),
-            cert: Some(self.file(files::EDGE)),
-            key: Some(self.file(files::EDGE_KEY)),
             out: Some(self.dir.path().join(format!("result-{}.json", mode.as_str()))),
             quiet: true,
             ..Default::default()
@@ -106,8 +112,8 @@ impl TestServer {
 }
 
 /// Runs the generator and returns its only phase.
-pub fn run_one(args: &RunArgs) -> (RunReport, PhaseResult) {
-    let report = sipbench::generator::command::run(args).expect("run completes");
+pub fn run_one(args: &RunConfig) -> (RunReport, PhaseResult) {
+    let report = sipbench::generator::run(args).expect("run completes");
     assert_eq!(report.result.phases.len(), 1);
     let phase = report.result.phases[0].clone();
     (report, phase)

@@ -1,0 +1,221 @@
+//! The run itself: set up the target (the embedded server or a real deployment), run the
+//! phases in order on a worker pool, print progress and summaries, and write the results file
+//! after every phase.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::generator::config::RunConfig;
+use crate::generator::target::{embedded_target, remote_target};
+use crate::generator::{Stop, run_phase};
+use crate::pki::Pki;
+use crate::plan::{self, PhasePlan, Workload};
+use crate::pool::{self, Pool};
+use crate::results::{PhaseResult, RunResult, SCHEMA, now_rfc3339};
+use crate::server::{self, ServerConfig};
+use crate::sys::{self, Environment};
+use crate::tls::ClientSettings;
+use crate::trust::Trust;
+use crate::{printer, signals};
+
+/// The summary of a finished (or interrupted) run.
+#[derive(Debug)]
+pub struct RunReport {
+    /// What was written.
+    pub result: RunResult,
+    /// Where it was written.
+    pub path: PathBuf,
+}
+
+/// Runs the phases of `config`; returns the report and writes the results file after every
+/// phase (so an interrupted run keeps the phases done).
+pub fn run(config: &RunConfig) -> Result<RunReport> {
+    let fd_limit = sys::raise_fd_limit();
+    let (profile, phases) = config.plan()?;
+    let workers = config.workers.unwrap_or_else(pool::cores);
+    if workers == 0 {
+        bail!("--workers: must be > 0");
+    }
+    let path = config.out.clone().unwrap_or_else(|| {
+        let stamp = now_rfc3339().replace([':', '-'], "");
+        PathBuf::from("results").join(format!("{profile}-{stamp}.json"))
+    });
+    let pool = Pool::new(workers, "sipbench")?;
+    let control = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building the control runtime")?;
+    let outcome = control.block_on(run_phases(config, &profile, &phases, &pool, fd_limit, &path));
+    drop(control);
+    // Joining the worker threads happens here, outside any runtime.
+    drop(pool);
+    let result = outcome?;
+    Ok(RunReport { result, path })
+}
+
+async fn run_phases(
+    config: &RunConfig,
+    profile: &str,
+    phases: &[PhasePlan],
+    pool: &Pool,
+    fd_limit: sys::FdLimit,
+    path: &std::path::Path,
+) -> Result<RunResult> {
+    let interrupt = Arc::new(Stop::new());
+    let signal_task = tokio::spawn(signals::on_interrupt({
+        let interrupt = interrupt.clone();
+        move || interrupt.set()
+    }));
+    let args = &config.target;
+    let embedded = args.is_embedded();
+    let server_backend = config.server_backend.unwrap_or(config.backend);
+    let (target, server, key_type) = if let Some(t) = &args.tls_addr {
+        (remote_target(args, t)?, None, None)
+    } else {
+        let (key_type, intermediate) = (args.key_type, args.intermediate);
+        let pki = tokio::task::spawn_blocking(move || Pki::generate_with(key_type, intermediate))
+            .await
+            .context("generating the PKI")??;
+        let revocation = if args.no_revocation {
+            crate::trust::RevocationMode::Off
+        } else {
+            crate::trust::RevocationMode::Crl
+        };
+        let trust = Trust::for_pki_with(&pki, revocation)?.at(args.at);
+        let mut server_config = ServerConfig::loopback(pki.server.clone(), trust.clone());
+        server_config.per_thread_ports = true;
+        server_config.backend = server_backend;
+        server_backend
+            .stack()
+            .check(&ClientSettings::default(), Some(key_type), Some(&pki.server.key))
+            .map_err(|e| anyhow::anyhow!("--server-backend: {}", e.problem))?;
+        let running = server::start(&server_config, pool)?;
+        (
+            embedded_target(&pki, trust, running.addrs()),
+            Some(running),
+            Some(key_type.as_str().to_owned()),
+        )
+    };
+    // Every phase is checked against the stack before the first one runs.
+    let stack = config.backend.stack();
+    for phase in phases {
+        target.check(phase, stack.as_ref())?;
+    }
+    let mut warnings = Vec::new();
+    let per_session_fds = if embedded { 2 } else { 1 };
+    let peak = phases
+        .iter()
+        .map(|p| peak_sessions(p) * per_session_fds + 64)
+        .max()
+        .unwrap_or(0) as u64;
+    if peak > fd_limit.soft {
+        warnings.push(format!(
+            "open-files limit {} (hard {}) is below the ~{peak} descriptors the largest phase needs; sessions beyond it fail as connect errors",
+            fd_limit.soft, fd_limit.hard
+        ));
+    } else if fd_limit.soft > fd_limit.soft_before {
+        tracing::info!(
+            "raised the open-files soft limit from {} to {}",
+            fd_limit.soft_before,
+            fd_limit.soft
+        );
+    }
+    let mut result = RunResult {
+        schema: SCHEMA.into(),
+        started_at: now_rfc3339(),
+        written_at: now_rfc3339(),
+        complete: false,
+        interrupted: false,
+        command: std::env::args().collect(),
+        profile: profile.to_owned(),
+        target: target.info.clone(),
+        environment: Environment::capture(config.backend, embedded.then_some(server_backend), fd_limit),
+        key_type,
+        workers: pool.len(),
+        phases: Vec::new(),
+        server: None,
+        warnings,
+    };
+    let quiet = config.quiet;
+    if !quiet {
+        print!("{}", printer::header(&result));
+    }
+    let ids = Arc::new(AtomicU64::new(0));
+    let mut progress = crate::generator::observe::Progress::default();
+    let mut hlog = config
+        .hlog
+        .as_deref()
+        .map(crate::generator::observe::HlogWriter::create)
+        .transpose()?;
+    for phase in phases {
+        if interrupt.is_set() {
+            break;
+        }
+        let endpoint = target.endpoint(phase, stack.as_ref(), pool.len())?;
+        if let Some(s) = &server {
+            // The embedded server follows the phase's resumption mode.
+            s.set_resumption(
+                phase
+                    .resumption
+                    .server(phase.server_cache, phase.ticket_lifetime, phase.early_data),
+            )?;
+        }
+        if !quiet {
+            eprintln!(
+                "running phase {} ({} {}, {})...",
+                phase.name,
+                phase.mode.as_str(),
+                phase.workload.as_str(),
+                printer::describe_load(phase)
+            );
+        }
+        let mut hlog_error = None;
+        let mut observe = |i: &crate::generator::Interval<'_>| {
+            if let Some(h) = hlog.as_mut()
+                && let Err(e) = h.write(i)
+            {
+                hlog_error.get_or_insert(e);
+            }
+            if !quiet {
+                progress.show(i);
+            }
+        };
+        let outcome = run_phase(phase, endpoint, pool, &interrupt, ids.clone(), &mut observe).await;
+        progress.finish();
+        if let Some(e) = hlog_error {
+            return Err(e);
+        }
+        let pr = PhaseResult::from_outcome(phase, &outcome, embedded);
+        if !quiet {
+            print!("{}", printer::phase(&pr));
+        }
+        result.phases.push(pr);
+        result.interrupted |= outcome.interrupted;
+        result.written_at = now_rfc3339();
+        if let Some(s) = &server {
+            result.server = Some(s.counters().snapshot());
+        }
+        result.write(path)?;
+    }
+    if let Some(s) = server {
+        result.server = Some(s.shutdown(Duration::from_secs(2)).await);
+    }
+    result.interrupted |= interrupt.is_set();
+    result.complete = !result.interrupted;
+    result.written_at = now_rfc3339();
+    result.write(path)?;
+    signal_task.abort();
+    Ok(result)
+}
+
+fn peak_sessions(p: &PhasePlan) -> usize {
+    match (p.workload, p.load) {
+        (Workload::Sessions, plan::Load::Closed { concurrency }) => concurrency,
+        (Workload::Sessions, plan::Load::Open { .. }) => p.max_in_flight,
+        _ => p.connections,
+    }
+}
