@@ -15,6 +15,7 @@
 
 pub mod command;
 pub mod observe;
+pub mod outcome;
 pub mod session;
 pub mod target;
 
@@ -32,6 +33,7 @@ use crate::stats::{PhaseStats, micros};
 use crate::sys;
 use crate::tls::PeerKeyCache;
 use crate::uac::SipClient;
+pub use outcome::PhaseOutcome;
 use session::{Endpoint, Established};
 
 /// A stop signal that tasks can poll cheaply and await.
@@ -69,27 +71,6 @@ impl Stop {
         let mut rx = self.tx.subscribe();
         let _ = rx.wait_for(|v| *v).await;
     }
-}
-
-/// What a phase measured, merged over workers.
-#[derive(Debug)]
-pub struct PhaseOutcome {
-    /// Merged stats.
-    pub stats: PhaseStats,
-    /// From the start of the measured window to the last counted completion.
-    pub measured: Duration,
-    /// Process CPU time (user, system) during the measured window and the drain after it.
-    pub cpu: (Duration, Duration),
-    /// Resident memory before sessions were opened (workload `hold`).
-    pub rss_before: Option<u64>,
-    /// Resident memory with every session open (workload `hold`).
-    pub rss_held: Option<u64>,
-    /// Sessions open at once at the peak (workload `hold`).
-    pub held: u64,
-    /// The phase was cut short by an interrupt.
-    pub interrupted: bool,
-    /// One point a second over the measured window.
-    pub timeline: Vec<crate::results::TimelinePoint>,
 }
 
 /// What the workers recorded during one interval of a phase (about a second).
@@ -150,7 +131,7 @@ impl Collector {
             stats: &delta,
             complete: true,
         };
-        self.timeline.push(crate::results::TimelinePoint::of(&interval));
+        self.timeline.push(interval.point());
         on_interval(&interval);
         self.prev = total;
         self.at = now;
