@@ -88,6 +88,8 @@ impl AsyncWrite for Stream {
 pub struct Established {
     /// TCP connect time.
     pub connect: Duration,
+    /// A TLS handshake ran (false for cleartext TCP).
+    pub tls: bool,
     /// TLS handshake time (zero for TCP).
     pub handshake: Duration,
     /// What the handshake negotiated.
@@ -137,6 +139,7 @@ pub async fn establish(
     let Some((connectors, name)) = &ep.tls else {
         let est = Established {
             connect,
+            tls: false,
             handshake: Duration::ZERO,
             negotiated: tls::cleartext(),
             resumed: false,
@@ -157,6 +160,7 @@ pub async fn establish(
         // 0-RTT: the first write goes as early data; the handshake completes under it.
         let est = Established {
             connect,
+            tls: true,
             handshake,
             negotiated: tls::cleartext(),
             resumed: true,
@@ -180,6 +184,7 @@ fn pick<'a, C>(good: &'a [C], bad_ones: &'a [C], bad: bool, worker: usize) -> &'
 fn established(negotiated: Negotiated, connect: Duration, handshake: Duration) -> Established {
     Established {
         connect,
+        tls: true,
         handshake,
         resumed: negotiated.handshake == "resumed",
         negotiated,
