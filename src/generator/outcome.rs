@@ -244,3 +244,55 @@ fn handshake_counts(negotiated: &[NegotiatedCount]) -> HandshakeCounts {
 fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Negotiated;
+
+    fn negotiated(protocol: &str, handshake: &str) -> Negotiated {
+        Negotiated {
+            protocol: protocol.into(),
+            cipher_suite: "x".into(),
+            kx_group: "x".into(),
+            peer_key: "x".into(),
+            handshake: handshake.into(),
+        }
+    }
+
+    #[test]
+    fn rates_divide_by_the_measured_time_and_cleartext_is_no_handshake() {
+        let plan = crate::generator::command::RunArgs::default()
+            .plan()
+            .unwrap()
+            .1
+            .remove(0);
+        let mut stats = PhaseStats::new();
+        stats.sessions_started = 40;
+        stats.sessions_ok = 30;
+        stats.txn("OPTIONS").ok = 60;
+        stats.negotiated.insert(negotiated("TLSv1_3", "full"), 10);
+        stats.negotiated.insert(negotiated("TLSv1_3", "resumed"), 30);
+        stats.negotiated.insert(crate::tls::cleartext(), 5);
+        let o = PhaseOutcome {
+            stats,
+            measured: Duration::from_secs(2),
+            cpu: (Duration::from_secs(1), Duration::from_millis(500)),
+            rss_before: None,
+            rss_held: None,
+            held: 0,
+            interrupted: false,
+            timeline: Vec::new(),
+        };
+        let r = o.result(&plan, true);
+        assert_eq!(r.measured_s, 2.0);
+        assert_eq!((r.sessions.started, r.sessions.ok, r.sessions.failed), (40, 30, 10));
+        assert_eq!(r.rates.sessions_per_s, 15.0);
+        assert_eq!(r.rates.transactions_per_s, 30.0);
+        assert_eq!(r.rates.handshakes_per_s, 20.0);
+        assert_eq!((r.handshakes.full, r.handshakes.resumed), (10, 30));
+        assert_eq!(r.handshakes.resumption_ratio, 0.75);
+        assert_eq!(r.cpu.per_session_us, 50_000.0);
+        assert!(r.memory.is_none() && r.bulk.is_none() && r.storm.is_none());
+    }
+}

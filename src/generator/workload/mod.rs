@@ -201,3 +201,24 @@ impl Held {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_opening_resolves_once_every_session_reported() {
+        let opening = Arc::new(Opening::default());
+        let waiter = tokio::spawn({
+            let opening = opening.clone();
+            async move { opening.all(3).await }
+        });
+        opening.opened();
+        opening.failed();
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        opening.opened();
+        waiter.await.unwrap();
+        assert_eq!(opening.count(), 2);
+    }
+}

@@ -261,3 +261,213 @@ impl SessionRun {
         r.completed_at(clock.offset(done));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generator::recorder::Shards;
+    use hdrhistogram::Histogram;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// How many values of `h` are recorded as `d` (within the histogram's precision).
+    fn count(h: &Histogram<u64>, d: Duration) -> u64 {
+        let us = d.as_micros() as u64;
+        h.count_between(h.lowest_equivalent(us), h.highest_equivalent(us))
+    }
+
+    /// A session that connected and completed, as the fake connection reports it.
+    fn ok_run() -> SessionRun {
+        SessionRun {
+            bad: false,
+            result: Ok(()),
+            conn: None,
+            late: None,
+            steps: vec![("OPTIONS", ms(1), Ok(200))],
+        }
+    }
+
+    /// A slot whose sessions take `took` on a fake connection and record as the real one does.
+    struct FakeSlot {
+        rec: Recorder,
+        clock: Clock,
+        took: Duration,
+        ran: u64,
+    }
+
+    impl Session for FakeSlot {
+        async fn run(&mut self, intended: Instant, measured: bool) {
+            self.ran += 1;
+            tokio::time::sleep(self.took).await;
+            if measured {
+                ok_run().record(&self.rec, &self.clock, intended, intended, Instant::now());
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closed_loop_counts_sessions_started_in_the_window_and_lets_the_last_finish() {
+        let clock = Clock::new(Instant::now(), ms(1000), Some(ms(2000)));
+        let (stop, budget) = (Stop::new(), Budget::new(None));
+        let shards = Shards::new(1);
+        let rec = shards.recorder(0);
+        let mut slot = FakeSlot {
+            rec: rec.clone(),
+            clock,
+            took: ms(400),
+            ran: 0,
+        };
+        closed_loop(&stop, &budget, &clock, &mut slot).await;
+        // Started at 0, 0.4 and 0.8 s (warm-up), then 1.2 ... 2.8 s (counted); 3.2 s is past
+        // the window.
+        assert_eq!(slot.ran, 8);
+        let s = shards.merged();
+        assert_eq!((s.sessions_started, s.sessions_ok), (5, 5));
+        assert_eq!(count(&s.session, ms(400)), 5);
+        // The last counted session ended 0.2 s after the window closed: measured time runs to it.
+        assert_eq!(s.last_completion, ms(2200));
+        assert!(!stop.is_set());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_is_spent_exactly_across_slots_and_then_stops_the_phase() {
+        let clock = Clock::new(Instant::now(), Duration::ZERO, None);
+        let (stop, budget) = (Stop::new(), Budget::new(Some(10)));
+        let shards = Shards::new(1);
+        let rec = shards.recorder(0);
+        let mut slots: Vec<FakeSlot> = [ms(30), ms(70), ms(110)]
+            .into_iter()
+            .map(|took| FakeSlot {
+                rec: rec.clone(),
+                clock,
+                took,
+                ran: 0,
+            })
+            .collect();
+        let [a, b, c] = &mut slots[..] else { unreachable!() };
+        tokio::join!(
+            closed_loop(&stop, &budget, &clock, a),
+            closed_loop(&stop, &budget, &clock, b),
+            closed_loop(&stop, &budget, &clock, c),
+        );
+        assert!(stop.is_set());
+        assert_eq!(slots.iter().map(|s| s.ran).sum::<u64>(), 10);
+        assert_eq!(shards.merged().sessions_ok, 10);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn open_loop_arrivals_keep_their_schedule_and_a_stall_shows_in_the_corrected_latency() {
+        let t0 = Instant::now();
+        let clock = Clock::new(t0, Duration::ZERO, Some(ms(1000)));
+        let (stop, budget) = (Stop::new(), Budget::new(None));
+        let shards = Shards::new(1);
+        let rec = shards.recorder(0);
+        let starts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        // Ten arrivals a second, one session in flight at most; the first session stalls for
+        // 250 ms, the others take 20 ms.
+        let arrivals = Arrivals::new(t0, ms(100));
+        let session = |intended: Instant, measured: bool| {
+            let (rec, starts) = (rec.clone(), starts.clone());
+            async move {
+                let started = Instant::now();
+                starts.lock().unwrap().push((intended - t0, started - t0));
+                let took = if intended == t0 { ms(250) } else { ms(20) };
+                tokio::time::sleep(took).await;
+                if measured {
+                    ok_run().record(&rec, &clock, intended, started, Instant::now());
+                }
+            }
+        };
+        open_loop(&stop, &budget, &clock, arrivals, 1, session).await;
+        let starts = starts.lock().unwrap().clone();
+        // Arrivals at k / rate; the two behind the stall start late, the rest on time.
+        assert_eq!(starts.len(), 10);
+        assert_eq!(
+            &starts[..4],
+            [
+                (ms(0), ms(0)),
+                (ms(100), ms(250)),
+                (ms(200), ms(270)),
+                (ms(300), ms(300))
+            ]
+        );
+        assert!(starts[4..].iter().all(|(i, s)| i == s));
+        let s = shards.merged();
+        assert_eq!(s.sessions_ok, 10);
+        // Corrected: from the intended start, the wait included (250 - 100 + 20, 270 - 200 + 20).
+        assert_eq!(count(&s.session, ms(250)), 1);
+        assert_eq!(count(&s.session, ms(170)), 1);
+        assert_eq!(count(&s.session, ms(90)), 1);
+        assert_eq!(count(&s.session, ms(20)), 7);
+        // Uncorrected: from the real start.
+        assert_eq!(count(&s.session_uncorrected, ms(20)), 9);
+        assert_eq!(s.last_completion, ms(920));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn open_loop_stops_at_the_budget() {
+        let t0 = Instant::now();
+        let clock = Clock::new(t0, Duration::ZERO, None);
+        let (stop, budget) = (Stop::new(), Budget::new(Some(7)));
+        let shards = Shards::new(1);
+        let rec = shards.recorder(0);
+        let session = |intended: Instant, measured: bool| {
+            let rec = rec.clone();
+            async move {
+                tokio::time::sleep(ms(5)).await;
+                if measured {
+                    ok_run().record(&rec, &clock, intended, intended, Instant::now());
+                }
+            }
+        };
+        open_loop(&stop, &budget, &clock, Arrivals::new(t0, ms(10)), 4, session).await;
+        assert!(stop.is_set());
+        assert_eq!(shards.merged().sessions_ok, 7);
+    }
+
+    #[test]
+    fn bad_sessions_are_spread_evenly_at_exactly_their_share() {
+        for (share, every) in [(0.25, 4), (0.5, 2), (0.1, 10), (1.0, 1)] {
+            let bad: Vec<u64> = (0..100).filter(|&id| is_bad(id, share)).collect();
+            assert_eq!(bad.len() as f64, 100.0 * share, "share {share}");
+            assert!(bad.windows(2).all(|w| w[1] - w[0] == every), "share {share}: {bad:?}");
+        }
+        assert!(!(0..100).any(|id| is_bad(id, 0.0)));
+        // A share that does not divide evenly: never two bad sessions closer than the share allows.
+        let bad: Vec<u64> = (0..300).filter(|&id| is_bad(id, 1.0 / 3.0 + 0.01)).collect();
+        assert_eq!(bad.len(), 103);
+        assert!(bad.windows(2).all(|w| (2..=3).contains(&(w[1] - w[0]))));
+    }
+
+    #[test]
+    fn a_bad_session_is_counted_apart_and_its_figures_stay_out_of_the_good_ones() {
+        let t0 = Instant::now();
+        let clock = Clock::new(t0, Duration::ZERO, None);
+        let shards = Shards::new(1);
+        let rec = shards.recorder(0);
+        let refusal = FailureKind::TlsAlertReceived("certificate-revoked".into());
+        let refused = SessionRun {
+            bad: true,
+            result: Err(refusal.clone()),
+            ..ok_run()
+        };
+        refused.record(&rec, &clock, t0, t0, t0 + ms(3));
+        let accepted = SessionRun { bad: true, ..ok_run() };
+        accepted.record(&rec, &clock, t0, t0, t0 + ms(4));
+        ok_run().record(&rec, &clock, t0, t0 + ms(1), t0 + ms(5));
+        let s = shards.merged();
+        assert_eq!((s.bad_started, s.rejected), (2, 1));
+        assert_eq!(s.rejections[&refusal], 1);
+        assert_eq!(count(&s.rejection, ms(3)), 1);
+        // The accepted one is a failed session; only the good one's figures are recorded.
+        assert_eq!((s.sessions_started, s.sessions_ok), (2, 1));
+        assert_eq!(s.failures[&FailureKind::BadCertAccepted], 1);
+        assert_eq!(s.sip["OPTIONS"].ok, 1);
+        assert_eq!(s.session.len(), 1);
+        assert_eq!(count(&s.session, ms(5)), 1);
+        assert_eq!(count(&s.session_uncorrected, ms(4)), 1);
+        assert_eq!(s.last_completion, ms(5));
+    }
+}
