@@ -282,8 +282,8 @@ pub async fn run_phase(
         .collect();
     let (mut held, mut rss_held) = (0, None);
     if workload.opens_first() {
-        // The sessions that must be open first are; the phase clock starts once every one has
-        // reported, opened or failed.
+        // The workload's sessions open before the phase clock starts: it starts once every one
+        // has reported, opened or failed.
         tokio::select! {
             _ = opening.all(n) => {}
             _ = interrupt.wait() => ctx.stop.set(),
