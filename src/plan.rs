@@ -132,6 +132,17 @@ impl Txn {
             Txn::Invite => "INVITE",
         }
     }
+
+    /// The SIP method of its (first) request.
+    pub fn method(self) -> crate::sip::Method {
+        use crate::sip::Method;
+        match self {
+            Txn::Register => Method::Register,
+            Txn::Options => Method::Options,
+            Txn::Message => Method::Message,
+            Txn::Invite => Method::Invite,
+        }
+    }
 }
 
 impl FromStr for Txn {

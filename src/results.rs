@@ -11,10 +11,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::generator::PhaseOutcome;
 use crate::plan::PhasePlan;
 use crate::server::ServerStats;
-use crate::stats::{Summary, encode_histogram};
+use crate::stats::Summary;
 use crate::sys::Environment;
 
 /// Schema identifier written in every file; bumped on incompatible changes.
@@ -190,37 +189,6 @@ pub struct HandshakeCounts {
     pub resumption_ratio: f64,
 }
 
-impl HandshakeCounts {
-    fn of(negotiated: &[NegotiatedCount]) -> HandshakeCounts {
-        let count = |kind: &str| {
-            negotiated
-                .iter()
-                .filter(|n| n.handshake == kind)
-                .map(|n| n.count)
-                .sum::<u64>()
-        };
-        let (full, full_hrr, resumed, resumed_0rtt) = (
-            count("full"),
-            count("full-hrr"),
-            count("resumed"),
-            count("resumed-0rtt"),
-        );
-        let all = full + full_hrr + resumed + resumed_0rtt;
-        let ratio = if all > 0 {
-            round((resumed + resumed_0rtt) as f64 / all as f64)
-        } else {
-            0.0
-        };
-        HandshakeCounts {
-            full,
-            full_hrr,
-            resumed,
-            resumed_0rtt,
-            resumption_ratio: ratio,
-        }
-    }
-}
-
 /// CPU time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -334,39 +302,6 @@ pub struct TimelinePoint {
     pub p99_us: u64,
 }
 
-impl TimelinePoint {
-    /// The point for one collected interval.
-    pub fn of(i: &crate::generator::Interval<'_>) -> TimelinePoint {
-        use crate::plan::Workload;
-        let s = i.stats;
-        let hist = match i.plan.workload {
-            Workload::Sessions | Workload::Storm => Some(("session".to_owned(), &s.session)),
-            Workload::Kept | Workload::Messages | Workload::Hold => s
-                .sip
-                .iter()
-                .max_by_key(|(_, t)| t.latency.len())
-                .map(|(m, t)| (format!("sip.{m}"), &t.latency)),
-            Workload::Records => None,
-        };
-        let (metric, p50, p99) = match hist {
-            Some((m, h)) if !h.is_empty() => (m, h.value_at_quantile(0.5), h.value_at_quantile(0.99)),
-            Some((m, _)) => (m, 0, 0),
-            None => (String::new(), 0, 0),
-        };
-        TimelinePoint {
-            t_s: round(i.start.as_secs_f64()),
-            length_s: round(i.length.as_secs_f64()),
-            sessions_ok: s.sessions_ok,
-            transactions_ok: s.transactions_ok(),
-            failures: s.failed(),
-            bytes_out: s.bytes_out,
-            metric,
-            p50_us: p50,
-            p99_us: p99,
-        }
-    }
-}
-
 /// Memory.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -389,149 +324,6 @@ pub struct Bytes {
     pub out: u64,
     /// Read by the generator.
     pub r#in: u64,
-}
-
-impl PhaseResult {
-    /// Builds the phase record from what the generator measured.
-    pub fn from_outcome(plan: &PhasePlan, o: &PhaseOutcome, includes_server: bool) -> PhaseResult {
-        let s = &o.stats;
-        let secs = o.measured.as_secs_f64();
-        let per = |n: u64| if secs > 0.0 { round(n as f64 / secs) } else { 0.0 };
-        // From the handshake-kind tally: 0-RTT handshakes have no latency of their own.
-        let handshakes: u64 = s
-            .negotiated
-            .iter()
-            .filter(|(n, _)| n.protocol != "none")
-            .map(|(_, c)| *c)
-            .sum();
-        let txns_ok = s.transactions_ok();
-        let cpu_total = (o.cpu.0 + o.cpu.1).as_secs_f64();
-        let per_unit = |n: u64| if n > 0 { round(cpu_total * 1e6 / n as f64) } else { 0.0 };
-        let mut latency_us = BTreeMap::new();
-        let mut histograms = BTreeMap::new();
-        let open = matches!(plan.load, crate::plan::Load::Open { .. });
-        for (name, h) in s.metrics(open) {
-            latency_us.insert(name.clone(), Summary::of(h));
-            histograms.insert(name, encode_histogram(h));
-        }
-        let memory = match (o.rss_before, o.rss_held) {
-            (Some(before), Some(held)) => Some(Memory {
-                rss_before_bytes: before,
-                rss_held_bytes: held,
-                sessions_held: o.held,
-                per_session_bytes: held.saturating_sub(before).checked_div(o.held).unwrap_or(0),
-            }),
-            _ => None,
-        };
-        let negotiated: Vec<NegotiatedCount> = s
-            .negotiated
-            .iter()
-            .map(|(n, c)| NegotiatedCount {
-                protocol: n.protocol.clone(),
-                cipher_suite: n.cipher_suite.clone(),
-                kx_group: n.kx_group.clone(),
-                peer_key: n.peer_key.clone(),
-                handshake: n.handshake.clone(),
-                count: *c,
-            })
-            .collect();
-        let bulk = (plan.workload == crate::plan::Workload::Records).then(|| {
-            let moved = (s.bytes_out + s.bytes_in) as f64;
-            Bulk {
-                record_size: plan.record_size,
-                records: s.records,
-                bytes_out: s.bytes_out,
-                bytes_in: s.bytes_in,
-                mb_per_s_out: per(s.bytes_out) / 1e6,
-                mb_per_s_in: per(s.bytes_in) / 1e6,
-                records_per_s: per(s.records),
-                mb_per_s_per_session: round(per(s.bytes_out) / 1e6 / plan.connections.max(1) as f64),
-                cpu_s_per_gb: if moved > 0.0 {
-                    round(cpu_total / (moved / 1e9))
-                } else {
-                    0.0
-                },
-            }
-        });
-        let messages = (plan.workload == crate::plan::Workload::Messages).then(|| {
-            let ok = s.sip.get("MESSAGE").map(|t| t.ok).unwrap_or(0);
-            MessageFigures {
-                body_size: plan.body_size,
-                window: plan.window,
-                messages_per_s: per(ok),
-                body_mb_per_s: round(per(ok) * plan.body_size as f64 / 1e6),
-            }
-        });
-        let storm = (plan.workload == crate::plan::Workload::Storm).then(|| StormFigures {
-            sessions: s.sessions_started,
-            back: s.sessions_ok,
-            all_back_ms: (s.sessions_ok == s.sessions_started && !s.session.is_empty())
-                .then(|| round(s.session.max() as f64 / 1000.0)),
-        });
-        let rejections = plan.bad_cert.map(|which| RejectionFigures {
-            bad_cert: which.as_str().to_owned(),
-            share: plan.bad_cert_share,
-            sessions: s.bad_started,
-            rejected: s.rejected,
-            accepted: s.bad_started - s.rejected.min(s.bad_started),
-            rejected_per_s: per(s.rejected),
-            by_reason: s.rejections.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-        });
-        PhaseResult {
-            rejections,
-            timeline: o.timeline.clone(),
-            bulk,
-            storm,
-            messages,
-            handshakes: HandshakeCounts::of(&negotiated),
-            plan: plan.clone(),
-            interrupted: o.interrupted,
-            measured_s: round(secs),
-            sessions: SessionCounts {
-                started: s.sessions_started,
-                ok: s.sessions_ok,
-                failed: s.sessions_started - s.sessions_ok.min(s.sessions_started),
-            },
-            failures: s.failures.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            transactions: s
-                .sip
-                .iter()
-                .map(|(m, t)| {
-                    (
-                        m.clone(),
-                        TxnCounts {
-                            ok: t.ok,
-                            failed: t.failed,
-                        },
-                    )
-                })
-                .collect(),
-            rates: Rates {
-                sessions_per_s: per(s.sessions_ok),
-                handshakes_per_s: per(handshakes),
-                transactions_per_s: per(txns_ok),
-            },
-            latency_us,
-            negotiated,
-            cpu: Cpu {
-                user_s: round(o.cpu.0.as_secs_f64()),
-                system_s: round(o.cpu.1.as_secs_f64()),
-                includes_server,
-                per_session_us: per_unit(s.sessions_ok),
-                per_transaction_us: per_unit(txns_ok),
-            },
-            memory,
-            bytes: Bytes {
-                out: s.bytes_out,
-                r#in: s.bytes_in,
-            },
-            histograms,
-        }
-    }
-}
-
-fn round(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 impl RunResult {

@@ -47,6 +47,13 @@ pub struct Negotiated {
     pub handshake: String,
 }
 
+impl Negotiated {
+    /// Cleartext TCP: no handshake ([`crate::tls::cleartext`] names every field `none`).
+    pub fn is_cleartext(&self) -> bool {
+        self.protocol == "none"
+    }
+}
+
 /// One SIP method's transaction latency histograms.
 #[derive(Debug, Clone)]
 pub struct TxnStats {

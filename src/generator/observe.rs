@@ -118,7 +118,7 @@ impl Progress {
         if (!i.complete && !self.tty) || i.length < Duration::from_millis(100) {
             return;
         }
-        let point = crate::results::TimelinePoint::of(i);
+        let point = i.point();
         let secs = i.length.as_secs_f64().max(1e-3);
         self.elapsed = i.start + i.length;
         let (sessions, failures) = (self.sessions + point.sessions_ok, self.failures + point.failures);

@@ -15,7 +15,7 @@ use crate::generator::{Stop, run_phase};
 use crate::pki::Pki;
 use crate::plan::{self, PhasePlan, Workload};
 use crate::pool::{self, Pool};
-use crate::results::{PhaseResult, RunResult, SCHEMA, now_rfc3339};
+use crate::results::{RunResult, SCHEMA, now_rfc3339};
 use crate::server::{self, ServerConfig};
 use crate::sys::{self, Environment};
 use crate::tls::ClientSettings;
@@ -189,7 +189,7 @@ async fn run_phases(
         if let Some(e) = hlog_error {
             return Err(e);
         }
-        let pr = PhaseResult::from_outcome(phase, &outcome, embedded);
+        let pr = outcome.result(phase, embedded);
         if !quiet {
             print!("{}", printer::phase(&pr));
         }

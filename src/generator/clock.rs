@@ -1,0 +1,146 @@
+//! Time as the engine reads it: the phase clock, its hand-out to the tasks, and open-loop
+//! arrival times.
+//!
+//! The engine reads time through [`tokio::time::Instant`]. In a run that is the monotonic
+//! clock of [`std::time::Instant`], read the same way (tokio's `now` is std's unless a test
+//! paused the clock); under a test runtime started paused it is virtual, so the workloads'
+//! schedules, windows and corrections are tested with a fake clock, to the microsecond.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// The phase clock, fixed when the measured part begins: warm-up from `start`, then the
+/// measured window from `window_start` to `window_end` (open-ended when the phase runs until
+/// its session budget is spent).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    /// Start of the warm-up.
+    pub(crate) start: Instant,
+    /// Start of the measured window.
+    pub(crate) window_start: Instant,
+    /// End of the measured window (`None`: until the budget is spent).
+    pub(crate) window_end: Option<Instant>,
+}
+
+impl Clock {
+    /// The clock of a phase starting at `start` with `warmup` before a window of `duration`.
+    pub(crate) fn new(start: Instant, warmup: Duration, duration: Option<Duration>) -> Clock {
+        let window_start = start + warmup;
+        Clock {
+            start,
+            window_start,
+            window_end: duration.map(|d| window_start + d),
+        }
+    }
+
+    /// Whether work started at `t` is counted: `t` is inside the window.
+    pub(crate) fn measured(&self, t: Instant) -> bool {
+        t >= self.window_start && self.window_end.is_none_or(|end| t < end)
+    }
+
+    /// Whether the window has closed at `t`: nothing starting then is begun.
+    pub(crate) fn over(&self, t: Instant) -> bool {
+        self.window_end.is_some_and(|end| t >= end)
+    }
+
+    /// `t` as an offset into the window (counted completions are noted this way).
+    pub(crate) fn offset(&self, t: Instant) -> Duration {
+        t.saturating_duration_since(self.window_start)
+    }
+}
+
+/// Where the tasks wait for the phase clock: it starts once the sessions that must be open
+/// first all are.
+#[derive(Debug, Clone)]
+pub(crate) struct Start(watch::Receiver<Option<Clock>>);
+
+impl Start {
+    /// A start and the sender that starts it.
+    pub(crate) fn new() -> (watch::Sender<Option<Clock>>, Start) {
+        let (tx, rx) = watch::channel(None);
+        (tx, Start(rx))
+    }
+
+    /// The phase clock once started; `None` when the phase ended before it did.
+    pub(crate) async fn clock(mut self) -> Option<Clock> {
+        self.0.wait_for(|c| c.is_some()).await.ok().and_then(|c| *c)
+    }
+}
+
+/// Open-loop arrival times at a constant rate: the k-th is intended at `first + k * interval`,
+/// whatever became of the ones before. Latency is measured from these intended times, so a
+/// stall shows in the figures instead of thinning the arrivals (coordinated omission).
+#[derive(Debug, Clone)]
+pub(crate) struct Arrivals {
+    first: Instant,
+    interval: Duration,
+    k: u32,
+}
+
+impl Arrivals {
+    /// Arrivals every `interval`, the first at `first`.
+    pub(crate) fn new(first: Instant, interval: Duration) -> Arrivals {
+        Arrivals { first, interval, k: 0 }
+    }
+
+    /// The intended time of the next arrival.
+    pub(crate) fn next(&mut self) -> Instant {
+        let at = self.first + self.interval * self.k;
+        self.k = self.k.saturating_add(1);
+        at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn the_window_counts_what_starts_inside_it() {
+        let t0 = Instant::now();
+        let c = Clock::new(t0, ms(500), Some(ms(1000)));
+        assert_eq!(c.window_start, t0 + ms(500));
+        // Warm-up: not counted, not over.
+        assert!(!c.measured(t0) && !c.over(t0));
+        assert!(!c.measured(t0 + ms(499)));
+        // The window is [start, end).
+        assert!(c.measured(t0 + ms(500)));
+        assert!(c.measured(t0 + ms(1499)));
+        assert!(!c.measured(t0 + ms(1500)) && c.over(t0 + ms(1500)));
+        assert_eq!(c.offset(t0 + ms(1700)), ms(1200));
+        assert_eq!(c.offset(t0), Duration::ZERO);
+        // Without a duration the window never closes (the budget ends the phase).
+        let open = Clock::new(t0, Duration::ZERO, None);
+        assert!(open.measured(t0 + Duration::from_secs(86_400)));
+        assert!(!open.over(t0 + Duration::from_secs(86_400)));
+    }
+
+    #[test]
+    fn arrivals_are_at_fixed_intervals_from_the_first() {
+        let t0 = Instant::now();
+        let mut a = Arrivals::new(t0 + ms(5), ms(10));
+        let got: Vec<Duration> = (0..4).map(|_| a.next() - t0).collect();
+        assert_eq!(got, [ms(5), ms(15), ms(25), ms(35)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tasks_get_the_clock_once_it_starts() {
+        let (tx, start) = Start::new();
+        let waiter = tokio::spawn(start.clone().clock());
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        let c = Clock::new(Instant::now(), ms(1), None);
+        tx.send(Some(c)).unwrap();
+        assert_eq!(waiter.await.unwrap().unwrap().window_start, c.window_start);
+        // A phase that ends before its clock starts lets its tasks go.
+        let (tx, start) = Start::new();
+        drop(tx);
+        assert!(start.clock().await.is_none());
+    }
+}
