@@ -9,6 +9,7 @@
 //! never just logged.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -43,14 +44,63 @@ pub struct Negotiated {
     pub kx_group: String,
     /// The peer's end-entity certificate key, e.g. `ECDSA P-256`.
     pub peer_key: String,
-    /// `full`, `full-hrr` or `resumed`.
-    pub handshake: String,
+    /// The kind of handshake.
+    pub handshake: HandshakeKind,
 }
 
 impl Negotiated {
     /// Cleartext TCP: no handshake ([`crate::tls::cleartext`] names every field `none`).
     pub fn is_cleartext(&self) -> bool {
-        self.protocol == "none"
+        self.handshake == HandshakeKind::None
+    }
+}
+
+/// What kind of handshake a session had. The variants are in the order of their names, as the
+/// tally in results lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum HandshakeKind {
+    /// A full handshake (`full`).
+    #[serde(rename = "full")]
+    Full,
+    /// A full handshake after a HelloRetryRequest (`full-hrr`; rustls only).
+    #[serde(rename = "full-hrr")]
+    FullHrr,
+    /// No handshake: cleartext TCP (`none`).
+    #[serde(rename = "none")]
+    None,
+    /// A resumed handshake (`resumed`).
+    #[serde(rename = "resumed")]
+    Resumed,
+    /// A resumed handshake whose 0-RTT early data the server accepted (`resumed-0rtt`).
+    #[serde(rename = "resumed-0rtt")]
+    Resumed0Rtt,
+    /// The stack did not say (`unknown`).
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+impl HandshakeKind {
+    /// Stable name, as in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandshakeKind::Full => "full",
+            HandshakeKind::FullHrr => "full-hrr",
+            HandshakeKind::None => "none",
+            HandshakeKind::Resumed => "resumed",
+            HandshakeKind::Resumed0Rtt => "resumed-0rtt",
+            HandshakeKind::Unknown => "unknown",
+        }
+    }
+
+    /// A resumed handshake, with or without early data.
+    pub fn is_resumed(self) -> bool {
+        matches!(self, HandshakeKind::Resumed | HandshakeKind::Resumed0Rtt)
+    }
+}
+
+impl fmt::Display for HandshakeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

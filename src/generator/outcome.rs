@@ -77,7 +77,7 @@ impl PhaseOutcome {
                 cipher_suite: n.cipher_suite.clone(),
                 kx_group: n.kx_group.clone(),
                 peer_key: n.peer_key.clone(),
-                handshake: n.handshake.clone(),
+                handshake: n.handshake.to_string(),
                 count: *c,
             })
             .collect();
@@ -248,15 +248,15 @@ fn round(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::Negotiated;
+    use crate::stats::{HandshakeKind, Negotiated};
 
-    fn negotiated(protocol: &str, handshake: &str) -> Negotiated {
+    fn negotiated(protocol: &str, handshake: HandshakeKind) -> Negotiated {
         Negotiated {
             protocol: protocol.into(),
             cipher_suite: "x".into(),
             kx_group: "x".into(),
             peer_key: "x".into(),
-            handshake: handshake.into(),
+            handshake,
         }
     }
 
@@ -267,8 +267,10 @@ mod tests {
         stats.sessions_started = 40;
         stats.sessions_ok = 30;
         stats.txn("OPTIONS").ok = 60;
-        stats.negotiated.insert(negotiated("TLSv1_3", "full"), 10);
-        stats.negotiated.insert(negotiated("TLSv1_3", "resumed"), 30);
+        stats.negotiated.insert(negotiated("TLSv1_3", HandshakeKind::Full), 10);
+        stats
+            .negotiated
+            .insert(negotiated("TLSv1_3", HandshakeKind::Resumed), 30);
         stats.negotiated.insert(crate::tls::cleartext(), 5);
         let o = PhaseOutcome {
             stats,

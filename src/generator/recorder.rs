@@ -195,6 +195,7 @@ impl Record<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::HandshakeKind;
 
     fn est(tls: bool, resumed: bool, early: bool) -> Established {
         Established {
@@ -207,7 +208,11 @@ mod tests {
                     cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
                     kx_group: "X25519".into(),
                     peer_key: "ECDSA P-256".into(),
-                    handshake: if resumed { "resumed" } else { "full" }.into(),
+                    handshake: if resumed {
+                        HandshakeKind::Resumed
+                    } else {
+                        HandshakeKind::Full
+                    },
                 }
             } else {
                 crate::tls::cleartext()

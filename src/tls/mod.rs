@@ -37,7 +37,7 @@ use tokio::net::TcpStream;
 
 use crate::failure::{FailureKind, kebab};
 use crate::pki::{self, Identity, KeyType};
-use crate::stats::Negotiated;
+use crate::stats::{HandshakeKind, Negotiated};
 use crate::trust::Trust;
 
 pub use rustls_stack::{
@@ -420,7 +420,7 @@ impl Established {
         Established {
             connect,
             handshake,
-            resumed: negotiated.handshake == "resumed",
+            resumed: negotiated.handshake.is_resumed(),
             negotiated,
             secure: true,
             early: false,
@@ -511,7 +511,7 @@ pub fn cleartext() -> Negotiated {
         cipher_suite: "none".into(),
         kx_group: "none".into(),
         peer_key: "none".into(),
-        handshake: "none".into(),
+        handshake: HandshakeKind::None,
     }
 }
 

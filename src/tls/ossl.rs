@@ -73,7 +73,7 @@ use tokio_openssl::SslStream;
 use super::{PeerKeyCache, ServerResumption, Versions};
 use crate::failure::{FailureKind, kebab, variant_kebab};
 use crate::pki::Identity;
-use crate::stats::Negotiated;
+use crate::stats::{HandshakeKind, Negotiated};
 use crate::trust::{CrlExpiry, Refusal, Trust};
 
 /// The OpenSSL names of the TLS 1.3 cipher suites OpenSSL 3.0 implements.
@@ -331,7 +331,11 @@ pub fn negotiated(ssl: &SslRef) -> Negotiated {
         cipher_suite,
         kx_group,
         peer_key,
-        handshake: if ssl.session_reused() { "resumed" } else { "full" }.into(),
+        handshake: if ssl.session_reused() {
+            HandshakeKind::Resumed
+        } else {
+            HandshakeKind::Full
+        },
     }
 }
 
@@ -1090,7 +1094,7 @@ mod tests {
                 cipher_suite: "TLS13_AES_256_GCM_SHA384".into(),
                 kx_group: "X25519".into(),
                 peer_key: "ECDSA P-256".into(),
-                handshake: "full".into(),
+                handshake: HandshakeKind::Full,
             }
         );
         let s = s.unwrap();
@@ -1108,7 +1112,7 @@ mod tests {
                 cipher_suite: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384".into(),
                 kx_group: "X25519".into(),
                 peer_key: "ECDSA P-256".into(),
-                handshake: "full".into(),
+                handshake: HandshakeKind::Full,
             }
         );
         let s = s.unwrap();
@@ -1361,8 +1365,8 @@ mod tests {
                         OsslConnector::new(&trust, mtls.then_some(&pki.edge), versions, true, None, None).unwrap();
                     let what = format!("{versions:?}, stateless: {}", resumption.stateless);
                     let (c, s) = pair(server.clone(), &client, SERVER_NAME).await;
-                    assert_eq!(c.unwrap().handshake, "full", "{what}");
-                    assert_eq!(s.unwrap().handshake, "full", "{what}");
+                    assert_eq!(c.unwrap().handshake, HandshakeKind::Full, "{what}");
+                    assert_eq!(s.unwrap().handshake, HandshakeKind::Full, "{what}");
                     let (c, s) = pair(server.clone(), &client, SERVER_NAME).await;
                     let (c, s) = (c.unwrap(), s.unwrap());
                     assert_eq!(
@@ -1379,7 +1383,7 @@ mod tests {
         let client = connector(&trust, None, Versions::Tls13);
         for _ in 0..2 {
             let (c, _) = pair(server.clone(), &client, SERVER_NAME).await;
-            assert_eq!(c.unwrap().handshake, "full");
+            assert_eq!(c.unwrap().handshake, HandshakeKind::Full);
         }
     }
 

@@ -261,7 +261,7 @@ impl SessionIo for tokio_rustls::client::TlsStream<TcpStream> {
         }
         let mut n = negotiated(conn, keys);
         if conn.is_early_data_accepted() {
-            n.handshake = "resumed-0rtt".into();
+            n.handshake = crate::stats::HandshakeKind::Resumed0Rtt;
         }
         Some(n)
     }
@@ -623,17 +623,18 @@ pub fn negotiated(conn: &CommonState, cache: &mut PeerKeyCache) -> Negotiated {
         cipher_suite,
         kx_group,
         peer_key,
-        handshake: handshake_kind(conn).into(),
+        handshake: handshake_kind(conn),
     }
 }
 
-/// `full`, `full-hrr`, `resumed` or `unknown`.
-pub fn handshake_kind(conn: &CommonState) -> &'static str {
+/// The kind of a completed handshake.
+pub fn handshake_kind(conn: &CommonState) -> crate::stats::HandshakeKind {
+    use crate::stats::HandshakeKind as K;
     match conn.handshake_kind() {
-        Some(HandshakeKind::Full) => "full",
-        Some(HandshakeKind::FullWithHelloRetryRequest) => "full-hrr",
-        Some(HandshakeKind::Resumed) => "resumed",
-        None => "unknown",
+        Some(HandshakeKind::Full) => K::Full,
+        Some(HandshakeKind::FullWithHelloRetryRequest) => K::FullHrr,
+        Some(HandshakeKind::Resumed) => K::Resumed,
+        None => K::Unknown,
     }
 }
 
