@@ -166,3 +166,30 @@ fn key_types_are_pinned_and_reported_or_refused() {
         }
     }
 }
+
+/// A phase the stack cannot run is refused before the first phase runs: the OpenSSL stack has
+/// no 0-RTT, so a profile whose second phase asks for it fails at once, naming that phase and
+/// field, and no results file is written (before, the first phase ran and the second failed).
+#[test]
+fn a_phase_the_stack_cannot_run_fails_before_any_phase_runs() {
+    let profile = sipbench::plan::Profile::parse(
+        "name = \"two\"\n[defaults]\nwarmup = \"0s\"\nduration = \"5s\"\n\
+         [[phase]]\nname = \"fine\"\nmode = \"tls\"\nconcurrency = 2\n\
+         [[phase]]\nname = \"early\"\nmode = \"tls\"\nconcurrency = 2\nresumption = \"tls13-0rtt\"\n",
+    )
+    .unwrap();
+    let mut config = args(Backend::OpenSsl, Backend::OpenSsl, Mode::Tls, 1);
+    config.profile = sipbench::generator::ProfileSource::Profile(Box::new(profile));
+    config.phase = PhaseSpec::default();
+    let out = config.out.clone().unwrap().with_file_name("two-phases-openssl.json");
+    let _ = std::fs::remove_file(&out);
+    config.out = Some(out.clone());
+    let e = run(&config).expect_err("the openssl stack has no 0-RTT");
+    let e = format!("{e:#}");
+    assert!(
+        e.contains("phase \"early\"") && e.contains("resumption") && e.contains("tls13-0rtt"),
+        "{e}"
+    );
+    // The results file is written after every phase: the first one did not run.
+    assert!(!out.exists(), "no phase ran, so no results were written");
+}
