@@ -662,4 +662,32 @@ mod tests {
             "not-valid-for-name"
         );
     }
+
+    #[test]
+    fn refuses_pins_a_provider_cannot_honour_before_any_connection() {
+        let pq = ClientSettings {
+            kx_group: Some("X25519MLKEM768".into()),
+            ..Default::default()
+        };
+        assert!(RustlsStack::new(Backend::AwsLcRs).check(&pq, None, None).is_ok());
+        let e = RustlsStack::new(Backend::Ring).check(&pq, None, None).unwrap_err();
+        assert_eq!(e.field, "kx_group");
+        assert!(e.problem.contains("ring"), "{e}");
+        let suite = ClientSettings {
+            cipher_suite: Some("TLS13_NOT_A_SUITE".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            RustlsStack::new(Backend::AwsLcRs)
+                .check(&suite, None, None)
+                .unwrap_err()
+                .field,
+            "cipher_suite"
+        );
+        for key_type in KeyType::ALL {
+            let key = key_type.sample_key().unwrap();
+            let r = RustlsStack::new(Backend::AwsLcRs).check(&ClientSettings::default(), Some(key_type), Some(&key));
+            assert!(r.is_ok(), "{key_type}: {r:?}");
+        }
+    }
 }
