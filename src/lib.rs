@@ -20,8 +20,11 @@
 //!   verification; [`audit`]: the trust matrix with its attack cells, on both stacks.
 //! - [`server`]: the reference server (TLS, MTLS and TCP listeners; registrar and UAS), a
 //!   library call that tests start on port 0.
-//! - [`generator`]: the load generator: workers, load models (closed and open loop), sessions.
-//! - [`plan`]: load profiles and flags, lowered into one typed plan.
+//! - [`generator`]: the load generator, [`generator::run`] with a [`generator::RunConfig`]:
+//!   a phase runner that never asks which workload runs, the workloads (one type each, behind
+//!   one trait), one recorder per worker, the phase clock, and the targets.
+//! - [`plan`]: load profiles and flags, lowered into one typed plan: a phase setting is
+//!   declared once ([`plan::PhaseSpec`], both the profile's table and the flags).
 //! - [`stats`]: per-worker histograms and failure counts, merged at the end; [`failure`]:
 //!   the failure vocabulary. Both pure.
 //! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary.
