@@ -42,8 +42,8 @@ pub struct AuditArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_value = "rustls,openssl")]
     pub stacks: Vec<Stack>,
     /// Only these cases (e.g. revoked,expired,ip-only). [default: all, attacks included]
-    #[arg(long, value_delimiter = ',', value_name = "CASE")]
-    pub case: Vec<String>,
+    #[arg(long, value_delimiter = ',', value_name = "CASE", value_parser = CaseParser)]
+    pub case: Vec<Case>,
     /// Against a deployment: a CA it trusts (PEM, the CA first, then any intermediates above
     /// it) to issue the attack certificates from; needs --attack-ca-key and --attack-name.
     #[arg(long, value_name = "FILE", requires_all = ["attack_ca_key", "attack_name"])]
@@ -108,21 +108,32 @@ fn resolve(what: &str, s: &str) -> Result<SocketAddr> {
         .with_context(|| format!("{what} {s}: resolves to no address"))
 }
 
-fn cases(args: &AuditArgs) -> Result<Vec<Case>> {
-    let mut all = Case::all();
-    all.extend(Attack::ALL.into_iter().map(Case::Attack));
+fn cases(args: &AuditArgs) -> Vec<Case> {
     if args.case.is_empty() {
-        return Ok(all);
+        Case::every()
+    } else {
+        args.case.clone()
     }
-    args.case
-        .iter()
-        .map(|name| {
-            all.iter().copied().find(|c| c.as_str() == name).with_context(|| {
-                let names: Vec<&str> = all.iter().map(|c| c.as_str()).collect();
-                format!("--case: no case `{name}` (have {})", names.join(", "))
-            })
-        })
-        .collect()
+}
+
+/// Parses `--case` names into cases; an unknown name is an error that lists the cases.
+#[derive(Debug, Clone, Copy)]
+struct CaseParser;
+
+impl clap::builder::TypedValueParser for CaseParser {
+    type Value = Case;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Case, clap::Error> {
+        value
+            .to_string_lossy()
+            .parse()
+            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("--case: {e}\n")))
+    }
 }
 
 /// The attack arsenal against a deployment, from `--attack-ca`.
@@ -146,7 +157,7 @@ fn deployment_arsenal(args: &AuditArgs) -> Result<Option<Arsenal>> {
 /// Runs the audit; the report lists every cell.
 pub fn run(args: &AuditArgs) -> Result<AuditReport> {
     let started = std::time::Instant::now();
-    let cases = cases(args)?;
+    let cases = cases(args);
     let versions: Vec<Versions> = args.tls_versions.clone();
     if versions.contains(&Versions::Any) {
         bail!("--tls-versions: give 1.2 and/or 1.3, not any");

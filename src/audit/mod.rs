@@ -99,6 +99,13 @@ impl Case {
         v
     }
 
+    /// Every case the matrix has: the PKI's, then the attacks.
+    pub fn every() -> Vec<Case> {
+        let mut v = Case::all();
+        v.extend(Attack::ALL.into_iter().map(Case::Attack));
+        v
+    }
+
     /// Stable name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -290,6 +297,19 @@ impl Outcome {
                 reason_observable: true,
             },
         }
+    }
+}
+
+impl std::str::FromStr for Case {
+    type Err = String;
+
+    /// A case by its name (`good-edge`, `revoked`, `ip-only`, ...); the error lists them all.
+    fn from_str(name: &str) -> Result<Case, String> {
+        let every = Case::every();
+        every.iter().copied().find(|c| c.as_str() == name).ok_or_else(|| {
+            let names: Vec<&str> = every.iter().map(|c| c.as_str()).collect();
+            format!("no case `{name}` (have {})", names.join(", "))
+        })
     }
 }
 
