@@ -7,9 +7,10 @@
 # bulk records (16 KiB, TLS and MTLS), pipelined MESSAGEs and a reconnect storm.
 # Prints one line per run and phase, then the medians per revision and phase.
 #
-# Usage: scripts/compare-workloads.sh REV [ROUNDS] [OUT]
+# Usage: [ONLY=label,label] scripts/compare-workloads.sh REV [ROUNDS] [OUT]
 #   REV: the revision to compare against (built once in a worktree under /tmp)
 #   ROUNDS: default 3 (about 3 minutes a round); OUT: also append the lines to this file.
+#   ONLY: run only these of the runs below (by label), e.g. ONLY=default,records.
 # Run it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +40,15 @@ runs=(
   "records|run --profile profiles/bulk.toml --phase records-16k-aes256 --phase records-16k-mtls"
   "messages|run --profile profiles/bulk.toml --phase messages-1k-window8"
   "storm|run --mode tls --workload storm --connections 500 --warmup 500ms --duration 10s"
+  "hold-5000|run --profile profiles/hold.toml"
 )
+if [[ -n ${ONLY:-} ]]; then
+  keep=()
+  for entry in "${runs[@]}"; do
+    [[ ",$ONLY," == *",${entry%%|*},"* ]] && keep+=("$entry")
+  done
+  runs=("${keep[@]}")
+fi
 
 # Prints "<label> <phase> <figure>=<value> ..." for each phase of a results file.
 figures() {
@@ -62,8 +71,8 @@ for p in r['phases']:
         f['MB/s'] = p['bulk']['mb_per_s_out']
     if p.get('messages'):
         f['messages/s'] = p['messages']['messages_per_s']
-    if p.get('memory') and p['memory'].get('bytes_per_session'):
-        f['KiB/session'] = p['memory']['bytes_per_session'] / 1024
+    if p.get('memory') and p['memory'].get('per_session_bytes'):
+        f['KiB/session'] = p['memory']['per_session_bytes'] / 1024
     f['failed'] = p['sessions']['failed']
     print(sys.argv[2], p['plan']['name'], ' '.join('%s=%.6g' % kv for kv in f.items()))
 PY
