@@ -29,6 +29,21 @@ pub fn rss_bytes() -> Option<u64> {
     Some(pages * page)
 }
 
+/// Returns the allocator's free memory to the kernel (glibc `malloc_trim`), so that a
+/// resident-memory reading that follows counts memory in use, not pages freed earlier (by an
+/// earlier phase, say) and kept for reuse: without it, sessions opened after a busy phase land
+/// in those pages and seem to cost nothing. Does nothing on other C libraries.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: malloc_trim(0) takes no pointer and hands only free heap pages back to the kernel
+    // (madvise on free chunks, shrinking the top of each arena); it locks each arena while it
+    // works, so it is safe to call while other threads allocate.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// The open-files limit before and after sipbench raised the soft limit to the hard one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FdLimit {

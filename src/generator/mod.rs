@@ -261,6 +261,7 @@ pub async fn run_phase(
     let shards = Shards::new(workers);
     let workload = workload::for_plan(plan, workers);
     let rss_before = if workload.measures_memory() {
+        sys::release_free_memory();
         sys::rss_bytes()
     } else {
         None
