@@ -55,6 +55,19 @@ pub enum FailureKind {
     /// A bulk stream's byte count or CRC-32 did not match what was sent
     /// (`sip-protocol:bulk-checksum-mismatch`).
     BulkChecksumMismatch,
+    /// No connect to the target succeeded for a while and the phase was stopped early
+    /// (`target-down`; counted once per phase, beside the connect failures themselves).
+    TargetDown,
+}
+
+impl FailureKind {
+    /// A failure to reach the target at all (refused, timed out, or another connect error).
+    pub fn is_connect(&self) -> bool {
+        matches!(
+            self,
+            FailureKind::ConnectRefused | FailureKind::ConnectTimeout | FailureKind::ConnectError(_)
+        )
+    }
 }
 
 impl fmt::Display for FailureKind {
@@ -80,6 +93,7 @@ impl fmt::Display for FailureKind {
             FailureKind::InvalidServerName => f.write_str("tls:invalid-server-name"),
             FailureKind::BulkNoTrailer => f.write_str("sip-protocol:bulk-no-trailer"),
             FailureKind::BulkChecksumMismatch => f.write_str("sip-protocol:bulk-checksum-mismatch"),
+            FailureKind::TargetDown => f.write_str("target-down"),
         }
     }
 }

@@ -210,3 +210,28 @@ fn pinned_cipher_suites_are_negotiated_and_reported() {
     let e = sipbench::generator::run(&args).unwrap_err().to_string();
     assert!(e.contains("cipher_suite") && e.contains("not offered"), "{e}");
 }
+
+#[test]
+fn a_target_that_is_down_is_not_hammered_and_the_phase_stops_early() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let srv = TestServer::start();
+    let mut args = srv.args(Mode::Tcp, 5);
+    args.target.tcp_addr = Some(format!("127.0.0.1:{port}"));
+    // A long phase with no session budget: only the target-down rule can end it early.
+    args.phase.sessions = None;
+    args.phase.duration = Some(std::time::Duration::from_secs(600));
+    let (report, p) = run_one(&args);
+    assert_eq!(p.sessions.ok, 0);
+    assert_eq!(p.failures.get("target-down"), Some(&1), "{:?}", p.failures);
+    // Four slots backing off from 10 ms to 1 s over the 5 s it takes to give up make a few
+    // dozen attempts; without the backoff they made tens of thousands.
+    let refused = p.failures["connect-refused"];
+    assert!((4..200).contains(&refused), "{refused} connect attempts");
+    assert!(p.measured_s < 600.0, "stopped early: {}", p.measured_s);
+    assert!(report.result.complete);
+    srv.stop();
+}

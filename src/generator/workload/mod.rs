@@ -64,7 +64,10 @@ pub(crate) trait Workload: Send + Sync {
 pub(crate) fn for_plan(plan: &PhasePlan, workers: usize) -> Arc<dyn Workload> {
     let n = plan.connections;
     match (plan.workload, plan.load) {
-        (plan::Workload::Sessions, Load::Closed { concurrency }) => Arc::new(sessions::Closed { concurrency }),
+        (plan::Workload::Sessions, Load::Closed { concurrency }) => Arc::new(sessions::Closed {
+            concurrency,
+            watch: Default::default(),
+        }),
         (plan::Workload::Sessions, Load::Open { rate }) => Arc::new(sessions::Open {
             rate: rate / workers as f64,
             workers,

@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -25,6 +26,8 @@ use crate::tls::PeerKeyCache;
 /// Closed loop: `concurrency` slots.
 pub(super) struct Closed {
     pub(super) concurrency: usize,
+    /// Whether any slot has connected lately.
+    pub(super) watch: ConnectWatch,
 }
 
 impl Workload for Closed {
@@ -42,6 +45,8 @@ impl Workload for Closed {
                 clock,
                 keys: PeerKeyCache::default(),
                 worker: task.worker,
+                backoff: Backoff::default(),
+                workload: self.clone(),
             };
             closed_loop(&ctx.stop, &ctx.budget, &clock, &mut slot).await;
         })
@@ -159,14 +164,105 @@ struct Slot {
     clock: Clock,
     keys: PeerKeyCache,
     worker: usize,
+    backoff: Backoff,
+    workload: Arc<Closed>,
 }
 
 impl Session for Slot {
     async fn run(&mut self, intended: Instant, measured: bool) {
         let run = one_session(&self.ctx, self.worker, &mut self.keys).await;
+        let unreachable = matches!(&run.result, Err(kind) if kind.is_connect());
         if measured {
             run.record(&self.rec, &self.clock, intended, intended, Instant::now());
         }
+        if !unreachable {
+            self.backoff.reset();
+            self.workload.watch.connected();
+            return;
+        }
+        // A target that refuses or does not answer is not hammered: the slot waits longer
+        // after each connect failure in a row. When no slot has connected for a while, the
+        // phase stops.
+        let ctx = &self.ctx;
+        if self.workload.watch.gives_up(ctx.plan.connect_timeout) {
+            tracing::warn!(
+                phase = %ctx.plan.name,
+                "no connect to the target succeeded for {:?}: stopping the phase",
+                self.workload.watch.window(ctx.plan.connect_timeout)
+            );
+            self.rec.record().fail(FailureKind::TargetDown);
+            ctx.stop.set();
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(self.backoff.next()) => {}
+            _ = ctx.stop.wait() => {}
+        }
+    }
+}
+
+/// Waits between connect attempts after failures in a row: 10 ms, doubling, at most 1 s.
+#[derive(Debug, Default)]
+pub(super) struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MOST: Duration = Duration::from_secs(1);
+
+    /// The wait after one more failure.
+    pub(super) fn next(&mut self) -> Duration {
+        let wait = Self::FIRST
+            .saturating_mul(1u32.checked_shl(self.failures).unwrap_or(u32::MAX))
+            .min(Self::MOST);
+        self.failures = self.failures.saturating_add(1);
+        wait
+    }
+
+    /// A success: the next failure waits the shortest time again.
+    pub(super) fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
+/// Whether any of a phase's sessions has reached the target lately.
+#[derive(Debug)]
+pub(super) struct ConnectWatch {
+    since: Instant,
+    /// Milliseconds from `since` to the last connect that succeeded (0: none yet).
+    last_ok_ms: AtomicU64,
+    gave_up: AtomicBool,
+}
+
+impl Default for ConnectWatch {
+    fn default() -> Self {
+        ConnectWatch {
+            since: Instant::now(),
+            last_ok_ms: AtomicU64::new(0),
+            gave_up: AtomicBool::new(false),
+        }
+    }
+}
+
+impl ConnectWatch {
+    /// How long without a single connect before giving up: 5 s, or twice the connect
+    /// timeout when that is longer (each attempt may take that long to fail).
+    pub(super) fn window(&self, connect_timeout: Duration) -> Duration {
+        Duration::from_secs(5).max(connect_timeout.saturating_mul(2))
+    }
+
+    /// A session reached the target.
+    pub(super) fn connected(&self) {
+        let ms = self.since.elapsed().as_millis() as u64;
+        self.last_ok_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// After a connect failure: true, once, when no connect has succeeded for the window.
+    pub(super) fn gives_up(&self, connect_timeout: Duration) -> bool {
+        let now = self.since.elapsed();
+        let last = Duration::from_millis(self.last_ok_ms.load(Ordering::Relaxed));
+        now.saturating_sub(last) >= self.window(connect_timeout) && !self.gave_up.swap(true, Ordering::AcqRel)
     }
 }
 
@@ -268,6 +364,34 @@ mod tests {
     use crate::generator::recorder::Shards;
     use crate::sip::Method;
     use hdrhistogram::Histogram;
+
+    #[test]
+    fn backoff_doubles_from_10_ms_to_at_most_1_s_and_resets() {
+        let mut b = Backoff::default();
+        let waits: Vec<u64> = (0..9).map(|_| b.next().as_millis() as u64).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
+        for _ in 0..100 {
+            b.next();
+        }
+        assert_eq!(b.next(), ms(1000));
+        b.reset();
+        assert_eq!(b.next(), ms(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_watch_gives_up_once_when_nothing_connected_for_its_window() {
+        let watch = ConnectWatch::default();
+        let timeout = ms(1000);
+        assert_eq!(watch.window(timeout), ms(5000));
+        assert_eq!(watch.window(ms(4000)), ms(8000));
+        tokio::time::sleep(ms(3000)).await;
+        watch.connected();
+        tokio::time::sleep(ms(4000)).await;
+        assert!(!watch.gives_up(timeout), "a connect 4 s ago");
+        tokio::time::sleep(ms(1000)).await;
+        assert!(watch.gives_up(timeout));
+        assert!(!watch.gives_up(timeout), "only once");
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
