@@ -136,9 +136,10 @@ impl SipClient {
             self.bytes_in += bytes.len() as u64;
             let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
             let Message::Response(resp) = &msg else { continue };
-            // Skip responses to something else (e.g. a late INVITE 200 retransmission).
+            // Skip responses to something else (e.g. a late INVITE 200 retransmission, or a
+            // response to another dialog, which a confused server may send).
             match msg.cseq() {
-                Some((n, m)) if n == cseq && m == *method => {}
+                Some((n, m)) if n == cseq && m == *method && msg.call_id() == Some(self.call_id.as_str()) => {}
                 _ => continue,
             }
             if resp.status >= 200 {
@@ -280,6 +281,9 @@ impl SipClient {
             return Ok(());
         }
         let Some((n, _)) = msg.cseq() else { return Ok(()) };
+        if msg.call_id() != Some(self.call_id.as_str()) {
+            return Ok(());
+        }
         if let Some(i) = outstanding.iter().position(|(c, _)| *c == n) {
             let (_, sent) = outstanding.remove(i).expect("index found above");
             let r = if resp.status >= 400 {
@@ -342,9 +346,14 @@ mod tests {
         (SipClient::new(Box::new(client), "example.test".into(), 1), peer)
     }
 
+    /// A response in the dialog of the client `pair` makes (session id 1).
     fn response(status: u16, cseq: &str) -> Vec<u8> {
+        response_in(&format!("1-{:x}@sipbench", std::process::id()), status, cseq)
+    }
+
+    fn response_in(call_id: &str, status: u16, cseq: &str) -> Vec<u8> {
         format!(
-            "SIP/2.0 {status} X\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\nCall-ID: c\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
+            "SIP/2.0 {status} X\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
         )
         .into_bytes()
     }
@@ -366,6 +375,7 @@ mod tests {
             let first = [
                 response(100, "1 OPTIONS"),
                 response(200, "1 REGISTER"),
+                response_in("another-dialog", 200, "1 OPTIONS"),
                 last[..20].to_vec(),
             ]
             .concat();
@@ -378,8 +388,10 @@ mod tests {
         let status = client.transaction(Method::Options, Duration::from_secs(5)).await;
         assert_eq!(status, Ok(200));
         let mut peer = server.await.unwrap();
-        let answered =
-            response(100, "1 OPTIONS").len() + response(200, "1 REGISTER").len() + response(200, "1 OPTIONS").len();
+        let answered = response(100, "1 OPTIONS").len()
+            + response(200, "1 REGISTER").len()
+            + response_in("another-dialog", 200, "1 OPTIONS").len()
+            + response(200, "1 OPTIONS").len();
         assert_eq!(client.bytes_in, answered as u64);
 
         // The server closes in the middle of the next response: a reset.
