@@ -119,7 +119,14 @@ pub(super) async fn transact_loop(
             match r {
                 // A SIP error status leaves the connection usable: counted, and the loop goes on.
                 Ok(()) | Err(FailureKind::SipStatus(_)) => {}
-                Err(_) => return true,
+                Err(kind) => {
+                    // The session is lost for the whole phase: say why even when it broke in
+                    // the warm-up (its transaction is not counted, the session's end is).
+                    if !measured {
+                        rec.record().fail(kind);
+                    }
+                    return true;
+                }
             }
         }
     }
@@ -230,6 +237,19 @@ mod tests {
         assert_eq!(s.failures[&FailureKind::Reset], 1);
         assert_eq!(count(&s.sip["OPTIONS"].latency, ms(40)), 2);
         assert_eq!(s.last_completion, ms(180));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_that_breaks_in_the_warm_up_says_why() {
+        let mut conn = FakeConn::new(|_| ms(10), |i| if i == 2 { Err(FailureKind::Reset) } else { Ok(200) });
+        let clock = Clock::new(conn.t0, ms(1000), Some(ms(1000)));
+        let shards = Shards::new(1);
+        let rec = shards.recorder(0);
+        assert!(transact_loop(&Stop::new(), &clock, None, &[Txn::Options], ms(500), &mut conn, &rec).await);
+        let s = shards.merged();
+        // No transaction of the warm-up is counted, but the broken session is, by kind.
+        assert!(!s.sip.contains_key("OPTIONS"));
+        assert_eq!(s.failures[&FailureKind::Reset], 1);
     }
 
     #[tokio::test(start_paused = true)]
