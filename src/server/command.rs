@@ -101,6 +101,16 @@ pub struct ServeArgs {
     /// Largest SIP message accepted, in bytes.
     #[arg(long, default_value_t = crate::sip::DEFAULT_MAX_MESSAGE_SIZE)]
     pub max_message_size: usize,
+    /// Most registrar bindings per address of record; a REGISTER past it is answered 403.
+    #[arg(long, default_value_t = super::registrar::DEFAULT_MAX_CONTACTS)]
+    pub max_contacts: usize,
+    /// Most addresses of record in the registrar; a REGISTER adding one past it is answered
+    /// 503 with Retry-After.
+    #[arg(long, default_value_t = super::registrar::DEFAULT_MAX_RECORDS)]
+    pub max_records: usize,
+    /// Longest registration granted, in seconds; a longer Expires is lowered to it.
+    #[arg(long, default_value_t = super::registrar::DEFAULT_MAX_EXPIRES)]
+    pub max_expires: u32,
 }
 
 /// Where the server's certificate, key and trust come from; read again on every reload.
@@ -226,6 +236,9 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         idle_timeout: args.idle_timeout,
         max_message_size: args.max_message_size,
         per_thread_ports: false,
+        max_contacts: args.max_contacts,
+        max_records: args.max_records,
+        max_expires: args.max_expires,
         resumption: ServerResumption {
             stateless: args.tickets,
             cache: args.server_cache,
