@@ -29,6 +29,8 @@ pub const DEFAULT_MAX_RECORDS: usize = 100_000;
 pub const RETRY_AFTER_SECS: u32 = 60;
 /// Shards of the store; [`Registrar::sweep`] visits one per call.
 pub const SHARDS: usize = 16;
+/// Requests with up to this many contacts look for repeated URIs pairwise.
+const PAIRWISE: usize = 8;
 /// How often the server sweeps one shard: every shard is swept once every
 /// `SHARDS * SWEEP_INTERVAL` (8 s).
 pub const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
@@ -230,7 +232,7 @@ impl Registrar {
         }
         let max_contacts = self.limits.max_contacts;
         // No state of the record holds more than `max_contacts` bindings, so a request listing
-        // more is refused before it costs anything; the check below is then O(max_contacts²).
+        // more is refused before it costs anything.
         if contacts.len() > max_contacts {
             return Err(self
                 .counters
@@ -251,13 +253,28 @@ impl Registrar {
             }
             None => 0,
         };
-        // The bindings the request leaves; for a URI listed twice the last one counts.
+        // The bindings the request leaves; for a URI listed twice the last one counts. A few
+        // contacts (the usual one) are compared pairwise, without allocating; more go through
+        // a map of each URI's last position, so the check stays O(1) a contact.
+        let last: Option<HashMap<&str, usize>> = (contacts.len() > PAIRWISE).then(|| {
+            contacts
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| match c {
+                    ContactSpec::Uri { uri, .. } => Some((uri.as_str(), i)),
+                    ContactSpec::Wildcard => None,
+                })
+                .collect()
+        });
         let mut after = if wildcard { 0 } else { live };
         for (i, c) in contacts.iter().enumerate() {
             let ContactSpec::Uri { uri, expires } = c else { continue };
-            let later = contacts[i + 1..]
-                .iter()
-                .any(|d| matches!(d, ContactSpec::Uri { uri: u, .. } if u == uri));
+            let later = match &last {
+                Some(last) => last.get(uri.as_str()).is_some_and(|&j| j > i),
+                None => contacts[i + 1..]
+                    .iter()
+                    .any(|d| matches!(d, ContactSpec::Uri { uri: u, .. } if u == uri)),
+            };
             if later {
                 continue;
             }
@@ -631,6 +648,29 @@ mod tests {
                 .is_empty()
         );
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn repeated_uris_count_once_in_large_requests() {
+        let r = Registrar::new(limits(12, 10, 3600));
+        let t0 = Instant::now();
+        // Twelve entries naming six URIs: six bindings, the last entry of each counting.
+        let mut cs = contacts(6, "c");
+        cs.extend(contacts(6, "c"));
+        assert_eq!(r.register("sip:a@x", &cs, None, t0).unwrap().len(), 6);
+        cs[11] = uri("sip:c5@h", Some(0));
+        assert_eq!(r.register("sip:a@x", &cs, None, t0).unwrap().len(), 5);
+        // Seven new URIs in twelve entries: twelve bindings, within the bound.
+        let mut cs = contacts(7, "d");
+        cs.extend(contacts(5, "d"));
+        assert_eq!(r.register("sip:a@x", &cs, None, t0).unwrap().len(), 12);
+        // One more new URI, listed nine times: refused.
+        let cs = vec![uri("sip:e@h", None); 9];
+        assert_eq!(
+            r.register("sip:a@x", &cs, None, t0),
+            Err(RegisterError::TooManyContacts { max: 12 })
+        );
+        assert_eq!(r.lookup("sip:a@x", t0).len(), 12);
     }
 
     #[test]
