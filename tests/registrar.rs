@@ -149,3 +149,36 @@ fn contact_flood_is_refused_and_responses_and_records_stay_bounded() {
     assert_eq!(stats.responses_4xx, 41);
     assert_eq!(stats.responses_5xx, MAX_RECORDS as u64 + 1);
 }
+
+#[test]
+fn expired_bindings_are_swept_without_being_touched() {
+    let srv = TestServer::start_with(|c| c.max_expires = 1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = Client::connect(&srv.tcp_addr()).await;
+        for u in 0..20 {
+            let (_, resp) = c
+                .send(&register(&format!("u{u}"), u + 1, &contacts(u as usize, 1)))
+                .await;
+            assert_eq!(status(&resp), 200);
+            // Expires: 3600 asked, 1 s granted and said.
+            assert!(resp.header("Contact").unwrap().ends_with(";expires=1"), "{resp:?}");
+        }
+        assert!(srv.counters().registrar_records > 0);
+        // Nothing touches the records again: only the server's sweep can drop them. The
+        // deadline is generous, not a measure (a full sweep pass takes 8 s).
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while srv.counters().registrar_records > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never swept: {:?}",
+                srv.counters()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    srv.stop();
+}
