@@ -101,6 +101,20 @@ pub struct ServeArgs {
     /// Largest SIP message accepted, in bytes.
     #[arg(long, default_value_t = crate::sip::DEFAULT_MAX_MESSAGE_SIZE)]
     pub max_message_size: usize,
+    /// Most registrar bindings per address of record; a REGISTER past it is answered 403.
+    #[arg(long, default_value_t = super::registrar::DEFAULT_MAX_CONTACTS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_contacts: usize,
+    /// Most addresses of record in the registrar; a REGISTER adding one past it is answered
+    /// 503 with Retry-After.
+    #[arg(long, default_value_t = super::registrar::DEFAULT_MAX_RECORDS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_records: usize,
+    /// Longest registration granted, in seconds (at most a year); a longer Expires is lowered
+    /// to it.
+    #[arg(long, default_value_t = super::registrar::DEFAULT_MAX_EXPIRES,
+        value_parser = clap::value_parser!(u32).range(1..=31_536_000))]
+    pub max_expires: u32,
 }
 
 /// Where the server's certificate, key and trust come from; read again on every reload.
@@ -226,6 +240,9 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         idle_timeout: args.idle_timeout,
         max_message_size: args.max_message_size,
         per_thread_ports: false,
+        max_contacts: args.max_contacts,
+        max_records: args.max_records,
+        max_expires: args.max_expires,
         resumption: ServerResumption {
             stateless: args.tickets,
             cache: args.server_cache,

@@ -95,6 +95,12 @@ pub struct ServerConfig {
     /// instead of all threads sharing one port through `SO_REUSEPORT`. The embedded server
     /// uses this so that each generator worker talks to the server thread on its own core.
     pub per_thread_ports: bool,
+    /// Most bindings per address of record; a REGISTER past it is answered 403.
+    pub max_contacts: usize,
+    /// Most addresses of record; a REGISTER adding one past it is answered 503 with Retry-After.
+    pub max_records: usize,
+    /// Longest binding granted, in seconds; a longer Expires is lowered (the 200 OK says so).
+    pub max_expires: u32,
 }
 
 impl ServerConfig {
@@ -116,6 +122,9 @@ impl ServerConfig {
             max_message_size: crate::sip::DEFAULT_MAX_MESSAGE_SIZE,
             per_thread_ports: false,
             resumption: ServerResumption::default(),
+            max_contacts: registrar::DEFAULT_MAX_CONTACTS,
+            max_records: registrar::DEFAULT_MAX_RECORDS,
+            max_expires: registrar::DEFAULT_MAX_EXPIRES,
         }
     }
 }
@@ -152,6 +161,7 @@ pub struct ServerCounters {
     responses_5xx: AtomicU64,
     malformed: AtomicU64,
     failures: Mutex<BTreeMap<String, u64>>,
+    registrar: Arc<registrar::RegistrarCounters>,
 }
 
 impl ServerCounters {
@@ -185,6 +195,8 @@ impl ServerCounters {
             responses_5xx: get(&self.responses_5xx),
             malformed: get(&self.malformed),
             failures: self.failures.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            registrar_records: self.registrar.records() as u64,
+            registrar_refused: self.registrar.refused(),
         }
     }
 }
@@ -232,6 +244,13 @@ pub struct ServerStats {
     pub malformed: u64,
     /// Connections cut off, by failure kind (handshake timeouts, TLS errors, framing errors, idle).
     pub failures: BTreeMap<String, u64>,
+    /// Addresses of record held by the registrar when the counters were read.
+    #[serde(default)]
+    pub registrar_records: u64,
+    /// REGISTERs refused at the registrar's bounds, by kind (`too-many-contacts`: 403,
+    /// `records-full`: 503); also counted in `responses_4xx`/`responses_5xx`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub registrar_refused: BTreeMap<String, u64>,
 }
 
 /// What the TLS listeners present and enforce; replaced as a whole on reload.
@@ -388,10 +407,18 @@ impl RunningServer {
 /// serving on `pool`.
 pub fn start(config: &ServerConfig, pool: &Pool) -> Result<RunningServer> {
     let tls_setup = TlsSetup::new(config)?;
-    let counters = Arc::new(ServerCounters::default());
+    let registrar = Registrar::new(registrar::Limits {
+        max_contacts: config.max_contacts,
+        max_records: config.max_records,
+        max_expires: config.max_expires,
+    });
+    let counters = Arc::new(ServerCounters {
+        registrar: registrar.counters().clone(),
+        ..ServerCounters::default()
+    });
     let shared = Arc::new(Shared {
         tls: tls_setup,
-        registrar: Registrar::new(),
+        registrar,
         counters: counters.clone(),
         slots: Arc::new(Semaphore::new(config.max_connections)),
         handshake_timeout: config.handshake_timeout,
@@ -445,6 +472,21 @@ pub fn start(config: &ServerConfig, pool: &Pool) -> Result<RunningServer> {
             }));
         }
     }
+    // Expired bindings are swept on a timer, one shard a tick, not only when touched.
+    let sweeper = shared.clone();
+    let mut shutdown = shutdown_rx.clone();
+    tasks.push(pool.spawn_on(0, async move {
+        let mut tick = tokio::time::interval(registrar::SWEEP_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    sweeper.registrar.sweep(Instant::now());
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    }));
     Ok(RunningServer {
         addrs,
         counters,

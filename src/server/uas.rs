@@ -3,7 +3,7 @@
 //! | request  | answer |
 //! |----------|--------|
 //! | OPTIONS  | 200 with Allow/Accept/Supported |
-//! | REGISTER | 200 with the bindings in force (Expires honoured), 400 on a bad wildcard |
+//! | REGISTER | 200 with the bindings in force (Expires honoured up to the registrar's cap), 400 on a bad wildcard, 403 past `max_contacts`, 503 with Retry-After past `max_records` |
 //! | MESSAGE  | 200 |
 //! | INVITE   | 100, 180, 200 with an SDP answer |
 //! | ACK      | nothing |
@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use crate::sip::{Header, Message, Method, ParseError, Request, Response, reason_phrase};
 
-use super::registrar::{Registrar, parse_contact, split_name_addr};
+use super::registrar::{RETRY_AFTER_SECS, Registrar, parse_contact, split_name_addr};
 
 /// Methods the server answers (the `Allow` header).
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, MESSAGE";
@@ -89,7 +89,10 @@ fn register(
         return bad_request(req, to_tag, "missing To", out);
     };
     let (aor, _) = split_name_addr(to);
-    let contacts: Vec<_> = msg.header_values("Contact").map(parse_contact).collect();
+    // One past the bound is enough for the registrar to refuse: a request listing thousands of
+    // contacts costs no more than one listing `max_contacts + 1`.
+    let most = registrar.limits().max_contacts.saturating_add(1);
+    let contacts: Vec<_> = msg.header_values("Contact").take(most).map(parse_contact).collect();
     let expires = msg.expires();
     match registrar.register(aor, &contacts, expires, now) {
         Ok(bindings) => {
@@ -103,16 +106,35 @@ fn register(
             write(r, out);
             Outcome::Answered(200)
         }
-        Err(e) => bad_request(req, to_tag, &e.to_string(), out),
+        Err(e) if e.status() == 400 => bad_request(req, to_tag, &e.to_string(), out),
+        Err(e) => {
+            // A refusal past the registrar's bounds: the status is chosen and justified in
+            // `RegisterError::status`; nothing of the request's contacts is echoed.
+            let status = e.status();
+            let mut r = Response::for_request(req, status, reason_phrase(status), to_tag);
+            if status == 503 {
+                r.headers.push(Header {
+                    name: "Retry-After".into(),
+                    value: RETRY_AFTER_SECS.to_string().into(),
+                });
+            }
+            r.headers.push(warning(&e.to_string()));
+            write(r, out);
+            Outcome::Answered(status)
+        }
+    }
+}
+
+fn warning(why: &str) -> Header<'static> {
+    Header {
+        name: "Warning".into(),
+        value: format!("399 sipbench \"{}\"", why.replace('"', "'")).into(),
     }
 }
 
 fn bad_request(req: &Request<'_>, to_tag: &str, why: &str, out: &mut Vec<u8>) -> Outcome {
     let mut r = Response::for_request(req, 400, "Bad Request", to_tag);
-    r.headers.push(Header {
-        name: "Warning".into(),
-        value: format!("399 sipbench \"{}\"", why.replace('"', "'")).into(),
-    });
+    r.headers.push(warning(why));
     write(r, out);
     Outcome::Answered(400)
 }
@@ -210,7 +232,7 @@ mod tests {
             format!("{method} sip:example.test SIP/2.0\r\n{HDRS}CSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n");
         let m = req(&text);
         let mut out = Vec::new();
-        let o = handle_request(&m, &Registrar::new(), "srv1", Instant::now(), &mut out);
+        let o = handle_request(&m, &Registrar::default(), "srv1", Instant::now(), &mut out);
         (o, responses(&out))
     }
 
@@ -255,6 +277,38 @@ mod tests {
         assert_eq!(contact, "<sip:alice@127.0.0.1:5062;transport=tls>;expires=120");
         let (o, _) = run("REGISTER", "Contact: *\r\nExpires: 30\r\n");
         assert_eq!(o, Outcome::Answered(400));
+    }
+
+    #[test]
+    fn register_bounds_answer_403_503_and_capped_expires() {
+        let (o, rs) = run("REGISTER", "Contact: <sip:alice@127.0.0.1>\r\nExpires: 86400\r\n");
+        assert_eq!(o, Outcome::Answered(200));
+        assert_eq!(rs[0].header("Contact"), Some("<sip:alice@127.0.0.1>;expires=3600"));
+
+        let registrar = Registrar::new(super::super::registrar::Limits {
+            max_contacts: 2,
+            max_records: 1,
+            max_expires: 3600,
+        });
+        let send = |to: &str, contacts: &str| {
+            let text = format!(
+                "REGISTER sip:example.test SIP/2.0\r\n{}To: <{to}>\r\nCall-ID: c1@x\r\nCSeq: 1 REGISTER\r\n{contacts}Content-Length: 0\r\n\r\n",
+                &HDRS[..HDRS.find("To:").unwrap()]
+            );
+            let mut out = Vec::new();
+            let o = handle_request(&req(&text), &registrar, "srv1", Instant::now(), &mut out);
+            (o, responses(&out))
+        };
+        let three = "Contact: <sip:a@h>, <sip:b@h>\r\nContact: <sip:c@h>\r\n";
+        let (o, rs) = send("sip:alice@example.test", three);
+        assert_eq!(o, Outcome::Answered(403));
+        assert_eq!(rs[0].header("Contact"), None);
+        assert!(rs[0].header("Warning").unwrap().contains("more than 2 contacts"));
+        let (o, _) = send("sip:alice@example.test", "Contact: <sip:a@h>\r\n");
+        assert_eq!(o, Outcome::Answered(200));
+        let (o, rs) = send("sip:bob@example.test", "Contact: <sip:b@h>\r\n");
+        assert_eq!(o, Outcome::Answered(503));
+        assert_eq!(rs[0].header("Retry-After"), Some("60"));
     }
 
     #[test]
