@@ -784,6 +784,9 @@ where
     let message = tokio::time::sleep(shared.message_timeout);
     tokio::pin!(message);
     let mut message_started = false;
+    // The write deadline, armed only when a flush has to wait for the peer.
+    let write = tokio::time::sleep(shared.write_timeout);
+    tokio::pin!(write);
     let mut bulk = None;
     loop {
         // Answer every frame already read, then send the answers with one write.
@@ -832,7 +835,7 @@ where
                 }
             }
         }
-        write_within(shared.write_timeout, conn.flush_out()).await?;
+        flush_within(&mut conn, write.as_mut(), shared.write_timeout).await?;
         if let Some(kind) = fatal {
             close(&mut conn, shared).await;
             return Err(kind);
@@ -889,6 +892,33 @@ where
             }
         }
     }
+}
+
+/// Sends the connection's queued output under the write timeout, on the connection's own
+/// timer: it is re-armed only when the flush cannot finish at once, so a peer that reads costs
+/// no timer work.
+async fn flush_within<S>(
+    conn: &mut Connection<S>,
+    mut timer: std::pin::Pin<&mut tokio::time::Sleep>,
+    limit: Duration,
+) -> Result<(), FailureKind>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let flush = conn.flush_out();
+    tokio::pin!(flush);
+    let mut armed = false;
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(r) = flush.as_mut().poll(cx) {
+            return std::task::Poll::Ready(r.map(drop).map_err(failure));
+        }
+        if !armed {
+            armed = true;
+            timer.as_mut().reset(tokio::time::Instant::now() + limit);
+        }
+        timer.as_mut().poll(cx).map(|()| Err(FailureKind::WriteTimeout))
+    })
+    .await
 }
 
 /// Runs a write (or flush, or close) under the write timeout: a peer that does not read is
