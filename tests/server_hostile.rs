@@ -385,3 +385,27 @@ fn two_listeners_on_one_address_are_refused() {
     c.mtls_addr = Some(format!("0.0.0.0:{}", addr.port()).parse().unwrap());
     assert!(sipbench::server::start(&c, &pool).is_err());
 }
+
+#[test]
+fn timeouts_too_long_for_the_clock_mean_never() {
+    let srv = TestServer::start_with(|c| {
+        c.idle_timeout = Duration::MAX;
+        c.message_timeout = Duration::MAX;
+        c.write_timeout = Duration::MAX;
+    });
+    rt().block_on(async {
+        let mut s = TcpStream::connect(srv.tcp_addr()).await.unwrap();
+        // Half a message first, so that the message deadline is armed too.
+        s.write_all(&OPTIONS.as_bytes()[..40]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        s.write_all(&OPTIONS.as_bytes()[40..]).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 OK"));
+    });
+    let stats = srv.stop();
+    assert!(stats.failures.is_empty(), "{stats:?}");
+}

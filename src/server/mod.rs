@@ -104,8 +104,9 @@ pub struct ServerConfig {
     /// [`RunningServer::set_resumption`].
     pub resumption: ServerResumption,
     /// Each pool thread gets a listener on a port of its own (the addresses' port must be 0)
-    /// instead of all threads sharing one port through `SO_REUSEPORT`. The embedded server
-    /// uses this so that each generator worker talks to the server thread on its own core.
+    /// instead of all threads sharing one socket (or one port, with [`Self::reuse_port`]). The
+    /// embedded server uses this so that each generator worker talks to the server thread on
+    /// its own core.
     pub per_thread_ports: bool,
     /// Each pool thread binds its own socket on the listeners' ports with `SO_REUSEPORT`,
     /// instead of all threads accepting on one socket. Other processes with the option set
@@ -849,9 +850,7 @@ where
             message_started = false;
         } else if !message_started || decoded {
             message_started = true;
-            message
-                .as_mut()
-                .reset(tokio::time::Instant::now() + shared.message_timeout);
+            message.as_mut().reset(after(shared.message_timeout));
         }
         // One read, whatever it brings: any bytes re-arm the idle timer.
         let read = tokio::select! {
@@ -880,7 +879,7 @@ where
                     buffered: conn.buffered(),
                 }));
             }
-            Ok(_) => idle.as_mut().reset(tokio::time::Instant::now() + shared.idle_timeout),
+            Ok(_) => idle.as_mut().reset(after(shared.idle_timeout)),
             Err(e) => {
                 let kind = failure(e);
                 // A peer that resets (or drops without a TLS close) between messages has
@@ -892,6 +891,13 @@ where
             }
         }
     }
+}
+
+/// The instant `d` from now; a timeout too long to add to the clock is as good as never.
+fn after(d: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
 }
 
 /// Sends the connection's queued output under the write timeout, on the connection's own
@@ -914,7 +920,7 @@ where
         }
         if !armed {
             armed = true;
-            timer.as_mut().reset(tokio::time::Instant::now() + limit);
+            timer.as_mut().reset(after(limit));
         }
         timer.as_mut().poll(cx).map(|()| Err(FailureKind::WriteTimeout))
     })
