@@ -111,6 +111,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.framer.decode(&mut self.buffer)
     }
 
+    /// Bytes read and not yet cut into a frame: the start of a message still arriving (0
+    /// between messages).
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
     /// Reads once from the socket into the buffer and returns how many bytes came; 0 means
     /// the peer closed its side. Cancel-safe.
     pub async fn read_more(&mut self) -> std::io::Result<usize> {

@@ -50,6 +50,15 @@ pub enum FailureKind {
     /// The name to verify the server by is neither a DNS name nor an IP address
     /// (`tls:invalid-server-name`).
     InvalidServerName,
+    /// A request did not arrive whole within the message timeout, counted from its first byte
+    /// (`io:message-timeout`): a slowloris peer.
+    MessageTimeout,
+    /// A write to the peer did not finish within the write timeout (`io:write-timeout`): a
+    /// peer that does not read.
+    WriteTimeout,
+    /// A connection refused because its source address already had the most connections one
+    /// address may hold (`over-address-cap`).
+    OverAddressCap,
     /// A bulk stream ended without the server's trailer (`sip-protocol:bulk-no-trailer`).
     BulkNoTrailer,
     /// A bulk stream's byte count or CRC-32 did not match what was sent
@@ -89,6 +98,9 @@ impl fmt::Display for FailureKind {
             FailureKind::BadCertAccepted => f.write_str("bad-cert-accepted"),
             FailureKind::IdleTimeout => f.write_str("io:idle-timeout"),
             FailureKind::NotBackInTime => f.write_str("io:not-back-in-time"),
+            FailureKind::MessageTimeout => f.write_str("io:message-timeout"),
+            FailureKind::WriteTimeout => f.write_str("io:write-timeout"),
+            FailureKind::OverAddressCap => f.write_str("over-address-cap"),
             FailureKind::MtlsResumedWithoutIdentity => f.write_str("tls:mtls-resumed-without-identity"),
             FailureKind::InvalidServerName => f.write_str("tls:invalid-server-name"),
             FailureKind::BulkNoTrailer => f.write_str("sip-protocol:bulk-no-trailer"),

@@ -176,3 +176,236 @@ fn idle_connection_is_closed() {
     let stats = srv.stop();
     assert_eq!(stats.failures.get("io:idle-timeout"), Some(&1), "{stats:?}");
 }
+
+/// Polls the server's counters until `kind` has been counted once, for up to `limit`.
+fn wait_for_failure(srv: &TestServer, kind: &str, limit: Duration) {
+    let until = std::time::Instant::now() + limit;
+    while !srv.counters().failures.contains_key(kind) && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn slowloris_is_cut_at_the_message_timeout_and_counted() {
+    let srv = TestServer::start_with(|c| {
+        c.idle_timeout = Duration::from_secs(30);
+        c.message_timeout = Duration::from_secs(1);
+    });
+    rt().block_on(async {
+        let mut s = TcpStream::connect(srv.tcp_addr()).await.unwrap();
+        // One byte every 200 ms re-arms the idle timer but never finishes the message.
+        let dripped = tokio::time::timeout(Duration::from_secs(20), async {
+            for b in OPTIONS.as_bytes() {
+                if s.write_all(&[*b]).await.is_err() {
+                    return true;
+                }
+                let mut buf = [0u8; 64];
+                match tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf)).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => return true,
+                    _ => {}
+                }
+            }
+            false
+        })
+        .await
+        .expect("the server cut the connection");
+        assert!(dripped, "the whole message went through");
+        assert!(options_ok(&srv.tcp_addr()).await.starts_with("SIP/2.0 200 OK"));
+    });
+    let stats = srv.stop();
+    assert_eq!(stats.failures.get("io:message-timeout"), Some(&1), "{stats:?}");
+}
+
+#[test]
+fn whole_messages_sent_slowly_apart_are_not_cut() {
+    let srv = TestServer::start_with(|c| c.message_timeout = Duration::from_millis(500));
+    rt().block_on(async {
+        let mut s = TcpStream::connect(srv.tcp_addr()).await.unwrap();
+        // Pauses between messages are the idle timeout's business, not the message timeout's.
+        for _ in 0..3 {
+            s.write_all(OPTIONS.as_bytes()).await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 OK"));
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+    });
+    let stats = srv.stop();
+    assert!(stats.failures.is_empty(), "{stats:?}");
+    assert_eq!(stats.responses_2xx, 3);
+}
+
+#[test]
+fn a_peer_that_never_reads_is_cut_at_the_write_timeout_and_counted() {
+    let srv = TestServer::start_with(|c| c.write_timeout = Duration::from_secs(1));
+    let addr: std::net::SocketAddr = srv.tcp_addr().parse().unwrap();
+    rt().block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut s = socket.connect(addr).await.unwrap();
+        let batch = OPTIONS.repeat(100);
+        // Send requests and never read the answers, until the server hangs up.
+        let cut = tokio::time::timeout(Duration::from_secs(30), async {
+            while s.write_all(batch.as_bytes()).await.is_ok() {}
+        })
+        .await;
+        assert!(cut.is_ok(), "the server kept a peer that never reads");
+    });
+    wait_for_failure(&srv, "io:write-timeout", Duration::from_secs(5));
+    let stats = srv.stop();
+    assert_eq!(stats.failures.get("io:write-timeout"), Some(&1), "{stats:?}");
+}
+
+#[test]
+fn connections_beyond_the_per_address_cap_are_refused_and_counted() {
+    let srv = TestServer::start_with(|c| c.max_connections_per_address = 3);
+    rt().block_on(async {
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(TcpStream::connect(srv.tcp_addr()).await.unwrap());
+        }
+        // The fourth from 127.0.0.1 is closed at once.
+        let mut fourth = TcpStream::connect(srv.tcp_addr()).await.unwrap();
+        let (_, closed) = read_until_close(&mut fourth, Duration::from_secs(5)).await;
+        assert!(closed, "the fourth connection from one address was kept");
+        // The three admitted are served.
+        held[0].write_all(OPTIONS.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(2), held[0].read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 OK"));
+        // Closing one gives its place back.
+        drop(held.pop());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(options_ok(&srv.tcp_addr()).await.starts_with("SIP/2.0 200 OK"));
+    });
+    let stats = srv.stop();
+    assert_eq!(stats.failures.get("over-address-cap"), Some(&1), "{stats:?}");
+    assert_eq!(stats.rejected_over_cap, 0);
+}
+
+#[test]
+fn a_reset_between_messages_is_a_normal_close_and_mid_message_is_not() {
+    let srv = TestServer::start();
+    rt().block_on(async {
+        // Answered, then reset (SO_LINGER 0), as SIPp closes.
+        let mut s = TcpStream::connect(srv.tcp_addr()).await.unwrap();
+        s.write_all(OPTIONS.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 OK"));
+        socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+        drop(s);
+        // Half a message, then reset.
+        let mut s = TcpStream::connect(srv.tcp_addr()).await.unwrap();
+        s.write_all(&OPTIONS.as_bytes()[..40]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+        drop(s);
+    });
+    wait_for_failure(&srv, "reset", Duration::from_secs(5));
+    let stats = srv.stop();
+    assert_eq!(stats.failures.get("reset"), Some(&1), "{stats:?}");
+    assert_eq!(stats.failures.len(), 1, "{stats:?}");
+    assert_eq!(stats.responses_2xx, 1);
+}
+
+/// A free port on loopback (bound and released; the tests below bind it again at once).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn config_on(tcp: std::net::SocketAddr) -> sipbench::server::ServerConfig {
+    let pki = sipbench::pki::Pki::generate(sipbench::pki::KeyType::EcdsaP256).unwrap();
+    let trust = sipbench::trust::Trust::for_pki(&pki).unwrap();
+    let mut c = sipbench::server::ServerConfig::loopback(pki.server.clone(), trust);
+    c.tls_addr = None;
+    c.mtls_addr = None;
+    c.tcp_addr = Some(tcp);
+    c
+}
+
+#[test]
+fn a_port_in_use_is_an_error_naming_it() {
+    let srv = TestServer::start();
+    let taken: std::net::SocketAddr = srv.tcp_addr().parse().unwrap();
+    let pool = sipbench::pool::Pool::new(2, "test-second").unwrap();
+    let err = sipbench::server::start(&config_on(taken), &pool).unwrap_err();
+    let text = format!("{err:#}");
+    assert!(text.contains(&taken.to_string()), "{text}");
+    assert!(text.contains("--tcp-addr"), "{text}");
+    assert!(text.contains("--reuse-port"), "{text}");
+    drop(pool);
+    // The first server still answers alone.
+    rt().block_on(async { assert!(options_ok(&srv.tcp_addr()).await.starts_with("SIP/2.0 200 OK")) });
+    srv.stop();
+}
+
+#[test]
+fn reuse_port_shares_a_port_only_when_asked() {
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let pool = sipbench::pool::Pool::new(2, "test-reuse").unwrap();
+    let mut c = config_on(addr);
+    c.reuse_port = true;
+    let first = sipbench::server::start(&c, &pool).unwrap();
+    let second = sipbench::server::start(&c, &pool).expect("both asked for SO_REUSEPORT");
+    assert_eq!(first.addrs().tcp, vec![addr]);
+    assert_eq!(second.addrs().tcp, vec![addr]);
+    c.reuse_port = false;
+    assert!(sipbench::server::start(&c, &pool).is_err());
+    let rt = rt();
+    rt.block_on(first.shutdown(Duration::from_secs(1)));
+    rt.block_on(second.shutdown(Duration::from_secs(1)));
+}
+
+#[test]
+fn two_listeners_on_one_address_are_refused() {
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mut c = config_on(addr);
+    c.tls_addr = Some(addr);
+    c.mtls_addr = Some(addr);
+    c.tcp_addr = None;
+    let pool = sipbench::pool::Pool::new(1, "test-same").unwrap();
+    let text = format!("{:#}", sipbench::server::start(&c, &pool).unwrap_err());
+    assert!(text.contains("--tls-addr") && text.contains("--mtls-addr"), "{text}");
+    assert!(text.contains(&addr.to_string()), "{text}");
+    // A wildcard address overlaps every address on its port.
+    c.mtls_addr = Some(format!("0.0.0.0:{}", addr.port()).parse().unwrap());
+    assert!(sipbench::server::start(&c, &pool).is_err());
+}
+
+#[test]
+fn timeouts_too_long_for_the_clock_mean_never() {
+    let srv = TestServer::start_with(|c| {
+        c.idle_timeout = Duration::MAX;
+        c.message_timeout = Duration::MAX;
+        c.write_timeout = Duration::MAX;
+    });
+    rt().block_on(async {
+        let mut s = TcpStream::connect(srv.tcp_addr()).await.unwrap();
+        // Half a message first, so that the message deadline is armed too.
+        s.write_all(&OPTIONS.as_bytes()[..40]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        s.write_all(&OPTIONS.as_bytes()[40..]).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("SIP/2.0 200 OK"));
+    });
+    let stats = srv.stop();
+    assert!(stats.failures.is_empty(), "{stats:?}");
+}

@@ -79,9 +79,26 @@ pub struct ServeArgs {
     /// defaults to 5s).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub handshake_timeout: Duration,
-    /// Close connections idle this long.
+    /// Close connections idle this long (between messages).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "5m")]
     pub idle_timeout: Duration,
+    /// A request must arrive whole within this long of its first byte, else the connection is
+    /// cut (counted as io:message-timeout; against slowloris peers).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub message_timeout: Duration,
+    /// Every write to a peer must finish within this long, else the connection is cut
+    /// (counted as io:write-timeout; against peers that do not read).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub write_timeout: Duration,
+    /// Most connections open at once from one source address; more are closed at once and
+    /// counted as over-address-cap (0: no per-address cap, only --max-connections).
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections_per_address: usize,
+    /// Bind every listener once per worker thread with SO_REUSEPORT, so the kernel spreads
+    /// connections over the threads; other processes with the option set can then share the
+    /// ports too. Without it, a port in use is an error.
+    #[arg(long)]
+    pub reuse_port: bool,
     /// Resume sessions with stateless tickets (TLS 1.3 tickets, TLS 1.2 RFC 5077 tickets)
     /// instead of a server-side session cache.
     #[arg(long)]
@@ -238,11 +255,15 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         max_connections: args.max_connections,
         handshake_timeout: args.handshake_timeout,
         idle_timeout: args.idle_timeout,
+        message_timeout: args.message_timeout,
+        write_timeout: args.write_timeout,
+        max_connections_per_address: args.max_connections_per_address,
         max_message_size: args.max_message_size,
         per_thread_ports: false,
         max_contacts: args.max_contacts,
         max_records: args.max_records,
         max_expires: args.max_expires,
+        reuse_port: args.reuse_port,
         resumption: ServerResumption {
             stateless: args.tickets,
             cache: args.server_cache,

@@ -3,20 +3,23 @@
 //!
 //! Start it as a library call with [`start`] on a [`Pool`] (tests bind port 0 and read the bound
 //! addresses back), or with [`run`], which owns its pool and runs until the shutdown future
-//! completes. Each pool thread has its own `SO_REUSEPORT` listener per transport, so the kernel
-//! spreads connections over the cores.
+//! completes. Each transport has one listening socket that every pool thread accepts on, so a
+//! port in use is an error; with [`ServerConfig::reuse_port`] each thread has its own
+//! `SO_REUSEPORT` socket on the port instead, and the kernel spreads connections over them.
 //!
 //! Hostile peers are cut off and counted: a handshake that stalls past the handshake timeout, a
-//! connection idle past the idle timeout, bytes that do not frame as SIP, a message over the size
-//! limit, and connections beyond the connection cap.
+//! connection idle past the idle timeout, a request that does not arrive whole within the
+//! message timeout (slowloris), a peer that does not read what it is sent within the write
+//! timeout, bytes that do not frame as SIP, a message over the size limit, and connections
+//! beyond the connection cap or the per-address cap.
 
 pub mod command;
 pub mod registrar;
 pub mod uas;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -86,14 +89,24 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// A connection that sends nothing for this long is closed.
     pub idle_timeout: Duration,
+    /// A request must arrive whole within this long of its first byte, else the connection is
+    /// cut (`io:message-timeout`). Between messages the idle timeout applies.
+    pub message_timeout: Duration,
+    /// Every write to a peer (responses, bulk echo, trailer, close) must finish within this
+    /// long, else the connection is cut (`io:write-timeout`).
+    pub write_timeout: Duration,
+    /// Most connections open at once from one source address; more are closed at once and
+    /// counted (`over-address-cap`). 0: no per-address cap.
+    pub max_connections_per_address: usize,
     /// Largest SIP message accepted; a larger one is answered 513 and the connection closed.
     pub max_message_size: usize,
     /// How TLS sessions are resumed (tickets or cache, 0-RTT); changeable while running with
     /// [`RunningServer::set_resumption`].
     pub resumption: ServerResumption,
     /// Each pool thread gets a listener on a port of its own (the addresses' port must be 0)
-    /// instead of all threads sharing one port through `SO_REUSEPORT`. The embedded server
-    /// uses this so that each generator worker talks to the server thread on its own core.
+    /// instead of all threads sharing one socket (or one port, with [`Self::reuse_port`]). The
+    /// embedded server uses this so that each generator worker talks to the server thread on
+    /// its own core.
     pub per_thread_ports: bool,
     /// Most bindings per address of record; a REGISTER past it is answered 403.
     pub max_contacts: usize,
@@ -101,6 +114,11 @@ pub struct ServerConfig {
     pub max_records: usize,
     /// Longest binding granted, in seconds; a longer Expires is lowered (the 200 OK says so).
     pub max_expires: u32,
+    /// Each pool thread binds its own socket on the listeners' ports with `SO_REUSEPORT`,
+    /// instead of all threads accepting on one socket. Other processes with the option set
+    /// can then bind the same ports and take part of the traffic; without it a port in use
+    /// is an error.
+    pub reuse_port: bool,
 }
 
 impl ServerConfig {
@@ -119,8 +137,14 @@ impl ServerConfig {
             max_connections: 50_000,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
+            message_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            // The built-in server of `sipbench run` takes every session of its generator from
+            // 127.0.0.1: no per-address cap beyond the connection cap.
+            max_connections_per_address: 0,
             max_message_size: crate::sip::DEFAULT_MAX_MESSAGE_SIZE,
             per_thread_ports: false,
+            reuse_port: false,
             resumption: ServerResumption::default(),
             max_contacts: registrar::DEFAULT_MAX_CONTACTS,
             max_records: registrar::DEFAULT_MAX_RECORDS,
@@ -242,7 +266,11 @@ pub struct ServerStats {
     pub responses_5xx: u64,
     /// Messages that framed but did not parse.
     pub malformed: u64,
-    /// Connections cut off, by failure kind (handshake timeouts, TLS errors, framing errors, idle).
+    /// Connections cut off, by failure kind: handshake timeouts, TLS errors, framing errors,
+    /// `io:idle-timeout`, `io:message-timeout` (a request not whole in time),
+    /// `io:write-timeout` (a peer that does not read), `over-address-cap` (refused: too many
+    /// connections from its address), `reset` (reset or closed mid-message; a close between
+    /// messages is not a failure).
     pub failures: BTreeMap<String, u64>,
     /// Addresses of record held by the registrar when the counters were read.
     #[serde(default)]
@@ -321,6 +349,9 @@ struct Shared {
     slots: Arc<Semaphore>,
     handshake_timeout: Duration,
     idle_timeout: Duration,
+    message_timeout: Duration,
+    write_timeout: Duration,
+    per_address: Option<Arc<AddressTable>>,
     max_message_size: usize,
     tag_seq: AtomicU64,
     tag_base: u64,
@@ -403,9 +434,10 @@ impl RunningServer {
     }
 }
 
-/// Binds every configured listener (one `SO_REUSEPORT` socket per pool thread) and starts
-/// serving on `pool`.
+/// Binds every configured listener and starts serving on `pool`. Two listeners on one address,
+/// or a port in use (without [`ServerConfig::reuse_port`]), is an error naming it.
 pub fn start(config: &ServerConfig, pool: &Pool) -> Result<RunningServer> {
+    check_distinct(config)?;
     let tls_setup = TlsSetup::new(config)?;
     let registrar = Registrar::new(registrar::Limits {
         max_contacts: config.max_contacts,
@@ -423,6 +455,14 @@ pub fn start(config: &ServerConfig, pool: &Pool) -> Result<RunningServer> {
         slots: Arc::new(Semaphore::new(config.max_connections)),
         handshake_timeout: config.handshake_timeout,
         idle_timeout: config.idle_timeout,
+        message_timeout: config.message_timeout,
+        write_timeout: config.write_timeout,
+        per_address: (config.max_connections_per_address > 0).then(|| {
+            Arc::new(AddressTable {
+                limit: config.max_connections_per_address,
+                open: Mutex::new(HashMap::new()),
+            })
+        }),
         max_message_size: config.max_message_size,
         tag_seq: AtomicU64::new(0),
         tag_base: std::time::SystemTime::now()
@@ -446,8 +486,25 @@ pub fn start(config: &ServerConfig, pool: &Pool) -> Result<RunningServer> {
                 transport.as_str()
             );
         }
-        let sockets = bind_listeners(addr, pool.len(), !config.per_thread_ports)
-            .with_context(|| format!("binding the {} listener on {addr}", transport.as_str()))?;
+        let binding = if config.per_thread_ports {
+            Binding::PerThreadPorts
+        } else if config.reuse_port {
+            Binding::ReusePort
+        } else {
+            Binding::Shared
+        };
+        let sockets = bind_listeners(addr, pool.len(), binding).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                " (another server there? --reuse-port shares a port on purpose)"
+            } else {
+                ""
+            };
+            anyhow::Error::new(e).context(format!(
+                "binding the {} listener (--{}-addr) on {addr}{hint}",
+                transport.as_str(),
+                transport.as_str()
+            ))
+        })?;
         let mut bound = Vec::with_capacity(sockets.len());
         for s in &sockets {
             let a = s.local_addr()?;
@@ -519,27 +576,116 @@ pub async fn run(
     Ok(stats)
 }
 
-/// One listening socket per thread: sharing one port through `SO_REUSEPORT`, or each on a
-/// port of its own.
-fn bind_listeners(addr: SocketAddr, n: usize, share_port: bool) -> std::io::Result<Vec<std::net::TcpListener>> {
+/// Refuses two listeners on one address (the same port on the same or a wildcard address):
+/// they would share it and split its connections between transports.
+fn check_distinct(config: &ServerConfig) -> Result<()> {
+    let listeners = [
+        (config.tls_addr, Transport::Tls),
+        (config.mtls_addr, Transport::Mtls),
+        (config.tcp_addr, Transport::Tcp),
+    ];
+    for (i, (a, ta)) in listeners.iter().enumerate() {
+        for (b, tb) in &listeners[i + 1..] {
+            let (Some(a), Some(b)) = (a, b) else { continue };
+            let overlap = a.port() == b.port()
+                && a.port() != 0
+                && a.is_ipv4() == b.is_ipv4()
+                && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified());
+            if overlap {
+                anyhow::bail!(
+                    "--{}-addr {a} and --{}-addr {b} overlap: each listener needs an address of its own",
+                    ta.as_str(),
+                    tb.as_str()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How a transport's listening sockets are laid out over the pool threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Binding {
+    /// One socket, shared by every thread (each accepts on a clone of it).
+    Shared,
+    /// One socket per thread on one port through `SO_REUSEPORT`.
+    ReusePort,
+    /// One socket per thread, each on a port of its own.
+    PerThreadPorts,
+}
+
+/// One listening socket (or clone of one) per thread, laid out as `binding` says.
+fn bind_listeners(addr: SocketAddr, n: usize, binding: Binding) -> std::io::Result<Vec<std::net::TcpListener>> {
     use socket2::{Domain, Protocol, Socket, Type};
+    let n = n.max(1);
     let mut out = Vec::with_capacity(n);
     let mut next = addr;
-    for _ in 0..n.max(1) {
+    for _ in 0..n {
+        if binding == Binding::Shared
+            && let Some(first) = out.first()
+        {
+            // Every thread's runtime registers a descriptor of the one socket; accepting on a
+            // shared socket is safe, and whichever thread is woken first takes the connection.
+            let clone = std::net::TcpListener::try_clone(first)?;
+            out.push(clone);
+            continue;
+        }
         let s = Socket::new(Domain::for_address(next), Type::STREAM, Some(Protocol::TCP))?;
         s.set_reuse_address(true)?;
-        s.set_reuse_port(share_port)?;
+        s.set_reuse_port(binding == Binding::ReusePort)?;
         s.set_nonblocking(true)?;
         s.bind(&next.into())?;
         s.listen(4096)?;
         let l: std::net::TcpListener = s.into();
-        if share_port {
+        if binding == Binding::ReusePort {
             // Later sockets join the port the first one got (port 0 picks one).
             next = l.local_addr()?;
         }
         out.push(l);
     }
     Ok(out)
+}
+
+/// Connections open per source address, for the per-address cap.
+#[derive(Debug)]
+struct AddressTable {
+    limit: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl AddressTable {
+    /// A slot for one more connection from `ip`, or `None` when it has `limit` open.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= self.limit {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            table: self.clone(),
+            ip,
+        })
+    }
+}
+
+/// One connection's place in the per-address count, given back when it closes.
+#[derive(Debug)]
+struct AddressSlot {
+    table: Arc<AddressTable>,
+    ip: IpAddr,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
 }
 
 async fn accept_loop(
@@ -569,6 +715,17 @@ async fn accept_loop(
             drop(stream);
             continue;
         };
+        let address_slot = match &shared.per_address {
+            None => None,
+            Some(table) => match table.admit(peer.ip()) {
+                Some(slot) => Some(slot),
+                None => {
+                    shared.counters.fail(&FailureKind::OverAddressCap);
+                    drop(stream);
+                    continue;
+                }
+            },
+        };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let acceptor: Arc<dyn Acceptor> = match transport {
@@ -579,6 +736,7 @@ async fn accept_loop(
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let _address_slot = address_slot;
             let result = serve(stream, acceptor.as_ref(), transport, &shared, shutdown).await;
             if let Err(kind) = result {
                 debug!(%peer, transport = transport.as_str(), "connection ended: {kind}");
@@ -634,8 +792,12 @@ fn admit(transport: Transport, c: &ServerCounters, peer_identified: bool, resume
 }
 
 /// Reads SIP off one connection and answers it until the peer closes, the connection idles
-/// out, the framing breaks, or the server shuts down. `early` (0-RTT data) is the start of the
-/// stream.
+/// out, a request takes longer than the message timeout to arrive, a write takes longer than
+/// the write timeout, the framing breaks, or the server shuts down. `early` (0-RTT data) is the
+/// start of the stream.
+///
+/// A peer that closes or resets the connection between messages ends it normally; in the middle
+/// of a message that is a `reset` failure.
 async fn serve_conn<S>(
     io: S,
     shared: &Shared,
@@ -661,12 +823,22 @@ where
     tokio::pin!(shutdown);
     let idle = tokio::time::sleep(shared.idle_timeout);
     tokio::pin!(idle);
+    // The whole-message deadline, armed when a message's first bytes are buffered.
+    let message = tokio::time::sleep(shared.message_timeout);
+    tokio::pin!(message);
+    let mut message_started = false;
+    // The write deadline, armed only when a flush has to wait for the peer.
+    let write = tokio::time::sleep(shared.write_timeout);
+    tokio::pin!(write);
     let mut bulk = None;
     loop {
         // Answer every frame already read, then send the answers with one write.
         let mut fatal = None;
+        let mut decoded = false;
         loop {
-            match conn.decode_buffered() {
+            let frame = conn.decode_buffered();
+            decoded |= matches!(frame, Ok(Some(_)));
+            match frame {
                 Ok(Some(Frame::Message(bytes))) => match Message::parse(&bytes) {
                     Ok(msg) => {
                         if matches!(msg, Message::Request(_)) {
@@ -706,36 +878,112 @@ where
                 }
             }
         }
-        conn.flush_out().await.map_err(failure)?;
+        flush_within(&mut conn, write.as_mut(), shared.write_timeout).await?;
         if let Some(kind) = fatal {
-            let _ = conn.shutdown().await;
+            close(&mut conn, shared).await;
             return Err(kind);
         }
         if let Some(mode) = bulk {
             return serve_bulk(conn, mode, shared).await;
+        }
+        // The message deadline runs from the first byte of a message: (re-)armed when a
+        // message has started arriving and the previous one (if any) was just cut out.
+        if conn.buffered() == 0 {
+            message_started = false;
+        } else if !message_started || decoded {
+            message_started = true;
+            message.as_mut().reset(after(shared.message_timeout));
         }
         // One read, whatever it brings: any bytes re-arm the idle timer.
         let read = tokio::select! {
             biased;
             r = conn.read_more() => r,
             _ = &mut idle => {
-                let _ = conn.shutdown().await;
+                close(&mut conn, shared).await;
                 return Err(FailureKind::IdleTimeout);
             }
+            _ = &mut message, if message_started => {
+                close(&mut conn, shared).await;
+                return Err(FailureKind::MessageTimeout);
+            }
             _ = &mut shutdown => {
-                let _ = conn.shutdown().await;
+                close(&mut conn, shared).await;
                 return Ok(());
             }
         };
         match read {
-            Ok(0) => {
-                let _ = conn.shutdown().await;
+            Ok(0) if conn.buffered() == 0 => {
+                close(&mut conn, shared).await;
                 return Ok(());
             }
-            Ok(_) => idle.as_mut().reset(tokio::time::Instant::now() + shared.idle_timeout),
-            Err(e) => return Err(failure(e)),
+            Ok(0) => {
+                return Err(failure(ConnError::Truncated {
+                    buffered: conn.buffered(),
+                }));
+            }
+            Ok(_) => idle.as_mut().reset(after(shared.idle_timeout)),
+            Err(e) => {
+                let kind = failure(e);
+                // A peer that resets (or drops without a TLS close) between messages has
+                // simply gone: SIPp and many clients close that way.
+                if kind == FailureKind::Reset && conn.buffered() == 0 {
+                    return Ok(());
+                }
+                return Err(kind);
+            }
         }
     }
+}
+
+/// The instant `d` from now; a timeout too long to add to the clock is as good as never.
+fn after(d: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
+/// Sends the connection's queued output under the write timeout, on the connection's own
+/// timer: it is re-armed only when the flush cannot finish at once, so a peer that reads costs
+/// no timer work.
+async fn flush_within<S>(
+    conn: &mut Connection<S>,
+    mut timer: std::pin::Pin<&mut tokio::time::Sleep>,
+    limit: Duration,
+) -> Result<(), FailureKind>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let flush = conn.flush_out();
+    tokio::pin!(flush);
+    let mut armed = false;
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(r) = flush.as_mut().poll(cx) {
+            return std::task::Poll::Ready(r.map(drop).map_err(failure));
+        }
+        if !armed {
+            armed = true;
+            timer.as_mut().reset(after(limit));
+        }
+        timer.as_mut().poll(cx).map(|()| Err(FailureKind::WriteTimeout))
+    })
+    .await
+}
+
+/// Runs a write (or flush, or close) under the write timeout: a peer that does not read is
+/// cut off (`io:write-timeout`). The timer is only registered if the write has to wait.
+async fn write_within<T>(limit: Duration, write: impl Future<Output = std::io::Result<T>>) -> Result<T, FailureKind> {
+    match tokio::time::timeout(limit, write).await {
+        Err(_) => Err(FailureKind::WriteTimeout),
+        Ok(r) => r.map_err(failure),
+    }
+}
+
+/// Closes the writing side (TLS close_notify, then FIN), giving up after the write timeout.
+async fn close<S>(conn: &mut Connection<S>, shared: &Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = write_within(shared.write_timeout, conn.shutdown()).await;
 }
 
 /// Bulk mode (see [`crate::bulk`]): SIP framing ends; reads until the client closes its side,
@@ -749,8 +997,9 @@ where
     let mut crc = crc32fast::Hasher::new();
     let mut total = pending.len() as u64;
     crc.update(&pending);
+    let limit = shared.write_timeout;
     if mode == crate::bulk::BulkMode::Echo && !pending.is_empty() {
-        io.write_all(&pending).await.map_err(failure)?;
+        write_within(limit, io.write_all(&pending)).await?;
     }
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -764,15 +1013,17 @@ where
         crc.update(&buf[..n]);
         total += n as u64;
         if mode == crate::bulk::BulkMode::Echo {
-            io.write_all(&buf[..n]).await.map_err(failure)?;
+            write_within(limit, io.write_all(&buf[..n])).await?;
         }
     }
     shared.counters.bulk_bytes.fetch_add(total, Ordering::Relaxed);
-    io.write_all(crate::bulk::trailer(total, crc.finalize()).as_bytes())
-        .await
-        .map_err(failure)?;
-    io.flush().await.map_err(failure)?;
-    let _ = io.shutdown().await;
+    write_within(
+        limit,
+        io.write_all(crate::bulk::trailer(total, crc.finalize()).as_bytes()),
+    )
+    .await?;
+    write_within(limit, io.flush()).await?;
+    let _ = write_within(limit, io.shutdown()).await;
     Ok(())
 }
 
