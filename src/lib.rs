@@ -42,6 +42,7 @@ pub mod connection;
 pub mod failure;
 pub mod forge;
 pub mod generator;
+pub mod limits;
 pub mod pki;
 pub mod plan;
 pub mod pool;

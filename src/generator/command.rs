@@ -25,7 +25,7 @@ pub struct RunArgs {
     #[arg(long = "phase", value_name = "NAME")]
     pub phases: Vec<String>,
     /// Worker threads, each with its own runtime. [default: one per core]
-    #[arg(short = 'w', long, alias = "threads")]
+    #[arg(short = 'w', long, alias = "threads", value_parser = crate::limits::workers)]
     pub workers: Option<usize>,
     /// Crypto backend of the generator (`sipbench backends` lists them).
     #[arg(long, value_enum, default_value_t = Backend::AwsLcRs)]

@@ -46,7 +46,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub watch: bool,
     /// How often --watch looks at the files.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+    #[arg(long, value_parser = crate::limits::timeout, default_value = "1s")]
     pub watch_interval: Duration,
     /// Key type when the PKI directory is created.
     #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
@@ -63,7 +63,7 @@ pub struct ServeArgs {
     #[arg(long, alias = "client-ca", value_name = "FILE", conflicts_with = "topology")]
     pub ca: Option<PathBuf>,
     /// Worker threads, each with its own runtime. [default: one per core]
-    #[arg(short = 'w', long, alias = "threads")]
+    #[arg(short = 'w', long, alias = "threads", value_parser = crate::limits::workers)]
     pub workers: Option<usize>,
     /// TLS stack and crypto backend (`sipbench backends` lists them).
     #[arg(long, value_enum, default_value_t = Backend::AwsLcRs)]
@@ -72,15 +72,15 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = Versions::Any)]
     pub tls_versions: Versions,
     /// Most connections open at once.
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = 50_000, value_parser = crate::limits::count)]
     pub max_connections: usize,
     /// TLS handshake timeout: the server cuts off handshakes not done after this long (the
     /// built-in server of `sipbench run` too; the generator's own, run --handshake-timeout,
     /// defaults to 5s).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    #[arg(long, value_parser = crate::limits::timeout, default_value = "10s")]
     pub handshake_timeout: Duration,
     /// Close connections idle this long.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "5m")]
+    #[arg(long, value_parser = crate::limits::timeout, default_value = "5m")]
     pub idle_timeout: Duration,
     /// Resume sessions with stateless tickets (TLS 1.3 tickets, TLS 1.2 RFC 5077 tickets)
     /// instead of a server-side session cache.
@@ -89,17 +89,17 @@ pub struct ServeArgs {
     /// Server session cache entries (stateful resumption).
     // The hidden old spelling --session-cache means this server cache here, unlike run's
     // --session-cache (the client's): kept for one release, documented in the README.
-    #[arg(long, alias = "session-cache", default_value_t = 10_000)]
+    #[arg(long, alias = "session-cache", default_value_t = 10_000, value_parser = crate::limits::count)]
     pub server_cache: usize,
     /// Advertised ticket lifetime.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "2h")]
+    #[arg(long, value_parser = crate::limits::ticket_lifetime, default_value = "2h")]
     pub ticket_lifetime: Duration,
     /// Accept up to this many bytes of TLS 1.3 0-RTT early data (0: reject; needs the session
     /// cache, so not with --tickets).
-    #[arg(long, default_value_t = 0, conflicts_with = "tickets")]
+    #[arg(long, default_value_t = 0, conflicts_with = "tickets", value_parser = crate::limits::early_data)]
     pub max_early_data: u32,
     /// Largest SIP message accepted, in bytes.
-    #[arg(long, default_value_t = crate::sip::DEFAULT_MAX_MESSAGE_SIZE)]
+    #[arg(long, default_value_t = crate::sip::DEFAULT_MAX_MESSAGE_SIZE, value_parser = crate::limits::message_size)]
     pub max_message_size: usize,
 }
 
