@@ -30,6 +30,8 @@
 //! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary.
 //! - [`report`]: reports from stored results files: plots, `.hgrm` files, HTML, and `diff`.
 //! - [`pool`]: one current-thread tokio runtime per core; [`sys`]: process and machine facts.
+//! - [`limits`]: the range of every numeric flag and profile field; [`exit`]: exit statuses
+//!   and the error kinds (configuration, runtime) that choose them.
 //!
 //! sipbench does no work at import time and installs no process-wide crypto provider.
 
@@ -39,6 +41,7 @@ pub mod bulk;
 pub mod cli;
 pub mod compare;
 pub mod connection;
+pub mod exit;
 pub mod failure;
 pub mod forge;
 pub mod generator;

@@ -580,3 +580,28 @@ fn old_flag_spellings_still_parse() {
     };
     assert_eq!(compare.run.workers, Some(2));
 }
+
+/// A results file that cannot be written is found only after the first phase ran: a runtime
+/// error, exit status 3; a profile that cannot be read is a configuration error, 2.
+#[test]
+fn runtime_and_configuration_errors_have_their_own_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let o = sipbench()
+        .args([
+            "run", "--mode", "tcp", "-c", "1", "--warmup", "0s", "-d", "200ms", "-q", "-o",
+        ])
+        .arg(file.join("r.json"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("a-file"), "{err}");
+    let o = sipbench()
+        .args(["run", "--profile"])
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+}

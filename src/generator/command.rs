@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
+use crate::exit;
 use crate::generator::config::{ProfileSource, RunConfig, TargetConfig};
 use crate::pki::KeyType;
 use crate::plan::PhaseSpec;
@@ -151,20 +152,23 @@ impl From<RunArgs> for RunConfig {
 }
 
 /// Entry point for the binary: runs and maps the outcome to an exit status
-/// (0 done, 130 interrupted; errors are returned).
+/// (0 done, 130 interrupted; errors are returned and mapped by [`crate::exit`]).
 pub fn main(args: RunArgs) -> Result<ExitCode> {
     let (json, quiet) = (args.json, args.quiet);
     let report = crate::generator::run(&args.into_config())?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report.result)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.result).map_err(exit::runtime)?
+        );
     } else if !quiet {
         println!("\nresults written to {}", report.path.display());
     }
-    Ok(if report.result.interrupted {
-        ExitCode::from(130)
+    Ok(ExitCode::from(if report.result.interrupted {
+        exit::INTERRUPTED
     } else {
-        ExitCode::SUCCESS
-    })
+        exit::SUCCESS
+    }))
 }
 
 #[cfg(test)]

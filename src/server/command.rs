@@ -12,6 +12,7 @@ use rustls_pki_types::UnixTime;
 use tracing::{info, warn};
 
 use super::{RunningServer, ServerConfig, start};
+use crate::exit;
 use crate::pki::{self, Identity, KeyType, Pki};
 use crate::pool::Pool;
 use crate::tls::{Backend, ServerResumption, Versions};
@@ -208,7 +209,8 @@ fn reload(server: &RunningServer, sources: &Sources, why: &str) {
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, reloading on SIGHUP (and on file changes with
-/// `--watch`), then drains and prints its counters.
+/// `--watch`), then drains and prints its counters. Errors before the listeners are up are
+/// configuration errors (exit status 2), after it runtime errors (3).
 pub fn main(args: &ServeArgs) -> Result<ExitCode> {
     let limit = crate::sys::raise_fd_limit();
     let sources = Sources::from_args(args)?;
@@ -234,8 +236,11 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         },
     };
     let threads = args.workers.unwrap_or_else(crate::pool::cores);
-    let pool = Pool::new(threads, "sipbench-server")?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let pool = Pool::new(threads, "sipbench-server").map_err(exit::runtime)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(exit::runtime)?;
     let stats = rt.block_on(async {
         let server = start(&config, &pool)?;
         let addrs = server.addrs();
@@ -253,7 +258,8 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
             }
         );
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .context("installing the SIGHUP handler")?;
+            .context("installing the SIGHUP handler")
+            .map_err(exit::runtime)?;
         let shutdown = crate::signals::wait();
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(args.watch_interval);
@@ -277,6 +283,6 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
     })?;
     drop(rt);
     drop(pool);
-    println!("{}", serde_json::to_string_pretty(&stats)?);
+    println!("{}", serde_json::to_string_pretty(&stats).map_err(exit::runtime)?);
     Ok(ExitCode::SUCCESS)
 }
