@@ -5,7 +5,7 @@
 //! | 0      | success: every phase ran and kept its thresholds                         |
 //! | 1      | a phase broke a threshold (`run`), a regression (`diff`), a mismatch (`audit`) |
 //! | 2      | usage or configuration error: a bad flag or profile, an unreadable file given on the command line; nothing ran |
-//! | 3      | runtime error: the run or the server failed after it started (e.g. the results file could not be written) |
+//! | 3      | runtime error: the run or the server failed after it started (e.g. the results file could not be written), or a generator task panicked |
 //! | 130    | interrupted (Ctrl-C or SIGTERM); the results so far are written          |
 //!
 //! An error is a configuration error unless it carries a [`RuntimeError`] in its chain: the
@@ -26,7 +26,7 @@ pub const INTERRUPTED: u8 = 130;
 
 /// The exit statuses, for `--help`.
 pub const HELP: &str = "Exit status: 0 success; 1 a phase broke a threshold; 2 usage or configuration error \
-(nothing ran); 3 runtime error (the run failed after it started); 130 interrupted.";
+(nothing ran); 3 runtime error (the run failed after it started, or a generator task panicked); 130 interrupted.";
 
 /// An error after the work started (exit status 3).
 #[derive(Debug, thiserror::Error)]

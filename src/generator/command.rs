@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::exit;
+use crate::failure::FailureKind;
 use crate::generator::config::{ProfileSource, RunConfig, TargetConfig};
 use crate::pki::KeyType;
 use crate::plan::PhaseSpec;
@@ -164,8 +165,17 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
     } else if !quiet {
         println!("\nresults written to {}", report.path.display());
     }
+    let panicked: u64 = report
+        .result
+        .phases
+        .iter()
+        .filter_map(|p| p.failures.get(&FailureKind::Panic.to_string()))
+        .sum();
     Ok(ExitCode::from(if report.result.interrupted {
         exit::INTERRUPTED
+    } else if panicked > 0 {
+        eprintln!("error: {panicked} generator task(s) panicked (see the results file's warnings)");
+        exit::RUNTIME
     } else {
         exit::SUCCESS
     }))

@@ -194,6 +194,14 @@ async fn run_phases(
             return Err(exit::runtime(e));
         }
         let pr = outcome.result(phase, embedded);
+        if outcome.panicked > 0 {
+            let warning = format!(
+                "phase {}: {} generator task(s) panicked (counted as `panic` failures; a bug in sipbench, see stderr)",
+                phase.name, outcome.panicked
+            );
+            eprintln!("warning: {warning}");
+            result.warnings.push(warning);
+        }
         if !quiet {
             print!("{}", printer::phase(&pr));
         }
