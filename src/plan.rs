@@ -305,6 +305,13 @@ phase_spec! {
         /// The share of sessions that present bad_cert (more than 0, at most 1). [default: 0.2]
         #[arg(long, value_name = "SHARE", value_parser = crate::limits::share)]
         pub bad_cert_share: Option<f64>,
+        /// Pass/fail expressions the phase is held to (repeat the flag for more), e.g.
+        /// session.p99<50ms, handshake.full.p50<=10ms, failure_rate<0.1%, sessions_per_s>1000,
+        /// transactions_per_s>=5000; a broken one makes `run` exit 1. Every phase is also held
+        /// to failures==0 (no failures but the refusals a bad_cert phase asks for) unless it
+        /// sets a failures or failure_rate threshold of its own.
+        #[arg(long = "threshold", value_name = "EXPR")]
+        pub thresholds: Option<Vec<crate::threshold::Threshold>>,
     }
 }
 
@@ -433,6 +440,9 @@ pub struct PhasePlan {
     /// Their share of all sessions.
     #[serde(default)]
     pub bad_cert_share: f64,
+    /// Thresholds of its own (the default `failures==0` is added when none reads failures).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<crate::threshold::Threshold>,
 }
 
 /// A bad profile or flag.
@@ -703,6 +713,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         window,
         bad_cert: s.bad_cert,
         bad_cert_share,
+        thresholds: s.thresholds.clone().unwrap_or_default(),
     })
 }
 

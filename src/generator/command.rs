@@ -152,8 +152,9 @@ impl From<RunArgs> for RunConfig {
     }
 }
 
-/// Entry point for the binary: runs and maps the outcome to an exit status
-/// (0 done, 130 interrupted; errors are returned and mapped by [`crate::exit`]).
+/// Entry point for the binary: runs and maps the outcome to an exit status (0 done, 1 a
+/// threshold broken, 3 a task panicked, 130 interrupted; errors are returned and mapped by
+/// [`crate::exit`]).
 pub fn main(args: RunArgs) -> Result<ExitCode> {
     let (json, quiet) = (args.json, args.quiet);
     let report = crate::generator::run(&args.into_config())?;
@@ -171,11 +172,23 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
         .iter()
         .filter_map(|p| p.failures.get(&FailureKind::Panic.to_string()))
         .sum();
+    let broken: Vec<String> = report
+        .result
+        .phases
+        .iter()
+        .flat_map(|p| {
+            p.broken_thresholds()
+                .map(move |t| format!("{}: {}", p.plan.name, t.expression))
+        })
+        .collect();
     Ok(ExitCode::from(if report.result.interrupted {
         exit::INTERRUPTED
     } else if panicked > 0 {
         eprintln!("error: {panicked} generator task(s) panicked (see the results file's warnings)");
         exit::RUNTIME
+    } else if !broken.is_empty() {
+        eprintln!("thresholds broken: {}", broken.join(", "));
+        exit::THRESHOLD
     } else {
         exit::SUCCESS
     }))

@@ -127,6 +127,7 @@ impl PhaseOutcome {
         });
         PhaseResult {
             rejections,
+            thresholds: None,
             timeline: o.timeline.clone(),
             bulk,
             storm,

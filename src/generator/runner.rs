@@ -193,7 +193,8 @@ async fn run_phases(
         if let Some(e) = hlog_error {
             return Err(exit::runtime(e));
         }
-        let pr = outcome.result(phase, embedded);
+        let mut pr = outcome.result(phase, embedded);
+        pr.thresholds = Some(crate::threshold::evaluate(&phase.thresholds, &pr));
         if outcome.panicked > 0 {
             let warning = format!(
                 "phase {}: {} generator task(s) panicked (counted as `panic` failures; a bug in sipbench, see stderr)",
