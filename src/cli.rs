@@ -25,6 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a load profile against the built-in server (default) or a real deployment.
+    #[command(after_help = crate::exit::HELP)]
     Run(Box<RunArgs>),
     /// Run the reference SIP server (TLS, MTLS and TCP listeners).
     Serve(Box<ServeArgs>),

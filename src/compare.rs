@@ -34,10 +34,10 @@ pub struct CompareArgs {
     #[arg(long, value_delimiter = ',', value_enum)]
     pub key_types: Vec<KeyType>,
     /// Interleaved rounds.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = |s: &str| crate::limits::ranged(s, 1..=1000))]
     pub rounds: usize,
     /// Idle sessions held per variant to measure resident memory per session (0: skip).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = |s: &str| crate::limits::ranged(s, 0..=crate::limits::MAX_COUNT))]
     pub memory_sessions: usize,
     /// Internal: measure only this variant's memory and print it (run in a child process).
     #[arg(long, hide = true)]

@@ -39,6 +39,9 @@ pub enum FailureKind {
     NotInTopology,
     /// A session presenting a bad certificate (a negative case) was accepted.
     BadCertAccepted,
+    /// A generator task panicked (a bug in sipbench): its sessions are lost (`panic`, one per
+    /// task).
+    Panic,
     /// A connection sent nothing for the idle timeout and was closed (`io:idle-timeout`).
     IdleTimeout,
     /// A reconnect storm's session was not back before the window closed
@@ -96,6 +99,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Io(e) => write!(f, "io:{e}"),
             FailureKind::NotInTopology => f.write_str("not-in-topology"),
             FailureKind::BadCertAccepted => f.write_str("bad-cert-accepted"),
+            FailureKind::Panic => f.write_str("panic"),
             FailureKind::IdleTimeout => f.write_str("io:idle-timeout"),
             FailureKind::NotBackInTime => f.write_str("io:not-back-in-time"),
             FailureKind::MessageTimeout => f.write_str("io:message-timeout"),

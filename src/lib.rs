@@ -27,9 +27,12 @@
 //!   declared once ([`plan::PhaseSpec`], both the profile's table and the flags).
 //! - [`stats`]: per-worker histograms and failure counts, merged at the end; [`failure`]:
 //!   the failure vocabulary. Both pure.
-//! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary.
+//! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary;
+//!   [`threshold`]: pass/fail expressions over a phase's results.
 //! - [`report`]: reports from stored results files: plots, `.hgrm` files, HTML, and `diff`.
 //! - [`pool`]: one current-thread tokio runtime per core; [`sys`]: process and machine facts.
+//! - [`limits`]: the range of every numeric flag and profile field; [`exit`]: exit statuses
+//!   and the error kinds (configuration, runtime) that choose them.
 //!
 //! sipbench does no work at import time and installs no process-wide crypto provider.
 
@@ -39,9 +42,11 @@ pub mod bulk;
 pub mod cli;
 pub mod compare;
 pub mod connection;
+pub mod exit;
 pub mod failure;
 pub mod forge;
 pub mod generator;
+pub mod limits;
 pub mod pki;
 pub mod plan;
 pub mod pool;
@@ -53,6 +58,7 @@ pub mod signals;
 pub mod sip;
 pub mod stats;
 pub mod sys;
+pub mod threshold;
 pub mod tls;
 pub mod trust;
 pub mod uac;

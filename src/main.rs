@@ -1,4 +1,5 @@
-//! The `sipbench` binary: parse, set up logging, run, map errors to an exit status.
+//! The `sipbench` binary: parse, set up logging, run, map errors to an exit status
+//! ([`sipbench::exit`] lists them).
 
 use std::process::ExitCode;
 
@@ -22,9 +23,6 @@ fn main() -> ExitCode {
         .init();
     match sipbench::cli::run(cli) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
+        Err(e) => sipbench::exit::report(&e),
     }
 }

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits;
 use crate::tls::Versions;
 pub use crate::tls::{EarlyData, Resumption};
 
@@ -208,26 +209,26 @@ phase_spec! {
         #[arg(long, value_enum)]
         pub workload: Option<Workload>,
         /// Closed loop: sessions in flight (workload sessions). [default: 64]
-        #[arg(short = 'c', long, conflicts_with = "rate")]
+        #[arg(short = 'c', long, conflicts_with = "rate", value_parser = crate::limits::count)]
         pub concurrency: Option<usize>,
         /// Open loop: session starts per second (workload sessions) or transactions per second
         /// (workload kept).
-        #[arg(short = 'r', long)]
+        #[arg(short = 'r', long, value_parser = crate::limits::rate)]
         pub rate: Option<f64>,
         /// Sessions kept open (every workload but sessions; records: 1). [default: 256]
-        #[arg(long)]
+        #[arg(long, value_parser = crate::limits::count)]
         pub connections: Option<usize>,
         /// Stop after this many measured sessions (workload sessions).
-        #[arg(short = 'n', long)]
+        #[arg(short = 'n', long, value_parser = crate::limits::sessions)]
         pub sessions: Option<u64>,
         /// Measured time, e.g. 10s, 1m (with sessions and no duration: until they are done).
         /// [default: 10s]
         #[serde(default, with = "humantime_serde")]
-        #[arg(short = 'd', long, value_parser = humantime::parse_duration)]
+        #[arg(short = 'd', long, value_parser = crate::limits::positive_run_duration)]
         pub duration: Option<Duration>,
         /// Time run before measuring, e.g. 1s; its results are discarded. [default: 1s]
         #[serde(default, with = "humantime_serde")]
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = crate::limits::run_duration)]
         pub warmup: Option<Duration>,
         /// SIP transactions per session, in order (on the command line comma-separated):
         /// REGISTER, OPTIONS, MESSAGE, INVITE. [default: REGISTER,OPTIONS]
@@ -246,15 +247,15 @@ phase_spec! {
         pub early_data: Option<EarlyData>,
         /// Client session cache entries, per worker (each worker's sessions share one cache).
         /// [default: 1024]
-        #[arg(long)]
+        #[arg(long, value_parser = crate::limits::count)]
         pub session_cache: Option<usize>,
         /// Embedded server session cache entries (stateful resumption). [default: 10000]
-        #[arg(long)]
+        #[arg(long, value_parser = crate::limits::count)]
         pub server_cache: Option<usize>,
         /// Ticket lifetime the embedded server advertises (ticket resumption), e.g. 2h.
         /// [default: 2h]
         #[serde(default, with = "humantime_serde")]
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = crate::limits::ticket_lifetime)]
         pub ticket_lifetime: Option<Duration>,
         /// Offer only this cipher suite, e.g. TLS13_AES_128_GCM_SHA256. [default: the
         /// backend's list]
@@ -267,34 +268,34 @@ phase_spec! {
         pub kx_group: Option<String>,
         /// TCP connect timeout. [default: 5s]
         #[serde(default, with = "humantime_serde")]
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = crate::limits::timeout)]
         pub connect_timeout: Option<Duration>,
         /// TLS handshake timeout: the generator gives up on a handshake after this long.
         /// [default: 5s]
         #[serde(default, with = "humantime_serde")]
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = crate::limits::timeout)]
         pub handshake_timeout: Option<Duration>,
         /// SIP transaction timeout. [default: 5s]
         #[serde(default, with = "humantime_serde")]
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = crate::limits::timeout)]
         pub sip_timeout: Option<Duration>,
         /// Open loop: most sessions in flight before arrivals wait (their wait is counted in
         /// the latency). [default: 5000]
-        #[arg(long)]
+        #[arg(long, value_parser = crate::limits::count)]
         pub max_in_flight: Option<usize>,
         /// Workload records: bytes per write, one TLS record's plaintext (32 to 16384).
         /// [default: 16384]
-        #[arg(long)]
+        #[arg(long, value_parser = |s: &str| crate::limits::ranged(s, 32..=16384))]
         pub record_size: Option<usize>,
         /// Workload records: up (client to server) or both (echoed back). [default: up]
         #[arg(long, value_enum)]
         pub direction: Option<Direction>,
         /// Workload messages: MESSAGE body bytes (at most 60000). [default: 1024]
-        #[arg(long)]
+        #[arg(long, value_parser = |s: &str| crate::limits::ranged(s, 0..=60_000))]
         pub body_size: Option<usize>,
         /// Workload messages: requests outstanding per session (pipelining depth, 1 to 4096).
         /// [default: 8]
-        #[arg(long)]
+        #[arg(long, value_parser = |s: &str| crate::limits::ranged(s, 1..=4096))]
         pub window: Option<usize>,
         /// Mode mtls, workload sessions: a share of sessions presents this bad certificate (a
         /// negative case of the PKI, e.g. revoked); each must be refused, and is reported apart
@@ -302,8 +303,15 @@ phase_spec! {
         #[arg(long, value_enum, value_name = "CASE")]
         pub bad_cert: Option<crate::pki::BadCert>,
         /// The share of sessions that present bad_cert (more than 0, at most 1). [default: 0.2]
-        #[arg(long, value_name = "SHARE")]
+        #[arg(long, value_name = "SHARE", value_parser = crate::limits::share)]
         pub bad_cert_share: Option<f64>,
+        /// Pass/fail expressions the phase is held to (repeat the flag for more), e.g.
+        /// session.p99<50ms, handshake.full.p50<=10ms, failure_rate<0.1%, sessions_per_s>1000,
+        /// transactions_per_s>=5000; a broken one makes `run` exit 1. Every phase is also held
+        /// to failures==0 (no failures but the refusals a bad_cert phase asks for) unless it
+        /// sets a failures or failure_rate threshold of its own.
+        #[arg(long = "threshold", value_name = "EXPR")]
+        pub thresholds: Option<Vec<crate::threshold::Threshold>>,
     }
 }
 
@@ -432,6 +440,9 @@ pub struct PhasePlan {
     /// Their share of all sessions.
     #[serde(default)]
     pub bad_cert_share: f64,
+    /// Thresholds of its own (the default `failures==0` is added when none reads failures).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<crate::threshold::Threshold>,
 }
 
 /// A bad profile or flag.
@@ -502,6 +513,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         field,
         problem: problem.to_owned(),
     };
+    let too_many = format!("must be at most {}", limits::MAX_COUNT);
     let workload = s.workload.unwrap_or(Workload::Sessions);
     let load = match (s.concurrency, s.rate) {
         (Some(_), Some(_)) => {
@@ -510,9 +522,11 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
                 "`concurrency` (closed loop) and `rate` (open loop) exclude each other",
             ));
         }
-        (_, Some(r)) if !(r.is_finite() && r > 0.0) => return Err(err("rate", "must be a number > 0")),
-        (_, Some(rate)) => Load::Open { rate },
+        (_, Some(rate)) => Load::Open {
+            rate: limits::check_rate(rate).map_err(|e| err("rate", &e))?,
+        },
         (Some(0), None) => return Err(err("concurrency", "must be > 0")),
+        (Some(n), None) if n > limits::MAX_COUNT => return Err(err("concurrency", &too_many)),
         (Some(concurrency), None) => Load::Closed { concurrency },
         (None, None) => Load::Closed { concurrency: 64 },
     };
@@ -535,6 +549,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
             }
             match s.connections {
                 Some(0) => return Err(err("connections", "must be > 0")),
+                Some(n) if n > limits::MAX_COUNT => return Err(err("connections", &too_many)),
                 Some(n) => n,
                 None if workload == Workload::Records => 1,
                 None => 256,
@@ -576,12 +591,14 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     if s.sessions == Some(0) {
         return Err(err("sessions", "must be > 0"));
     }
+    if s.sessions.is_some_and(|n| n > limits::MAX_SESSIONS) {
+        return Err(err("sessions", &format!("must be at most {}", limits::MAX_SESSIONS)));
+    }
     if s.sessions.is_some() && workload != Workload::Sessions {
         return Err(err("sessions", "applies to workload `sessions` only"));
     }
     let duration = match (s.duration, s.sessions) {
-        (Some(d), _) if d.is_zero() => return Err(err("duration", "must be > 0")),
-        (Some(d), _) => Some(d),
+        (Some(d), _) => Some(limits::check_duration(d, false, limits::MAX_RUN).map_err(|e| err("duration", &e))?),
         (None, Some(_)) => None,
         (None, None) => Some(Duration::from_secs(10)),
     };
@@ -592,14 +609,18 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     if transactions.is_empty() && workload == Workload::Kept {
         return Err(err("transactions", "workload `kept` needs at least one transaction"));
     }
+    // Timeouts: more than 0, at most a day.
     let positive = |d: Option<Duration>, default: Duration, field: &'static str| -> Result<Duration, PlanError> {
-        let d = d.unwrap_or(default);
-        if d.is_zero() {
-            Err(err(field, "must be > 0"))
-        } else {
-            Ok(d)
-        }
+        limits::check_duration(d.unwrap_or(default), false, limits::MAX_TIMEOUT).map_err(|e| err(field, &e))
     };
+    let warmup = limits::check_duration(s.warmup.unwrap_or(Duration::from_secs(1)), true, limits::MAX_RUN)
+        .map_err(|e| err("warmup", &e))?;
+    let ticket_lifetime = limits::check_duration(
+        s.ticket_lifetime.unwrap_or(Duration::from_secs(2 * 3600)),
+        false,
+        limits::MAX_TICKET_LIFETIME,
+    )
+    .map_err(|e| err("ticket_lifetime", &e))?;
     let mode = s.mode.unwrap_or(Mode::Tls);
     if mode == Mode::Tcp && s.cipher_suite.is_some() {
         return Err(err("cipher_suite", "needs mode tls or mtls"));
@@ -626,11 +647,12 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     if s.early_data.is_some() && resumption != Resumption::Tls13EarlyData {
         return Err(err("early_data", "applies to resumption `tls13-0rtt` only"));
     }
-    if s.session_cache == Some(0) {
-        return Err(err("session_cache", "must be > 0"));
-    }
-    if s.server_cache == Some(0) {
-        return Err(err("server_cache", "must be > 0"));
+    for (field, value) in [("session_cache", s.session_cache), ("server_cache", s.server_cache)] {
+        match value {
+            Some(0) => return Err(err(field, "must be > 0")),
+            Some(n) if n > limits::MAX_COUNT => return Err(err(field, &too_many)),
+            _ => {}
+        }
     }
     if let Some(suite) = &s.cipher_suite {
         let v = tls_versions;
@@ -645,6 +667,9 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     let max_in_flight = s.max_in_flight.unwrap_or(5_000);
     if max_in_flight == 0 {
         return Err(err("max_in_flight", "must be > 0"));
+    }
+    if max_in_flight > limits::MAX_COUNT {
+        return Err(err("max_in_flight", &too_many));
     }
     let bad_cert_share = match (s.bad_cert, s.bad_cert_share) {
         (None, Some(_)) => return Err(err("bad_cert_share", "needs bad_cert")),
@@ -668,14 +693,14 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         connections,
         sessions: s.sessions,
         duration,
-        warmup: s.warmup.unwrap_or(Duration::from_secs(1)),
+        warmup,
         transactions,
         tls_versions,
         resumption,
         early_data: s.early_data.unwrap_or(EarlyData::Accept),
         session_cache: s.session_cache.unwrap_or(1024),
         server_cache: s.server_cache.unwrap_or(10_000),
-        ticket_lifetime: positive(s.ticket_lifetime, Duration::from_secs(2 * 3600), "ticket_lifetime")?,
+        ticket_lifetime,
         cipher_suite: s.cipher_suite.clone(),
         kx_group: s.kx_group.clone(),
         connect_timeout: positive(s.connect_timeout, Duration::from_secs(5), "connect_timeout")?,
@@ -688,6 +713,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         window,
         bad_cert: s.bad_cert,
         bad_cert_share,
+        thresholds: s.thresholds.clone().unwrap_or_default(),
     })
 }
 

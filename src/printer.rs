@@ -236,7 +236,20 @@ pub fn phase(p: &PhaseResult) -> String {
             }
         );
     }
+    for t in p.broken_thresholds() {
+        let _ = writeln!(s, "  THRESHOLD   {} broken: observed {}", t.expression, observed(t));
+    }
     s
+}
+
+/// A threshold's observed value as the expression reads it (latencies in microseconds).
+fn observed(t: &crate::results::ThresholdResult) -> String {
+    match t.observed {
+        None => "nothing (the phase has no such metric)".into(),
+        Some(v) if t.expression.starts_with("failure_rate") => format!("{:.3}%", v * 100.0),
+        Some(v) if t.expression.contains(".p") || t.expression.contains(".m") => format!("{v:.0} us"),
+        Some(v) => format!("{v}"),
+    }
 }
 
 /// The load model in words, per workload.

@@ -73,6 +73,25 @@ pub struct TargetInfo {
     pub trust: String,
 }
 
+/// A threshold a phase was held to, and whether it kept it ([`crate::threshold`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// The expression, e.g. `session.p99<50ms`.
+    pub expression: String,
+    /// What was observed, in the metric's unit (microseconds, a fraction, a count or per
+    /// second); `None` when the phase has no such metric (the threshold is then broken).
+    pub observed: Option<f64>,
+    /// The phase kept it.
+    pub passed: bool,
+}
+
+impl PhaseResult {
+    /// The thresholds the phase broke.
+    pub fn broken_thresholds(&self) -> impl Iterator<Item = &ThresholdResult> {
+        self.thresholds.iter().flatten().filter(|t| !t.passed)
+    }
+}
+
 /// One phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,6 +130,10 @@ pub struct PhaseResult {
     /// before it existed.
     #[serde(default)]
     pub rejections: Option<RejectionFigures>,
+    /// Every threshold the phase was held to (its own and the default `failures==0`), with
+    /// what was observed. Absent in files written before thresholds existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Vec<ThresholdResult>>,
     /// One point a second over the measured window (the last one may be shorter). Absent in
     /// files written before it existed.
     #[serde(default)]

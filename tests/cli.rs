@@ -580,3 +580,88 @@ fn old_flag_spellings_still_parse() {
     };
     assert_eq!(compare.run.workers, Some(2));
 }
+
+/// A results file that cannot be written is found only after the first phase ran: a runtime
+/// error, exit status 3; a profile that cannot be read is a configuration error, 2.
+#[test]
+fn runtime_and_configuration_errors_have_their_own_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let o = sipbench()
+        .args([
+            "run", "--mode", "tcp", "-c", "1", "--warmup", "0s", "-d", "200ms", "-q", "-o",
+        ])
+        .arg(file.join("r.json"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("a-file"), "{err}");
+    let o = sipbench()
+        .args(["run", "--profile"])
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A broken threshold exits 1, is printed and is stored with what was observed; a kept one and
+/// the default `failures==0` pass; a bad expression is a usage error naming the flag.
+#[test]
+fn thresholds_decide_the_exit_status_and_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let o = sipbench()
+        .args(["run", "--mode", "tcp", "-c", "2", "--warmup", "0s", "-d", "300ms", "-o"])
+        .arg(&out)
+        .args(["--threshold", "sessions_per_s>1e12", "--threshold", "session.p99<60s"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("THRESHOLD   sessions_per_s>1e12 broken"), "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_valid(&json);
+    let t = &json["phases"][0]["thresholds"];
+    assert_eq!(t[0]["expression"], "failures==0");
+    assert_eq!(t[0]["passed"], true);
+    assert_eq!(
+        (t[1]["expression"].as_str(), t[1]["passed"].as_bool()),
+        (Some("sessions_per_s>1e12"), Some(false))
+    );
+    assert!(t[1]["observed"].as_f64().unwrap() > 0.0);
+    assert_eq!(t[2]["passed"], true);
+
+    let profile = dir.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        "[[phase]]\nname = \"a\"\nmode = \"tcp\"\nconcurrency = 2\nwarmup = \"0s\"\nduration = \"300ms\"\nthresholds = [\"failure_rate<1%\", \"sessions_per_s>1\"]\n",
+    )
+    .unwrap();
+    let o = sipbench()
+        .args(["run", "-q", "--profile"])
+        .arg(&profile)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = sipbench::results::RunResult::read(&out).unwrap();
+    let t = r.phases[0].thresholds.as_ref().unwrap();
+    assert_eq!(t.len(), 2, "{t:?}");
+    assert!(t.iter().all(|t| t.passed), "{t:?}");
+
+    let o = sipbench()
+        .args(["run", "--threshold", "session.p98<5ms"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--threshold") && err.contains("p98"), "{err}");
+}

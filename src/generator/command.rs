@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
+use crate::exit;
+use crate::failure::FailureKind;
 use crate::generator::config::{ProfileSource, RunConfig, TargetConfig};
 use crate::pki::KeyType;
 use crate::plan::PhaseSpec;
@@ -25,7 +27,7 @@ pub struct RunArgs {
     #[arg(long = "phase", value_name = "NAME")]
     pub phases: Vec<String>,
     /// Worker threads, each with its own runtime. [default: one per core]
-    #[arg(short = 'w', long, alias = "threads")]
+    #[arg(short = 'w', long, alias = "threads", value_parser = crate::limits::workers)]
     pub workers: Option<usize>,
     /// Crypto backend of the generator (`sipbench backends` lists them).
     #[arg(long, value_enum, default_value_t = Backend::AwsLcRs)]
@@ -150,21 +152,46 @@ impl From<RunArgs> for RunConfig {
     }
 }
 
-/// Entry point for the binary: runs and maps the outcome to an exit status
-/// (0 done, 130 interrupted; errors are returned).
+/// Entry point for the binary: runs and maps the outcome to an exit status (0 done, 1 a
+/// threshold broken, 3 a task panicked, 130 interrupted; errors are returned and mapped by
+/// [`crate::exit`]).
 pub fn main(args: RunArgs) -> Result<ExitCode> {
     let (json, quiet) = (args.json, args.quiet);
     let report = crate::generator::run(&args.into_config())?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report.result)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.result).map_err(exit::runtime)?
+        );
     } else if !quiet {
         println!("\nresults written to {}", report.path.display());
     }
-    Ok(if report.result.interrupted {
-        ExitCode::from(130)
+    let panicked: u64 = report
+        .result
+        .phases
+        .iter()
+        .filter_map(|p| p.failures.get(&FailureKind::Panic.to_string()))
+        .sum();
+    let broken: Vec<String> = report
+        .result
+        .phases
+        .iter()
+        .flat_map(|p| {
+            p.broken_thresholds()
+                .map(move |t| format!("{}: {}", p.plan.name, t.expression))
+        })
+        .collect();
+    Ok(ExitCode::from(if report.result.interrupted {
+        exit::INTERRUPTED
+    } else if panicked > 0 {
+        eprintln!("error: {panicked} generator task(s) panicked (see the results file's warnings)");
+        exit::RUNTIME
+    } else if !broken.is_empty() {
+        eprintln!("thresholds broken: {}", broken.join(", "));
+        exit::THRESHOLD
     } else {
-        ExitCode::SUCCESS
-    })
+        exit::SUCCESS
+    }))
 }
 
 #[cfg(test)]

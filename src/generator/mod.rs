@@ -346,14 +346,15 @@ pub async fn run_phase(
         }
     }
     ctx.stop.set();
-    for t in tasks {
-        let _ = t.await;
-    }
+    let panicked = join(tasks).await;
     let cpu1 = sys::cpu_times();
     // The last, partial interval (including sessions that finished after the window closed).
     collector.collect(plan, &shards, window_start, on_interval);
 
-    let stats = shards.merged();
+    let mut stats = shards.merged();
+    if panicked > 0 {
+        *stats.failures.entry(crate::failure::FailureKind::Panic).or_default() += panicked;
+    }
     let measured = if stats.last_completion.is_zero() {
         plan.duration.unwrap_or(Duration::ZERO).min(window_start.elapsed())
     } else {
@@ -368,5 +369,33 @@ pub async fn run_phase(
         held,
         interrupted,
         timeline: collector.timeline,
+        panicked,
+    }
+}
+
+/// Waits for every task; returns how many panicked (each is counted as a `panic` failure, the
+/// phase's other tasks run on).
+async fn join<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> u64 {
+    let mut panicked = 0;
+    for t in tasks {
+        if let Err(e) = t.await
+            && e.is_panic()
+        {
+            panicked += 1;
+        }
+    }
+    panicked
+}
+
+#[cfg(test)]
+mod join_tests {
+    #[tokio::test]
+    async fn a_panicked_task_is_counted() {
+        let tasks = vec![
+            tokio::spawn(async {}),
+            tokio::spawn(async { panic!("a bug") }),
+            tokio::spawn(async {}),
+        ];
+        assert_eq!(super::join(tasks).await, 1);
     }
 }

@@ -33,6 +33,8 @@ pub struct PhaseOutcome {
     pub interrupted: bool,
     /// One point a second over the measured window.
     pub timeline: Vec<TimelinePoint>,
+    /// Tasks that panicked (also counted as `panic` failures).
+    pub panicked: u64,
 }
 
 impl PhaseOutcome {
@@ -125,6 +127,7 @@ impl PhaseOutcome {
         });
         PhaseResult {
             rejections,
+            thresholds: None,
             timeline: o.timeline.clone(),
             bulk,
             storm,
@@ -281,6 +284,7 @@ mod tests {
             held: 0,
             interrupted: false,
             timeline: Vec::new(),
+            panicked: 0,
         };
         let r = o.result(&plan, true);
         assert_eq!(r.measured_s, 2.0);

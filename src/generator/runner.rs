@@ -20,7 +20,7 @@ use crate::server::{self, ServerConfig};
 use crate::sys::{self, Environment};
 use crate::tls::ClientSettings;
 use crate::trust::Trust;
-use crate::{printer, signals};
+use crate::{exit, limits, printer, signals};
 
 /// The summary of a finished (or interrupted) run.
 #[derive(Debug)]
@@ -37,18 +37,19 @@ pub fn run(config: &RunConfig) -> Result<RunReport> {
     let fd_limit = sys::raise_fd_limit();
     let (profile, phases) = config.plan()?;
     let workers = config.workers.unwrap_or_else(pool::cores);
-    if workers == 0 {
-        bail!("--workers: must be > 0");
+    if !(1..=limits::MAX_WORKERS).contains(&workers) {
+        bail!("--workers: must be from 1 to {}", limits::MAX_WORKERS);
     }
     let path = config.out.clone().unwrap_or_else(|| {
         let stamp = now_rfc3339().replace([':', '-'], "");
         PathBuf::from("results").join(format!("{profile}-{stamp}.json"))
     });
-    let pool = Pool::new(workers, "sipbench")?;
+    let pool = Pool::new(workers, "sipbench").map_err(exit::runtime)?;
     let control = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("building the control runtime")?;
+        .context("building the control runtime")
+        .map_err(exit::runtime)?;
     let outcome = control.block_on(run_phases(config, &profile, &phases, &pool, fd_limit, &path));
     drop(control);
     // Joining the worker threads happens here, outside any runtime.
@@ -151,10 +152,12 @@ async fn run_phases(
         .as_deref()
         .map(crate::generator::observe::HlogWriter::create)
         .transpose()?;
+    // From here on the run has started: an error is a runtime error (exit status 3).
     for phase in phases {
         if interrupt.is_set() {
             break;
         }
+        // A target that cannot serve a phase is a configuration error.
         let endpoint = target.endpoint(phase, stack.as_ref(), pool.len())?;
         if let Some(s) = &server {
             // The embedded server follows the phase's resumption mode.
@@ -162,7 +165,8 @@ async fn run_phases(
                 phase
                     .resumption
                     .server(phase.server_cache, phase.ticket_lifetime, phase.early_data),
-            )?;
+            )
+            .map_err(exit::runtime)?;
         }
         if !quiet {
             eprintln!(
@@ -187,9 +191,18 @@ async fn run_phases(
         let outcome = run_phase(phase, endpoint, pool, &interrupt, ids.clone(), &mut observe).await;
         progress.finish();
         if let Some(e) = hlog_error {
-            return Err(e);
+            return Err(exit::runtime(e));
         }
-        let pr = outcome.result(phase, embedded);
+        let mut pr = outcome.result(phase, embedded);
+        pr.thresholds = Some(crate::threshold::evaluate(&phase.thresholds, &pr));
+        if outcome.panicked > 0 {
+            let warning = format!(
+                "phase {}: {} generator task(s) panicked (counted as `panic` failures; a bug in sipbench, see stderr)",
+                phase.name, outcome.panicked
+            );
+            eprintln!("warning: {warning}");
+            result.warnings.push(warning);
+        }
         if !quiet {
             print!("{}", printer::phase(&pr));
         }
@@ -199,7 +212,7 @@ async fn run_phases(
         if let Some(s) = &server {
             result.server = Some(s.counters().snapshot());
         }
-        result.write(path)?;
+        result.write(path).map_err(exit::runtime)?;
     }
     if let Some(s) = server {
         result.server = Some(s.shutdown(Duration::from_secs(2)).await);
@@ -207,7 +220,7 @@ async fn run_phases(
     result.interrupted |= interrupt.is_set();
     result.complete = !result.interrupted;
     result.written_at = now_rfc3339();
-    result.write(path)?;
+    result.write(path).map_err(exit::runtime)?;
     signal_task.abort();
     Ok(result)
 }

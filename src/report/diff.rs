@@ -51,10 +51,10 @@ pub struct DiffArgs {
     #[arg(value_name = "NEW.json")]
     pub new: PathBuf,
     /// Exit with status 1 when any metric is judged worse (beyond noise) by more than PCT percent.
-    #[arg(long, value_name = "PCT")]
+    #[arg(long, value_name = "PCT", value_parser = crate::limits::percent)]
     pub fail_on_regression: Option<f64>,
     /// Noise floor in percent: smaller changes are never better or worse.
-    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
+    #[arg(long, value_name = "PCT", value_parser = crate::limits::percent, default_value_t = 5.0)]
     pub noise: f64,
 }
 

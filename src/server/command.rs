@@ -12,6 +12,7 @@ use rustls_pki_types::UnixTime;
 use tracing::{info, warn};
 
 use super::{RunningServer, ServerConfig, start};
+use crate::exit;
 use crate::pki::{self, Identity, KeyType, Pki};
 use crate::pool::Pool;
 use crate::tls::{Backend, ServerResumption, Versions};
@@ -46,7 +47,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub watch: bool,
     /// How often --watch looks at the files.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+    #[arg(long, value_parser = crate::limits::timeout, default_value = "1s")]
     pub watch_interval: Duration,
     /// Key type when the PKI directory is created.
     #[arg(long, value_enum, default_value_t = KeyType::EcdsaP256)]
@@ -63,7 +64,7 @@ pub struct ServeArgs {
     #[arg(long, alias = "client-ca", value_name = "FILE", conflicts_with = "topology")]
     pub ca: Option<PathBuf>,
     /// Worker threads, each with its own runtime. [default: one per core]
-    #[arg(short = 'w', long, alias = "threads")]
+    #[arg(short = 'w', long, alias = "threads", value_parser = crate::limits::workers)]
     pub workers: Option<usize>,
     /// TLS stack and crypto backend (`sipbench backends` lists them).
     #[arg(long, value_enum, default_value_t = Backend::AwsLcRs)]
@@ -72,27 +73,27 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = Versions::Any)]
     pub tls_versions: Versions,
     /// Most connections open at once.
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = 50_000, value_parser = crate::limits::count)]
     pub max_connections: usize,
     /// TLS handshake timeout: the server cuts off handshakes not done after this long (the
     /// built-in server of `sipbench run` too; the generator's own, run --handshake-timeout,
     /// defaults to 5s).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    #[arg(long, value_parser = crate::limits::timeout, default_value = "10s")]
     pub handshake_timeout: Duration,
     /// Close connections idle this long (between messages).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "5m")]
+    #[arg(long, value_parser = crate::limits::timeout, default_value = "5m")]
     pub idle_timeout: Duration,
     /// A request must arrive whole within this long of its first byte, else the connection is
     /// cut (counted as io:message-timeout; against slowloris peers).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    #[arg(long, value_parser = crate::limits::timeout, default_value = "10s")]
     pub message_timeout: Duration,
     /// Every write to a peer must finish within this long, else the connection is cut
     /// (counted as io:write-timeout; against peers that do not read).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    #[arg(long, value_parser = crate::limits::timeout, default_value = "10s")]
     pub write_timeout: Duration,
     /// Most connections open at once from one source address; more are closed at once and
     /// counted as over-address-cap (0: no per-address cap, only --max-connections).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = |s: &str| crate::limits::ranged(s, 0..=crate::limits::MAX_COUNT))]
     pub max_connections_per_address: usize,
     /// Bind every listener once per worker thread with SO_REUSEPORT, so the kernel spreads
     /// connections over the threads; other processes with the option set can then share the
@@ -106,17 +107,17 @@ pub struct ServeArgs {
     /// Server session cache entries (stateful resumption).
     // The hidden old spelling --session-cache means this server cache here, unlike run's
     // --session-cache (the client's): kept for one release, documented in the README.
-    #[arg(long, alias = "session-cache", default_value_t = 10_000)]
+    #[arg(long, alias = "session-cache", default_value_t = 10_000, value_parser = crate::limits::count)]
     pub server_cache: usize,
     /// Advertised ticket lifetime.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "2h")]
+    #[arg(long, value_parser = crate::limits::ticket_lifetime, default_value = "2h")]
     pub ticket_lifetime: Duration,
     /// Accept up to this many bytes of TLS 1.3 0-RTT early data (0: reject; needs the session
     /// cache, so not with --tickets).
-    #[arg(long, default_value_t = 0, conflicts_with = "tickets")]
+    #[arg(long, default_value_t = 0, conflicts_with = "tickets", value_parser = crate::limits::early_data)]
     pub max_early_data: u32,
     /// Largest SIP message accepted, in bytes.
-    #[arg(long, default_value_t = crate::sip::DEFAULT_MAX_MESSAGE_SIZE)]
+    #[arg(long, default_value_t = crate::sip::DEFAULT_MAX_MESSAGE_SIZE, value_parser = crate::limits::message_size)]
     pub max_message_size: usize,
     /// Most registrar bindings per address of record; a REGISTER past it is answered 403.
     #[arg(long, default_value_t = super::registrar::DEFAULT_MAX_CONTACTS,
@@ -239,7 +240,8 @@ fn reload(server: &RunningServer, sources: &Sources, why: &str) {
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, reloading on SIGHUP (and on file changes with
-/// `--watch`), then drains and prints its counters.
+/// `--watch`), then drains and prints its counters. Errors before the listeners are up are
+/// configuration errors (exit status 2), after it runtime errors (3).
 pub fn main(args: &ServeArgs) -> Result<ExitCode> {
     let limit = crate::sys::raise_fd_limit();
     let sources = Sources::from_args(args)?;
@@ -272,8 +274,11 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         },
     };
     let threads = args.workers.unwrap_or_else(crate::pool::cores);
-    let pool = Pool::new(threads, "sipbench-server")?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let pool = Pool::new(threads, "sipbench-server").map_err(exit::runtime)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(exit::runtime)?;
     let stats = rt.block_on(async {
         let server = start(&config, &pool)?;
         let addrs = server.addrs();
@@ -291,7 +296,8 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
             }
         );
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .context("installing the SIGHUP handler")?;
+            .context("installing the SIGHUP handler")
+            .map_err(exit::runtime)?;
         let shutdown = crate::signals::wait();
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(args.watch_interval);
@@ -315,6 +321,6 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
     })?;
     drop(rt);
     drop(pool);
-    println!("{}", serde_json::to_string_pretty(&stats)?);
+    println!("{}", serde_json::to_string_pretty(&stats).map_err(exit::runtime)?);
     Ok(ExitCode::SUCCESS)
 }
