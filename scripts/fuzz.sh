@@ -32,7 +32,8 @@
 #   scripts/fuzz.sh all SECONDS      run every target, SECONDS each
 #   scripts/fuzz.sh build            build every target (what CI pays first)
 #   scripts/fuzz.sh list             the targets
-#   scripts/fuzz.sh seeds            regenerate the committed seeds in fuzz/corpus/ (needs openssl)
+#   scripts/fuzz.sh seeds [TARGET..] regenerate the committed seeds in fuzz/corpus/ (every
+#                                    target's, or the named ones'; the certificate ones need openssl)
 #
 # A run reads the committed seeds (fuzz/corpus/TARGET, never written to) and the inputs earlier
 # runs found (fuzz/work/TARGET, git-ignored, where new inputs go), prints the executions and
@@ -64,10 +65,12 @@ sanitizer=${FUZZ_SANITIZER:-none}
 build_flags=(--fuzz-dir "$fuzz" --sanitizer "$sanitizer" --debug-assertions)
 
 # The largest input each target is given (libFuzzer's -max_len); a new target gets 4096 unless
-# listed. trust_load holds a topology, its CA certificates and CRLs, in PEM or DER.
+# listed. trust_load holds a topology, its CA certificates and CRLs, in PEM or DER; results_read
+# a results file; pem_load a chain and its key (RSA); sip_framer several messages.
 max_len() {
     case $1 in
-        trust_load) echo 16384 ;;
+        trust_load | results_read) echo 16384 ;;
+        pem_load | sip_framer) echo 8192 ;;
         *) echo 4096 ;;
     esac
 }
@@ -307,8 +310,220 @@ make_seeds() {
         "$tmp/inter/enterprise-issuing-ca.crl"
     cat "$tmp/inter/enterprise-ca.pem" "$tmp/inter/enterprise-issuing-ca.pem" >"$tmp/bundle.pem"
     one_ca_seed "$t/refusal-issuing-ca-without-crl" "$tmp/bundle.pem" "$tmp/inter/enterprise-ca.crl"
+
+    # pem_load: bundles, CRLs (PEM and DER), and identities (a chain and its key) of each key
+    # type and key encoding (PKCS#8 as sipbench writes, SEC1 and PKCS#1 as openssl can).
+    local p="$fuzz/corpus/pem_load"
+    rm -rf "$p" && mkdir -p "$p"
+    cp "$tmp/root/ca-bundle.pem" "$p/ca-bundle.pem"
+    cp "$tmp/root/enterprise-ca.crl" "$p/crl.pem"
+    openssl crl -in "$tmp/inter/enterprise-issuing-ca.crl" -outform der -out "$p/crl.der"
+    cat "$tmp/root/server.pem" "$tmp/root/server.key" >"$p/identity-ecdsa-p256.pem"
+    cat "$tmp/ed/client.pem" "$tmp/ed/client.key" >"$p/identity-ed25519.pem"
+    cat "$tmp/inter/edge.pem" "$tmp/inter/edge.key" >"$p/identity-intermediate-chain.pem"
+    cat "$tmp/root/enterprise-ca.pem" "$tmp/root/enterprise-ca.key" >"$p/issuer-ecdsa-p256.pem"
+    { cat "$tmp/root/edge.pem"; openssl ec -in "$tmp/root/edge.key" 2>/dev/null; } >"$p/identity-sec1.pem"
+    { cat "$tmp/rsa/server.pem"; openssl rsa -traditional -in "$tmp/rsa/server.key" 2>/dev/null; } >"$p/identity-rsa2048-pkcs1.pem"
+    # A key that is not the certificate's.
+    cat "$tmp/root/client.pem" "$tmp/root/server.key" >"$p/identity-mismatch.pem"
     du -sh --apparent-size "$fuzz/corpus"
-    ls -l "$c" "$t"
+    ls -l "$c" "$t" "$p"
+}
+
+# --- seeds of the text targets (no openssl) -------------------------------------------------------
+
+# A SIP message from lines on stdin (LF line ends become CRLF; a body goes after a blank line).
+crlf() { sed 's/$/\r/'; }
+
+# The messages beyond RFC 4475 that the server and generator actually exchange: a REGISTER with a
+# Contact list and Expires, an INVITE with an SDP body, a response, OPTIONS with compact headers.
+sip_extra() {
+    local d=$1
+    crlf >"$d/extra-register.sip" <<'EOF'
+REGISTER sip:example.test SIP/2.0
+Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK-reg1;rport
+Max-Forwards: 70
+From: <sip:alice@example.test>;tag=r1
+To: <sip:alice@example.test>
+Call-ID: reg1@127.0.0.1
+CSeq: 1 REGISTER
+Contact: <sip:alice@127.0.0.1:5061;transport=tls>;expires=600, "Alice, mobile" <sip:alice@192.0.2.7;transport=tls>;q=0.5
+Expires: 3600
+Content-Length: 0
+
+EOF
+    {
+        crlf <<'EOF'
+INVITE sip:uas@example.test SIP/2.0
+Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK-inv1
+Via: SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bK-inv0, SIP/2.0/TLS 192.0.2.2;branch=z9hG4bK-x
+Max-Forwards: 70
+From: "Alice" <sip:alice@example.test>;tag=i1
+To: <sip:uas@example.test>
+Call-ID: inv1@127.0.0.1
+CSeq: 1 INVITE
+Contact: <sip:alice@127.0.0.1:5061;transport=tls>
+Record-Route: <sip:edge.example.test;lr>
+Content-Type: application/sdp
+Content-Length: 129
+
+v=0
+o=- 1 1 IN IP4 127.0.0.1
+s=-
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio 49170 RTP/AVP 0
+EOF
+        printf 'a=rtpmap:0 PCMU/8000\r\n'
+    } >"$d/extra-invite-sdp.sip"
+    crlf >"$d/extra-response-200.sip" <<'EOF'
+SIP/2.0 200 OK
+Via: SIP/2.0/TLS 127.0.0.1:5061;branch=z9hG4bK-inv1
+From: "Alice" <sip:alice@example.test>;tag=i1
+To: <sip:uas@example.test>;tag=srv1
+Call-ID: inv1@127.0.0.1
+CSeq: 1 INVITE
+Contact: <sip:uas@127.0.0.1;transport=tls>
+Content-Length: 0
+
+EOF
+    crlf >"$d/extra-options-compact.sip" <<'EOF'
+OPTIONS sip:uas@example.test SIP/2.0
+v: SIP/2.0/TLS 127.0.0.1:5062;branch=z9hG4bK1
+Max-Forwards: 70
+f: <sip:alice@example.test>;tag=a1
+t: <sip:uas@example.test>
+i: c1@example.test
+CSeq: 7 OPTIONS
+l: 0
+
+EOF
+}
+
+# sip_message: the RFC 4475 torture messages of tests/corpus/sip/ and the extra ones.
+seeds_sip_message() {
+    local d="$fuzz/corpus/sip_message" f class
+    rm -rf "$d" && mkdir -p "$d"
+    for f in "$root"/tests/corpus/sip/*/*.sip; do
+        class=$(basename "$(dirname "$f")")
+        cp "$f" "$d/rfc4475-$class-$(basename "$f")"
+    done
+    sip_extra "$d"
+}
+
+# sip_framer: a 5-byte header (role and limit, four chunk lengths) and a stream. Each message
+# alone, under every role and limit in turn; then streams of several messages and keep-alives.
+seeds_sip_framer() {
+    local d="$fuzz/corpus/sip_framer" tmp f i=0
+    rm -rf "$d" && mkdir -p "$d"
+    tmp=$(mktemp -d)
+    sip_extra "$tmp"
+    local heads=('\x00\x00\x06\x1f\xff' '\x01\x03\x00\x40\x10' '\x02\x0f\x0f\x0f\x0f' '\x07\x00\x01\x02\x03'
+        '\x04\xff\x7f\x00\x08' '\x05\x10\x20\x40\x80' '\x06\x01\x00\x01\x00' '\x03\x3f\x3f\x3f\x3f')
+    for f in "$root"/tests/corpus/sip/valid/*.sip "$tmp"/*.sip; do
+        { printf "${heads[i % 8]}"; cat "$f"; } >"$d/$(basename "$f" .sip)"
+        i=$((i + 1))
+    done
+    # A server's stream: a stray CRLF, a ping, two requests back to back, a ping.
+    { printf '\x00\x02\x05\x0b\x20\r\n\r\n\r\n'; cat "$tmp/extra-register.sip" "$tmp/extra-invite-sdp.sip"; printf '\r\n\r\n'; } \
+        >"$d/stream-server-pings"
+    # A client's stream: pongs around two responses.
+    { printf '\x01\x00\x03\x11\x40\r\n'; cat "$tmp/extra-response-200.sip"; printf '\r\n'; cat "$tmp/extra-response-200.sip"; } \
+        >"$d/stream-client-pongs"
+    # Over the 64-byte limit, and a Content-Length folded onto a continuation line.
+    { printf '\x02\x00\x00\x00\x00'; cat "$tmp/extra-options-compact.sip"; } >"$d/over-limit-64"
+    { printf '\x00\x07\x07\x07\x07'; sed 's/^l: 0\r$/Content-Length:\r\n   2\r/' "$tmp/extra-options-compact.sip"; printf 'hi'; } \
+        >"$d/folded-content-length"
+    rm -rf "$tmp"
+}
+
+# profile_toml: the shipped profiles.
+seeds_profile_toml() {
+    local d="$fuzz/corpus/profile_toml"
+    rm -rf "$d" && mkdir -p "$d"
+    cp "$root"/profiles/*.toml "$d/"
+}
+
+# topology_toml: the topologies `sipbench pki init` writes (both layouts; taken from the
+# trust_load seeds, which hold them), and variations of the optional fields.
+seeds_topology_toml() {
+    local d="$fuzz/corpus/topology_toml" t="$fuzz/corpus/trust_load"
+    rm -rf "$d" && mkdir -p "$d"
+    topology_of() { awk '/^==> topology.toml <==$/ { p = 1; next } /^==> / { p = 0 } p' "$1"; }
+    topology_of "$t/root-pem" >"$d/pki-init.toml"
+    topology_of "$t/intermediate-pem" >"$d/pki-init-intermediate.toml"
+    cat >"$d/variations.toml" <<'EOF'
+revocation = "off"
+crl_expiry = "enforce"
+
+[[ca]]
+name = "any"
+cert = "any-ca.pem"
+crl = ["a.crl", "b.crl"]
+addresses = ["10.0.0.0/8", "192.0.2.7", "2001:db8::/32", "::ffff:127.0.0.1/128", "0.0.0.0/0"]
+
+[[ca]]
+name = "nothing"
+cert = "/etc/sipbench/nothing.pem"
+domains = ["Example.TEST.", "xn--bcher-kva.example"]
+
+[[server]]
+fqdn = "SIP.Example.Test."
+role = "front-end"
+ca = "nothing"
+EOF
+}
+
+# results_read: two small real results files (an older one, without a timeline, and a newer one,
+# the timeline cut to two points), the first with a repeated phase and with no histograms, and
+# the histograms as raw bytes.
+seeds_results_read() {
+    local d="$fuzz/corpus/results_read"
+    rm -rf "$d" && mkdir -p "$d"
+    command -v python3 >/dev/null || die "seeds: results_read needs python3"
+    python3 - "$d" "$root/results/tcp-kept.json" "$root/results/default-20261129T091709Z.json" <<'EOF'
+import base64, copy, json, os, sys
+out, older, newer = sys.argv[1:]
+def dump(name, obj):
+    with open(f"{out}/{name}", "w") as f:
+        json.dump(obj, f, separators=(",", ":"))
+run = json.load(open(older))
+dump("tcp-kept.json", run)
+second = copy.deepcopy(run)
+second["phases"].append(copy.deepcopy(run["phases"][0]))  # a repeated phase name
+dump("repeated-phase.json", second)
+bare = copy.deepcopy(run)
+for p in bare["phases"]:
+    p["histograms"] = {}
+bare["server"] = None
+dump("no-histograms.json", bare)
+for p in run["phases"]:
+    for metric, enc in p["histograms"].items():
+        with open(f"{out}/hist-{metric}.bin", "wb") as f:
+            f.write(base64.b64decode(enc))
+run = json.load(open(newer))
+for p in run["phases"]:
+    p["timeline"] = p.get("timeline", [])[:2]
+dump(os.path.basename(newer), run)
+EOF
+}
+
+# `seeds [TARGET...]`: every target's seeds, or the named targets'. The certificate targets
+# (cert_names, trust_load, pem_load) come from one set of fresh PKIs, so any of them makes all
+# three; topology_toml reads the topologies from the trust_load seeds.
+seeds() {
+    local want=("$@") target
+    [[ ${#want[@]} -gt 0 ]] || want=(pki sip_message sip_framer profile_toml topology_toml results_read)
+    for target in "${want[@]}"; do
+        case $target in
+            pki | cert_names | trust_load | pem_load) make_seeds ;;
+            sip_message | sip_framer | profile_toml | topology_toml | results_read)
+                "seeds_$target"
+                du -sh --apparent-size "$fuzz/corpus/$target"
+                ;;
+            *) die "seeds: no seeds for \`$target\`" ;;
+        esac
+    done
 }
 
 # --- main ----------------------------------------------------------------------------------------
@@ -319,7 +534,8 @@ main() {
     case $1 in
         -h | --help) usage ;;
         seeds)
-            make_seeds
+            shift
+            seeds "$@"
             ;;
         list)
             ensure_cargo_fuzz

@@ -40,7 +40,8 @@ pub fn rows(h: &Histogram<u64>) -> Vec<Row> {
     let mut total = 0u64;
     h.iter_quantiles(TICKS_PER_HALF_DISTANCE)
         .map(|v| {
-            total += v.count_since_last_iteration();
+            // Counts of a crafted (or merged) histogram can sum past u64: saturate, as its total does.
+            total = total.saturating_add(v.count_since_last_iteration());
             Row {
                 value: v.value_iterated_to(),
                 quantile: v.quantile_iterated_to(),
