@@ -1,23 +1,34 @@
 //! Ctrl-C and SIGTERM.
 
-/// Waits for Ctrl-C (SIGINT) or SIGTERM, then calls `f`.
-pub async fn on_interrupt(f: impl FnOnce()) {
-    wait().await;
-    f();
+use std::future::Future;
+
+/// Installs the Ctrl-C (SIGINT) and SIGTERM handlers now, then returns a future that calls `f`
+/// on the first of them. Must be called inside a tokio runtime.
+pub fn on_interrupt(f: impl FnOnce()) -> impl Future<Output = ()> {
+    let signal = wait();
+    async move {
+        signal.await;
+        f();
+    }
 }
 
-/// Resolves on the first Ctrl-C (SIGINT) or SIGTERM.
-pub async fn wait() {
+/// Installs the Ctrl-C (SIGINT) and SIGTERM handlers now (a signal that arrives after this call
+/// returns is caught, even before the future is first polled) and returns a future that resolves
+/// on the first of them. Must be called inside a tokio runtime.
+pub fn wait() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-        (Ok(mut int), Ok(mut term)) => {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
+    let handlers = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+    async move {
+        match handlers {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
             }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

@@ -317,6 +317,44 @@ fn serve_answers_the_generator_and_drains_on_sigterm() {
     assert_eq!(stats["requests"].as_u64().unwrap(), 40, "{stats}");
 }
 
+/// A supervisor (systemd, a test harness, scripts/attacks.py) may send SIGTERM the instant the
+/// ready line appears: the handlers are in place before it is printed, so the server still
+/// drains and prints its counters instead of dying of the signal's default action.
+#[test]
+fn serve_catches_sigterm_sent_as_soon_as_it_is_ready() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let pki_dir = dir.path().join("pki");
+    for round in 0..5 {
+        let mut server = sipbench()
+            .args(["serve", "--tls-addr", "127.0.0.1:0", "--mtls-addr", "127.0.0.1:0"])
+            .args(["--tcp-addr", "127.0.0.1:0", "--workers", "1", "--pki"])
+            .arg(&pki_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(server.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.starts_with("sipbench serve:") {
+            line.clear();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "server exited before listening"
+            );
+        }
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(server.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let o = server.wait_with_output().unwrap();
+        assert!(o.status.success(), "round {round}: {:?}", o.status);
+        let stats: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(stats["accepted"], 0, "round {round}: {stats}");
+    }
+}
+
 #[test]
 fn hlog_reads_back_into_the_same_histograms_and_the_timeline_adds_up() {
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};

@@ -280,6 +280,11 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         .build()
         .map_err(exit::runtime)?;
     let stats = rt.block_on(async {
+        // Handlers first: a supervisor may send SIGTERM as soon as it sees the banner.
+        let shutdown = crate::signals::wait();
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("installing the SIGHUP handler")
+            .map_err(exit::runtime)?;
         let server = start(&config, &pool)?;
         let addrs = server.addrs();
         eprintln!(
@@ -295,10 +300,6 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
                 ""
             }
         );
-        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .context("installing the SIGHUP handler")
-            .map_err(exit::runtime)?;
-        let shutdown = crate::signals::wait();
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(args.watch_interval);
         let mut seen = fingerprint(&sources.files());
