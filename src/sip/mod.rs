@@ -1,5 +1,5 @@
 //! Pure, I/O-free SIP codec: message parsing/encoding ([`message`]) and
-//! stream framing for TCP/TLS ([`framer`]).
+//! stream framing for TCP/TLS ([`framer`]), digest authentication ([`digest`]).
 //!
 //! Bytes from a stream go through a [`Framer`], which cuts complete messages (and CRLF
 //! keep-alives) off the front of a buffer; each message is then parsed without copying:
@@ -33,6 +33,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod digest;
 pub mod framer;
 pub mod message;
 
