@@ -70,6 +70,14 @@ pub enum FailureKind {
     /// No connect to the target succeeded for a while and the phase was stopped early
     /// (`target-down`; counted once per phase, beside the connect failures themselves).
     TargetDown,
+    /// Digest credentials the server refused: challenged again (not stale) right after
+    /// answering a challenge, or 403 to a request that carried credentials (`auth:rejected`).
+    AuthRejected,
+    /// Challenged (401/407) with no password to answer with (`auth:no-credentials`).
+    AuthNoCredentials,
+    /// A challenge this client cannot answer: another scheme, an unknown algorithm, only
+    /// `auth-int` (`auth:unsupported:<why>`).
+    AuthUnsupported(String),
 }
 
 impl FailureKind {
@@ -110,6 +118,9 @@ impl fmt::Display for FailureKind {
             FailureKind::BulkNoTrailer => f.write_str("sip-protocol:bulk-no-trailer"),
             FailureKind::BulkChecksumMismatch => f.write_str("sip-protocol:bulk-checksum-mismatch"),
             FailureKind::TargetDown => f.write_str("target-down"),
+            FailureKind::AuthRejected => f.write_str("auth:rejected"),
+            FailureKind::AuthNoCredentials => f.write_str("auth:no-credentials"),
+            FailureKind::AuthUnsupported(why) => write!(f, "auth:unsupported:{why}"),
         }
     }
 }

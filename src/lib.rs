@@ -62,3 +62,4 @@ pub mod threshold;
 pub mod tls;
 pub mod trust;
 pub mod uac;
+pub mod users;

@@ -226,7 +226,9 @@ phase_spec! {
         #[serde(default, with = "humantime_serde")]
         #[arg(short = 'd', long, value_parser = crate::limits::positive_run_duration)]
         pub duration: Option<Duration>,
-        /// Time run before measuring, e.g. 1s; its results are discarded. [default: 1s]
+        /// Time run before measuring, e.g. 1s; its results are discarded (its sessions are
+        /// real: against a deployment they reach it). [default: 1s against the built-in
+        /// server, 0s against a deployment (--tls-addr)]
         #[serde(default, with = "humantime_serde")]
         #[arg(long, value_parser = crate::limits::run_duration)]
         pub warmup: Option<Duration>,
@@ -234,8 +236,8 @@ phase_spec! {
         /// REGISTER, OPTIONS, MESSAGE, INVITE. [default: REGISTER,OPTIONS]
         #[arg(long, value_delimiter = ',')]
         pub transactions: Option<Vec<Txn>>,
-        /// TLS versions the generator offers. [default: 1.3, or the version --resumption
-        /// needs]
+        /// TLS versions the generator offers: 1.3, 1.2 or any (both, as SIP clients offer
+        /// them). [default: any, or the version --resumption needs]
         #[arg(long, value_enum)]
         pub tls_versions: Option<Versions>,
         /// TLS session resumption. [default: off]
@@ -312,6 +314,19 @@ phase_spec! {
         /// sets a failures or failure_rate threshold of its own.
         #[arg(long = "threshold", value_name = "EXPR")]
         pub thresholds: Option<Vec<crate::threshold::Threshold>>,
+        /// SIP domain of the Request-URI, From and To (a user's own domain in --users wins).
+        /// [default: the server name]
+        #[arg(long, value_name = "DOMAIN")]
+        pub domain: Option<String>,
+        /// Users file (CSV: user, password, auth user, domain, display name; see
+        /// `sipbench::users`): sessions take users from it and answer digest challenges (401,
+        /// 407) with their passwords. [default: users u0, u1, ... without passwords]
+        #[arg(long, value_name = "FILE")]
+        pub users: Option<std::path::PathBuf>,
+        /// How sessions take users from --users: sequential (round robin) or random; a
+        /// SEQUENTIAL or RANDOM first line in the file sets it too. [default: sequential]
+        #[arg(long, value_enum)]
+        pub user_order: Option<crate::users::UserOrder>,
     }
 }
 
@@ -443,6 +458,16 @@ pub struct PhasePlan {
     /// Thresholds of its own (the default `failures==0` is added when none reads failures).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<crate::threshold::Threshold>,
+    /// SIP domain of requests (absent: the server name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Users file (absent: users u0, u1, ... without passwords).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<std::path::PathBuf>,
+    /// How sessions take users from the users file (absent: the file's keyword, else
+    /// sequential).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_order: Option<crate::users::UserOrder>,
 }
 
 /// A bad profile or flag.
@@ -632,7 +657,8 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     // A resumption mode implies its protocol version unless the versions are given.
     let tls_versions = match (s.tls_versions, resumption.version()) {
         (None, Some(v)) => v,
-        (None, None) => Versions::Tls13,
+        // Both, as SIP clients offer them; a TLS 1.3 server negotiates 1.3.
+        (None, None) => Versions::Any,
         (Some(v), Some(needed)) if v != needed => {
             return Err(err(
                 "resumption",
@@ -714,6 +740,17 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         bad_cert: s.bad_cert,
         bad_cert_share,
         thresholds: s.thresholds.clone().unwrap_or_default(),
+        domain: match &s.domain {
+            Some(d)
+                if d.is_empty()
+                    || d.contains(|c: char| c.is_whitespace() || c.is_control() || "<>\"@;,".contains(c)) =>
+            {
+                return Err(err("domain", "must be a SIP host name (no spaces, <>\"@;,)"));
+            }
+            d => d.clone(),
+        },
+        users: s.users.clone(),
+        user_order: s.user_order,
     })
 }
 
@@ -851,7 +888,10 @@ mod tests {
                 "concurrency" => &bare["load"]["concurrency"],
                 "connections" => &kept[id],
                 "bad_cert_share" => &bad[id],
-                "tls_versions" | "cipher_suite" | "kx_group" => continue, // depend on other fields
+                // Depend on other fields or on the target.
+                "tls_versions" | "cipher_suite" | "kx_group" | "domain" | "users" | "user_order" | "warmup" => {
+                    continue;
+                }
                 _ => &bare[id],
             };
             let applied = match value {
@@ -863,7 +903,7 @@ mod tests {
             checked.push(id.to_owned());
         }
         assert!(checked.len() >= 20, "{checked:?}");
-        assert_eq!(bare["tls_versions"], "1.3");
+        assert_eq!(bare["tls_versions"], "any");
     }
 
     #[test]

@@ -183,6 +183,19 @@ pub fn phase(p: &PhaseResult) -> String {
             n.protocol, n.cipher_suite, n.kx_group, n.peer_key, n.handshake, n.count
         );
     }
+    if let Some(a) = &p.auth {
+        let failed: u64 = p
+            .failures
+            .iter()
+            .filter(|(k, _)| k.starts_with("auth:"))
+            .map(|(_, v)| v)
+            .sum();
+        let _ = writeln!(
+            s,
+            "  auth        {} digest challenges (401/407) answered, their round trips inside the SIP latencies · {failed} auth failures",
+            a.challenges
+        );
+    }
     if !p.latency_us.is_empty() {
         let _ = writeln!(
             s,

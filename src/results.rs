@@ -134,6 +134,10 @@ pub struct PhaseResult {
     /// what was observed. Absent in files written before thresholds existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<Vec<ThresholdResult>>,
+    /// Digest authentication, when the server challenged: how many 401/407 challenges the
+    /// sessions received (auth failures are under `failures` as `auth:*`). Absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthFigures>,
     /// One point a second over the measured window (the last one may be shorter). Absent in
     /// files written before it existed.
     #[serde(default)]
@@ -142,6 +146,15 @@ pub struct PhaseResult {
     pub bytes: Bytes,
     /// The histograms behind `latency_us`, HdrHistogram V2 + DEFLATE, base64.
     pub histograms: BTreeMap<String, String>,
+}
+
+/// Digest authentication figures of a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthFigures {
+    /// 401 and 407 challenges received (each answered challenge costs one round trip, inside
+    /// the transaction's latency).
+    pub challenges: u64,
 }
 
 /// Session counts.

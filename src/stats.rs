@@ -157,6 +157,8 @@ pub struct PhaseStats {
     pub bytes_in: u64,
     /// Bulk records written in the measured window (workload `records`).
     pub records: u64,
+    /// Digest challenges (401/407) the sessions received.
+    pub auth_challenges: u64,
     /// Monotonic offset (from the phase's measured start) of the last counted completion.
     pub last_completion: Duration,
     /// Sessions that presented a bad certificate (phase `bad_cert`); not in `sessions_started`
@@ -193,6 +195,7 @@ impl PhaseStats {
             bytes_out: 0,
             bytes_in: 0,
             records: 0,
+            auth_challenges: 0,
             last_completion: Duration::ZERO,
             bad_started: 0,
             rejected: 0,
@@ -260,6 +263,7 @@ impl PhaseStats {
         self.bytes_out += other.bytes_out;
         self.bytes_in += other.bytes_in;
         self.records += other.records;
+        self.auth_challenges += other.auth_challenges;
         self.last_completion = self.last_completion.max(other.last_completion);
         self.bad_started += other.bad_started;
         self.rejected += other.rejected;
@@ -321,6 +325,7 @@ impl PhaseStats {
             bytes_out: self.bytes_out.saturating_sub(earlier.bytes_out),
             bytes_in: self.bytes_in.saturating_sub(earlier.bytes_in),
             records: self.records.saturating_sub(earlier.records),
+            auth_challenges: self.auth_challenges.saturating_sub(earlier.auth_challenges),
             last_completion: self.last_completion,
             bad_started: self.bad_started.saturating_sub(earlier.bad_started),
             rejected: self.rejected.saturating_sub(earlier.rejected),

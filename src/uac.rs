@@ -11,51 +11,112 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use crate::connection::{ConnError, Connection};
-use crate::failure::FailureKind;
+use crate::failure::{FailureKind, variant_kebab};
 use crate::plan::Txn;
+use crate::sip::digest::{Challenge, DigestError};
 use crate::sip::{Frame, Message, Method, Role};
 use crate::stats::Negotiated;
 use crate::tls::PeerKeyCache;
 use crate::tls::Stream;
+use crate::users::User;
 
 /// A SIP user agent client on one [`Connection`], whose reused buffers keep transactions from
 /// allocating.
 pub struct SipClient {
     conn: Connection<Stream>,
+    /// The Call-ID of the transaction in progress (or of the call, for its ACK and BYE).
     call_id: String,
+    /// The Call-ID of every REGISTER of the session (RFC 3261 §10.2: one per registrar).
+    register_call_id: String,
+    /// Makes the session's Call-IDs unique across runs and processes.
+    call_id_salt: u64,
+    id: u64,
+    call_seq: u64,
     from_tag: String,
     user: String,
     local: String,
+    /// The local IP address alone: the Contact host. Without the ephemeral port, every
+    /// session of one user refreshes one binding instead of adding one (a registrar caps
+    /// contacts per address of record).
+    contact_host: String,
     transport: &'static str,
     domain: Arc<str>,
     cseq: u32,
     branch_seq: u64,
     message_body: Arc<[u8]>,
+    display: Option<String>,
+    /// Digest name and password, when the session's user has one.
+    credentials: Option<(String, String)>,
+    /// The last 401 challenge answered, reused (nonce count + 1) on later requests.
+    www_auth: Option<AuthState>,
+    /// The last 407 challenge answered.
+    proxy_auth: Option<AuthState>,
+    cnonce: String,
     /// Application bytes written.
     pub bytes_out: u64,
     /// Application bytes read.
     pub bytes_in: u64,
+    /// Digest challenges (401 and 407) received.
+    pub challenges: u64,
 }
+
+/// A challenge being answered, and how many times its nonce was used.
+struct AuthState {
+    challenge: Challenge,
+    nc: u32,
+}
+
+/// A final response as the transaction sees it.
+enum Final {
+    Status(u16),
+    /// 401 or 407, with the challenge chosen from its headers.
+    Challenge(u16, Result<Challenge, DigestError>),
+}
+
+/// Most challenges one transaction answers before giving up (a server that always says stale).
+const MAX_CHALLENGES: u32 = 3;
 
 impl SipClient {
     /// Wraps an established stream. `id` makes Call-ID, tags and the user name unique per session;
     /// the socket's local address goes into Via and Contact.
     pub fn new(stream: Stream, domain: Arc<str>, id: u64) -> SipClient {
+        SipClient::with_user(stream, domain, id, None)
+    }
+
+    /// As [`SipClient::new`], as `user` (its name, display name, own domain, and the
+    /// password it answers digest challenges with) instead of `u{id}`.
+    pub fn with_user(stream: Stream, domain: Arc<str>, id: u64, user: Option<&User>) -> SipClient {
         let local = stream.local_addr().ok();
         let transport = if stream.secure() { "TLS" } else { "TCP" };
         SipClient {
             conn: Connection::new(stream, Role::Client, crate::sip::DEFAULT_MAX_MESSAGE_SIZE),
-            call_id: format!("{id:x}-{:x}@sipbench", std::process::id()),
+            call_id: String::new(),
+            register_call_id: String::new(),
+            call_id_salt: rand::random(),
+            id,
+            call_seq: 0,
             from_tag: format!("t{id:x}"),
-            user: format!("u{id}"),
+            user: user.map_or_else(|| format!("u{id}"), |u| u.user.clone()),
             local: local.map(|a| a.to_string()).unwrap_or_else(|| "127.0.0.1:5060".into()),
+            contact_host: local
+                .map(|a| match a.ip() {
+                    std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                    ip => ip.to_string(),
+                })
+                .unwrap_or_else(|| "127.0.0.1".into()),
             transport,
-            domain,
+            domain: user.and_then(|u| u.domain.as_deref()).map_or(domain, Arc::from),
             cseq: 0,
             branch_seq: 0,
             message_body: Arc::from(&b"sipbench says hello"[..]),
+            display: user.and_then(|u| u.display.clone()),
+            credentials: user.and_then(|u| Some((u.auth_name().to_owned(), u.password.clone()?))),
+            www_auth: None,
+            proxy_auth: None,
+            cnonce: format!("{:016x}", rand::random::<u64>()),
             bytes_out: 0,
             bytes_in: 0,
+            challenges: 0,
         }
     }
 
@@ -107,25 +168,84 @@ impl SipClient {
         Ok((stream, leftover, self.bytes_out))
     }
 
+    /// One transaction, answering digest challenges on the way: a 401 or 407 is answered with
+    /// the user's credentials (a new CSeq, the same Call-ID), a stale nonce is answered again,
+    /// and the nonce is reused (nonce count + 1) by later requests of the session. The timeout
+    /// and the caller's latency cover the whole exchange, challenges included.
     async fn transaction_with(&mut self, method: &Method, extra: &str, timeout: Duration) -> Result<u16, FailureKind> {
-        self.cseq += 1;
-        self.branch_seq += 1;
-        self.conn.out().clear();
-        self.write_request(method);
-        if !extra.is_empty() {
-            // Extra headers go just before the final User-Agent and Content-Length lines.
-            let out = self.conn.out();
-            let at = out.windows(12).rposition(|w| w == b"User-Agent: ").unwrap_or(out.len());
-            out.splice(at..at, extra.bytes());
-        }
-        match tokio::time::timeout(timeout, self.exchange(method)).await {
-            Err(_) => Err(FailureKind::SipTimeout),
-            Ok(Ok(status)) if status >= 400 => Err(FailureKind::SipStatus(status)),
-            Ok(r) => r,
+        self.next_call_id(method);
+        let run = async {
+            // Per challenge kind (401, 407): whether this transaction already answered one.
+            let mut answered = [false; 2];
+            let mut challenges = 0;
+            loop {
+                self.cseq += 1;
+                self.branch_seq += 1;
+                self.conn.out().clear();
+                let with_credentials = self.write_request(method);
+                if !extra.is_empty() {
+                    // Extra headers go just before the final User-Agent and Content-Length lines.
+                    let out = self.conn.out();
+                    let at = out.windows(12).rposition(|w| w == b"User-Agent: ").unwrap_or(out.len());
+                    out.splice(at..at, extra.bytes());
+                }
+                match self.exchange(method).await? {
+                    Final::Status(403) if with_credentials => return Err(FailureKind::AuthRejected),
+                    Final::Status(status) if status >= 400 => return Err(FailureKind::SipStatus(status)),
+                    Final::Status(status) => return Ok(status),
+                    Final::Challenge(status, challenge) => {
+                        self.challenges += 1;
+                        challenges += 1;
+                        if self.credentials.is_none() {
+                            return Err(FailureKind::AuthNoCredentials);
+                        }
+                        let challenge =
+                            challenge.map_err(|e| FailureKind::AuthUnsupported(variant_kebab(&format!("{e:?}"))))?;
+                        let k = usize::from(status == 407);
+                        if (answered[k] && !challenge.stale) || challenges > MAX_CHALLENGES {
+                            return Err(FailureKind::AuthRejected);
+                        }
+                        answered[k] = true;
+                        let slot = if status == 407 {
+                            &mut self.proxy_auth
+                        } else {
+                            &mut self.www_auth
+                        };
+                        *slot = Some(AuthState { challenge, nc: 0 });
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(timeout, run)
+            .await
+            .unwrap_or(Err(FailureKind::SipTimeout))
+    }
+
+    /// Picks the Call-ID of a new transaction: REGISTERs share the session's registration
+    /// Call-ID; OPTIONS, MESSAGE and INVITE (each out of dialog, or a new call) get a new one;
+    /// BYE and ACK stay in the call's. A retry after a challenge keeps its transaction's.
+    fn next_call_id(&mut self, method: &Method) {
+        match method {
+            Method::Register => {
+                if self.register_call_id.is_empty() {
+                    self.register_call_id = format!("{:x}-{:016x}@sipbench", self.id, self.call_id_salt);
+                }
+                self.call_id.clone_from(&self.register_call_id);
+            }
+            Method::Bye | Method::Ack if !self.call_id.is_empty() => {}
+            _ => {
+                self.call_seq += 1;
+                self.call_id.clear();
+                // write! into a String cannot fail.
+                let _ = std::fmt::Write::write_fmt(
+                    &mut self.call_id,
+                    format_args!("{:x}.{:x}-{:016x}@sipbench", self.id, self.call_seq, self.call_id_salt),
+                );
+            }
         }
     }
 
-    async fn exchange(&mut self, method: &Method) -> Result<u16, FailureKind> {
+    async fn exchange(&mut self, method: &Method) -> Result<Final, FailureKind> {
         self.bytes_out += self.conn.flush_out().await.map_err(failure)? as u64;
         let cseq = self.cseq;
         loop {
@@ -142,8 +262,16 @@ impl SipClient {
                 Some((n, m)) if n == cseq && m == *method && msg.call_id() == Some(self.call_id.as_str()) => {}
                 _ => continue,
             }
+            if resp.status == 401 || resp.status == 407 {
+                let name = if resp.status == 401 {
+                    "WWW-Authenticate"
+                } else {
+                    "Proxy-Authenticate"
+                };
+                return Ok(Final::Challenge(resp.status, Challenge::pick(msg.header_values(name))));
+            }
             if resp.status >= 200 {
-                return Ok(resp.status);
+                return Ok(Final::Status(resp.status));
             }
         }
     }
@@ -151,14 +279,14 @@ impl SipClient {
     async fn send_ack(&mut self) -> Result<(), FailureKind> {
         self.conn.out().clear();
         self.branch_seq += 1;
-        self.write_request(&Method::Ack);
+        let _ = self.write_request(&Method::Ack);
         self.bytes_out += self.conn.flush_out().await.map_err(failure)? as u64;
         Ok(())
     }
 
     /// Writes a request into the connection's output buffer (no allocation beyond the reused
-    /// buffer).
-    fn write_request(&mut self, method: &Method) {
+    /// buffer, but for digest credentials). Returns whether it carries credentials.
+    fn write_request(&mut self, method: &Method) -> bool {
         let message_body = self.message_body.clone();
         let body: &[u8] = match method {
             Method::Message => &message_body,
@@ -172,11 +300,34 @@ impl SipClient {
         } else {
             ("uas@", "uas")
         };
+        // Digest credentials for the challenges this session answers (a new nonce count each).
+        let mut credentials = Vec::new();
+        if let Some((name, password)) = &self.credentials {
+            let uri = format!("sip:{uri_user}{d}");
+            for (header, state) in [
+                ("Authorization", &mut self.www_auth),
+                ("Proxy-Authorization", &mut self.proxy_auth),
+            ] {
+                if let Some(state) = state {
+                    state.nc += 1;
+                    let value = state
+                        .challenge
+                        .answer(name, password, method.as_str(), &uri, state.nc, &self.cnonce);
+                    credentials.push((header, value));
+                }
+            }
+        }
+        let display = self.display.as_deref().map(|n| format!("\"{n}\" ")).unwrap_or_default();
+        let to_display = if *method == Method::Register {
+            display.as_str()
+        } else {
+            ""
+        };
         let o = self.conn.out();
         // write! into a Vec<u8> cannot fail.
         let _ = write!(
             o,
-            "{method} sip:{uri_user}{d} SIP/2.0\r\nVia: SIP/2.0/{t} {l};branch=z9hG4bK{ft}.{b:x}\r\nMax-Forwards: 70\r\nFrom: <sip:{u}@{d}>;tag={ft}\r\nTo: <sip:{to_user}@{d}>\r\nCall-ID: {ci}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{u}@{l};transport={tl}>\r\n",
+            "{method} sip:{uri_user}{d} SIP/2.0\r\nVia: SIP/2.0/{t} {l};branch=z9hG4bK{ft}.{b:x}\r\nMax-Forwards: 70\r\nFrom: {display}<sip:{u}@{d}>;tag={ft}\r\nTo: {to_display}<sip:{to_user}@{d}>\r\nCall-ID: {ci}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{u}@{ch};transport={tl}>\r\n",
             t = self.transport,
             l = self.local,
             b = self.branch_seq,
@@ -184,7 +335,11 @@ impl SipClient {
             ft = self.from_tag,
             ci = self.call_id,
             tl = if self.transport == "TLS" { "tls" } else { "tcp" },
+            ch = self.contact_host,
         );
+        for (header, value) in &credentials {
+            let _ = write!(o, "{header}: {value}\r\n");
+        }
         match method {
             Method::Register => o.extend_from_slice(b"Expires: 3600\r\n"),
             Method::Message => o.extend_from_slice(b"Content-Type: text/plain\r\n"),
@@ -198,6 +353,7 @@ impl SipClient {
             body.len()
         );
         o.extend_from_slice(body);
+        !credentials.is_empty()
     }
 
     /// After a 0-RTT session's first transaction: what the handshake negotiated, with the
@@ -224,6 +380,7 @@ impl SipClient {
         more: &mut impl FnMut() -> bool,
         record: &mut impl FnMut(Instant, Result<u16, FailureKind>),
     ) -> Result<(), FailureKind> {
+        self.next_call_id(&Method::Message);
         let mut outstanding: std::collections::VecDeque<(u32, Instant)> =
             std::collections::VecDeque::with_capacity(window);
         let mut sending = true;
@@ -238,7 +395,7 @@ impl SipClient {
                     }
                     self.cseq += 1;
                     self.branch_seq += 1;
-                    self.write_request(&Method::Message);
+                    let _ = self.write_request(&Method::Message);
                     outstanding.push_back((self.cseq, now));
                 }
                 // Nothing queued (the window was refilled by nothing): no write.
@@ -346,36 +503,55 @@ mod tests {
         (SipClient::new(Box::new(client), "example.test".into(), 1), peer)
     }
 
-    /// A response in the dialog of the client `pair` makes (session id 1).
-    fn response(status: u16, cseq: &str) -> Vec<u8> {
-        response_in(&format!("1-{:x}@sipbench", std::process::id()), status, cseq)
-    }
-
-    fn response_in(call_id: &str, status: u16, cseq: &str) -> Vec<u8> {
+    fn response_in(call_id: &str, status: u16, cseq: &str, extra: &str) -> Vec<u8> {
         format!(
-            "SIP/2.0 {status} X\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
+            "SIP/2.0 {status} X\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\n{extra}Content-Length: 0\r\n\r\n"
         )
         .into_bytes()
     }
 
-    /// The next request the peer reads: its CSeq.
-    async fn request(peer: &mut Connection<TcpStream>) -> (u32, Method) {
+    /// The next request the peer reads.
+    struct Req {
+        cseq: (u32, Method),
+        call_id: String,
+        authorization: Option<String>,
+    }
+
+    impl Req {
+        /// A response to it.
+        fn answer(&self, status: u16, extra: &str) -> Vec<u8> {
+            response_in(
+                &self.call_id,
+                status,
+                &format!("{} {}", self.cseq.0, self.cseq.1),
+                extra,
+            )
+        }
+    }
+
+    async fn request(peer: &mut Connection<TcpStream>) -> Req {
         let Some(Frame::Message(b)) = peer.read_frame().await.unwrap() else {
             panic!("a request")
         };
-        Message::parse(&b).unwrap().cseq().unwrap()
+        let m = Message::parse(&b).unwrap();
+        Req {
+            cseq: m.cseq().unwrap(),
+            call_id: m.call_id().unwrap().to_owned(),
+            authorization: m.header("Authorization").map(str::to_owned),
+        }
     }
 
     #[tokio::test]
     async fn a_transaction_skips_provisional_and_foreign_responses_and_reads_a_split_final_one() {
         let (mut client, mut peer) = pair().await;
         let server = tokio::spawn(async move {
-            assert_eq!(request(&mut peer).await, (1, Method::Options));
-            let last = response(200, "1 OPTIONS");
+            let r = request(&mut peer).await;
+            assert_eq!(r.cseq, (1, Method::Options));
+            let last = r.answer(200, "");
             let first = [
-                response(100, "1 OPTIONS"),
-                response(200, "1 REGISTER"),
-                response_in("another-dialog", 200, "1 OPTIONS"),
+                r.answer(100, ""),
+                response_in(&r.call_id, 200, "1 REGISTER", ""),
+                response_in("another-dialog", 200, "1 OPTIONS", ""),
                 last[..20].to_vec(),
             ]
             .concat();
@@ -383,26 +559,104 @@ mod tests {
             peer.flush_out().await.unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;
             peer.write_all(&last[20..]).await.unwrap();
-            peer
+            (peer, first.len() + last.len() - 20, r.call_id)
         });
         let status = client.transaction(Method::Options, Duration::from_secs(5)).await;
         assert_eq!(status, Ok(200));
-        let mut peer = server.await.unwrap();
-        let answered = response(100, "1 OPTIONS").len()
-            + response(200, "1 REGISTER").len()
-            + response_in("another-dialog", 200, "1 OPTIONS").len()
-            + response(200, "1 OPTIONS").len();
+        let (mut peer, answered, options_call_id) = server.await.unwrap();
         assert_eq!(client.bytes_in, answered as u64);
 
-        // The server closes in the middle of the next response: a reset.
+        // The server closes in the middle of the next response: a reset. The REGISTER is a new
+        // transaction with a Call-ID of its own.
         let server = tokio::spawn(async move {
-            assert_eq!(request(&mut peer).await, (2, Method::Register));
-            peer.write_all(&response(200, "2 REGISTER")[..30]).await.unwrap();
+            let r = request(&mut peer).await;
+            assert_eq!(r.cseq, (2, Method::Register));
+            assert_ne!(r.call_id, options_call_id);
+            peer.write_all(&r.answer(200, "")[..30]).await.unwrap();
             peer.shutdown().await.unwrap();
             peer
         });
         let status = client.transaction(Method::Register, Duration::from_secs(5)).await;
         assert_eq!(status, Err(FailureKind::Reset));
+        drop(server.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn out_of_dialog_requests_get_new_call_ids_and_registers_share_one() {
+        let (mut client, mut peer) = pair().await;
+        let server = tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..4 {
+                let r = request(&mut peer).await;
+                peer.write_all(&r.answer(200, "")).await.unwrap();
+                ids.push((r.cseq.1, r.call_id));
+            }
+            ids
+        });
+        for m in [Method::Register, Method::Options, Method::Options, Method::Register] {
+            assert_eq!(client.transaction(m, Duration::from_secs(5)).await, Ok(200));
+        }
+        let ids = server.await.unwrap();
+        assert_eq!(ids[0].1, ids[3].1, "{ids:?}");
+        assert_ne!(ids[1].1, ids[2].1, "{ids:?}");
+        assert_ne!(ids[0].1, ids[1].1, "{ids:?}");
+        // Unique across clients with the same session id (another run, another process).
+        let (mut other, mut peer) = pair().await;
+        let server = tokio::spawn(async move {
+            let r = request(&mut peer).await;
+            peer.write_all(&r.answer(200, "")).await.unwrap();
+            r.call_id
+        });
+        assert_eq!(
+            other.transaction(Method::Register, Duration::from_secs(5)).await,
+            Ok(200)
+        );
+        assert_ne!(server.await.unwrap(), ids[0].1);
+    }
+
+    /// A 401 is answered with credentials (same Call-ID, next CSeq); the next REGISTER reuses
+    /// the nonce with nonce count 2; a second 401 right after an answer is a rejection.
+    #[tokio::test]
+    async fn a_challenge_is_answered_and_its_nonce_reused() {
+        use crate::sip::digest::Credentials;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let mut peer = Connection::new(server, Role::Server, crate::sip::DEFAULT_MAX_MESSAGE_SIZE);
+        let users = crate::users::Users::parse("alice,secret\n").unwrap();
+        let mut client = SipClient::with_user(Box::new(stream), "example.test".into(), 1, Some(&users.users[0]));
+        let challenge = "WWW-Authenticate: Digest realm=\"r\", nonce=\"n1\", qop=\"auth\", algorithm=SHA-256\r\n";
+        let server = tokio::spawn(async move {
+            let first = request(&mut peer).await;
+            assert_eq!(first.authorization, None);
+            peer.write_all(&first.answer(401, challenge)).await.unwrap();
+            let second = request(&mut peer).await;
+            assert_eq!((second.cseq.0, &second.call_id), (first.cseq.0 + 1, &first.call_id));
+            let c = Credentials::parse(second.authorization.as_deref().unwrap()).unwrap();
+            assert!(c.verify("secret", "REGISTER"));
+            assert_eq!(
+                (c.username.as_str(), c.uri.as_str(), c.nc),
+                ("alice", "sip:example.test", Some(1))
+            );
+            peer.write_all(&second.answer(200, "")).await.unwrap();
+            // The next REGISTER carries credentials at once, nonce count 2.
+            let third = request(&mut peer).await;
+            let c = Credentials::parse(third.authorization.as_deref().unwrap()).unwrap();
+            assert_eq!(c.nc, Some(2));
+            assert!(c.verify("secret", "REGISTER"));
+            peer.write_all(&third.answer(401, challenge)).await.unwrap();
+            // Answered again, refused again: a rejection, not a loop.
+            let fourth = request(&mut peer).await;
+            peer.write_all(&fourth.answer(401, challenge)).await.unwrap();
+            peer
+        });
+        let t = Duration::from_secs(5);
+        assert_eq!(client.transaction(Method::Register, t).await, Ok(200));
+        assert_eq!(
+            client.transaction(Method::Register, t).await,
+            Err(FailureKind::AuthRejected)
+        );
+        assert_eq!(client.challenges, 3);
         drop(server.await.unwrap());
     }
 
@@ -414,17 +668,18 @@ mod tests {
             for _ in 0..3 {
                 first.push(request(&mut peer).await);
             }
-            assert_eq!(first.iter().map(|c| c.0).collect::<Vec<_>>(), [1, 2, 3]);
-            assert!(first.iter().all(|c| c.1 == Method::Message));
+            assert_eq!(first.iter().map(|c| c.cseq.0).collect::<Vec<_>>(), [1, 2, 3]);
+            assert!(first.iter().all(|c| c.cseq.1 == Method::Message));
             let answers = [
-                response(200, "3 MESSAGE"),
-                response(180, "1 MESSAGE"),
-                response(200, "1 MESSAGE"),
-                response(202, "2 MESSAGE"),
+                first[2].answer(200, ""),
+                first[0].answer(180, ""),
+                first[0].answer(200, ""),
+                first[1].answer(202, ""),
             ];
             peer.write_all(&answers.concat()).await.unwrap();
-            assert_eq!(request(&mut peer).await, (4, Method::Message));
-            peer.write_all(&response(486, "4 MESSAGE")).await.unwrap();
+            let r = request(&mut peer).await;
+            assert_eq!(r.cseq, (4, Method::Message));
+            peer.write_all(&r.answer(486, "")).await.unwrap();
             peer
         });
         let mut left = 4;

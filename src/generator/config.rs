@@ -112,6 +112,12 @@ impl RunConfig {
             },
             ProfileSource::Default => Profile::parse(plan::DEFAULT_PROFILE).context("the embedded default profile")?,
         };
+        let mut profile = profile;
+        if !self.target.is_embedded() && profile.defaults.warmup.is_none() {
+            // Against a deployment nothing is sent that was not asked for: `-n 4` is 4
+            // sessions. A profile or flag that sets a warm-up still gets it.
+            profile.defaults.warmup = Some(std::time::Duration::ZERO);
+        }
         let phases = plan::lower(&profile, &self.phase, &self.phases)?;
         Ok((profile.name.clone().unwrap_or_else(|| "unnamed".into()), phases))
     }

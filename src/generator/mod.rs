@@ -237,7 +237,12 @@ impl Ctx {
 
     /// The SIP client of session `id` on an established stream.
     fn client(&self, stream: session::Stream, id: u64) -> SipClient {
-        SipClient::new(stream, self.endpoint.domain.clone(), id)
+        let user = self
+            .endpoint
+            .users
+            .as_ref()
+            .map(|u| u.pick(id, self.endpoint.user_order));
+        SipClient::with_user(stream, self.endpoint.domain.clone(), id, user)
     }
 }
 

@@ -128,6 +128,9 @@ impl PhaseOutcome {
         PhaseResult {
             rejections,
             thresholds: None,
+            auth: (s.auth_challenges > 0).then_some(crate::results::AuthFigures {
+                challenges: s.auth_challenges,
+            }),
             timeline: o.timeline.clone(),
             bulk,
             storm,

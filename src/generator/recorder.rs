@@ -178,6 +178,12 @@ impl Record<'_> {
         self
     }
 
+    /// Digest challenges (401/407) the session answered or failed on.
+    pub(crate) fn challenges(&mut self, n: u64) -> &mut Self {
+        self.0.auth_challenges += n;
+        self
+    }
+
     /// Bulk records written.
     pub(crate) fn records(&mut self, n: u64) -> &mut Self {
         self.0.records += n;

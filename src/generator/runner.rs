@@ -170,11 +170,12 @@ async fn run_phases(
         }
         if !quiet {
             eprintln!(
-                "running phase {} ({} {}, {})...",
+                "running phase {} ({} {}, {}, warm-up {})...",
                 phase.name,
                 phase.mode.as_str(),
                 phase.workload.as_str(),
-                printer::describe_load(phase)
+                printer::describe_load(phase),
+                humantime::format_duration(phase.warmup)
             );
         }
         let mut hlog_error = None;

@@ -23,6 +23,10 @@ pub struct Endpoint {
     pub bad: Vec<Arc<dyn Dialer>>,
     /// Domain used in request URIs and From/To.
     pub domain: Arc<str>,
+    /// The users sessions take (`--users`); `None`: user `u{id}`, no password.
+    pub users: Option<Arc<crate::users::Users>>,
+    /// How sessions take users.
+    pub user_order: crate::users::UserOrder,
 }
 
 impl Endpoint {
@@ -33,6 +37,8 @@ impl Endpoint {
             dialers: vec![dialer],
             bad: Vec::new(),
             domain: domain.into(),
+            users: None,
+            user_order: crate::users::UserOrder::Sequential,
         }
     }
 }

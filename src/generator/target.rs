@@ -66,6 +66,7 @@ impl Target {
     /// handshake with the target's key type.
     pub(crate) fn check(&self, phase: &PhasePlan, stack: &dyn Stack) -> Result<()> {
         self.addrs(phase)?;
+        self.identity_of(phase)?;
         if phase.mode == Mode::Tcp {
             return Ok(());
         }
@@ -79,12 +80,15 @@ impl Target {
     pub(crate) fn endpoint(&self, phase: &PhasePlan, stack: &dyn Stack, workers: usize) -> Result<Endpoint> {
         let addrs = self.addrs(phase)?.to_vec();
         let mode = phase.mode;
+        let (domain, users, user_order) = self.identity_of(phase)?;
         if mode == Mode::Tcp {
             return Ok(Endpoint {
                 addrs,
                 dialers: vec![Arc::new(Cleartext)],
                 bad: Vec::new(),
-                domain: self.domain.clone(),
+                domain,
+                users,
+                user_order,
             });
         }
         self.check(phase, stack)?;
@@ -124,8 +128,30 @@ impl Target {
                 Some(b) => dialers_for(Some(b))?,
                 None => Vec::new(),
             },
-            domain: self.domain.clone(),
+            domain,
+            users,
+            user_order,
         })
+    }
+
+    /// The domain, users and user order of `phase`'s sessions; a users file that does not load
+    /// is a configuration error naming the field.
+    fn identity_of(
+        &self,
+        phase: &PhasePlan,
+    ) -> Result<(Arc<str>, Option<Arc<crate::users::Users>>, crate::users::UserOrder)> {
+        let domain = phase.domain.as_deref().map_or_else(|| self.domain.clone(), Arc::from);
+        let users = match &phase.users {
+            None => None,
+            Some(path) => Some(Arc::new(crate::users::Users::load(path).map_err(|e| {
+                crate::exit::config(anyhow::anyhow!("phase {}: users {}: {e}", phase.name, path.display()))
+            })?)),
+        };
+        let order = phase
+            .user_order
+            .or_else(|| users.as_ref().and_then(|u| u.order))
+            .unwrap_or_default();
+        Ok((domain, users, order))
     }
 
     /// The name the server certificate must carry, as text.

@@ -133,6 +133,29 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = super::registrar::DEFAULT_MAX_EXPIRES,
         value_parser = clap::value_parser!(u32).range(1..=31_536_000))]
     pub max_expires: u32,
+    /// Digest authentication: the users file (CSV: user, password, auth user, ...; see
+    /// `sipbench::users`). REGISTER is challenged with 401, MESSAGE with 407; OPTIONS, INVITE,
+    /// ACK and BYE pass.
+    #[arg(long, value_name = "FILE", help_heading = "Authentication")]
+    pub auth: Option<PathBuf>,
+    /// Realm of the challenges.
+    #[arg(long, default_value = super::auth::DEFAULT_REALM, requires = "auth", help_heading = "Authentication")]
+    pub realm: String,
+    /// Digest algorithms offered, one challenge each, the preferred first: MD5, MD5-sess,
+    /// SHA-256, SHA-256-sess, SHA-512-256, SHA-512-256-sess.
+    #[arg(long, value_delimiter = ',', default_value = "SHA-256,MD5", value_parser = parse_algorithm,
+        requires = "auth", help_heading = "Authentication")]
+    pub auth_algorithms: Vec<crate::sip::digest::Algorithm>,
+    /// How long a nonce is fresh; an older one is challenged again with stale=true.
+    #[arg(long, value_parser = crate::limits::timeout, default_value = "5m", requires = "auth",
+        help_heading = "Authentication")]
+    pub nonce_lifetime: Duration,
+}
+
+fn parse_algorithm(s: &str) -> Result<crate::sip::digest::Algorithm, String> {
+    crate::sip::digest::Algorithm::parse(s.trim()).ok_or_else(|| {
+        format!("unknown digest algorithm `{s}` (MD5, MD5-sess, SHA-256, SHA-256-sess, SHA-512-256, SHA-512-256-sess)")
+    })
 }
 
 /// Where the server's certificate, key and trust come from; read again on every reload.
@@ -246,7 +269,19 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
     let limit = crate::sys::raise_fd_limit();
     let sources = Sources::from_args(args)?;
     let (identity, trust) = sources.load().context("loading the server's certificate and trust")?;
+    let auth = match &args.auth {
+        None => None,
+        Some(path) => Some(super::auth::AuthConfig {
+            users: crate::users::Users::load(path)
+                .with_context(|| format!("--auth {}", path.display()))
+                .map_err(exit::config)?,
+            realm: args.realm.clone(),
+            algorithms: args.auth_algorithms.clone(),
+            nonce_lifetime: args.nonce_lifetime,
+        }),
+    };
     let config = ServerConfig {
+        auth,
         tls_addr: Some(args.tls_addr),
         mtls_addr: Some(args.mtls_addr),
         tcp_addr: Some(args.tcp_addr),

@@ -13,6 +13,7 @@
 //! timeout, bytes that do not frame as SIP, a message over the size limit, and connections
 //! beyond the connection cap or the per-address cap.
 
+pub mod auth;
 pub mod command;
 pub mod registrar;
 pub mod uas;
@@ -119,6 +120,8 @@ pub struct ServerConfig {
     /// can then bind the same ports and take part of the traffic; without it a port in use
     /// is an error.
     pub reuse_port: bool,
+    /// Digest authentication (`serve --auth`): REGISTER challenged with 401, MESSAGE with 407.
+    pub auth: Option<auth::AuthConfig>,
 }
 
 impl ServerConfig {
@@ -149,6 +152,7 @@ impl ServerConfig {
             max_contacts: registrar::DEFAULT_MAX_CONTACTS,
             max_records: registrar::DEFAULT_MAX_RECORDS,
             max_expires: registrar::DEFAULT_MAX_EXPIRES,
+            auth: None,
         }
     }
 }
@@ -186,6 +190,7 @@ pub struct ServerCounters {
     malformed: AtomicU64,
     failures: Mutex<BTreeMap<String, u64>>,
     registrar: Arc<registrar::RegistrarCounters>,
+    auth: Option<Arc<auth::Auth>>,
 }
 
 impl ServerCounters {
@@ -221,6 +226,7 @@ impl ServerCounters {
             failures: self.failures.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             registrar_records: self.registrar.records() as u64,
             registrar_refused: self.registrar.refused(),
+            auth: self.auth.as_ref().map(|a| a.counters()).unwrap_or_default(),
         }
     }
 }
@@ -279,6 +285,10 @@ pub struct ServerStats {
     /// `records-full`: 503); also counted in `responses_4xx`/`responses_5xx`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub registrar_refused: BTreeMap<String, u64>,
+    /// With `--auth`: `challenges` (401/407 sent), of them `stale` (right credentials, an old
+    /// nonce) and `rejected` (wrong credentials), and `accepted` (credentials that verified).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub auth: BTreeMap<String, u64>,
 }
 
 /// What the TLS listeners present and enforce; replaced as a whole on reload.
@@ -345,6 +355,7 @@ impl TlsSetup {
 struct Shared {
     tls: TlsSetup,
     registrar: Registrar,
+    auth: Option<Arc<auth::Auth>>,
     counters: Arc<ServerCounters>,
     slots: Arc<Semaphore>,
     handshake_timeout: Duration,
@@ -444,13 +455,19 @@ pub fn start(config: &ServerConfig, pool: &Pool) -> Result<RunningServer> {
         max_records: config.max_records,
         max_expires: config.max_expires,
     });
+    let auth = config
+        .auth
+        .as_ref()
+        .map(|a| Arc::new(auth::Auth::new(a, Instant::now())));
     let counters = Arc::new(ServerCounters {
         registrar: registrar.counters().clone(),
+        auth: auth.clone(),
         ..ServerCounters::default()
     });
     let shared = Arc::new(Shared {
         tls: tls_setup,
         registrar,
+        auth,
         counters: counters.clone(),
         slots: Arc::new(Semaphore::new(config.max_connections)),
         handshake_timeout: config.handshake_timeout,
@@ -844,9 +861,14 @@ where
                         if matches!(msg, Message::Request(_)) {
                             c.requests.fetch_add(1, Ordering::Relaxed);
                         }
-                        if let uas::Outcome::Answered(status) =
-                            uas::handle_request(&msg, &shared.registrar, &tag, Instant::now(), conn.out())
-                        {
+                        if let uas::Outcome::Answered(status) = uas::handle_request(
+                            &msg,
+                            &shared.registrar,
+                            shared.auth.as_deref(),
+                            &tag,
+                            Instant::now(),
+                            conn.out(),
+                        ) {
                             count_status(c, status);
                             // An answered bulk request switches the connection to streaming.
                             if status == 200 {

@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use crate::sip::{Header, Message, Method, ParseError, Request, Response, reason_phrase};
 
+use super::auth::{Auth, Verdict};
 use super::registrar::{RETRY_AFTER_SECS, Registrar, parse_contact, split_name_addr};
 
 /// Methods the server answers (the `Allow` header).
@@ -34,9 +35,12 @@ pub enum Outcome {
 
 /// Handles one parsed request, appending the wire bytes of every response to `out`.
 /// A response message is ignored.
+/// With `auth`, REGISTER and MESSAGE must carry credentials that verify, else they are
+/// challenged ([`Auth::check`]).
 pub fn handle_request(
     msg: &Message<'_>,
     registrar: &Registrar,
+    auth: Option<&Auth>,
     to_tag: &str,
     now: Instant,
     out: &mut Vec<u8>,
@@ -44,6 +48,19 @@ pub fn handle_request(
     let Message::Request(req) = msg else {
         return Outcome::Absorbed;
     };
+    if let Some(auth) = auth
+        && let Verdict::Challenge { status, headers } = auth.check(msg, req, now)
+    {
+        let mut r = Response::for_request(req, status, reason_phrase(status), to_tag);
+        for (name, value) in headers {
+            r.headers.push(Header {
+                name: name.into(),
+                value: value.into(),
+            });
+        }
+        write(r, out);
+        return Outcome::Answered(status);
+    }
     match req.method {
         Method::Options => {
             let mut r = Response::for_request(req, 200, "OK", to_tag);
@@ -232,7 +249,7 @@ mod tests {
             format!("{method} sip:example.test SIP/2.0\r\n{HDRS}CSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n");
         let m = req(&text);
         let mut out = Vec::new();
-        let o = handle_request(&m, &Registrar::default(), "srv1", Instant::now(), &mut out);
+        let o = handle_request(&m, &Registrar::default(), None, "srv1", Instant::now(), &mut out);
         (o, responses(&out))
     }
 
@@ -296,7 +313,7 @@ mod tests {
                 &HDRS[..HDRS.find("To:").unwrap()]
             );
             let mut out = Vec::new();
-            let o = handle_request(&req(&text), &registrar, "srv1", Instant::now(), &mut out);
+            let o = handle_request(&req(&text), &registrar, None, "srv1", Instant::now(), &mut out);
             (o, responses(&out))
         };
         let three = "Contact: <sip:a@h>, <sip:b@h>\r\nContact: <sip:c@h>\r\n";

@@ -64,7 +64,10 @@ impl Algorithm {
     }
 
     fn sess(self) -> bool {
-        matches!(self, Algorithm::Md5Sess | Algorithm::Sha256Sess | Algorithm::Sha512_256Sess)
+        matches!(
+            self,
+            Algorithm::Md5Sess | Algorithm::Sha256Sess | Algorithm::Sha512_256Sess
+        )
     }
 
     /// The hash of `parts` joined by ':' (RFC 7616's `H(a:b:...)`), as lowercase hex.
@@ -338,7 +341,9 @@ impl Credentials {
             realm: get(&p, "realm").ok_or(DigestError::Missing("realm"))?.to_owned(),
             nonce: get(&p, "nonce").ok_or(DigestError::Missing("nonce"))?.to_owned(),
             uri: get(&p, "uri").ok_or(DigestError::Missing("uri"))?.to_owned(),
-            response: get(&p, "response").ok_or(DigestError::Missing("response"))?.to_ascii_lowercase(),
+            response: get(&p, "response")
+                .ok_or(DigestError::Missing("response"))?
+                .to_ascii_lowercase(),
             algorithm,
             cnonce: get(&p, "cnonce").map(str::to_owned),
             nc,
@@ -500,11 +505,17 @@ mod tests {
         assert!(ch.qop_auth);
         let h = ch.answer("Mufasa", "Circle of Life", "GET", "/dir/index.html", 1, RFC7616_CNONCE);
         let c = Credentials::parse(&h).unwrap();
-        assert_eq!(c.response, "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
+        assert_eq!(
+            c.response,
+            "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"
+        );
         assert!(c.verify("Circle of Life", "GET"));
         assert!(!c.verify("Circle of life", "GET"));
         assert!(!c.verify("Circle of Life", "POST"));
-        assert_eq!(c.opaque.as_deref(), Some("FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"));
+        assert_eq!(
+            c.opaque.as_deref(),
+            Some("FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS")
+        );
 
         let ch = Challenge::parse(RFC7616_CHALLENGE_MD5).unwrap();
         let h = ch.answer("Mufasa", "Circle of Life", "GET", "/dir/index.html", 1, RFC7616_CNONCE);
@@ -536,7 +547,8 @@ mod tests {
     /// RFC 2069 (no qop), as old SIP servers still challenge: response = H(HA1:nonce:HA2).
     #[test]
     fn rfc2069_without_qop() {
-        let ch = Challenge::parse(r#"Digest realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093""#).unwrap();
+        let ch = Challenge::parse(r#"Digest realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093""#)
+            .unwrap();
         assert!(!ch.qop_auth);
         let c = Credentials::parse(&ch.answer("Mufasa", "CircleOfLife", "GET", "/dir/index.html", 1, "x")).unwrap();
         // RFC 2069 §2.4's example, recomputed with the openssl CLI (`openssl md5` of
@@ -592,16 +604,19 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((c.nonce.as_str(), c.algorithm), ("b", Algorithm::Sha256));
-        assert_eq!(
-            Challenge::pick([r#"Basic realm="r""#]),
-            Err(DigestError::NotDigest)
-        );
+        assert_eq!(Challenge::pick([r#"Basic realm="r""#]), Err(DigestError::NotDigest));
         assert!(matches!(
             Challenge::parse(r#"Digest realm="r", nonce="n", qop="auth-int""#),
             Err(DigestError::UnsupportedQop(_))
         ));
-        assert_eq!(Challenge::parse(r#"Digest nonce="n""#), Err(DigestError::Missing("realm")));
-        assert_eq!(Challenge::parse(r#"Digest realm="r, nonce="n""#), Err(DigestError::Malformed));
+        assert_eq!(
+            Challenge::parse(r#"Digest nonce="n""#),
+            Err(DigestError::Missing("realm"))
+        );
+        assert_eq!(
+            Challenge::parse(r#"Digest realm="r, nonce="n""#),
+            Err(DigestError::Malformed)
+        );
         assert_eq!(Challenge::parse("Digest realm"), Err(DigestError::Malformed));
         let s = Challenge::parse(r#"digest REALM="a \"q\" b", Nonce=n, stale=true"#).unwrap();
         assert_eq!((s.realm.as_str(), s.nonce.as_str(), s.stale), ("a \"q\" b", "n", true));
@@ -613,17 +628,44 @@ mod tests {
     fn nonces_verify_only_here_and_go_stale() {
         let issuer = NonceIssuer::new(Duration::from_secs(30));
         let n = issuer.issue("example.test", Duration::from_secs(100));
-        assert_eq!(issuer.check(&n, "example.test", Duration::from_secs(100)), NonceCheck::Fresh);
-        assert_eq!(issuer.check(&n, "example.test", Duration::from_secs(130)), NonceCheck::Fresh);
-        assert_eq!(issuer.check(&n, "example.test", Duration::from_secs(131)), NonceCheck::Stale);
-        assert_eq!(issuer.check(&n, "other.test", Duration::from_secs(100)), NonceCheck::Forged);
-        assert_eq!(issuer.check(&n, "example.test", Duration::from_secs(99)), NonceCheck::Forged);
+        assert_eq!(
+            issuer.check(&n, "example.test", Duration::from_secs(100)),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            issuer.check(&n, "example.test", Duration::from_secs(130)),
+            NonceCheck::Fresh
+        );
+        assert_eq!(
+            issuer.check(&n, "example.test", Duration::from_secs(131)),
+            NonceCheck::Stale
+        );
+        assert_eq!(
+            issuer.check(&n, "other.test", Duration::from_secs(100)),
+            NonceCheck::Forged
+        );
+        assert_eq!(
+            issuer.check(&n, "example.test", Duration::from_secs(99)),
+            NonceCheck::Forged
+        );
         let other = NonceIssuer::new(Duration::from_secs(30));
-        assert_eq!(other.check(&n, "example.test", Duration::from_secs(100)), NonceCheck::Forged);
+        assert_eq!(
+            other.check(&n, "example.test", Duration::from_secs(100)),
+            NonceCheck::Forged
+        );
         let (stamp, mac) = n.split_once('.').unwrap();
         let bumped = format!("{:x}.{mac}", u64::from_str_radix(stamp, 16).unwrap() + 1);
-        assert_eq!(issuer.check(&bumped, "example.test", Duration::from_secs(200)), NonceCheck::Forged);
-        assert_eq!(issuer.check("garbage", "example.test", Duration::from_secs(1)), NonceCheck::Forged);
-        assert_eq!(issuer.check("zz.00", "example.test", Duration::from_secs(1)), NonceCheck::Forged);
+        assert_eq!(
+            issuer.check(&bumped, "example.test", Duration::from_secs(200)),
+            NonceCheck::Forged
+        );
+        assert_eq!(
+            issuer.check("garbage", "example.test", Duration::from_secs(1)),
+            NonceCheck::Forged
+        );
+        assert_eq!(
+            issuer.check("zz.00", "example.test", Duration::from_secs(1)),
+            NonceCheck::Forged
+        );
     }
 }

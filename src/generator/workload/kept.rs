@@ -57,7 +57,8 @@ impl Workload for Kept {
             .await;
             {
                 let mut r = task.rec.record();
-                r.bytes(held.client.bytes_out, held.client.bytes_in);
+                r.bytes(held.client.bytes_out, held.client.bytes_in)
+                    .challenges(held.client.challenges);
                 if !failed {
                     r.ok();
                 }

@@ -58,7 +58,8 @@ impl Workload for Messages {
                 .await;
             {
                 let mut rec = rec.record();
-                rec.bytes(held.client.bytes_out, held.client.bytes_in);
+                rec.bytes(held.client.bytes_out, held.client.bytes_in)
+                    .challenges(held.client.challenges);
                 match r {
                     Ok(()) => rec.ok(),
                     Err(kind) => rec.fail(kind),

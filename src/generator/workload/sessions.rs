@@ -280,8 +280,8 @@ pub(super) struct SessionRun {
     pub(super) bad: bool,
     /// Every step succeeded, or the failure that ended it.
     pub(super) result: Result<(), FailureKind>,
-    /// Its set-up and application bytes (out, in), when it connected.
-    pub(super) conn: Option<(Established, (u64, u64))>,
+    /// Its set-up, application bytes (out, in) and digest challenges, when it connected.
+    pub(super) conn: Option<(Established, (u64, u64), u64)>,
     /// 0-RTT: what the handshake negotiated, read after the first request.
     pub(super) late: Option<Negotiated>,
     /// Its transactions' steps.
@@ -315,12 +315,13 @@ async fn one_session(ctx: &Ctx, worker: usize, keys: &mut PeerKeyCache) -> Sessi
         }
     }
     let bytes = (client.bytes_out, client.bytes_in);
+    let challenges = client.challenges;
     if est.early {
         // 0-RTT: the handshake finished under the first request; read what it negotiated.
         run.late = client.finish_early(keys);
     }
     client.close().await;
-    run.conn = Some((est, bytes));
+    run.conn = Some((est, bytes, challenges));
     run
 }
 
@@ -340,8 +341,8 @@ impl SessionRun {
             return;
         }
         r.started();
-        if let Some((est, (out, read))) = &self.conn {
-            r.established(est).bytes(*out, *read);
+        if let Some((est, (out, read), challenges)) = &self.conn {
+            r.established(est).bytes(*out, *read).challenges(*challenges);
         }
         if let Some(n) = &self.late {
             r.negotiated(n);
