@@ -42,6 +42,7 @@ pub mod bulk;
 pub mod cli;
 pub mod compare;
 pub mod connection;
+pub mod dns;
 pub mod exit;
 pub mod failure;
 pub mod forge;

@@ -156,6 +156,48 @@ pub fn ranged(s: &str, range: std::ops::RangeInclusive<usize>) -> Result<usize, 
     }
 }
 
+/// Most source addresses `--local-addr` may list.
+pub const MAX_LOCAL_ADDRS: usize = 65_536;
+
+/// `--local-addr`: addresses and ranges (`A-B`, both ends included, same family), comma
+/// separated.
+pub fn local_addrs(s: &str) -> Result<Vec<std::net::IpAddr>, String> {
+    use std::net::IpAddr;
+    let mut out = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let parse = |a: &str| {
+            a.trim()
+                .parse::<IpAddr>()
+                .map_err(|_| format!("`{a}` is not an IP address"))
+        };
+        let (first, last) = match item.split_once('-') {
+            Some((a, b)) => (parse(a)?, parse(b)?),
+            None => (parse(item)?, parse(item)?),
+        };
+        let (lo, hi) = match (first, last) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(u32::from(a)), u128::from(u32::from(b))),
+            (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b)),
+            _ => return Err(format!("`{item}`: a range needs two addresses of one family")),
+        };
+        if lo > hi {
+            return Err(format!("`{item}`: the range ends before it starts"));
+        }
+        if hi - lo >= (MAX_LOCAL_ADDRS - out.len()) as u128 {
+            return Err(format!("more than {MAX_LOCAL_ADDRS} addresses"));
+        }
+        for v in lo..=hi {
+            out.push(match first {
+                IpAddr::V4(_) => IpAddr::V4((v as u32).into()),
+                IpAddr::V6(_) => IpAddr::V6(v.into()),
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err("no address given".into());
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,6 +71,20 @@ pub struct TargetInfo {
     /// handshakes measurably). Absent in files written before it existed.
     #[serde(default)]
     pub trust: String,
+    /// A deployment found through DNS or pins: every server each listener resolved to, with
+    /// how (`literal`, `pinned`, `naptr`, `srv`, `a`). Absent for the embedded server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolved: Vec<ResolvedServer>,
+}
+
+/// A server a target resolved to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedServer {
+    /// `tls`, `mtls` or `tcp`.
+    pub listener: String,
+    /// The server.
+    #[serde(flatten)]
+    pub server: crate::dns::Server,
 }
 
 /// A threshold a phase was held to, and whether it kept it ([`crate::threshold`]).
@@ -138,6 +152,10 @@ pub struct PhaseResult {
     /// sessions received (auth failures are under `failures` as `auth:*`). Absent when none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthFigures>,
+    /// A deployment of several servers: connect attempts per server address (sessions are
+    /// spread over them by SRV weight). Absent with one server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub servers: Option<BTreeMap<String, u64>>,
     /// One point a second over the measured window (the last one may be shorter). Absent in
     /// files written before it existed.
     #[serde(default)]

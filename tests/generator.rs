@@ -235,3 +235,37 @@ fn a_target_that_is_down_is_not_hammered_and_the_phase_stops_early() {
     assert!(report.result.complete);
     srv.stop();
 }
+
+/// `--local-addr`: kept sessions connect from three loopback addresses in turn, so a server
+/// that holds at most 2 connections per source address takes all 6; from one address, 4 of
+/// them are refused as `over-address-cap`.
+#[test]
+fn sessions_connect_from_each_local_address_in_turn() {
+    let srv = TestServer::start_with(|c| c.max_connections_per_address = 2);
+    let kept = |local: &str| {
+        let mut args = srv.args(Mode::Tls, 0);
+        args.phase.sessions = None;
+        args.phase.concurrency = None;
+        args.phase.workload = Some(Workload::Hold);
+        args.phase.connections = Some(6);
+        args.phase.duration = Some(std::time::Duration::from_millis(500));
+        args.target.local_addrs = sipbench::limits::local_addrs(local).unwrap();
+        args.out = Some(srv.file(&format!("hold-{local}.json")));
+        run_one(&args).1
+    };
+    let p = kept("127.0.0.2-127.0.0.4");
+    assert!(p.failures.is_empty(), "{:?}", p.failures);
+    assert_eq!(p.handshakes.full, 6);
+    let p = kept("127.0.0.5");
+    assert_eq!(p.handshakes.full, 2, "{:?}", p.failures);
+    assert!(!p.failures.is_empty());
+    assert_eq!(srv.counters().failures.get("over-address-cap"), Some(&4));
+
+    // The list's syntax.
+    let l = sipbench::limits::local_addrs;
+    assert_eq!(l("127.0.0.1-127.0.0.3,::1").unwrap().len(), 4);
+    assert!(l("127.0.0.3-127.0.0.1").is_err());
+    assert!(l("127.0.0.1-::1").is_err());
+    assert!(l("10.0.0.0-10.255.255.255").is_err());
+    assert!(l("").is_err());
+}

@@ -52,6 +52,7 @@ fn a_run_across_reloads_loses_no_session_and_a_newly_revoked_certificate_is_refu
         let limits = tls::Limits {
             connect: Duration::from_secs(5),
             handshake: Duration::from_secs(5),
+            local: None,
         };
         let (stream, _) = session::establish(&ep, 0, false, limits, &mut PeerKeyCache::default())
             .await

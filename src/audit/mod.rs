@@ -330,6 +330,7 @@ fn limits() -> tls::Limits {
     tls::Limits {
         connect: STEP_TIMEOUT,
         handshake: STEP_TIMEOUT,
+        local: None,
     }
 }
 

@@ -40,10 +40,25 @@ pub struct RunArgs {
     #[command(flatten)]
     pub phase: PhaseSpec,
 
-    /// A real deployment's TLS listener. Without it, the built-in server runs in this process
-    /// with a throwaway PKI.
-    #[arg(long, alias = "target", value_name = "HOST:PORT", help_heading = "Target")]
+    /// A real deployment's TLS listener: HOST:PORT, or a SIP domain alone, found as SIP does
+    /// (RFC 3263: NAPTR SIPS+D2T, SRV _sips._tcp, A/AAAA; sessions spread over the best SRV
+    /// priority by weight). Without it, the built-in server runs in this process with a
+    /// throwaway PKI.
+    #[arg(long, alias = "target", value_name = "HOST:PORT|DOMAIN", help_heading = "Target")]
     pub tls_addr: Option<String>,
+    /// DNS server for target lookups (IP:PORT). [default: the system's resolvers]
+    #[arg(long, value_name = "IP:PORT", requires = "tls_addr", help_heading = "Target")]
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// Pin a host name to an address before any DNS, as curl's --resolve (repeat for more).
+    #[arg(long, value_name = "NAME:IP", value_parser = crate::dns::parse_pin, requires = "tls_addr",
+        help_heading = "Target")]
+    pub resolve: Vec<(String, std::net::IpAddr)>,
+    /// Source addresses to connect from, taken in turn by the sessions: a comma-separated list
+    /// of addresses and ranges, e.g. 127.0.0.2-127.0.0.20,::1 (each source address has its own
+    /// ~28,000 ephemeral ports, so more addresses hold more connections). [default: the
+    /// kernel's choice]
+    #[arg(long, value_name = "LIST", value_parser = crate::limits::local_addrs, help_heading = "Target")]
+    pub local_addrs: Vec<Vec<std::net::IpAddr>>,
     /// The deployment's MTLS (server-to-server) listener. [default: --tls-addr]
     #[arg(
         long,
@@ -137,6 +152,9 @@ impl RunArgs {
                 no_revocation: self.no_revocation,
                 key_type: self.key_type,
                 intermediate: self.intermediate,
+                dns_server: self.dns_server,
+                resolve: self.resolve,
+                local_addrs: self.local_addrs.into_iter().flatten().collect(),
             },
             out: self.out,
             // --json prints the results file instead of the summary, so prints nothing else.

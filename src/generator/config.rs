@@ -53,7 +53,8 @@ pub struct RunConfig {
 /// embedded server with a throwaway PKI.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TargetConfig {
-    /// The deployment's TLS listener (host:port); `None`: the embedded server.
+    /// The deployment's TLS listener: host:port, or a SIP domain found through DNS (RFC 3263:
+    /// NAPTR, SRV, A/AAAA); `None`: the embedded server.
     pub tls_addr: Option<String>,
     /// The deployment's MTLS listener (`None`: `tls_addr`).
     pub mtls_addr: Option<String>,
@@ -80,6 +81,12 @@ pub struct TargetConfig {
     pub key_type: KeyType,
     /// Embedded server: the throwaway PKI has issuing CAs between its roots and the leaves.
     pub intermediate: bool,
+    /// The DNS server targets are resolved with (`None`: the system's resolvers).
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// Names pinned to addresses (`--resolve NAME:IP`), before any DNS.
+    pub resolve: Vec<(String, std::net::IpAddr)>,
+    /// Source addresses sessions connect from, in turn (`--local-addr`); empty: the kernel's.
+    pub local_addrs: Vec<std::net::IpAddr>,
 }
 
 impl TargetConfig {

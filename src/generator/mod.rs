@@ -231,6 +231,7 @@ impl Ctx {
         let limits = crate::tls::Limits {
             connect: self.plan.connect_timeout,
             handshake: self.plan.handshake_timeout,
+            local: None,
         };
         session::establish(&self.endpoint, worker, bad, limits, keys).await
     }

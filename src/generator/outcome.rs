@@ -128,6 +128,7 @@ impl PhaseOutcome {
         PhaseResult {
             rejections,
             thresholds: None,
+            servers: None,
             auth: (s.auth_challenges > 0).then_some(crate::results::AuthFigures {
                 challenges: s.auth_challenges,
             }),

@@ -75,7 +75,7 @@ async fn run_phases(
     let embedded = args.is_embedded();
     let server_backend = config.server_backend.unwrap_or(config.backend);
     let (target, server, key_type) = if let Some(t) = &args.tls_addr {
-        (remote_target(args, t)?, None, None)
+        (remote_target(args, t).await?, None, None)
     } else {
         let (key_type, intermediate) = (args.key_type, args.intermediate);
         let pki = tokio::task::spawn_blocking(move || Pki::generate_with(key_type, intermediate))
@@ -189,12 +189,14 @@ async fn run_phases(
                 progress.show(i);
             }
         };
+        let spread = endpoint.spread.clone();
         let outcome = run_phase(phase, endpoint, pool, &interrupt, ids.clone(), &mut observe).await;
         progress.finish();
         if let Some(e) = hlog_error {
             return Err(exit::runtime(e));
         }
         let mut pr = outcome.result(phase, embedded);
+        pr.servers = spread.map(|s| s.counts()).filter(|c| c.len() > 1);
         pr.thresholds = Some(crate::threshold::evaluate(&phase.thresholds, &pr));
         if outcome.panicked > 0 {
             let warning = format!(

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::failure::FailureKind;
 use crate::tls::{Dialer, Limits, PeerKeyCache};
@@ -27,6 +28,64 @@ pub struct Endpoint {
     pub users: Option<Arc<crate::users::Users>>,
     /// How sessions take users.
     pub user_order: crate::users::UserOrder,
+    /// A deployment: sessions take `addrs` in turn (not by worker), and connects are counted
+    /// per server.
+    pub spread: Option<Arc<Spread>>,
+    /// Source addresses sessions connect from, in turn (`--local-addr`); empty: the kernel's
+    /// choice.
+    pub local: Arc<LocalAddrs>,
+}
+
+/// Source addresses taken in turn.
+#[derive(Debug, Default)]
+pub struct LocalAddrs {
+    addrs: Vec<std::net::IpAddr>,
+    next: AtomicUsize,
+}
+
+impl LocalAddrs {
+    /// Sessions connect from `addrs` in turn.
+    pub fn new(addrs: Vec<std::net::IpAddr>) -> LocalAddrs {
+        LocalAddrs {
+            addrs,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn take(&self) -> Option<std::net::IpAddr> {
+        (!self.addrs.is_empty()).then(|| self.addrs[self.next.fetch_add(1, Ordering::Relaxed) % self.addrs.len()])
+    }
+}
+
+/// Sessions spread over a deployment's servers, with connects counted per server.
+#[derive(Debug, Default)]
+pub struct Spread {
+    next: AtomicUsize,
+    connects: Vec<(SocketAddr, AtomicU64)>,
+}
+
+impl Spread {
+    /// Counters for each distinct address of `addrs`.
+    pub fn new(addrs: &[SocketAddr]) -> Spread {
+        let mut connects: Vec<(SocketAddr, AtomicU64)> = Vec::new();
+        for a in addrs {
+            if !connects.iter().any(|(b, _)| b == a) {
+                connects.push((*a, AtomicU64::new(0)));
+            }
+        }
+        Spread {
+            next: AtomicUsize::new(0),
+            connects,
+        }
+    }
+
+    /// Connect attempts per server so far.
+    pub fn counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.connects
+            .iter()
+            .map(|(a, n)| (a.to_string(), n.load(Ordering::Relaxed)))
+            .collect()
+    }
 }
 
 impl Endpoint {
@@ -39,6 +98,8 @@ impl Endpoint {
             domain: domain.into(),
             users: None,
             user_order: crate::users::UserOrder::Sequential,
+            spread: None,
+            local: Arc::default(),
         }
     }
 }
@@ -49,14 +110,27 @@ pub async fn establish(
     ep: &Endpoint,
     worker: usize,
     bad: bool,
-    limits: Limits,
+    mut limits: Limits,
     keys: &mut PeerKeyCache,
 ) -> Result<(Stream, Established), FailureKind> {
+    if limits.local.is_none() {
+        limits.local = ep.local.take();
+    }
     let list = if bad && !ep.bad.is_empty() {
         &ep.bad
     } else {
         &ep.dialers
     };
     let dialer = &list[worker % list.len()];
-    dialer.dial(ep.addrs[worker % ep.addrs.len()], limits, keys).await
+    let addr = match &ep.spread {
+        None => ep.addrs[worker % ep.addrs.len()],
+        Some(s) => {
+            let addr = ep.addrs[s.next.fetch_add(1, Ordering::Relaxed) % ep.addrs.len()];
+            if let Some((_, n)) = s.connects.iter().find(|(a, _)| *a == addr) {
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+            addr
+        }
+    };
+    dialer.dial(addr, limits, keys).await
 }

@@ -1,17 +1,18 @@
 //! What the phases connect to: the embedded server or a real deployment, with the
 //! credentials, names and trust of each, and the connectors a phase builds from them.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use rustls_pki_types::ServerName;
 
+use crate::dns::{SipResolver, Transport};
 use crate::generator::config::TargetConfig;
 use crate::generator::session::Endpoint;
 use crate::pki::{self, Identity, KeyType, Pki};
 use crate::plan::{Mode, PhasePlan, Workload};
-use crate::results::TargetInfo;
+use crate::results::{ResolvedServer, TargetInfo};
 use crate::server;
 use crate::tls::tcp::Cleartext;
 use crate::tls::{ClientSettings, Stack};
@@ -32,6 +33,8 @@ pub(crate) struct Target {
     /// Key type of the certificates (the embedded PKI's; `None` for a remote target, whose
     /// certificate is described as negotiated).
     pub(crate) key_type: Option<KeyType>,
+    /// Source addresses sessions connect from, in turn (`--local-addr`).
+    pub(crate) local: Vec<std::net::IpAddr>,
 }
 
 impl Target {
@@ -81,6 +84,8 @@ impl Target {
         let addrs = self.addrs(phase)?.to_vec();
         let mode = phase.mode;
         let (domain, users, user_order) = self.identity_of(phase)?;
+        // A deployment: every session takes the next server (weighted), whatever its worker.
+        let spread = (self.info.kind == "remote").then(|| Arc::new(crate::generator::session::Spread::new(&addrs)));
         if mode == Mode::Tcp {
             return Ok(Endpoint {
                 addrs,
@@ -89,6 +94,8 @@ impl Target {
                 domain,
                 users,
                 user_order,
+                spread,
+                local: Arc::new(crate::generator::session::LocalAddrs::new(self.local.clone())),
             });
         }
         self.check(phase, stack)?;
@@ -131,6 +138,8 @@ impl Target {
             domain,
             users,
             user_order,
+            spread,
+            local: Arc::new(crate::generator::session::LocalAddrs::new(self.local.clone())),
         })
     }
 
@@ -164,27 +173,51 @@ impl Target {
     }
 }
 
-fn resolve(what: &str, s: &str) -> Result<SocketAddr> {
-    s.to_socket_addrs()
-        .with_context(|| format!("{what} {s}: not a host:port that resolves"))?
-        .next()
-        .with_context(|| format!("{what} {s}: resolves to no address"))
+/// The servers a listener flag resolves to (RFC 3263 for a bare domain), in the order
+/// sessions take them.
+async fn resolve(
+    resolver: &SipResolver,
+    what: &str,
+    s: &str,
+    transport: Transport,
+    listener: &str,
+    found: &mut Vec<ResolvedServer>,
+) -> Result<Vec<SocketAddr>> {
+    let servers = resolver
+        .servers(s, transport)
+        .await
+        .with_context(|| format!("{what} {s}"))?;
+    let addrs = crate::dns::spread(&servers);
+    if addrs.is_empty() {
+        bail!("{what} {s}: resolves to no address");
+    }
+    found.extend(servers.into_iter().map(|server| ResolvedServer {
+        listener: listener.into(),
+        server,
+    }));
+    Ok(addrs)
 }
 
-pub(crate) fn remote_target(args: &TargetConfig, target: &str) -> Result<Target> {
-    let tls = resolve("--tls-addr", target)?;
-    let mtls = args
-        .mtls_addr
-        .as_deref()
-        .map(|t| resolve("--mtls-addr", t))
-        .transpose()?
-        .or(Some(tls));
-    let tcp = args.tcp_addr.as_deref().map(|t| resolve("--tcp-addr", t)).transpose()?;
-    let host = target
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or(target)
-        .trim_matches(['[', ']']);
+pub(crate) async fn remote_target(args: &TargetConfig, target: &str) -> Result<Target> {
+    let resolver = SipResolver::new(args.dns_server, &args.resolve)?;
+    let mut found = Vec::new();
+    let tls = resolve(&resolver, "--tls-addr", target, Transport::Tls, "tls", &mut found).await?;
+    let mtls = match args.mtls_addr.as_deref() {
+        Some(t) => resolve(&resolver, "--mtls-addr", t, Transport::Tls, "mtls", &mut found).await?,
+        None => tls.clone(),
+    };
+    let tcp = match args.tcp_addr.as_deref() {
+        Some(t) => resolve(&resolver, "--tcp-addr", t, Transport::Tcp, "tcp", &mut found).await?,
+        None => Vec::new(),
+    };
+    // The name to verify: the host of host:port, or the SIP domain itself (RFC 5922 §4: the
+    // certificate carries the domain, not the SRV target).
+    let host = match target.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() => h,
+        _ => target,
+    }
+    .trim_matches(['[', ']'])
+    .trim_end_matches('.');
     let name = args.server_name.clone().unwrap_or_else(|| host.to_owned());
     let server_name = ServerName::try_from(name.clone())
         .with_context(|| format!("--server-name {name}: not a DNS name or IP address"))?;
@@ -201,17 +234,18 @@ pub(crate) fn remote_target(args: &TargetConfig, target: &str) -> Result<Target>
     Ok(Target {
         info: TargetInfo {
             kind: "remote".into(),
-            tls: vec![tls.to_string()],
-            mtls: mtls.iter().map(|a| a.to_string()).collect(),
-            tcp: tcp.iter().map(|a| a.to_string()).collect(),
+            tls: distinct(&tls),
+            mtls: distinct(&mtls),
+            tcp: distinct(&tcp),
             server_name: name.clone(),
             trust: trust
                 .as_ref()
                 .map_or_else(|| "none (no --ca or --topology)".into(), Trust::describe),
+            resolved: found,
         },
-        tls: vec![tls],
-        mtls: mtls.into_iter().collect(),
-        tcp: tcp.into_iter().collect(),
+        tls,
+        mtls,
+        tcp,
         server_name,
         domain: name.into(),
         trust,
@@ -224,7 +258,20 @@ pub(crate) fn remote_target(args: &TargetConfig, target: &str) -> Result<Target>
             None => Default::default(),
         },
         key_type: None,
+        local: args.local_addrs.clone(),
     })
+}
+
+/// Each address once, in first-seen order.
+fn distinct(addrs: &[SocketAddr]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for a in addrs {
+        let a = a.to_string();
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// The embedded server's name (in the throwaway PKI's server certificate).
@@ -240,6 +287,7 @@ pub(crate) fn embedded_target(pki: &Pki, trust: Trust, addrs: &server::ServerAdd
             tcp: list(&addrs.tcp),
             server_name: EMBEDDED_SERVER_NAME.into(),
             trust: format!("built-in topology, {}", trust.describe()),
+            resolved: Vec::new(),
         },
         tls: addrs.tls.clone(),
         mtls: addrs.mtls.clone(),
@@ -250,6 +298,7 @@ pub(crate) fn embedded_target(pki: &Pki, trust: Trust, addrs: &server::ServerAdd
         identity: Some(pki.edge.clone()),
         bad: pki.bad.clone(),
         key_type: Some(pki.key_type),
+        local: Vec::new(),
     }
 }
 

@@ -393,6 +393,8 @@ pub struct Limits {
     pub connect: Duration,
     /// TLS handshake.
     pub handshake: Duration,
+    /// The source address to connect from (`None`: the kernel's choice).
+    pub local: Option<std::net::IpAddr>,
 }
 
 /// Timings and parameters of an opened session.

@@ -141,7 +141,7 @@ impl Dialer for OsslDialer {
         _keys: &'a mut PeerKeyCache,
     ) -> BoxFuture<'a, Result<(Stream, Established), FailureKind>> {
         Box::pin(async move {
-            let (tcp, connect) = super::tcp::connect(addr, limits.connect).await?;
+            let (tcp, connect) = super::tcp::connect(addr, limits.local, limits.connect).await?;
             let t1 = Instant::now();
             let stream = match tokio::time::timeout(limits.handshake, self.connector.connect(&self.name, tcp)).await {
                 Err(_) => return Err(FailureKind::HandshakeTimeout),

@@ -217,7 +217,7 @@ impl Dialer for RustlsDialer {
         keys: &'a mut PeerKeyCache,
     ) -> BoxFuture<'a, Result<(Stream, Established), FailureKind>> {
         Box::pin(async move {
-            let (tcp, connect) = super::tcp::connect(addr, limits.connect).await?;
+            let (tcp, connect) = super::tcp::connect(addr, limits.local, limits.connect).await?;
             let t1 = Instant::now();
             let stream =
                 match tokio::time::timeout(limits.handshake, self.connector.connect(self.name.clone(), tcp)).await {

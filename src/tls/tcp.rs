@@ -12,10 +12,29 @@ use tokio::net::TcpStream;
 use super::{Accepted, Acceptor, BoxFuture, Dialer, Established, Limits, PeerKeyCache, SessionIo, Stream};
 use crate::failure::{FailureKind, kebab};
 
-/// Connects to `addr` within `timeout`, with Nagle off; returns the socket and the connect time.
-pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<(TcpStream, Duration), FailureKind> {
+/// Connects to `addr` within `timeout`, from `local` when given (any port of it), with Nagle
+/// off; returns the socket and the connect time.
+pub async fn connect(
+    addr: SocketAddr,
+    local: Option<std::net::IpAddr>,
+    timeout: Duration,
+) -> Result<(TcpStream, Duration), FailureKind> {
     let t0 = Instant::now();
-    let tcp = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+    let open = async {
+        match local {
+            None => TcpStream::connect(addr).await,
+            Some(ip) => {
+                let socket = if ip.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()?
+                } else {
+                    tokio::net::TcpSocket::new_v6()?
+                };
+                socket.bind(SocketAddr::new(ip, 0))?;
+                socket.connect(addr).await
+            }
+        }
+    };
+    let tcp = match tokio::time::timeout(timeout, open).await {
         Err(_) => return Err(FailureKind::ConnectTimeout),
         Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => return Err(FailureKind::ConnectRefused),
         Ok(Err(e)) => return Err(FailureKind::ConnectError(kebab(&format!("{:?}", e.kind())))),
@@ -37,7 +56,7 @@ impl Dialer for Cleartext {
         _keys: &'a mut PeerKeyCache,
     ) -> BoxFuture<'a, Result<(Stream, Established), FailureKind>> {
         Box::pin(async move {
-            let (tcp, connect) = connect(addr, limits.connect).await?;
+            let (tcp, connect) = connect(addr, limits.local, limits.connect).await?;
             let est = Established {
                 connect,
                 handshake: Duration::ZERO,

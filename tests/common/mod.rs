@@ -28,7 +28,17 @@ impl TestServer {
 
     /// As [`start`], letting the caller adjust the configuration first.
     pub fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        let pki = Pki::generate(KeyType::EcdsaP256).expect("PKI");
+        Self::start_with_pki(Pki::generate(KeyType::EcdsaP256).expect("PKI"), adjust)
+    }
+
+    /// A second server of the same deployment: the PKI of `other` (read back from its
+    /// directory), so one trust accepts both.
+    pub fn start_beside(other: &TestServer) -> TestServer {
+        Self::start_with_pki(Pki::load(other.dir.path()).expect("PKI reads back"), |_| {})
+    }
+
+    /// As [`start_with`], with a given PKI.
+    pub fn start_with_pki(pki: Pki, adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         pki.write_to(dir.path()).expect("write PKI");
         let trust = sipbench::trust::Trust::for_pki(&pki).expect("trust");
