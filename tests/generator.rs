@@ -269,3 +269,38 @@ fn sessions_connect_from_each_local_address_in_turn() {
     assert!(l("10.0.0.0-10.255.255.255").is_err());
     assert!(l("").is_err());
 }
+
+/// `--ca system`: the operating system's roots (Debian's ca-certificates here, which lists one
+/// root twice under one subject and key, merged into one anchor) load, and a server whose
+/// certificate comes from a private CA is refused as `certificate:unknown-issuer`.
+#[test]
+fn system_roots_load_and_refuse_a_private_ca() {
+    if std::env::var_os("SSL_CERT_FILE").is_none()
+        && ![
+            "/etc/ssl/certs/ca-certificates.crt",
+            "/etc/pki/tls/certs/ca-bundle.crt",
+            "/etc/ssl/ca-bundle.pem",
+            "/etc/ssl/cert.pem",
+        ]
+        .iter()
+        .any(|p| std::path::Path::new(p).is_file())
+    {
+        eprintln!("SKIPPED: no system CA bundle (install ca-certificates)");
+        return;
+    }
+    let srv = TestServer::start();
+    let mut args = srv.args(Mode::Tls, 3);
+    args.target.ca = Some("system".into());
+    let (report, p) = run_one(&args);
+    assert!(
+        report.result.target.trust.contains("CAs"),
+        "{}",
+        report.result.target.trust
+    );
+    assert_eq!(
+        p.failures.get("certificate:unknown-issuer"),
+        Some(&3),
+        "{:?}",
+        p.failures
+    );
+}

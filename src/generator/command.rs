@@ -80,7 +80,9 @@ pub struct RunArgs {
     /// DNS name the server certificate must carry. [default: the host of --tls-addr]
     #[arg(long, value_name = "NAME", help_heading = "Target")]
     pub server_name: Option<String>,
-    /// CA bundle (PEM) the server certificate must chain to (any name, no revocation checks).
+    /// CA bundle (PEM) the server certificate must chain to (any name, no revocation checks);
+    /// `system`: the operating system's roots (SSL_CERT_FILE, else the distribution's bundle),
+    /// as federation edges with public-CA certificates need.
     #[arg(long, value_name = "FILE", help_heading = "Target")]
     pub ca: Option<PathBuf>,
     /// Topology file (see `sipbench pki init`): the trusted CAs with their CRLs and domains,

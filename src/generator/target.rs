@@ -223,6 +223,13 @@ pub(crate) async fn remote_target(args: &TargetConfig, target: &str) -> Result<T
         .with_context(|| format!("--server-name {name}: not a DNS name or IP address"))?;
     let trust = match (&args.topology, &args.ca) {
         (Some(path), _) => Some(Trust::load(path)?),
+        (None, Some(path)) if path.as_os_str() == "system" => {
+            let bundle = system_roots()?;
+            Some(
+                Trust::from_cas(&pki::load_ca_bundle(&bundle)?)
+                    .with_context(|| format!("--ca system ({})", bundle.display()))?,
+            )
+        }
         (None, Some(path)) => Some(Trust::from_cas(&pki::load_ca_bundle(path)?)?),
         (None, None) => None,
     }
@@ -260,6 +267,25 @@ pub(crate) async fn remote_target(args: &TargetConfig, target: &str) -> Result<T
         key_type: None,
         local: args.local_addrs.clone(),
     })
+}
+
+/// The operating system's CA bundle (`--ca system`): `SSL_CERT_FILE` when set, else the first
+/// of the usual places (Debian/Ubuntu, Fedora/RHEL, openSUSE, Alpine and the BSDs).
+fn system_roots() -> Result<std::path::PathBuf> {
+    if let Some(f) = std::env::var_os("SSL_CERT_FILE") {
+        return Ok(f.into());
+    }
+    const PLACES: [&str; 4] = [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+    ];
+    PLACES
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+        .with_context(|| format!("--ca system: no CA bundle at {} (set SSL_CERT_FILE)", PLACES.join(", ")))
 }
 
 /// Each address once, in first-seen order.

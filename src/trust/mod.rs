@@ -416,13 +416,44 @@ impl Trust {
         if certs.is_empty() {
             return Err(TrustError::Other("the CA bundle holds no certificate".into()));
         }
-        let cas = certs
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let name = pki::summarize(c).map_or_else(|_| format!("ca{i}"), |s| s.subject);
-                TrustedCa::new(name, vec![c.clone()], Vec::new(), Vec::new())
-            })
+        // One entry per subject: a bundle may hold a root twice under one name (re-issued
+        // with another key or validity, as the operating systems' bundles do).
+        // The same subject and key twice (a root re-issued with a new validity) is one trust
+        // anchor: the certificate valid the longest is kept.
+        let mut groups: Vec<(String, Vec<CertificateDer<'static>>)> = Vec::new();
+        let mut seen: Vec<(String, Vec<u8>, i64, usize, usize)> = Vec::new();
+        for (i, c) in certs.iter().enumerate() {
+            let summary = pki::summarize(c).ok();
+            let name = summary.as_ref().map_or_else(|| format!("ca{i}"), |s| s.subject.clone());
+            let not_after = summary.as_ref().map_or(i64::MIN, |s| s.not_after.unix_timestamp());
+            let spki = x509_parser::parse_x509_certificate(c)
+                .map(|(_, x)| x.tbs_certificate.subject_pki.raw.to_vec())
+                .unwrap_or_default();
+            if let Some(prev) = seen
+                .iter_mut()
+                .find(|(n, k, ..)| *n == name && *k == spki && !spki.is_empty())
+            {
+                if not_after > prev.2 {
+                    groups[prev.3].1[prev.4] = c.clone();
+                    prev.2 = not_after;
+                }
+                continue;
+            }
+            let (g, j) = match groups.iter().position(|(n, _)| *n == name) {
+                Some(g) => {
+                    groups[g].1.push(c.clone());
+                    (g, groups[g].1.len() - 1)
+                }
+                None => {
+                    groups.push((name.clone(), vec![c.clone()]));
+                    (groups.len() - 1, 0)
+                }
+            };
+            seen.push((name, spki, not_after, g, j));
+        }
+        let cas = groups
+            .into_iter()
+            .map(|(name, certs)| TrustedCa::new(name, certs, Vec::new(), Vec::new()))
             .collect();
         Trust::build(cas, None, CrlExpiry::Ignore)
     }
