@@ -31,38 +31,56 @@ impl Drop for Dnsmasq {
 }
 
 fn dnsmasq(records: &[String]) -> Dnsmasq {
-    let dir = tempfile::tempdir().unwrap();
-    // A free port: bound, read, released (dnsmasq binds it a moment later).
-    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("dnsmasq")
-        .args([
-            "--keep-in-foreground",
-            "--no-resolv",
-            "--no-hosts",
-            "--no-poll",
-            "--bind-interfaces",
-            "--listen-address=127.0.0.1",
-            "--conf-file=/dev/null",
-            "--log-facility=-",
-            // Answer NXDOMAIN for other names under .test (no upstream servers to ask).
-            "--local=/test/",
-        ])
-        .arg(format!("--port={port}"))
-        .arg(format!("--pid-file={}", dir.path().join("pid").display()))
-        .args(records)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("dnsmasq starts");
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    // Ready when it answers over TCP.
-    for _ in 0..100 {
-        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-            break;
+    // Other tests bind ports all the time: a port is taken only once dnsmasq holds it on both
+    // UDP and TCP and answers on TCP; if it exits (the port was taken), another port is tried.
+    for _ in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut child = Command::new("dnsmasq")
+            .args([
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--no-poll",
+                "--bind-interfaces",
+                "--listen-address=127.0.0.1",
+                "--conf-file=/dev/null",
+                "--log-facility=-",
+                // Answer NXDOMAIN for other names under .test (no upstream servers to ask).
+                "--local=/test/",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--pid-file={}", dir.path().join("pid").display()))
+            .args(records)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dnsmasq starts");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        for _ in 0..100 {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return Dnsmasq { child, addr, _dir: dir };
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        let _ = child.kill();
+        let _ = child.wait();
     }
-    Dnsmasq { child, addr, _dir: dir }
+    panic!("dnsmasq did not start on any of 10 ports");
+}
+
+/// A port free on 127.0.0.1 for both TCP and UDP when this returns.
+fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn port(srv: &TestServer) -> u16 {
