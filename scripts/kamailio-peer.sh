@@ -22,6 +22,7 @@
 #
 # Environment (defaults in brackets):
 #   KAM_HOST [127.0.0.1]  KAM_TCP_PORT [25060]  KAM_TLS_PORT [25061]  KAM_MTLS_PORT [25062]
+#   KAM_UDP_PORT [KAM_TCP_PORT] (SIP over UDP; the same number as TCP, as SIP servers do)
 #   KAM_REALM [example.test]   KAM_AUTH_ALGORITHM [MD5] (MD5 | SHA-256 | "" = no algorithm param)
 #   KAM_PASSWORD_PREFIX [pass-]   KAM_NONCE_COUNT [0] (1 = stateful, nc replay check)
 #   KAM_NONCE_EXPIRE [300] (seconds; an older nonce gets 401 with stale=true)
@@ -44,6 +45,7 @@ die() {
 
 KAM_HOST=${KAM_HOST:-127.0.0.1}
 KAM_TCP_PORT=${KAM_TCP_PORT:-25060}
+KAM_UDP_PORT=${KAM_UDP_PORT:-$KAM_TCP_PORT}
 KAM_TLS_PORT=${KAM_TLS_PORT:-25061}
 KAM_MTLS_PORT=${KAM_MTLS_PORT:-25062}
 KAM_REALM=${KAM_REALM:-example.test}
@@ -193,6 +195,7 @@ server_header="Server: kamailio-peer (sipbench interop)"
 user_agent_header="User-Agent: kamailio-peer (sipbench interop)"
 
 listen=tcp:$KAM_HOST:$KAM_TCP_PORT
+listen=udp:$KAM_HOST:$KAM_UDP_PORT
 listen=tls:$KAM_HOST:$KAM_TLS_PORT
 listen=tls:$KAM_HOST:$KAM_MTLS_PORT
 
@@ -343,6 +346,7 @@ cmd_start() {
 KAM_PID=$pid
 KAM_HOST=$KAM_HOST
 KAM_TCP_PORT=$KAM_TCP_PORT
+KAM_UDP_PORT=$KAM_UDP_PORT
 KAM_TLS_PORT=$KAM_TLS_PORT
 KAM_MTLS_PORT=$KAM_MTLS_PORT
 KAM_REALM=$KAM_REALM

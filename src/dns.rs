@@ -27,6 +27,8 @@ pub enum Transport {
     Tls,
     /// SIP over TCP (`SIP+D2T`, `_sip._tcp`, port 5060).
     Tcp,
+    /// SIP over UDP (`SIP+D2U`, `_sip._udp`, port 5060).
+    Udp,
 }
 
 impl Transport {
@@ -34,6 +36,7 @@ impl Transport {
         match self {
             Transport::Tls => "SIPS+D2T",
             Transport::Tcp => "SIP+D2T",
+            Transport::Udp => "SIP+D2U",
         }
     }
 
@@ -41,13 +44,14 @@ impl Transport {
         match self {
             Transport::Tls => "_sips._tcp",
             Transport::Tcp => "_sip._tcp",
+            Transport::Udp => "_sip._udp",
         }
     }
 
     fn default_port(self) -> u16 {
         match self {
             Transport::Tls => 5061,
-            Transport::Tcp => 5060,
+            Transport::Tcp | Transport::Udp => 5060,
         }
     }
 }

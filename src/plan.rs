@@ -15,7 +15,7 @@
 //! warmup = "1s"
 //! [[phase]]
 //! name = "tls-full-handshake"
-//! mode = "tls"             # tls | mtls | tcp
+//! mode = "tls"             # tls | mtls | tcp | udp
 //! workload = "sessions"    # sessions | kept | hold
 //! concurrency = 64         # closed loop; or rate = 5000 (open loop, per second)
 //! duration = "5s"
@@ -45,6 +45,9 @@ pub enum Mode {
     Mtls,
     /// Cleartext SIP over TCP (baseline).
     Tcp,
+    /// Cleartext SIP over UDP, requests retransmitted on RFC 3261's timers (baseline; workloads
+    /// `sessions`, `kept` and `hold`).
+    Udp,
 }
 
 impl Mode {
@@ -54,7 +57,13 @@ impl Mode {
             Mode::Tls => "tls",
             Mode::Mtls => "mtls",
             Mode::Tcp => "tcp",
+            Mode::Udp => "udp",
         }
+    }
+
+    /// Whether sessions run TLS.
+    pub fn secure(self) -> bool {
+        matches!(self, Mode::Tls | Mode::Mtls)
     }
 }
 
@@ -201,7 +210,7 @@ phase_spec! {
         /// Phase name (unique within a profile).
         #[arg(skip)]
         pub name: Option<String>,
-        /// tls (client to server), mtls (server to server) or tcp (cleartext baseline).
+        /// tls (client to server), mtls (server to server), tcp or udp (cleartext baselines).
         /// [default: tls]
         #[arg(long, value_enum)]
         pub mode: Option<Mode>,
@@ -647,10 +656,19 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     )
     .map_err(|e| err("ticket_lifetime", &e))?;
     let mode = s.mode.unwrap_or(Mode::Tls);
-    if mode == Mode::Tcp && s.cipher_suite.is_some() {
+    if !mode.secure() && s.cipher_suite.is_some() {
         return Err(err("cipher_suite", "needs mode tls or mtls"));
     }
-    if mode == Mode::Tcp && s.kx_group.is_some() {
+    if mode == Mode::Udp && !matches!(workload, Workload::Sessions | Workload::Kept | Workload::Hold) {
+        return Err(err(
+            "workload",
+            &format!(
+                "mode udp runs workloads sessions, kept and hold, not {} (it streams over one connection)",
+                workload.as_str()
+            ),
+        ));
+    }
+    if !mode.secure() && s.kx_group.is_some() {
         return Err(err("kx_group", "needs mode tls or mtls"));
     }
     let resumption = s.resumption.unwrap_or(Resumption::Off);
@@ -667,7 +685,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         }
         (Some(v), _) => v,
     };
-    if mode == Mode::Tcp && resumption != Resumption::Off {
+    if !mode.secure() && resumption != Resumption::Off {
         return Err(err("resumption", "needs mode tls or mtls"));
     }
     if s.early_data.is_some() && resumption != Resumption::Tls13EarlyData {

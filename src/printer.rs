@@ -196,6 +196,13 @@ pub fn phase(p: &PhaseResult) -> String {
             a.challenges
         );
     }
+    if let Some(u) = &p.udp {
+        let _ = writeln!(
+            s,
+            "  udp         {} requests retransmitted (RFC 3261 timers A/E from T1 = 500 ms; latency runs from the first send)",
+            u.retransmissions
+        );
+    }
     if !p.latency_us.is_empty() {
         let _ = writeln!(
             s,

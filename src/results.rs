@@ -65,6 +65,9 @@ pub struct TargetInfo {
     pub mtls: Vec<String>,
     /// Cleartext TCP addresses.
     pub tcp: Vec<String>,
+    /// Cleartext UDP addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub udp: Vec<String>,
     /// Name verified in the server certificate.
     pub server_name: String,
     /// How certificates were checked, e.g. `built-in topology, CRLs checked` (CRL checks cost
@@ -152,6 +155,10 @@ pub struct PhaseResult {
     /// sessions received (auth failures are under `failures` as `auth:*`). Absent when none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthFigures>,
+    /// Mode udp: how many requests were sent again because no response came within the
+    /// retransmission interval (RFC 3261 timers A/E, from T1 = 500 ms). Absent in other modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp: Option<UdpFigures>,
     /// A deployment of several servers: connect attempts per server address (sessions are
     /// spread over them by SRV weight). Absent with one server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -164,6 +171,15 @@ pub struct PhaseResult {
     pub bytes: Bytes,
     /// The histograms behind `latency_us`, HdrHistogram V2 + DEFLATE, base64.
     pub histograms: BTreeMap<String, String>,
+}
+
+/// SIP over UDP figures of a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UdpFigures {
+    /// Requests retransmitted (each a datagram sent again; the transaction's latency runs
+    /// from the first send).
+    pub retransmissions: u64,
 }
 
 /// Digest authentication figures of a phase.

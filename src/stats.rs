@@ -159,6 +159,8 @@ pub struct PhaseStats {
     pub records: u64,
     /// Digest challenges (401/407) the sessions received.
     pub auth_challenges: u64,
+    /// Requests sent again over UDP because their response was late (RFC 3261 timers A/E).
+    pub retransmissions: u64,
     /// Monotonic offset (from the phase's measured start) of the last counted completion.
     pub last_completion: Duration,
     /// Sessions that presented a bad certificate (phase `bad_cert`); not in `sessions_started`
@@ -196,6 +198,7 @@ impl PhaseStats {
             bytes_in: 0,
             records: 0,
             auth_challenges: 0,
+            retransmissions: 0,
             last_completion: Duration::ZERO,
             bad_started: 0,
             rejected: 0,
@@ -264,6 +267,7 @@ impl PhaseStats {
         self.bytes_in += other.bytes_in;
         self.records += other.records;
         self.auth_challenges += other.auth_challenges;
+        self.retransmissions += other.retransmissions;
         self.last_completion = self.last_completion.max(other.last_completion);
         self.bad_started += other.bad_started;
         self.rejected += other.rejected;
@@ -326,6 +330,7 @@ impl PhaseStats {
             bytes_in: self.bytes_in.saturating_sub(earlier.bytes_in),
             records: self.records.saturating_sub(earlier.records),
             auth_challenges: self.auth_challenges.saturating_sub(earlier.auth_challenges),
+            retransmissions: self.retransmissions.saturating_sub(earlier.retransmissions),
             last_completion: self.last_completion,
             bad_started: self.bad_started.saturating_sub(earlier.bad_started),
             rejected: self.rejected.saturating_sub(earlier.rejected),

@@ -2,7 +2,13 @@
 //!
 //! Used by the generator's workloads and by the audit. Requests are written into the
 //! connection's reused output buffer; responses are read with [`Connection::read_frame`] and
-//! matched to their request by CSeq.
+//! matched to their request by the top Via's branch, CSeq and Call-ID.
+//!
+//! Over UDP (a [`crate::tls::SessionIo::datagram`] stream) a transaction retransmits its
+//! request as RFC 3261 §17.1 says: timer A (INVITE) doubles from [`T1`] without bound until a
+//! provisional response arrives; timer E (other requests) doubles up to [`T2`], and stays at
+//! [`T2`] once a provisional response has arrived; timers B and F end the transaction as a
+//! SIP timeout after 64·T1 (or the caller's timeout, if shorter).
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -19,6 +25,13 @@ use crate::stats::Negotiated;
 use crate::tls::PeerKeyCache;
 use crate::tls::Stream;
 use crate::users::User;
+
+/// RFC 3261's round-trip estimate: the first retransmission interval over UDP.
+pub const T1: Duration = Duration::from_millis(500);
+/// RFC 3261's longest retransmission interval for non-INVITE requests.
+pub const T2: Duration = Duration::from_secs(4);
+/// Timers B and F: a UDP transaction without a final response by then has timed out.
+pub const TIMER_B: Duration = Duration::from_secs(32);
 
 /// A SIP user agent client on one [`Connection`], whose reused buffers keep transactions from
 /// allocating.
@@ -58,6 +71,10 @@ pub struct SipClient {
     pub bytes_in: u64,
     /// Digest challenges (401 and 407) received.
     pub challenges: u64,
+    /// Requests sent again because no response came in time (UDP only).
+    pub retransmissions: u64,
+    /// Over UDP: the request in flight, kept to be sent again.
+    resend: Option<Vec<u8>>,
 }
 
 /// A challenge being answered, and how many times its nonce was used.
@@ -87,7 +104,12 @@ impl SipClient {
     /// password it answers digest challenges with) instead of `u{id}`.
     pub fn with_user(stream: Stream, domain: Arc<str>, id: u64, user: Option<&User>) -> SipClient {
         let local = stream.local_addr().ok();
-        let transport = if stream.secure() { "TLS" } else { "TCP" };
+        let transport = match (stream.secure(), stream.datagram()) {
+            (true, _) => "TLS",
+            (false, true) => "UDP",
+            (false, false) => "TCP",
+        };
+        let resend = stream.datagram().then(|| Vec::with_capacity(2 * 1024));
         SipClient {
             conn: Connection::new(stream, Role::Client, crate::sip::DEFAULT_MAX_MESSAGE_SIZE),
             call_id: String::new(),
@@ -117,6 +139,8 @@ impl SipClient {
             bytes_out: 0,
             bytes_in: 0,
             challenges: 0,
+            retransmissions: 0,
+            resend,
         }
     }
 
@@ -246,21 +270,61 @@ impl SipClient {
     }
 
     async fn exchange(&mut self, method: &Method) -> Result<Final, FailureKind> {
+        if let Some(resend) = &mut self.resend {
+            resend.clear();
+            resend.extend_from_slice(self.conn.out());
+        }
         self.bytes_out += self.conn.flush_out().await.map_err(failure)? as u64;
         let cseq = self.cseq;
+        let started = Instant::now();
+        // Over UDP: the wait before the next retransmission (timer A or E), and whether a
+        // provisional response has arrived (the transaction is proceeding).
+        let mut interval = T1;
+        let mut proceeding = false;
         loop {
-            let Some(frame) = self.conn.read_frame().await.map_err(failure)? else {
+            let frame = match &self.resend {
+                None => self.conn.read_frame().await,
+                Some(_) => match tokio::time::timeout(interval, self.conn.read_frame()).await {
+                    Ok(frame) => frame,
+                    Err(_) => {
+                        if started.elapsed() >= TIMER_B {
+                            return Err(FailureKind::SipTimeout);
+                        }
+                        let invite = *method == Method::Invite;
+                        // A proceeding INVITE waits for its final response without resending.
+                        if !(invite && proceeding) {
+                            let resend = self.resend.as_deref().unwrap_or_default();
+                            self.conn.write_all(resend).await.map_err(failure)?;
+                            self.bytes_out += resend.len() as u64;
+                            self.retransmissions += 1;
+                        }
+                        interval = match (invite, proceeding) {
+                            (true, _) => interval * 2,
+                            (false, false) => (interval * 2).min(T2),
+                            (false, true) => T2,
+                        };
+                        continue;
+                    }
+                },
+            };
+            let Some(frame) = frame.map_err(failure)? else {
                 return Err(FailureKind::Reset);
             };
             let Frame::Message(bytes) = frame else { continue };
             self.bytes_in += bytes.len() as u64;
             let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
             let Message::Response(resp) = &msg else { continue };
-            // Skip responses to something else (e.g. a late INVITE 200 retransmission, or a
-            // response to another dialog, which a confused server may send).
+            // Skip responses to something else (a retransmitted response to an earlier
+            // request, a late INVITE 200, or a response to another dialog, which a confused
+            // server may send): RFC 3261 §17.1.3 matches by the top Via's branch and the CSeq
+            // method; the CSeq number and Call-ID must match too.
+            let ours = msg.top_via_branch().is_some_and(|b| self.is_our_branch(b));
             match msg.cseq() {
-                Some((n, m)) if n == cseq && m == *method && msg.call_id() == Some(self.call_id.as_str()) => {}
+                Some((n, m)) if ours && n == cseq && m == *method && msg.call_id() == Some(self.call_id.as_str()) => {}
                 _ => continue,
+            }
+            if resp.status < 200 {
+                proceeding = true;
             }
             if resp.status == 401 || resp.status == 407 {
                 let name = if resp.status == 401 {
@@ -274,6 +338,15 @@ impl SipClient {
                 return Ok(Final::Status(resp.status));
             }
         }
+    }
+
+    /// Whether `branch` is the one the request in flight carries (`z9hG4bK{from_tag}.{seq:x}`).
+    fn is_our_branch(&self, branch: &str) -> bool {
+        branch
+            .strip_prefix("z9hG4bK")
+            .and_then(|b| b.strip_prefix(self.from_tag.as_str()))
+            .and_then(|b| b.strip_prefix('.'))
+            .is_some_and(|seq| u64::from_str_radix(seq, 16) == Ok(self.branch_seq))
     }
 
     async fn send_ack(&mut self) -> Result<(), FailureKind> {
@@ -334,7 +407,11 @@ impl SipClient {
             u = self.user,
             ft = self.from_tag,
             ci = self.call_id,
-            tl = if self.transport == "TLS" { "tls" } else { "tcp" },
+            tl = match self.transport {
+                "TLS" => "tls",
+                "UDP" => "udp",
+                _ => "tcp",
+            },
             ch = self.contact_host,
         );
         for (header, value) in &credentials {
@@ -503,9 +580,15 @@ mod tests {
         (SipClient::new(Box::new(client), "example.test".into(), 1), peer)
     }
 
+    const FOREIGN_VIA: &str = "SIP/2.0/TCP h;branch=z9hG4bK1";
+
     fn response_in(call_id: &str, status: u16, cseq: &str, extra: &str) -> Vec<u8> {
+        response_via(FOREIGN_VIA, call_id, status, cseq, extra)
+    }
+
+    fn response_via(via: &str, call_id: &str, status: u16, cseq: &str, extra: &str) -> Vec<u8> {
         format!(
-            "SIP/2.0 {status} X\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\n{extra}Content-Length: 0\r\n\r\n"
+            "SIP/2.0 {status} X\r\nVia: {via}\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\nCall-ID: {call_id}\r\nCSeq: {cseq}\r\n{extra}Content-Length: 0\r\n\r\n"
         )
         .into_bytes()
     }
@@ -515,12 +598,15 @@ mod tests {
         cseq: (u32, Method),
         call_id: String,
         authorization: Option<String>,
+        /// The top Via, echoed in responses (the client matches them by its branch).
+        via: String,
     }
 
     impl Req {
         /// A response to it.
         fn answer(&self, status: u16, extra: &str) -> Vec<u8> {
-            response_in(
+            response_via(
+                &self.via,
                 &self.call_id,
                 status,
                 &format!("{} {}", self.cseq.0, self.cseq.1),
@@ -538,6 +624,7 @@ mod tests {
             cseq: m.cseq().unwrap(),
             call_id: m.call_id().unwrap().to_owned(),
             authorization: m.header("Authorization").map(str::to_owned),
+            via: m.header("Via").unwrap().to_owned(),
         }
     }
 
@@ -552,6 +639,8 @@ mod tests {
                 r.answer(100, ""),
                 response_in(&r.call_id, 200, "1 REGISTER", ""),
                 response_in("another-dialog", 200, "1 OPTIONS", ""),
+                // The right dialog and CSeq, another transaction's branch.
+                response_in(&r.call_id, 200, "1 OPTIONS", ""),
                 last[..20].to_vec(),
             ]
             .concat();
@@ -693,5 +782,92 @@ mod tests {
         assert_eq!(r, Ok(()));
         assert_eq!(settled, [Ok(200), Ok(200), Ok(202), Err(FailureKind::SipStatus(486))]);
         drop(server.await.unwrap());
+    }
+
+    /// A client on a connected UDP socket and the peer's socket.
+    async fn udp_pair() -> (SipClient, tokio::net::UdpSocket) {
+        let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (socket, _) = crate::tls::udp::connect(peer.local_addr().unwrap(), None, Duration::from_secs(1))
+            .await
+            .unwrap();
+        let client = SipClient::new(
+            Box::new(crate::tls::udp::UdpStream::new(socket)),
+            "example.test".into(),
+            1,
+        );
+        (client, peer)
+    }
+
+    /// The next datagram the UDP peer receives, parsed, with its arrival time and source.
+    async fn udp_request(peer: &tokio::net::UdpSocket) -> (Req, Instant, std::net::SocketAddr, Vec<u8>) {
+        let mut buf = vec![0u8; 65_536];
+        let (n, from) = peer.recv_from(&mut buf).await.unwrap();
+        let at = Instant::now();
+        buf.truncate(n);
+        let m = Message::parse(&buf).unwrap();
+        let req = Req {
+            cseq: m.cseq().unwrap(),
+            call_id: m.call_id().unwrap().to_owned(),
+            authorization: None,
+            via: m.header("Via").unwrap().to_owned(),
+        };
+        (req, at, from, buf)
+    }
+
+    #[tokio::test]
+    async fn over_udp_a_lost_request_is_sent_again_on_timer_e_and_matched_by_branch() {
+        let (mut client, peer) = udp_pair().await;
+        let server = tokio::spawn(async move {
+            // Three copies are lost: the client sends at 0, T1, 3·T1 and 7·T1 (timer E
+            // doubling: T1, 2·T1, 4·T1), every copy the same request.
+            let (first, t0, from, bytes) = udp_request(&peer).await;
+            assert!(first.via.starts_with("SIP/2.0/UDP 127.0.0.1:"), "{}", first.via);
+            let mut times = vec![t0];
+            for _ in 0..3 {
+                let (r, at, _, again) = udp_request(&peer).await;
+                assert_eq!(again, bytes, "a retransmission is the same datagram");
+                assert_eq!(r.cseq, first.cseq);
+                times.push(at);
+            }
+            // A response to another branch first (ignored), then the real one.
+            let foreign = response_in(&first.call_id, 200, &format!("{} OPTIONS", first.cseq.0), "");
+            peer.send_to(&foreign, from).await.unwrap();
+            peer.send_to(&first.answer(200, ""), from).await.unwrap();
+            times
+        });
+        let r = client.transaction(Method::Options, Duration::from_secs(10)).await;
+        assert_eq!(r, Ok(200));
+        assert_eq!(client.retransmissions, 3);
+        assert_eq!(client.transport, "UDP");
+        let times = server.await.unwrap();
+        // Timer E: each wait at least the interval (T1, 2·T1, 4·T1); a correctness bound on the
+        // schedule, not a speed figure.
+        for (i, w) in times.windows(2).enumerate() {
+            let waited = w[1] - w[0];
+            let interval = T1 * (1 << i);
+            assert!(
+                waited >= interval.mul_f64(0.9),
+                "retransmission {i} after {waited:?}, before {interval:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn over_udp_a_proceeding_invite_is_not_sent_again_and_times_out() {
+        let (mut client, peer) = udp_pair().await;
+        let server = tokio::spawn(async move {
+            let (r, _, from, _) = udp_request(&peer).await;
+            assert_eq!(r.cseq.1, Method::Invite);
+            peer.send_to(&r.answer(100, ""), from).await.unwrap();
+            // Nothing else arrives for well over T1 + 2·T1.
+            let mut buf = vec![0u8; 65_536];
+            tokio::time::timeout(Duration::from_millis(2_000), peer.recv_from(&mut buf))
+                .await
+                .is_err()
+        });
+        let r = client.transaction(Method::Invite, Duration::from_millis(2_200)).await;
+        assert_eq!(r, Err(FailureKind::SipTimeout));
+        assert_eq!(client.retransmissions, 0);
+        assert!(server.await.unwrap(), "the INVITE was sent again after its 100 Trying");
     }
 }

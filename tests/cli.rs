@@ -155,7 +155,7 @@ fn bad_flags_are_named() {
     for (args, field) in [
         (vec!["run", "--concurrency", "0", "-d", "1s"], "concurrency"),
         (vec!["run", "--rate", "10", "--concurrency", "3"], "--concurrency"),
-        (vec!["run", "--mode", "udp"], "--mode"),
+        (vec!["run", "--mode", "sctp"], "--mode"),
         (vec!["run", "--duration", "forever"], "--duration"),
         (vec!["run", "--transactions", "OPTIONS,PING"], "PING"),
         (vec!["run", "--phase", "nope"], "nope"),

@@ -122,6 +122,7 @@ fn naptr_srv_and_a_records_spread_sessions_by_weight() {
     args.target.tls_addr = Some("example.test".into());
     args.target.mtls_addr = None;
     args.target.tcp_addr = None;
+    args.target.udp_addr = None;
     args.target.dns_server = Some(dns.addr);
     let (report, p) = run_one(&args);
     assert_eq!(p.sessions.ok, 40, "{:?}", p.failures);
@@ -143,6 +144,7 @@ fn naptr_srv_and_a_records_spread_sessions_by_weight() {
     args.target.tls_addr = Some("nonaptr.test".into());
     args.target.mtls_addr = None;
     args.target.tcp_addr = None;
+    args.target.udp_addr = None;
     args.target.dns_server = Some(dns.addr);
     let (report, p) = run_one(&args);
     assert_eq!(p.sessions.ok, 5, "{:?}", p.failures);
@@ -156,6 +158,7 @@ fn naptr_srv_and_a_records_spread_sessions_by_weight() {
     args.target.server_name = Some("sip.example.test".into());
     args.target.mtls_addr = None;
     args.target.tcp_addr = None;
+    args.target.udp_addr = None;
     let (report, p) = run_one(&args);
     assert_eq!(p.sessions.ok, 5, "{:?}", p.failures);
     assert_eq!(report.result.target.resolved[0].server.via, "pinned");

@@ -3,7 +3,8 @@
 //! with a PKI written by sipbench. The generator runs TLS sessions that REGISTER through
 //! Kamailio's digest challenge (MD5 and SHA-256), with TLS 1.2 and 1.3; wrong passwords fail
 //! as `auth:rejected`; MTLS sessions present the edge certificate, and revoked and untrusted
-//! certificates are refused by Kamailio's OpenSSL.
+//! certificates are refused by Kamailio's OpenSSL. Over UDP, sessions REGISTER through the
+//! challenge too, and kept sessions run OPTIONS (responses matched by branch).
 //!
 //! `.ci/run` installs Kamailio (root, apt). Elsewhere, without `kamailio` on the PATH, the
 //! test prints why and passes without running.
@@ -100,6 +101,7 @@ fn args(kam: &Kamailio, pki: &Path, out: &Path, mode: Mode, sessions: u64, users
             tls_addr: Some(kam.addr("KAM_TLS_PORT")),
             mtls_addr: Some(kam.addr("KAM_MTLS_PORT")),
             tcp_addr: Some(kam.addr("KAM_TCP_PORT")),
+            udp_addr: Some(kam.addr("KAM_UDP_PORT")),
             server_name: Some("sip.example.test".into()),
             ca: Some(pki.join(files::ENTERPRISE_CA)),
             cert: Some(pki.join(files::EDGE)),
@@ -174,6 +176,23 @@ fn kamailio_tls_mtls_and_digest_register() {
         a.phase.transactions = Some(vec![Txn::Register]);
         let (_, p) = common::run_one(&a);
         assert_eq!(p.failures.get("auth:no-credentials"), Some(&4), "{:?}", p.failures);
+
+        // SIP over UDP: the digest REGISTER through the challenge, and kept sessions.
+        let (_, p) = common::run_one(&args(&kam, &pki_dir, &out, Mode::Udp, 20, Some(&right)));
+        assert_eq!(p.sessions.ok, 20, "{algorithm} udp: {:?}", p.failures);
+        assert_eq!(p.auth.map(|a| a.challenges), Some(20), "{algorithm} udp");
+        assert!(p.udp.is_some(), "udp figures");
+        if n == 0 {
+            let mut a = args(&kam, &pki_dir, &out, Mode::Udp, 0, None);
+            a.phase.sessions = None;
+            a.phase.concurrency = None;
+            a.phase.workload = Some(sipbench::plan::Workload::Kept);
+            a.phase.connections = Some(8);
+            a.phase.duration = Some(Duration::from_secs(2));
+            let (_, p) = common::run_one(&a);
+            assert_eq!(p.sessions.ok, 8, "udp kept: {:?}", p.failures);
+            assert!(p.latency_us["sip.OPTIONS"].count > 100, "{:?}", p.latency_us);
+        }
 
         if n == 0 {
             // MTLS: the edge certificate is accepted; revoked and untrusted ones are refused

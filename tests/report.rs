@@ -290,11 +290,12 @@ fn diff_flags_a_made_up_regression() {
     for row in &rows {
         let (metric, noise, verdict) = (row[1], row[5], row[6]);
         let noise: f64 = noise.trim_start_matches('±').trim_end_matches('%').parse().unwrap();
-        if metric.ends_with("/s") || metric.ends_with(" p50") {
+        if metric.ends_with("/s") {
             assert_eq!(verdict, "worse", "{row:?}");
-        } else if metric.ends_with(" p99") {
-            // A doubled p99 is flagged unless the run's own histogram says its p99 is that uncertain
-            // (few samples in a short run: the rule in the diff module docs).
+        } else if metric.ends_with(" p50") || metric.ends_with(" p99") {
+            // A doubled percentile is flagged unless the run's own histogram says it is that
+            // uncertain (few samples in a short run on a loaded machine: the rule in the diff
+            // module docs).
             assert!(verdict == "worse" || noise >= 100.0, "{row:?}");
         } else {
             assert_eq!(verdict, "within noise", "untouched: {row:?}");

@@ -77,6 +77,10 @@ pub struct RunArgs {
         help_heading = "Target"
     )]
     pub tcp_addr: Option<String>,
+    /// The deployment's UDP listener (mode udp): host:port, or a SIP domain (NAPTR `SIP+D2U`,
+    /// SRV `_sip._udp`).
+    #[arg(long, value_name = "HOST:PORT", requires = "tls_addr", help_heading = "Target")]
+    pub udp_addr: Option<String>,
     /// DNS name the server certificate must carry. [default: the host of --tls-addr]
     #[arg(long, value_name = "NAME", help_heading = "Target")]
     pub server_name: Option<String>,
@@ -144,6 +148,7 @@ impl RunArgs {
                 tls_addr: self.tls_addr,
                 mtls_addr: self.mtls_addr,
                 tcp_addr: self.tcp_addr,
+                udp_addr: self.udp_addr,
                 server_name: self.server_name,
                 ca: self.ca,
                 topology: self.topology,

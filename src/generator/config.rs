@@ -60,6 +60,8 @@ pub struct TargetConfig {
     pub mtls_addr: Option<String>,
     /// The deployment's cleartext TCP listener (mode tcp).
     pub tcp_addr: Option<String>,
+    /// The deployment's UDP listener (mode udp).
+    pub udp_addr: Option<String>,
     /// DNS name (or IP address) the server certificate must carry (`None`: the host of
     /// `tls_addr`).
     pub server_name: Option<String>,

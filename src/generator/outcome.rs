@@ -132,6 +132,9 @@ impl PhaseOutcome {
             auth: (s.auth_challenges > 0).then_some(crate::results::AuthFigures {
                 challenges: s.auth_challenges,
             }),
+            udp: (plan.mode == crate::plan::Mode::Udp).then_some(crate::results::UdpFigures {
+                retransmissions: s.retransmissions,
+            }),
             timeline: o.timeline.clone(),
             bulk,
             storm,

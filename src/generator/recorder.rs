@@ -184,6 +184,12 @@ impl Record<'_> {
         self
     }
 
+    /// Requests a UDP session sent again (timers A/E).
+    pub(crate) fn retransmissions(&mut self, n: u64) -> &mut Self {
+        self.0.retransmissions += n;
+        self
+    }
+
     /// Bulk records written.
     pub(crate) fn records(&mut self, n: u64) -> &mut Self {
         self.0.records += n;

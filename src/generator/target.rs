@@ -24,6 +24,7 @@ pub(crate) struct Target {
     pub(crate) tls: Vec<SocketAddr>,
     pub(crate) mtls: Vec<SocketAddr>,
     pub(crate) tcp: Vec<SocketAddr>,
+    pub(crate) udp: Vec<SocketAddr>,
     pub(crate) server_name: ServerName<'static>,
     pub(crate) domain: Arc<str>,
     pub(crate) trust: Option<Trust>,
@@ -44,6 +45,7 @@ impl Target {
             Mode::Tls => (&self.tls, "--tls-addr"),
             Mode::Mtls => (&self.mtls, "--mtls-addr"),
             Mode::Tcp => (&self.tcp, "--tcp-addr"),
+            Mode::Udp => (&self.udp, "--udp-addr"),
         };
         if addrs.is_empty() {
             bail!("phase {}: mode {} needs {flag}", phase.name, phase.mode.as_str());
@@ -70,7 +72,7 @@ impl Target {
     pub(crate) fn check(&self, phase: &PhasePlan, stack: &dyn Stack) -> Result<()> {
         self.addrs(phase)?;
         self.identity_of(phase)?;
-        if phase.mode == Mode::Tcp {
+        if !phase.mode.secure() {
             return Ok(());
         }
         let identity = self.identity(phase)?;
@@ -86,10 +88,14 @@ impl Target {
         let (domain, users, user_order) = self.identity_of(phase)?;
         // A deployment: every session takes the next server (weighted), whatever its worker.
         let spread = (self.info.kind == "remote").then(|| Arc::new(crate::generator::session::Spread::new(&addrs)));
-        if mode == Mode::Tcp {
+        if !mode.secure() {
+            let dialer: Arc<dyn crate::tls::Dialer> = match mode {
+                Mode::Udp => Arc::new(crate::tls::udp::Datagram),
+                _ => Arc::new(Cleartext),
+            };
             return Ok(Endpoint {
                 addrs,
-                dialers: vec![Arc::new(Cleartext)],
+                dialers: vec![dialer],
                 bad: Vec::new(),
                 domain,
                 users,
@@ -210,6 +216,10 @@ pub(crate) async fn remote_target(args: &TargetConfig, target: &str) -> Result<T
         Some(t) => resolve(&resolver, "--tcp-addr", t, Transport::Tcp, "tcp", &mut found).await?,
         None => Vec::new(),
     };
+    let udp = match args.udp_addr.as_deref() {
+        Some(t) => resolve(&resolver, "--udp-addr", t, Transport::Udp, "udp", &mut found).await?,
+        None => Vec::new(),
+    };
     // The name to verify: the host of host:port, or the SIP domain itself (RFC 5922 §4: the
     // certificate carries the domain, not the SRV target).
     let host = match target.rsplit_once(':') {
@@ -244,6 +254,7 @@ pub(crate) async fn remote_target(args: &TargetConfig, target: &str) -> Result<T
             tls: distinct(&tls),
             mtls: distinct(&mtls),
             tcp: distinct(&tcp),
+            udp: distinct(&udp),
             server_name: name.clone(),
             trust: trust
                 .as_ref()
@@ -253,6 +264,7 @@ pub(crate) async fn remote_target(args: &TargetConfig, target: &str) -> Result<T
         tls,
         mtls,
         tcp,
+        udp,
         server_name,
         domain: name.into(),
         trust,
@@ -311,6 +323,7 @@ pub(crate) fn embedded_target(pki: &Pki, trust: Trust, addrs: &server::ServerAdd
             tls: list(&addrs.tls),
             mtls: list(&addrs.mtls),
             tcp: list(&addrs.tcp),
+            udp: list(&addrs.udp),
             server_name: EMBEDDED_SERVER_NAME.into(),
             trust: format!("built-in topology, {}", trust.describe()),
             resolved: Vec::new(),
@@ -318,6 +331,7 @@ pub(crate) fn embedded_target(pki: &Pki, trust: Trust, addrs: &server::ServerAdd
         tls: addrs.tls.clone(),
         mtls: addrs.mtls.clone(),
         tcp: addrs.tcp.clone(),
+        udp: addrs.udp.clone(),
         server_name: ServerName::try_from(EMBEDDED_SERVER_NAME).expect("static name"),
         domain: EMBEDDED_SERVER_NAME.into(),
         trust: Some(trust),

@@ -30,6 +30,14 @@ pub struct ServeArgs {
     /// Address of the cleartext TCP listener to bind (baseline).
     #[arg(long, alias = "tcp", value_name = "ADDR", default_value = "127.0.0.1:5060")]
     pub tcp_addr: SocketAddr,
+    /// Address of the UDP listener to bind (SIP over UDP, e.g. 127.0.0.1:5060 beside TCP).
+    /// [default: no UDP listener]
+    #[arg(long, alias = "udp", value_name = "ADDR")]
+    pub udp_addr: Option<SocketAddr>,
+    /// How the UDP listener reads: `batched` (quinn-udp: recvmmsg, GRO where the kernel has
+    /// it) or `plain` (one recvfrom a datagram, to measure what batching is worth).
+    #[arg(long, value_enum, default_value_t = crate::server::udp::UdpRecv::Batched, requires = "udp_addr")]
+    pub udp_recv: crate::server::udp::UdpRecv,
     /// PKI directory (from `sipbench pki init`); created with a throwaway PKI when missing.
     /// The server presents its `server.pem` and enforces its `topology.toml`.
     #[arg(long, value_name = "DIR", default_value = "pki", conflicts_with_all = ["cert", "key"])]
@@ -285,6 +293,8 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         tls_addr: Some(args.tls_addr),
         mtls_addr: Some(args.mtls_addr),
         tcp_addr: Some(args.tcp_addr),
+        udp_addr: args.udp_addr,
+        udp_recv: args.udp_recv,
         identity,
         trust,
         backend: args.backend,
@@ -323,10 +333,11 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         let server = start(&config, &pool)?;
         let addrs = server.addrs();
         eprintln!(
-            "sipbench serve: tls {} · mtls {} · tcp {} · {threads} threads · backend {} · open-files limit {}{}",
+            "sipbench serve: tls {} · mtls {} · tcp {}{} · {threads} threads · backend {} · open-files limit {}{}",
             addrs.tls[0],
             addrs.mtls[0],
             addrs.tcp[0],
+            addrs.udp.first().map(|a| format!(" · udp {a}")).unwrap_or_default(),
             args.backend.as_str(),
             limit.soft,
             if args.watch {

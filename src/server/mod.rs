@@ -1,5 +1,5 @@
-//! The reference SIP server: TLS (client to server), MTLS (server to server) and cleartext TCP
-//! listeners in front of a small registrar and UAS ([`uas`]).
+//! The reference SIP server: TLS (client to server), MTLS (server to server), cleartext TCP
+//! and UDP ([`udp`]) listeners in front of a small registrar and UAS ([`uas`]).
 //!
 //! Start it as a library call with [`start`] on a [`Pool`] (tests bind port 0 and read the bound
 //! addresses back), or with [`run`], which owns its pool and runs until the shutdown future
@@ -17,6 +17,7 @@ pub mod auth;
 pub mod command;
 pub mod registrar;
 pub mod uas;
+pub mod udp;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -75,6 +76,10 @@ pub struct ServerConfig {
     pub mtls_addr: Option<SocketAddr>,
     /// Address of the cleartext TCP listener.
     pub tcp_addr: Option<SocketAddr>,
+    /// Address of the UDP listener (`None`: no UDP).
+    pub udp_addr: Option<SocketAddr>,
+    /// How the UDP listener reads: quinn-udp batches, or one `recvfrom` a datagram.
+    pub udp_recv: udp::UdpRecv,
     /// The certificate chain and key the server presents.
     pub identity: Identity,
     /// What the MTLS listener accepts from clients: CAs (scoped to domains, with CRLs) and the
@@ -133,6 +138,8 @@ impl ServerConfig {
             tls_addr: Some(any),
             mtls_addr: Some(any),
             tcp_addr: Some(any),
+            udp_addr: Some(any),
+            udp_recv: udp::UdpRecv::default(),
             identity,
             trust,
             backend: Backend::default(),
@@ -166,6 +173,9 @@ pub struct ServerAddrs {
     pub mtls: Vec<SocketAddr>,
     /// Cleartext TCP listeners.
     pub tcp: Vec<SocketAddr>,
+    /// UDP sockets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub udp: Vec<SocketAddr>,
 }
 
 /// Live counters, shared by every connection task.
@@ -546,6 +556,30 @@ pub fn start(config: &ServerConfig, pool: &Pool) -> Result<RunningServer> {
             }));
         }
     }
+    if let Some(addr) = config.udp_addr {
+        let binding = if config.per_thread_ports {
+            Binding::PerThreadPorts
+        } else if config.reuse_port {
+            Binding::ReusePort
+        } else {
+            Binding::Shared
+        };
+        let sockets = udp::bind(addr, pool.len(), binding)
+            .with_context(|| format!("binding the UDP listener (--udp-addr) on {addr}"))?;
+        for s in &sockets {
+            let a = s.local_addr()?;
+            if !addrs.udp.contains(&a) {
+                addrs.udp.push(a);
+            }
+        }
+        info!(transport = "udp", addrs = ?addrs.udp, threads = pool.len(), recv = ?config.udp_recv, "listening");
+        for (i, socket) in sockets.into_iter().enumerate() {
+            let shared = shared.clone();
+            let shutdown = shutdown_rx.clone();
+            let recv = config.udp_recv;
+            tasks.push(pool.spawn_on(i, udp::serve(socket, shared, shutdown, recv)));
+        }
+    }
     // Expired bindings are swept on a timer, one shard a tick, not only when touched.
     let sweeper = shared.clone();
     let mut shutdown = shutdown_rx.clone();
@@ -825,14 +859,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut conn = Connection::new(io, Role::Server, shared.max_message_size).with_buffered(&early);
-    let tag = format!(
-        "{:x}",
-        shared.tag_base
-            ^ shared
-                .tag_seq
-                .fetch_add(1, Ordering::Relaxed)
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    );
+    let tag = new_tag(shared);
     let c = &shared.counters;
     // One shutdown waiter and one idle timer per connection, re-armed rather than re-created
     // on every read: the shutdown channel is shared by every thread.
@@ -955,6 +982,18 @@ where
             }
         }
     }
+}
+
+/// A To tag unique to one connection (or one UDP socket) of this server process.
+fn new_tag(shared: &Shared) -> String {
+    format!(
+        "{:x}",
+        shared.tag_base
+            ^ shared
+                .tag_seq
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    )
 }
 
 /// The instant `d` from now; a timeout too long to add to the clock is as good as never.

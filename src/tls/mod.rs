@@ -20,6 +20,7 @@ pub mod openssl_stack;
 pub mod ossl;
 pub mod rustls_stack;
 pub mod tcp;
+pub mod udp;
 
 use std::fmt;
 use std::future::Future;
@@ -372,6 +373,12 @@ pub trait SessionIo: AsyncRead + AsyncWrite + Unpin + Send {
 
     /// Whether the bytes are protected by TLS (SIP transport `TLS`) or not (`TCP`).
     fn secure(&self) -> bool;
+
+    /// Whether each write is one datagram and delivery is not guaranteed (SIP transport
+    /// `UDP`): the SIP client then retransmits requests on RFC 3261's timers.
+    fn datagram(&self) -> bool {
+        false
+    }
 
     /// A 0-RTT session's parameters once its handshake has completed (under the first
     /// request): the handshake kind is `resumed-0rtt` when the server accepted the early data.

@@ -74,6 +74,10 @@ impl TestServer {
         self.running().addrs().tcp[0].to_string()
     }
 
+    pub fn udp_addr(&self) -> String {
+        self.running().addrs().udp[0].to_string()
+    }
+
     pub fn counters(&self) -> ServerStats {
         self.running().counters().snapshot()
     }
@@ -95,6 +99,7 @@ impl TestServer {
                 tls_addr: Some(self.tls_addr()),
                 mtls_addr: Some(self.mtls_addr()),
                 tcp_addr: Some(self.tcp_addr()),
+                udp_addr: Some(self.udp_addr()),
                 server_name: Some("sip.example.test".into()),
                 ca: Some(self.file(files::ENTERPRISE_CA)),
                 cert: Some(self.file(files::EDGE)),

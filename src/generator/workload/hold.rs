@@ -65,6 +65,7 @@ impl Workload for Hold {
                     Err(kind) => rec.fail(kind),
                 };
                 rec.completed_at(clock.offset(Instant::now()));
+                rec.retransmissions(held.client.retransmissions);
                 held.finish_early(&mut rec);
             }
             held.client.close().await;

@@ -58,7 +58,8 @@ impl Workload for Kept {
             {
                 let mut r = task.rec.record();
                 r.bytes(held.client.bytes_out, held.client.bytes_in)
-                    .challenges(held.client.challenges);
+                    .challenges(held.client.challenges)
+                    .retransmissions(held.client.retransmissions);
                 if !failed {
                     r.ok();
                 }

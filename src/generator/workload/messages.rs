@@ -59,7 +59,8 @@ impl Workload for Messages {
             {
                 let mut rec = rec.record();
                 rec.bytes(held.client.bytes_out, held.client.bytes_in)
-                    .challenges(held.client.challenges);
+                    .challenges(held.client.challenges)
+                    .retransmissions(held.client.retransmissions);
                 match r {
                     Ok(()) => rec.ok(),
                     Err(kind) => rec.fail(kind),

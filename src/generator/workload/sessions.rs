@@ -280,8 +280,8 @@ pub(super) struct SessionRun {
     pub(super) bad: bool,
     /// Every step succeeded, or the failure that ended it.
     pub(super) result: Result<(), FailureKind>,
-    /// Its set-up, application bytes (out, in) and digest challenges, when it connected.
-    pub(super) conn: Option<(Established, (u64, u64), u64)>,
+    /// Its set-up, application bytes (out, in), digest challenges and UDP retransmissions, when it connected.
+    pub(super) conn: Option<(Established, ClientCounts)>,
     /// 0-RTT: what the handshake negotiated, read after the first request.
     pub(super) late: Option<Negotiated>,
     /// Its transactions' steps.
@@ -314,15 +314,28 @@ async fn one_session(ctx: &Ctx, worker: usize, keys: &mut PeerKeyCache) -> Sessi
             break;
         }
     }
-    let bytes = (client.bytes_out, client.bytes_in);
-    let challenges = client.challenges;
+    let counts = ClientCounts {
+        bytes_out: client.bytes_out,
+        bytes_in: client.bytes_in,
+        challenges: client.challenges,
+        retransmissions: client.retransmissions,
+    };
     if est.early {
         // 0-RTT: the handshake finished under the first request; read what it negotiated.
         run.late = client.finish_early(keys);
     }
     client.close().await;
-    run.conn = Some((est, bytes, challenges));
+    run.conn = Some((est, counts));
     run
+}
+
+/// What a session's SIP client counted.
+#[derive(Debug)]
+pub(super) struct ClientCounts {
+    bytes_out: u64,
+    bytes_in: u64,
+    challenges: u64,
+    retransmissions: u64,
 }
 
 impl SessionRun {
@@ -341,8 +354,11 @@ impl SessionRun {
             return;
         }
         r.started();
-        if let Some((est, (out, read), challenges)) = &self.conn {
-            r.established(est).bytes(*out, *read).challenges(*challenges);
+        if let Some((est, c)) = &self.conn {
+            r.established(est)
+                .bytes(c.bytes_out, c.bytes_in)
+                .challenges(c.challenges)
+                .retransmissions(c.retransmissions);
         }
         if let Some(n) = &self.late {
             r.negotiated(n);
