@@ -18,6 +18,7 @@
 #               (save("location"), usrloc in memory). Password of user U is
 #               "${KAM_PASSWORD_PREFIX}U" (default "pass-U"); the Authorization
 #               username must equal the To user (else 403).
+#   INVITE   -> 100, 180, 200 (stateless replies, no SDP answer); BYE -> 200 OK
 #   ACK      -> dropped; anything else -> 501 Not Implemented.
 #
 # Environment (defaults in brackets):
@@ -237,6 +238,16 @@ request_route {
     }
     if (is_method("REGISTER")) {
         route(REGISTRAR);
+        exit;
+    }
+    if (is_method("INVITE")) {
+        sl_send_reply("100", "Trying");
+        sl_send_reply("180", "Ringing");
+        sl_send_reply("200", "OK");
+        exit;
+    }
+    if (is_method("BYE")) {
+        sl_send_reply("200", "OK");
         exit;
     }
     sl_send_reply("501", "Not Implemented");

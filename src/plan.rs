@@ -336,6 +336,18 @@ phase_spec! {
         /// SEQUENTIAL or RANDOM first line in the file sets it too. [default: sequential]
         #[arg(long, value_enum)]
         pub user_order: Option<crate::users::UserOrder>,
+        /// Calls (transaction INVITE): how long each call is held between its ACK and its BYE,
+        /// as SIPp's -d (the session waits; the phase's last calls finish after its window).
+        /// [default: 0s]
+        #[serde(default, with = "humantime_serde")]
+        #[arg(long, value_parser = crate::limits::run_duration)]
+        pub call_hold: Option<Duration>,
+        /// Extra header lines on requests (repeat the flag; a list in profiles): `NAME: value`
+        /// on every request, `METHOD=NAME: value` on that method's only (e.g.
+        /// `INVITE=P-Asserted-Identity: <sip:alice@example.test>`). Written before User-Agent,
+        /// retried with the request after a challenge.
+        #[arg(long = "header", value_name = "[METHOD=]NAME: VALUE")]
+        pub headers: Option<Vec<String>>,
     }
 }
 
@@ -477,6 +489,78 @@ pub struct PhasePlan {
     /// sequential).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_order: Option<crate::users::UserOrder>,
+    /// How long calls are held between ACK and BYE.
+    #[serde(default, with = "humantime_serde")]
+    pub call_hold: Duration,
+    /// Extra header lines, each on every request or on one method's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<ExtraHeader>,
+}
+
+/// An extra header line of a phase's requests (`headers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraHeader {
+    /// The method whose requests carry it (absent: every request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The header line, `Name: value`, without CRLF.
+    pub line: String,
+}
+
+impl FromStr for ExtraHeader {
+    type Err = String;
+
+    /// Parses `NAME: value` or `METHOD=NAME: value`. The name must be a token, the value must
+    /// not break the line (no CR, LF or other control characters), and the headers that
+    /// sipbench writes itself (Via, From, To, Call-ID, CSeq, Content-Length...) cannot be
+    /// added again.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (name, value) = s.split_once(':').ok_or_else(|| format!("{s:?}: not NAME: value"))?;
+        let (method, name) = match name.split_once('=') {
+            Some((m, n)) => (Some(m.trim()), n.trim()),
+            None => (None, name.trim()),
+        };
+        let token = |t: &str| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+        };
+        if let Some(m) = method
+            && !(token(m) && m.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            return Err(format!("{s:?}: {m:?} is not a SIP method (INVITE, REGISTER, ...)"));
+        }
+        if !token(name) {
+            return Err(format!("{s:?}: {name:?} is not a header name"));
+        }
+        const OWN: [&str; 12] = [
+            "via",
+            "from",
+            "to",
+            "call-id",
+            "cseq",
+            "content-length",
+            "max-forwards",
+            "contact",
+            "content-type",
+            "authorization",
+            "proxy-authorization",
+            "user-agent",
+        ];
+        if OWN.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(format!("{s:?}: sipbench writes {name} itself"));
+        }
+        let value = value.trim();
+        if value.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(format!(
+                "{s:?}: the value must be one line (no CR, LF or control characters)"
+            ));
+        }
+        Ok(ExtraHeader {
+            method: method.map(str::to_owned),
+            line: format!("{name}: {value}"),
+        })
+    }
 }
 
 /// A bad profile or flag.
@@ -769,6 +853,19 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         },
         users: s.users.clone(),
         user_order: s.user_order,
+        call_hold: match s.call_hold {
+            Some(d) if !d.is_zero() && !s.transactions.as_ref().is_some_and(|t| t.contains(&Txn::Invite)) => {
+                return Err(err("call_hold", "needs transaction INVITE (a call) in transactions"));
+            }
+            d => d.unwrap_or_default(),
+        },
+        headers: s
+            .headers
+            .iter()
+            .flatten()
+            .map(|h| h.parse())
+            .collect::<Result<Vec<ExtraHeader>, String>>()
+            .map_err(|e| err("headers", &e))?,
     })
 }
 
@@ -802,6 +899,45 @@ mod tests {
             let profile = Profile::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             lower(&profile, &PhaseSpec::default(), &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         }
+    }
+
+    #[test]
+    fn calls_and_extra_headers_lower_and_bad_ones_name_the_field() {
+        let text = "[[phase]]\nname = \"calls\"\ntransactions = [\"INVITE\"]\ncall_hold = \"2s\"\n\
+                    headers = [\"X-Campaign: q4\", \"INVITE=P-Asserted-Identity: <sip:alice@example.test>\"]\n";
+        let p = one(text).unwrap();
+        assert_eq!(p[0].call_hold, Duration::from_secs(2));
+        assert_eq!(
+            p[0].headers,
+            [
+                ExtraHeader {
+                    method: None,
+                    line: "X-Campaign: q4".into()
+                },
+                ExtraHeader {
+                    method: Some("INVITE".into()),
+                    line: "P-Asserted-Identity: <sip:alice@example.test>".into()
+                }
+            ]
+        );
+        let bad = |line: &str| {
+            let text = format!("[[phase]]\nname = \"h\"\nheaders = [{line:?}]\n");
+            one(&text).unwrap_err().to_string()
+        };
+        for (line, why) in [
+            ("X-A: one\r\nVia: SIP/2.0/UDP evil", "one line"),
+            ("no colon here", "not NAME: value"),
+            ("Bad Name: x", "not a header name"),
+            ("invite=X-A: 1", "not a SIP method"),
+            ("Call-ID: mine", "writes Call-ID itself"),
+        ] {
+            let e = bad(line);
+            assert!(e.contains("headers") && e.contains(why), "{line:?}: {e}");
+        }
+        let e = one("[[phase]]\nname = \"h\"\ncall_hold = \"1s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("call_hold") && e.contains("INVITE"), "{e}");
     }
 
     #[test]

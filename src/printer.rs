@@ -196,6 +196,13 @@ pub fn phase(p: &PhaseResult) -> String {
             a.challenges
         );
     }
+    if let Some(c) = &p.calls {
+        let _ = writeln!(
+            s,
+            "  calls       {} completed, {} failed ({} attempted) · {:.1} calls/s · {} concurrent at most · held {}s",
+            c.completed, c.failed, c.attempted, c.calls_per_s, c.concurrent_max, c.hold_s
+        );
+    }
     if let Some(u) = &p.udp {
         let _ = writeln!(
             s,

@@ -155,6 +155,9 @@ pub struct PhaseResult {
     /// sessions received (auth failures are under `failures` as `auth:*`). Absent when none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthFigures>,
+    /// Phases with calls (transaction INVITE), as SIPp reports them. Absent without calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<CallFigures>,
     /// Mode udp: how many requests were sent again because no response came within the
     /// retransmission interval (RFC 3261 timers A/E, from T1 = 500 ms). Absent in other modes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,6 +174,24 @@ pub struct PhaseResult {
     pub bytes: Bytes,
     /// The histograms behind `latency_us`, HdrHistogram V2 + DEFLATE, base64.
     pub histograms: BTreeMap<String, String>,
+}
+
+/// Call figures of a phase: INVITE, 100/180/200, ACK, the hold time, BYE.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallFigures {
+    /// Calls started (INVITEs sent, answered or failed) in the measured window.
+    pub attempted: u64,
+    /// Calls completed: their BYE answered 2xx.
+    pub completed: u64,
+    /// Calls whose INVITE or BYE failed.
+    pub failed: u64,
+    /// Completed calls per second over the measured time.
+    pub calls_per_s: f64,
+    /// The most calls in progress at once, from INVITE sent to BYE answered (warm-up included).
+    pub concurrent_max: u64,
+    /// Each call's hold time between ACK and BYE, in seconds.
+    pub hold_s: f64,
 }
 
 /// SIP over UDP figures of a phase.

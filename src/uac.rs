@@ -18,7 +18,7 @@ use bytes::BytesMut;
 
 use crate::connection::{ConnError, Connection};
 use crate::failure::{FailureKind, variant_kebab};
-use crate::plan::Txn;
+use crate::plan::{ExtraHeader, Txn};
 use crate::sip::digest::{Challenge, DigestError};
 use crate::sip::{Frame, Message, Method, Role};
 use crate::stats::Negotiated;
@@ -32,6 +32,48 @@ pub const T1: Duration = Duration::from_millis(500);
 pub const T2: Duration = Duration::from_secs(4);
 /// Timers B and F: a UDP transaction without a final response by then has timed out.
 pub const TIMER_B: Duration = Duration::from_secs(32);
+
+/// Calls in progress across a phase's sessions, from INVITE sent to BYE answered (or failed):
+/// SIPp's concurrent calls.
+#[derive(Debug, Default)]
+pub struct CallGauge {
+    current: std::sync::atomic::AtomicU64,
+    max: std::sync::atomic::AtomicU64,
+}
+
+impl CallGauge {
+    /// The most calls that were in progress at once.
+    pub fn max(&self) -> u64 {
+        self.max.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn enter(self: &Arc<Self>) -> CallSlot {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.current.fetch_add(1, Relaxed) + 1;
+        self.max.fetch_max(n, Relaxed);
+        CallSlot(self.clone())
+    }
+}
+
+/// One call's place in a [`CallGauge`], given back when the call ends however it ends.
+struct CallSlot(Arc<CallGauge>);
+
+impl Drop for CallSlot {
+    fn drop(&mut self) {
+        self.0.current.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// What a phase adds to its requests and calls.
+#[derive(Debug, Clone, Default)]
+pub struct CallSettings {
+    /// Extra header lines ([`crate::plan::PhasePlan::headers`]).
+    pub headers: Arc<[ExtraHeader]>,
+    /// How long a call is held between its ACK and its BYE.
+    pub hold: Duration,
+    /// Where calls in progress are counted.
+    pub gauge: Option<Arc<CallGauge>>,
+}
 
 /// A SIP user agent client on one [`Connection`], whose reused buffers keep transactions from
 /// allocating.
@@ -75,6 +117,7 @@ pub struct SipClient {
     pub retransmissions: u64,
     /// Over UDP: the request in flight, kept to be sent again.
     resend: Option<Vec<u8>>,
+    calls: CallSettings,
 }
 
 /// A challenge being answered, and how many times its nonce was used.
@@ -141,6 +184,7 @@ impl SipClient {
             challenges: 0,
             retransmissions: 0,
             resend,
+            calls: CallSettings::default(),
         }
     }
 
@@ -154,11 +198,15 @@ impl SipClient {
     ) -> Result<(), FailureKind> {
         let method = match txn {
             Txn::Invite => {
+                let _slot = self.calls.gauge.as_ref().map(CallGauge::enter);
                 let t = Instant::now();
                 let r = self.transaction(Method::Invite, timeout).await;
                 record(Method::Invite, t.elapsed(), r.clone());
                 r?;
                 self.send_ack().await?;
+                if !self.calls.hold.is_zero() {
+                    tokio::time::sleep(self.calls.hold).await;
+                }
                 let t = Instant::now();
                 let r = self.transaction(Method::Bye, timeout).await;
                 record(Method::Bye, t.elapsed(), r.clone());
@@ -417,6 +465,12 @@ impl SipClient {
         for (header, value) in &credentials {
             let _ = write!(o, "{header}: {value}\r\n");
         }
+        for h in self.calls.headers.iter() {
+            if h.method.as_deref().is_none_or(|m| m == method.as_str()) {
+                o.extend_from_slice(h.line.as_bytes());
+                o.extend_from_slice(b"\r\n");
+            }
+        }
         match method {
             Method::Register => o.extend_from_slice(b"Expires: 3600\r\n"),
             Method::Message => o.extend_from_slice(b"Content-Type: text/plain\r\n"),
@@ -438,6 +492,11 @@ impl SipClient {
     /// or `full`, the request having been sent again after the handshake).
     pub fn finish_early(&self, keys: &mut PeerKeyCache) -> Option<Negotiated> {
         self.conn.get_ref().negotiated_late(keys)
+    }
+
+    /// Sets the extra headers, call hold time and call gauge of the phase.
+    pub fn set_calls(&mut self, calls: CallSettings) {
+        self.calls = calls;
     }
 
     /// Sets the body of MESSAGE requests.
@@ -782,6 +841,70 @@ mod tests {
         assert_eq!(r, Ok(()));
         assert_eq!(settled, [Ok(200), Ok(200), Ok(202), Err(FailureKind::SipStatus(486))]);
         drop(server.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn extra_headers_go_on_their_requests_and_a_call_is_held_between_ack_and_bye() {
+        let (mut client, mut peer) = pair().await;
+        let gauge = Arc::new(CallGauge::default());
+        client.set_calls(CallSettings {
+            headers: vec![
+                "X-Campaign: q4".parse().unwrap(),
+                "INVITE=P-Asserted-Identity: <sip:alice@example.test>".parse().unwrap(),
+            ]
+            .into(),
+            hold: Duration::from_millis(300),
+            gauge: Some(gauge.clone()),
+        });
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for _ in 0..3 {
+                let Some(Frame::Message(b)) = peer.read_frame().await.unwrap() else {
+                    panic!("a request")
+                };
+                let at = Instant::now();
+                let m = Message::parse(&b).unwrap();
+                let method = m.cseq().unwrap().1;
+                let headers = (
+                    m.header("X-Campaign").map(str::to_owned),
+                    m.header("P-Asserted-Identity").map(str::to_owned),
+                );
+                if matches!(method, Method::Invite | Method::Bye) {
+                    let r = Req {
+                        cseq: m.cseq().unwrap(),
+                        call_id: m.call_id().unwrap().to_owned(),
+                        authorization: None,
+                        via: m.header("Via").unwrap().to_owned(),
+                    };
+                    peer.write_all(&r.answer(200, "")).await.unwrap();
+                }
+                seen.push((method, headers, at));
+            }
+            seen
+        });
+        let mut steps = Vec::new();
+        let r = client
+            .run(Txn::Invite, Duration::from_secs(5), &mut |m, _, r| steps.push((m, r)))
+            .await;
+        assert_eq!(r, Ok(()));
+        assert_eq!(steps, [(Method::Invite, Ok(200)), (Method::Bye, Ok(200))]);
+        let seen = server.await.unwrap();
+        let q4 = Some("q4".to_owned());
+        let pai = Some("<sip:alice@example.test>".to_owned());
+        assert_eq!(seen[0].0, Method::Invite);
+        assert_eq!(seen[0].1, (q4.clone(), pai));
+        assert_eq!(seen[1].0, Method::Ack);
+        assert_eq!(seen[1].1, (q4.clone(), None));
+        assert_eq!(seen[2].0, Method::Bye);
+        assert_eq!(seen[2].1, (q4, None));
+        // The BYE waited for the hold time after the ACK.
+        assert!(
+            seen[2].2 - seen[1].2 >= Duration::from_millis(290),
+            "{:?}",
+            seen[2].2 - seen[1].2
+        );
+        assert_eq!(gauge.max(), 1);
+        assert_eq!(gauge.current.load(std::sync::atomic::Ordering::Relaxed), 0);
     }
 
     /// A client on a connected UDP socket and the peer's socket.

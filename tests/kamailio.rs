@@ -4,7 +4,8 @@
 //! Kamailio's digest challenge (MD5 and SHA-256), with TLS 1.2 and 1.3; wrong passwords fail
 //! as `auth:rejected`; MTLS sessions present the edge certificate, and revoked and untrusted
 //! certificates are refused by Kamailio's OpenSSL. Over UDP, sessions REGISTER through the
-//! challenge too, and kept sessions run OPTIONS (responses matched by branch).
+//! challenge too, and kept sessions run OPTIONS and calls (INVITE, 100/180/200, ACK, a hold
+//! time, BYE) with extra headers (responses matched by branch).
 //!
 //! `.ci/run` installs Kamailio (root, apt). Elsewhere, without `kamailio` on the PATH, the
 //! test prints why and passes without running.
@@ -189,9 +190,18 @@ fn kamailio_tls_mtls_and_digest_register() {
             a.phase.workload = Some(sipbench::plan::Workload::Kept);
             a.phase.connections = Some(8);
             a.phase.duration = Some(Duration::from_secs(2));
+            a.phase.transactions = Some(vec![Txn::Options, Txn::Invite]);
+            a.phase.call_hold = Some(Duration::from_millis(100));
+            a.phase.headers = Some(vec![
+                "X-Campaign: interop".into(),
+                "INVITE=Subject: sipbench call".into(),
+            ]);
             let (_, p) = common::run_one(&a);
             assert_eq!(p.sessions.ok, 8, "udp kept: {:?}", p.failures);
-            assert!(p.latency_us["sip.OPTIONS"].count > 100, "{:?}", p.latency_us);
+            assert!(p.latency_us["sip.OPTIONS"].count > 50, "{:?}", p.latency_us);
+            let calls = p.calls.expect("call figures");
+            assert!(calls.completed >= 50 && calls.failed == 0, "{calls:?}");
+            assert!((1..=8).contains(&calls.concurrent_max), "{calls:?}");
         }
 
         if n == 0 {

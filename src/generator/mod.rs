@@ -203,6 +203,8 @@ struct Ctx {
     budget: Budget,
     /// Session ids, unique within the run.
     ids: Arc<AtomicU64>,
+    /// Extra headers, call hold time and the concurrent-calls gauge every client gets.
+    calls: crate::uac::CallSettings,
 }
 
 impl Ctx {
@@ -243,7 +245,9 @@ impl Ctx {
             .users
             .as_ref()
             .map(|u| u.pick(id, self.endpoint.user_order));
-        SipClient::with_user(stream, self.endpoint.domain.clone(), id, user)
+        let mut client = SipClient::with_user(stream, self.endpoint.domain.clone(), id, user);
+        client.set_calls(self.calls.clone());
+        client
     }
 }
 
@@ -262,6 +266,14 @@ pub async fn run_phase(
         stop: Stop::new(),
         budget: Budget::new(plan.sessions),
         ids,
+        calls: crate::uac::CallSettings {
+            headers: plan.headers.clone().into(),
+            hold: plan.call_hold,
+            gauge: plan
+                .transactions
+                .contains(&crate::plan::Txn::Invite)
+                .then(Default::default),
+        },
     });
     let workers = pool.len();
     let shards = Shards::new(workers);
@@ -376,6 +388,7 @@ pub async fn run_phase(
         interrupted,
         timeline: collector.timeline,
         panicked,
+        concurrent_calls: ctx.calls.gauge.as_ref().map(|g| g.max()),
     }
 }
 

@@ -35,6 +35,8 @@ pub struct PhaseOutcome {
     pub timeline: Vec<TimelinePoint>,
     /// Tasks that panicked (also counted as `panic` failures).
     pub panicked: u64,
+    /// Phases with calls: the most calls in progress at once (warm-up included).
+    pub concurrent_calls: Option<u64>,
 }
 
 impl PhaseOutcome {
@@ -131,6 +133,19 @@ impl PhaseOutcome {
             servers: None,
             auth: (s.auth_challenges > 0).then_some(crate::results::AuthFigures {
                 challenges: s.auth_challenges,
+            }),
+            calls: o.concurrent_calls.map(|max| {
+                let get = |m: &str| s.sip.get(m).map_or((0, 0), |t| (t.ok, t.failed));
+                let (invite_ok, invite_failed) = get("INVITE");
+                let (bye_ok, bye_failed) = get("BYE");
+                crate::results::CallFigures {
+                    attempted: invite_ok + invite_failed,
+                    completed: bye_ok,
+                    failed: invite_failed + bye_failed,
+                    calls_per_s: per(bye_ok),
+                    concurrent_max: max,
+                    hold_s: plan.call_hold.as_secs_f64(),
+                }
             }),
             udp: (plan.mode == crate::plan::Mode::Udp).then_some(crate::results::UdpFigures {
                 retransmissions: s.retransmissions,
@@ -292,6 +307,7 @@ mod tests {
             interrupted: false,
             timeline: Vec::new(),
             panicked: 0,
+            concurrent_calls: None,
         };
         let r = o.result(&plan, true);
         assert_eq!(r.measured_s, 2.0);
