@@ -357,7 +357,14 @@ pub fn connector(
             let config = tls::client_config(provider, verifier, identity, version, Resumption::Off, 1, None)?;
             Connector::Rustls(TlsConnector::from(config))
         }
-        Stack::Openssl => Connector::Openssl(OsslConnector::new(trust, identity, version, false, None, None)?),
+        Stack::Openssl => Connector::Openssl(OsslConnector::new(
+            trust,
+            identity,
+            version,
+            tls::Resumption::Off,
+            None,
+            None,
+        )?),
     })
 }
 
