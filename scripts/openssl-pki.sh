@@ -4,6 +4,9 @@
 # certificates made by another tool load and behave the same.
 #
 # Usage: scripts/openssl-pki.sh [--intermediate] DIR [KEYTYPE]
+#   SIPBENCH_PKI_DOMAIN (environment): the domain of every name (default
+#   example.test): sip.DOMAIN, edge.DOMAIN, sip.partner.DOMAIN, client.DOMAIN,
+#   www.DOMAIN, rogue.DOMAIN, and the topology's domains and servers.
 #   KEYTYPE: ecdsa-p256 (default), ecdsa-p384, rsa2048, rsa3072 or ed25519.
 #   --intermediate: as `sipbench pki init --intermediate`: each root issues an
 #   issuing CA (pathlen 0) that issues the leaves; leaf files carry the issuing
@@ -38,6 +41,9 @@ if [[ $# -lt 1 || $# -gt 2 || -z ${1:-} ]]; then
 fi
 DIR=$1
 KEYTYPE=${2:-ecdsa-p256}
+# The names' domain: sip.DOMAIN, edge.DOMAIN, sip.partner.DOMAIN, ... (and in the topology).
+DOMAIN=${SIPBENCH_PKI_DOMAIN:-example.test}
+[[ $DOMAIN =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]] || die "SIPBENCH_PKI_DOMAIN: not a domain name: $DOMAIN"
 
 case $KEYTYPE in
 ecdsa-p256)
@@ -267,25 +273,25 @@ if [[ -n $INTERMEDIATE ]]; then
 fi
 
 # Good leaves.
-issue $ENT server "$DIR/server" sip.example.test "DNS:sip.example.test, IP:127.0.0.1, IP:::1"
-issue $ENT mtls "$DIR/edge" edge.example.test "DNS:edge.example.test"
-issue $PAR mtls "$DIR/partner" sip.partner.example.test "DNS:sip.partner.example.test"
-issue $ENT client "$DIR/client" "sipbench client" "DNS:client.example.test"
+issue $ENT server "$DIR/server" sip.${DOMAIN} "DNS:sip.${DOMAIN}, IP:127.0.0.1, IP:::1"
+issue $ENT mtls "$DIR/edge" edge.${DOMAIN} "DNS:edge.${DOMAIN}"
+issue $PAR mtls "$DIR/partner" sip.partner.${DOMAIN} "DNS:sip.partner.${DOMAIN}"
+issue $ENT client "$DIR/client" "sipbench client" "DNS:client.${DOMAIN}"
 
 # Negative cases: each differs from the good edge certificate in one defect.
-EDGE_SAN="DNS:edge.example.test"
-issue $ENT mtls "$DIR/bad/expired" edge.example.test "$EDGE_SAN" \
+EDGE_SAN="DNS:edge.${DOMAIN}"
+issue $ENT mtls "$DIR/bad/expired" edge.${DOMAIN} "$EDGE_SAN" \
     "$(stamp $((NOW - 60 * DAY)))" "$(stamp $((NOW - 30 * DAY)))"
-issue $ENT mtls "$DIR/bad/not-yet-valid" edge.example.test "$EDGE_SAN" \
+issue $ENT mtls "$DIR/bad/not-yet-valid" edge.${DOMAIN} "$EDGE_SAN" \
     "$(stamp $((NOW + 30 * DAY)))" "$(stamp $((NOW + 60 * DAY)))"
-issue $ENT mtls "$DIR/bad/revoked" edge.example.test "$EDGE_SAN"
+issue $ENT mtls "$DIR/bad/revoked" edge.${DOMAIN} "$EDGE_SAN"
 # `openssl ca -revoke` wants the leaf alone.
 openssl x509 -in "$DIR/bad/revoked.pem" -out "$WORK/revoked-leaf.pem"
 run openssl ca -config "$WORK/$ENT/ca.cnf" -batch -revoke "$WORK/revoked-leaf.pem" -crl_reason keyCompromise
-issue $ENT mtls "$DIR/bad/wrong-name" www.example.test "DNS:www.example.test"
-issue rogue mtls "$DIR/bad/untrusted-ca" edge.example.test "$EDGE_SAN"
-issue $ENT mtls "$DIR/bad/not-in-topology" rogue.example.test "DNS:rogue.example.test"
-issue $PAR mtls "$DIR/bad/partner-claims-enterprise" edge.example.test "$EDGE_SAN"
+issue $ENT mtls "$DIR/bad/wrong-name" www.${DOMAIN} "DNS:www.${DOMAIN}"
+issue rogue mtls "$DIR/bad/untrusted-ca" edge.${DOMAIN} "$EDGE_SAN"
+issue $ENT mtls "$DIR/bad/not-in-topology" rogue.${DOMAIN} "DNS:rogue.${DOMAIN}"
+issue $PAR mtls "$DIR/bad/partner-claims-enterprise" edge.${DOMAIN} "$EDGE_SAN"
 
 # CRLs: the CA that issued bad/revoked.pem lists it; every other CRL is empty.
 gen_crl enterprise "$DIR/enterprise-ca.crl"
@@ -394,6 +400,9 @@ role = "partner-edge"
 ca = "partner-issuing"
 EOF
 
+fi
+if [[ $DOMAIN != example.test ]]; then
+    sed -i "s/example\.test/$DOMAIN/g" "$DIR/topology.toml"
 fi
 
 if [[ -n $INTERMEDIATE ]]; then

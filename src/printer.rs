@@ -175,6 +175,10 @@ pub fn phase(p: &PhaseResult) -> String {
             h.resumed_0rtt,
             h.full + h.full_hrr
         );
+        if !h.resumed_by.is_empty() {
+            let by: Vec<String> = h.resumed_by.iter().map(|(k, v)| format!("{v} by {k}")).collect();
+            let _ = writeln!(s, "  resumed by  {}", by.join(", "));
+        }
     }
     for n in &p.negotiated {
         let _ = writeln!(

@@ -260,12 +260,17 @@ pub struct NegotiatedCount {
     pub peer_key: String,
     /// `full`, `full-hrr`, `resumed` or `none`.
     pub handshake: String,
+    /// How resumed handshakes resumed, as the handshake showed it: `session-id`, `ticket`
+    /// (TLS 1.2), `tls13-psk`, `unknown` (the stack does not say); `none` when not resumed
+    /// (and in files written before it was recorded).
+    #[serde(default = "not_resumed")]
+    pub resumed_by: String,
     /// Handshakes with these parameters.
     pub count: u64,
 }
 
 /// Handshakes by kind (client side).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HandshakeCounts {
     /// Full handshakes.
@@ -278,6 +283,15 @@ pub struct HandshakeCounts {
     pub resumed_0rtt: u64,
     /// (resumed + resumed_0rtt) / all handshakes; 0 when there were none.
     pub resumption_ratio: f64,
+    /// Resumed handshakes (with or without early data) by the mechanism the handshake used
+    /// (`session-id`, `ticket`, `tls13-psk`, `unknown`); empty when none resumed.
+    #[serde(default)]
+    pub resumed_by: BTreeMap<String, u64>,
+}
+
+/// What [`NegotiatedCount::resumed_by`] reads as when absent.
+fn not_resumed() -> String {
+    "none".into()
 }
 
 /// CPU time.

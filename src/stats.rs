@@ -46,6 +46,9 @@ pub struct Negotiated {
     pub peer_key: String,
     /// The kind of handshake.
     pub handshake: HandshakeKind,
+    /// How a resumed handshake resumed, as the handshake showed it ([`ResumedBy::None`] for
+    /// full handshakes and cleartext).
+    pub resumed_by: ResumedBy,
 }
 
 impl Negotiated {
@@ -77,6 +80,48 @@ pub enum HandshakeKind {
     /// The stack did not say (`unknown`).
     #[serde(rename = "unknown")]
     Unknown,
+}
+
+/// The mechanism a resumed handshake used, read from the handshake (not from the resumption
+/// mode asked for): a server that ignores or refuses tickets shows here as `session-id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+pub enum ResumedBy {
+    /// Not resumed: a full handshake, or cleartext (`none`).
+    #[serde(rename = "none")]
+    #[default]
+    None,
+    /// TLS 1.2 resumption by session id from the server's cache (`session-id`).
+    #[serde(rename = "session-id")]
+    SessionId,
+    /// TLS 1.2 resumption by an RFC 5077 session ticket (`ticket`).
+    #[serde(rename = "ticket")]
+    Ticket,
+    /// TLS 1.3 resumption by pre-shared key from a NewSessionTicket (`tls13-psk`), stateless or
+    /// an id into the server's cache: the client cannot tell which.
+    #[serde(rename = "tls13-psk")]
+    Tls13Psk,
+    /// Resumed, but the stack does not say how (`unknown`).
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+impl ResumedBy {
+    /// Stable name, as in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResumedBy::None => "none",
+            ResumedBy::SessionId => "session-id",
+            ResumedBy::Ticket => "ticket",
+            ResumedBy::Tls13Psk => "tls13-psk",
+            ResumedBy::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for ResumedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl HandshakeKind {

@@ -169,6 +169,13 @@ impl Drop for Served {
 }
 
 fn serve(pki_dir: &Path, extra: &[&str]) -> Served {
+    let mut args = vec!["--pki", pki_dir.to_str().unwrap()];
+    args.extend(extra);
+    serve_with(&args)
+}
+
+/// `sipbench serve` on free loopback ports with these arguments.
+fn serve_with(args: &[&str]) -> Served {
     let mut child = sipbench()
         .args([
             "serve",
@@ -179,9 +186,8 @@ fn serve(pki_dir: &Path, extra: &[&str]) -> Served {
             "--tcp-addr",
             "127.0.0.1:0",
         ])
-        .args(["--workers", "1", "--pki"])
-        .arg(pki_dir)
-        .args(extra)
+        .args(["--workers", "1"])
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -626,4 +632,209 @@ fn openssl_s_client_and_s_server_meet_the_trust_model() {
         let _ = server.kill();
         let _ = server.wait();
     }
+}
+
+/// A PKI the openssl command line made for another domain (`acme.internal`), moved into a
+/// layout of its own, without sipbench's negative cases: returns the directory and the
+/// `--pki-file` arguments of every role.
+fn foreign_pki(dir: &Path) -> Vec<String> {
+    let made = dir.join("made");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/openssl-pki.sh");
+    let o = Command::new("bash")
+        .arg(&script)
+        .arg(&made)
+        .env("SIPBENCH_PKI_DOMAIN", "acme.internal")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let moves = [
+        ("enterprise-ca", files::ENTERPRISE_CA, "roots/corp-root.crt"),
+        ("enterprise-ca-key", files::ENTERPRISE_CA_KEY, "private/corp-root.key"),
+        ("enterprise-crl", files::ENTERPRISE_CRL, "crl/corp-root.crl"),
+        ("partner-ca", files::PARTNER_CA, "roots/federation.crt"),
+        ("partner-ca-key", files::PARTNER_CA_KEY, "private/federation.key"),
+        ("partner-crl", files::PARTNER_CRL, "crl/federation.crl"),
+        ("server", files::SERVER, "certs/sbc.crt"),
+        ("server-key", files::SERVER_KEY, "private/sbc.key"),
+        ("edge", files::EDGE, "certs/gateway.crt"),
+        ("edge-key", files::EDGE_KEY, "private/gateway.key"),
+        ("partner", files::PARTNER, "certs/peer.crt"),
+        ("partner-key", files::PARTNER_KEY, "private/peer.key"),
+    ];
+    let mut args = Vec::new();
+    let mut topology = std::fs::read_to_string(made.join(files::TOPOLOGY)).unwrap();
+    for (role, from, to) in moves {
+        let to_path = dir.join(to);
+        std::fs::create_dir_all(to_path.parent().unwrap()).unwrap();
+        std::fs::rename(made.join(from), &to_path).unwrap();
+        topology = topology.replace(&format!("\"{from}\""), &format!("\"../{to}\""));
+        args.push(format!("--pki-file={role}={}", to_path.display()));
+    }
+    assert!(topology.contains("edge.acme.internal") && !topology.contains("example.test"));
+    std::fs::create_dir_all(dir.join("conf")).unwrap();
+    std::fs::write(dir.join("conf/trust.toml"), topology).unwrap();
+    args.push(format!("--pki-file=topology={}", dir.join("conf/trust.toml").display()));
+    std::fs::remove_dir_all(&made).unwrap();
+    args
+}
+
+/// A PKI of another layout and other names audited file by file, its negative cases minted
+/// from its Enterprise CA: embedded (every cell observable), and as a deployment run by
+/// `sipbench serve` from the same files. No false failures; the minted cases are refused for
+/// their defects.
+#[test]
+fn audit_of_a_pki_of_another_layout_and_names_with_cases_minted_from_its_ca() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipped: no openssl command");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let files = foreign_pki(dir.path());
+    let at = |p: &str| dir.path().join(p).to_str().unwrap().to_owned();
+    let mut args: Vec<String> = files.clone();
+    args.extend(
+        [
+            "--name",
+            "server=sip.acme.internal",
+            "--name",
+            "edge=edge.acme.internal",
+            "--name",
+            "partner=sip.partner.acme.internal",
+            "--issuer-cert",
+            &at("roots/corp-root.crt"),
+            "--issuer-key",
+            &at("private/corp-root.key"),
+            "--tls-versions",
+            "1.3",
+        ]
+        .map(String::from),
+    );
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    // Embedded: the reference servers run with this PKI; every reason is observable.
+    let (code, r) = audit_json(&argv);
+    let failed: Vec<_> = r.cells.iter().filter(|c| !c.pass).collect();
+    assert_eq!(code, Some(0), "{failed:#?}\nnotes: {:?}", r.notes);
+    let names = r.names.clone().unwrap();
+    assert_eq!(
+        (names.edge.as_str(), names.rogue.as_str()),
+        ("edge.acme.internal", "rogue.acme.internal")
+    );
+    assert!(r.cells.iter().all(|c| c.reason_observable));
+    for case in BadCert::ALL {
+        let cells: Vec<_> = r.cells.iter().filter(|c| c.case == audit::Case::Bad(case)).collect();
+        assert_eq!(cells.len(), 3 * 2, "{case}: every direction and stack");
+    }
+    let expired = r
+        .cells
+        .iter()
+        .find(|c| c.case == audit::Case::Bad(BadCert::Expired) && c.direction.as_str() == "server")
+        .unwrap();
+    assert_eq!(expired.observed, audit::Expect::Reject("expired".into()), "{expired:?}");
+    let revoked = r
+        .cells
+        .iter()
+        .find(|c| c.case == audit::Case::Bad(BadCert::Revoked) && c.direction.as_str() == "client")
+        .unwrap();
+    assert_eq!(revoked.observed, audit::Expect::Reject("revoked".into()), "{revoked:?}");
+    assert!(r.cells.iter().any(|c| matches!(c.case, audit::Case::Attack(_))));
+    assert!(r.notes.iter().any(|n| n.starts_with("crl-wrong-ca")), "{:?}", r.notes);
+
+    // A deployment: `sipbench serve` from the same files, the same audit aimed at it.
+    let served = serve_with(&[
+        "--cert",
+        &at("certs/sbc.crt"),
+        "--key",
+        &at("private/sbc.key"),
+        "--topology",
+        &at("conf/trust.toml"),
+    ]);
+    let mut deployment = argv.clone();
+    deployment.extend(["--tls-addr", &served.tls, "--mtls-addr", &served.mtls]);
+    let (code, r) = audit_json(&deployment);
+    let failed: Vec<_> = r.cells.iter().filter(|c| !c.pass).collect();
+    assert_eq!(code, Some(0), "{failed:#?}");
+    let server = |case: BadCert| {
+        r.cells
+            .iter()
+            .find(|c| c.case == audit::Case::Bad(case) && c.direction.as_str() == "server")
+    };
+    let expired = server(BadCert::Expired).unwrap();
+    assert_eq!(expired.expected, audit::Expect::Reject("expired".into()));
+    assert!(
+        expired.pass && matches!(expired.observed, audit::Expect::Reject(_)),
+        "{expired:?}"
+    );
+    assert!(
+        server(BadCert::Revoked).is_none(),
+        "the deployment's CRL cannot list a minted case"
+    );
+    assert!(r.notes.iter().any(|n| n.starts_with("revoked")), "{:?}", r.notes);
+    let good = r
+        .cells
+        .iter()
+        .find(|c| c.case == audit::Case::GoodEdge && c.direction.as_str() == "server")
+        .unwrap();
+    assert_eq!(good.observed, audit::Expect::Accept);
+    assert_eq!(r.deployment[0].server_name, "sip.acme.internal");
+}
+
+/// A file given by role that is missing or unusable is a usage error naming the flag and path.
+#[test]
+fn audit_names_the_flag_of_a_missing_or_bad_pki_file() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipped: no openssl command");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let files = foreign_pki(dir.path());
+    let run = |args: &[String]| {
+        let o = sipbench()
+            .arg("audit")
+            .args(args)
+            .args(["--case", "good-edge"])
+            .output()
+            .unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    // A file that is not there.
+    let mut args = files.clone();
+    args.push("--pki-file=edge=/nonexistent/gateway.crt".into());
+    let (code, err) = run(&args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--pki-file edge=/nonexistent/gateway.crt"), "{err}");
+    // A role left out, with no directory to find it in.
+    let args: Vec<String> = files
+        .iter()
+        .filter(|a| !a.starts_with("--pki-file=partner="))
+        .cloned()
+        .collect();
+    let (code, err) = run(&args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--pki-file partner=FILE"), "{err}");
+    // A key that is not the certificate's.
+    let mut args = files.clone();
+    args.push(format!(
+        "--pki-file=edge-key={}",
+        dir.path().join("private/sbc.key").display()
+    ));
+    let (code, err) = run(&args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--pki-file edge-key="), "{err}");
+    assert!(!err.contains("server-key"), "{err}");
+    // An unknown role is refused by the parser.
+    let (code, err) = run(&["--pki-file=edges=/x".to_owned()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no role `edges`"), "{err}");
+    // The issuer's key, missing.
+    let mut args = files;
+    args.extend([
+        "--issuer-cert".into(),
+        dir.path().join("roots/corp-root.crt").display().to_string(),
+        "--issuer-key".into(),
+        "/nonexistent/ca.key".into(),
+    ]);
+    let (code, err) = run(&args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--issuer-key /nonexistent/ca.key"), "{err}");
 }

@@ -1208,7 +1208,8 @@ async fn dial_rustls(
 
 /// sipbench's OpenSSL client dials `addr` as `name` and exchanges a byte.
 async fn dial_openssl(trust: &Trust, addr: SocketAddr, name: &str) -> Result<(), FailureKind> {
-    let connector = OsslConnector::new(trust, None, Versions::Tls13, false, None, None).expect("connector");
+    let connector = OsslConnector::new(trust, None, Versions::Tls13, sipbench::tls::Resumption::Off, None, None)
+        .expect("connector");
     let tcp = TcpStream::connect(addr).await.expect("connect");
     let mut s = connector.connect(name, tcp).await?;
     let mut b = [7u8; 1];

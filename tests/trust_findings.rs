@@ -126,7 +126,8 @@ async fn dial(stack: Stack, trust: &Trust, addr: SocketAddr, name: &str) -> Resu
             s.read_exact(&mut b).await.map_err(|e| tls::classify_io(&e))?;
         }
         Stack::OpenSsl => {
-            let connector = OsslConnector::new(trust, None, Versions::Tls13, false, None, None).unwrap();
+            let connector =
+                OsslConnector::new(trust, None, Versions::Tls13, sipbench::tls::Resumption::Off, None, None).unwrap();
             let mut s = connector.connect(name, tcp).await?;
             s.write_all(&b).await.map_err(|e| tls::classify_io(&e))?;
             s.read_exact(&mut b).await.map_err(|e| tls::classify_io(&e))?;

@@ -14,13 +14,15 @@ use sipbench::tls::Versions;
 fn audit(intermediate: bool) -> AuditReport {
     let args = AuditArgs {
         pki: None,
+        pki_files: Vec::new(),
+        names: Vec::new(),
         key_type: KeyType::EcdsaP256,
         intermediate,
         tls_versions: vec![Versions::Tls12, Versions::Tls13],
         stacks: Stack::ALL.to_vec(),
         case: Vec::new(),
-        attack_ca: None,
-        attack_ca_key: None,
+        issuer_cert: None,
+        issuer_key: None,
         attack_name: None,
         tls_addr: None,
         mtls_addr: None,

@@ -19,7 +19,7 @@ use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyD
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use super::{Direction, Expect, Stack};
+use super::{Direction, Expect, Names, Stack};
 use crate::forge::{Authority, CaSpec, LeafSpec, San, tag};
 use crate::pki::{self, BadCert, CaName, Identity, Pki, PkiError};
 use crate::trust::{Trust, TrustError, TrustedCa};
@@ -173,20 +173,20 @@ impl Attack {
     }
 
     /// The name sipbench's client dials when a rogue server presents the certificate.
-    pub fn dialed_name(self) -> &'static str {
+    pub fn dialed_name(self, names: &Names) -> &str {
         match self {
             Attack::UnparseableRfc822
             | Attack::UnparseableUri
             | Attack::UnparseableDns
             | Attack::UnparseableIp
             | Attack::UnparseableOtherName
-            | Attack::UnparseableDirectoryName => pki::SERVER_DNS,
+            | Attack::UnparseableDirectoryName => &names.server,
             Attack::IpOnly => "127.0.0.1",
             Attack::ExtraNameOutsideScope
             | Attack::CaseVariant
             | Attack::TrailingDot
-            | Attack::ZeroRttNotInTopology => pki::PARTNER_DNS,
-            _ => pki::EDGE_DNS,
+            | Attack::ZeroRttNotInTopology => &names.partner,
+            _ => &names.edge,
         }
     }
 
@@ -231,6 +231,8 @@ pub struct Arsenal {
     intermediates: Option<TrustedCa>,
     /// The Enterprise root's CRL, re-signed to revoke the revoked intermediate too.
     enterprise_crl: Option<CertificateRevocationListDer<'static>>,
+    /// The Enterprise root, to find its entry in the trust.
+    enterprise_ca: Option<CertificateDer<'static>>,
 }
 
 impl std::fmt::Debug for Arsenal {
@@ -249,7 +251,7 @@ fn expired() -> (OffsetDateTime, OffsetDateTime) {
 
 /// One of the PKI's roots (`leaves`: the CA that issues the organisation's leaves, which is
 /// its issuing CA in an intermediate PKI).
-fn authority(pki: &Pki, which: CaName, leaves: bool) -> Result<Authority, PkiError> {
+pub(crate) fn authority(pki: &Pki, which: CaName, leaves: bool) -> Result<Authority, PkiError> {
     let (root, root_issuer, issuing, name) = match which {
         CaName::Enterprise => (
             &pki.enterprise_ca,
@@ -357,15 +359,19 @@ fn beside(name: &str, tag: u8, bytes: &[u8]) -> LeafSpec {
 }
 
 impl Arsenal {
-    /// Every attack certificate, issued from the PKI's roots (which need their keys).
-    pub fn build(pki: &Pki) -> Result<Arsenal, PkiError> {
+    /// Every attack certificate, issued from the PKI's roots (which need their keys), for the
+    /// names of `names` (the Enterprise domain is the edge's, the Partner domain the partner's).
+    pub fn build(pki: &Pki, names: &Names) -> Result<Arsenal, PkiError> {
+        let (server, edge_name, partner_name) = (names.server.as_str(), names.edge.as_str(), names.partner.as_str());
+        let enterprise_domain = Names::domain_of(edge_name);
+        let partner_domain = Names::domain_of(partner_name);
         let enterprise = authority(pki, CaName::Enterprise, false)?;
         let partner = authority(pki, CaName::Partner, true)?;
         let mut identities = BTreeMap::new();
         let mut put = |a: Attack, id: Identity| {
             identities.insert(a, id);
         };
-        for (attack, id) in parser_attacks(&partner, pki::SERVER_DNS)? {
+        for (attack, id) in parser_attacks(&partner, server)? {
             put(attack, id);
         }
         let localhost: IpAddr = "127.0.0.1".parse().expect("static address");
@@ -375,26 +381,26 @@ impl Arsenal {
         );
         put(
             Attack::PartnerWildcard,
-            partner.leaf(&LeafSpec::dns(&["*.example.test"]))?,
+            partner.leaf(&LeafSpec::dns(&[&format!("*.{enterprise_domain}")]))?,
         );
         put(
             Attack::ExtraNameOutsideScope,
-            partner.leaf(&LeafSpec::dns(&[pki::PARTNER_DNS, pki::EDGE_DNS]))?,
+            partner.leaf(&LeafSpec::dns(&[partner_name, edge_name]))?,
         );
         put(
             Attack::CaseVariant,
-            partner.leaf(&LeafSpec::dns(&[&pki::PARTNER_DNS.to_ascii_uppercase()]))?,
+            partner.leaf(&LeafSpec::dns(&[&partner_name.to_ascii_uppercase()]))?,
         );
         put(
             Attack::CaseVariantOutsideScope,
-            partner.leaf(&LeafSpec::dns(&[&pki::EDGE_DNS.to_ascii_uppercase()]))?,
+            partner.leaf(&LeafSpec::dns(&[&edge_name.to_ascii_uppercase()]))?,
         );
         put(
             Attack::TrailingDot,
-            partner.leaf(&LeafSpec::dns(&[&format!("{}.", pki::PARTNER_DNS)]))?,
+            partner.leaf(&LeafSpec::dns(&[&format!("{partner_name}.")]))?,
         );
-        let edge = LeafSpec::dns(&[pki::EDGE_DNS]);
-        let chain = chain_attacks(&enterprise, &edge, "partner.example.test", "sipbench Enterprise")?;
+        let edge = LeafSpec::dns(&[edge_name]);
+        let chain = chain_attacks(&enterprise, &edge, partner_domain, "sipbench Enterprise")?;
         for (attack, id) in chain.attacks {
             put(attack, id);
         }
@@ -405,13 +411,13 @@ impl Arsenal {
         // (it is below example.test), but the topology wants the Partner CA for that server.
         put(
             Attack::ZeroRttNotInTopology,
-            enterprise.leaf(&LeafSpec::dns(&[pki::PARTNER_DNS]))?,
+            enterprise.leaf(&LeafSpec::dns(&[partner_name]))?,
         );
 
         // The Enterprise root's CRL, revoking the revoked intermediate beside what it revoked.
         let mut root_revoked: Vec<&CertificateDer<'_>> = vec![&revoked.cert];
         if pki.enterprise_issuing.is_none() {
-            root_revoked.extend(pki.bad(BadCert::Revoked).leaf());
+            root_revoked.extend(pki.bad.get(&BadCert::Revoked).and_then(Identity::leaf));
         }
         let enterprise_crl = enterprise.crl(&root_revoked, Duration::days(7))?;
         let intermediates = [&constrained, &stale, &revoked];
@@ -423,12 +429,13 @@ impl Arsenal {
             "enterprise-attack-issuing",
             intermediates.iter().map(|a| a.cert.clone()).collect(),
             crls,
-            vec!["example.test".into()],
+            vec![enterprise_domain.into()],
         );
         Ok(Arsenal {
             identities,
             intermediates: Some(entry),
             enterprise_crl: Some(enterprise_crl),
+            enterprise_ca: Some(pki.enterprise_ca.clone()),
         })
     }
 
@@ -445,6 +452,7 @@ impl Arsenal {
             identities,
             intermediates: None,
             enterprise_crl: None,
+            enterprise_ca: None,
         })
     }
 
@@ -467,7 +475,13 @@ impl Arsenal {
     pub fn trust(&self, base: &Trust) -> Result<Trust, TrustError> {
         let mut trust = base.clone();
         if let Some(crl) = &self.enterprise_crl {
-            trust = trust.with_crls("enterprise", vec![crl.clone()])?;
+            // The entry that holds the Enterprise root (`enterprise` in sipbench's topologies).
+            let entry = self
+                .enterprise_ca
+                .as_ref()
+                .and_then(|root| base.cas().iter().find(|c| c.certs.contains(root)))
+                .map_or("enterprise", |c| c.name.as_str());
+            trust = trust.with_crls(entry, vec![crl.clone()])?;
         }
         if let Some(entry) = &self.intermediates {
             trust = trust.with_ca(entry.clone())?;

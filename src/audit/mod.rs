@@ -21,6 +21,7 @@
 
 pub mod attack;
 pub mod command;
+pub mod mint;
 pub mod probe;
 
 use std::net::SocketAddr;
@@ -139,18 +140,18 @@ impl Case {
         match self {
             Case::GoodEdge => Some(&pki.edge),
             Case::GoodPartner => Some(&pki.partner),
-            Case::Bad(b) => Some(pki.bad(b)),
+            Case::Bad(b) => pki.bad.get(&b),
             Case::Attack(a) => arsenal?.identity(a),
         }
     }
 
     /// The name sipbench's client dials when a rogue server presents this certificate.
-    pub fn dialed_name(self) -> &'static str {
+    pub fn dialed_name(self, names: &Names) -> &str {
         match self {
-            Case::GoodPartner => pki::PARTNER_DNS,
-            Case::Bad(BadCert::NotInTopology) => pki::ROGUE_DNS,
-            Case::Attack(a) => a.dialed_name(),
-            _ => pki::EDGE_DNS,
+            Case::GoodPartner => &names.partner,
+            Case::Bad(BadCert::NotInTopology) => &names.rogue,
+            Case::Attack(a) => a.dialed_name(names),
+            _ => &names.edge,
         }
     }
 
@@ -178,6 +179,82 @@ impl Case {
                 BadCert::PartnerClaimsEnterprise => reject("ca-not-trusted-for-name"),
             },
         }
+    }
+}
+
+/// The names the audit dials and expects, by role. The built-in ones are the throwaway PKI's;
+/// [`Names::of`] reads them from a PKI's certificates, and `audit --name ROLE=NAME` sets them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Names {
+    /// The SIP service under test (`server`): the reference server's certificate carries it.
+    pub server: String,
+    /// The Enterprise edge (`edge`): the good edge certificate and the negative cases made
+    /// like it carry it; sipbench's client dials it.
+    pub edge: String,
+    /// The federated partner's edge (`partner`).
+    pub partner: String,
+    /// A name of the Enterprise domain that is no topology server (`rogue`): the
+    /// not-in-topology case carries it.
+    pub rogue: String,
+    /// A name nobody dials and no topology lists (`wrong-name`): the wrong-name case carries it.
+    pub wrong_name: String,
+}
+
+impl Names {
+    /// The roles, as `--name` takes them.
+    pub const ROLES: [&'static str; 5] = ["server", "edge", "partner", "rogue", "wrong-name"];
+
+    /// The throwaway PKI's names.
+    pub fn builtin() -> Names {
+        Names {
+            server: pki::SERVER_DNS.into(),
+            edge: pki::EDGE_DNS.into(),
+            partner: pki::PARTNER_DNS.into(),
+            rogue: pki::ROGUE_DNS.into(),
+            wrong_name: pki::WRONG_NAME_DNS.into(),
+        }
+    }
+
+    /// The names a PKI's certificates carry: the first DNS name of the server, edge and partner
+    /// certificates and of the not-in-topology and wrong-name cases when it has them; otherwise
+    /// `rogue.` and `www.` under the edge's domain; the built-in name where a certificate has
+    /// no DNS name.
+    pub fn of(pki: &Pki) -> Names {
+        let first = |id: Option<&Identity>| {
+            id.and_then(|id| id.leaf())
+                .and_then(|c| pki::summarize(c).ok())
+                .and_then(|s| s.dns_names.into_iter().next())
+        };
+        let builtin = Names::builtin();
+        let edge = first(Some(&pki.edge)).unwrap_or(builtin.edge);
+        let domain = Names::domain_of(&edge).to_owned();
+        Names {
+            server: first(Some(&pki.server)).unwrap_or(builtin.server),
+            partner: first(Some(&pki.partner)).unwrap_or(builtin.partner),
+            rogue: first(pki.bad.get(&BadCert::NotInTopology)).unwrap_or_else(|| format!("rogue.{domain}")),
+            wrong_name: first(pki.bad.get(&BadCert::WrongName)).unwrap_or_else(|| format!("www.{domain}")),
+            edge,
+        }
+    }
+
+    /// Sets the name of `role` (one of [`Names::ROLES`]).
+    pub fn set(&mut self, role: &str, name: &str) -> Result<(), String> {
+        let slot = match role {
+            "server" => &mut self.server,
+            "edge" => &mut self.edge,
+            "partner" => &mut self.partner,
+            "rogue" => &mut self.rogue,
+            "wrong-name" => &mut self.wrong_name,
+            other => return Err(format!("no role `{other}` (have {})", Names::ROLES.join(", "))),
+        };
+        name.clone_into(slot);
+        Ok(())
+    }
+
+    /// The domain a name is in: the name without its first label (`example.test` for
+    /// `edge.example.test`); the name itself when it has one label.
+    pub fn domain_of(name: &str) -> &str {
+        name.split_once('.').map_or(name, |(_, rest)| rest)
     }
 }
 
@@ -357,7 +434,14 @@ pub fn connector(
             let config = tls::client_config(provider, verifier, identity, version, Resumption::Off, 1, None)?;
             Connector::Rustls(TlsConnector::from(config))
         }
-        Stack::Openssl => Connector::Openssl(OsslConnector::new(trust, identity, version, false, None, None)?),
+        Stack::Openssl => Connector::Openssl(OsslConnector::new(
+            trust,
+            identity,
+            version,
+            tls::Resumption::Off,
+            None,
+            None,
+        )?),
     })
 }
 
@@ -474,6 +558,7 @@ pub async fn client_cell(
     version: Versions,
     direction: Direction,
     stack: Stack,
+    names: &Names,
 ) -> anyhow::Result<Cell> {
     // The rogue server accepts anyone, so that only the client's decision counts.
     let anyone = Trust::from_cas(&[pki.enterprise_ca.clone(), pki.partner_ca.clone()])?;
@@ -489,7 +574,7 @@ pub async fn client_cell(
         ),
         other => anyhow::bail!("client_cell: direction {} is not a client's", other.as_str()),
     };
-    let observed = Outcome::of(attempt(addr, connector, case.dialed_name()).await);
+    let observed = Outcome::of(attempt(addr, connector, case.dialed_name(names)).await);
     Ok(Cell::new(case, direction, Some(version), Some(stack), observed))
 }
 
@@ -538,6 +623,7 @@ pub async fn zero_rtt_cell(
     impostor: &Identity,
     provider: &Arc<CryptoProvider>,
     pool: &crate::pool::Pool,
+    names: &Names,
 ) -> anyhow::Result<Cell> {
     use crate::server::{self, ServerConfig};
     let mut good = ServerConfig::loopback(pki.partner.clone(), trust.clone());
@@ -556,8 +642,8 @@ pub async fn zero_rtt_cell(
         None,
     )?;
     let connector = TlsConnector::from(config).early_data(true);
-    let first = attempt(proxy.addr, connector.clone(), pki::PARTNER_DNS).await;
-    let second = attempt(proxy.addr, connector, pki::PARTNER_DNS).await;
+    let first = attempt(proxy.addr, connector.clone(), &names.partner).await;
+    let second = attempt(proxy.addr, connector, &names.partner).await;
     let read = bad.counters().snapshot().requests;
     proxy.task.abort();
     bad.shutdown(Duration::from_secs(1)).await;

@@ -82,6 +82,7 @@ impl PhaseOutcome {
                 kx_group: n.kx_group.clone(),
                 peer_key: n.peer_key.clone(),
                 handshake: n.handshake.to_string(),
+                resumed_by: n.resumed_by.to_string(),
                 count: *c,
             })
             .collect();
@@ -251,6 +252,13 @@ fn handshake_counts(negotiated: &[NegotiatedCount]) -> HandshakeCounts {
         count("resumed-0rtt"),
     );
     let all = full + full_hrr + resumed + resumed_0rtt;
+    let mut resumed_by = BTreeMap::new();
+    for n in negotiated
+        .iter()
+        .filter(|n| n.handshake == "resumed" || n.handshake == "resumed-0rtt")
+    {
+        *resumed_by.entry(n.resumed_by.clone()).or_insert(0) += n.count;
+    }
     let ratio = if all > 0 {
         round((resumed + resumed_0rtt) as f64 / all as f64)
     } else {
@@ -262,6 +270,7 @@ fn handshake_counts(negotiated: &[NegotiatedCount]) -> HandshakeCounts {
         resumed,
         resumed_0rtt,
         resumption_ratio: ratio,
+        resumed_by,
     }
 }
 
@@ -281,6 +290,11 @@ mod tests {
             cipher_suite: "x".into(),
             kx_group: "x".into(),
             peer_key: "x".into(),
+            resumed_by: if handshake.is_resumed() {
+                crate::stats::ResumedBy::Tls13Psk
+            } else {
+                crate::stats::ResumedBy::None
+            },
             handshake,
         }
     }
@@ -317,6 +331,7 @@ mod tests {
         assert_eq!(r.rates.handshakes_per_s, 20.0);
         assert_eq!((r.handshakes.full, r.handshakes.resumed), (10, 30));
         assert_eq!(r.handshakes.resumption_ratio, 0.75);
+        assert_eq!(r.handshakes.resumed_by, BTreeMap::from([("tls13-psk".to_owned(), 30)]));
         assert_eq!(r.cpu.per_session_us, 50_000.0);
         assert!(r.memory.is_none() && r.bulk.is_none() && r.storm.is_none());
     }

@@ -225,6 +225,11 @@ mod tests {
                     } else {
                         HandshakeKind::Full
                     },
+                    resumed_by: if resumed {
+                        crate::stats::ResumedBy::Tls13Psk
+                    } else {
+                        crate::stats::ResumedBy::None
+                    },
                 }
             } else {
                 crate::tls::cleartext()

@@ -34,27 +34,44 @@ impl Pki {
     /// verifier); the topology must be valid TOML. Nothing specific to rcgen
     /// is needed, so directories made with the openssl CLI load too.
     pub fn load(dir: &Path) -> Result<Pki, PkiError> {
-        let ent_path = dir.join(files::ENTERPRISE_CA);
-        let par_path = dir.join(files::PARTNER_CA);
+        Pki::load_layout(&Layout::dir(dir))
+    }
+
+    /// Reads a PKI whose files are wherever `layout` says (see [`Layout`]), checked as
+    /// [`Pki::load`] checks a directory. Without [`Layout::with_bad`] the negative cases and the
+    /// Rogue CA are not read (the PKI then has none: [`Pki::bad`] is empty), and without a
+    /// client certificate the edge's stands in for it.
+    pub fn load_layout(layout: &Layout) -> Result<Pki, PkiError> {
+        let at = |name: &str| layout.path(name);
+        let ent_path = at(files::ENTERPRISE_CA);
+        let par_path = at(files::PARTNER_CA);
         let enterprise_ca = first_cert(&ent_path)?;
         let partner_ca = first_cert(&par_path)?;
         let key_type = key_type_of(&enterprise_ca, &ent_path.display().to_string())?;
 
-        let load = |cert: &str, key: &str| load_identity(&dir.join(cert), &dir.join(key));
+        let load = |cert: &str, key: &str| load_identity(&at(cert), &at(key));
         let server = load(files::SERVER, files::SERVER_KEY)?;
         let edge = load(files::EDGE, files::EDGE_KEY)?;
         let partner = load(files::PARTNER, files::PARTNER_KEY)?;
-        let client = load(files::CLIENT, files::CLIENT_KEY)?;
-        let rogue_path = dir.join(files::ROGUE_CA);
-        let rogue_ca = first_cert(&rogue_path)?;
+        let client = if layout.with_bad || layout.has(files::CLIENT) {
+            load(files::CLIENT, files::CLIENT_KEY)?
+        } else {
+            edge.clone()
+        };
+        let rogue_path = at(files::ROGUE_CA);
         let mut bad = BTreeMap::new();
-        for which in BadCert::ALL {
-            bad.insert(which, load(&bad_cert_file(which), &bad_key_file(which))?);
-        }
+        let rogue_ca = if layout.with_bad {
+            for which in BadCert::ALL {
+                bad.insert(which, load(&bad_cert_file(which), &bad_key_file(which))?);
+            }
+            first_cert(&rogue_path)?
+        } else {
+            enterprise_ca.clone()
+        };
 
-        let enterprise_crl = load_ca_crl(&dir.join(files::ENTERPRISE_CRL), &enterprise_ca)?;
-        let partner_crl = load_ca_crl(&dir.join(files::PARTNER_CRL), &partner_ca)?;
-        let topology_path = dir.join(files::TOPOLOGY);
+        let enterprise_crl = load_ca_crl(&at(files::ENTERPRISE_CRL), &enterprise_ca)?;
+        let partner_crl = load_ca_crl(&at(files::PARTNER_CRL), &partner_ca)?;
+        let topology_path = at(files::TOPOLOGY);
         let topology = String::from_utf8(read_file(&topology_path)?).map_err(|e| PkiError::Topology {
             path: topology_path.clone(),
             reason: e.to_string(),
@@ -64,10 +81,10 @@ impl Pki {
             reason: e.to_string(),
         })?;
 
-        let mut checks: Vec<(String, &CertificateDer<'static>)> = vec![
-            (par_path.display().to_string(), &partner_ca),
-            (rogue_path.display().to_string(), &rogue_ca),
-        ];
+        let mut checks: Vec<(String, &CertificateDer<'static>)> = vec![(par_path.display().to_string(), &partner_ca)];
+        if layout.with_bad {
+            checks.push((rogue_path.display().to_string(), &rogue_ca));
+        }
         let named = [
             (&server, files::SERVER.to_owned()),
             (&edge, files::EDGE.to_owned()),
@@ -78,7 +95,7 @@ impl Pki {
         .chain(bad.iter().map(|(which, id)| (id, bad_cert_file(*which))));
         for (identity, cert_name) in named {
             for cert in &identity.chain {
-                checks.push((dir.join(&cert_name).display().to_string(), cert));
+                checks.push((at(&cert_name).display().to_string(), cert));
             }
         }
         for (what, cert) in checks {
@@ -92,10 +109,10 @@ impl Pki {
             }
         }
 
-        let enterprise_issuer = load_issuer(&enterprise_ca, &ent_path, &dir.join(files::ENTERPRISE_CA_KEY), key_type)?;
-        let partner_issuer = load_issuer(&partner_ca, &par_path, &dir.join(files::PARTNER_CA_KEY), key_type)?;
+        let enterprise_issuer = load_issuer(&enterprise_ca, &ent_path, &at(files::ENTERPRISE_CA_KEY), key_type)?;
+        let partner_issuer = load_issuer(&partner_ca, &par_path, &at(files::PARTNER_CA_KEY), key_type)?;
         let issuing = |cert: &str, crl: &str, key: &str| -> Result<Option<IssuingCa>, PkiError> {
-            let cert_path = dir.join(cert);
+            let cert_path = at(cert);
             if !cert_path.exists() {
                 return Ok(None);
             }
@@ -108,8 +125,8 @@ impl Pki {
                     found,
                 });
             }
-            let crl = load_ca_crl(&dir.join(crl), &cert)?;
-            let issuer = load_issuer(&cert, &cert_path, &dir.join(key), key_type)?;
+            let crl = load_ca_crl(&at(crl), &cert)?;
+            let issuer = load_issuer(&cert, &cert_path, &at(key), key_type)?;
             Ok(Some(IssuingCa { cert, crl, issuer }))
         };
         let enterprise_issuing = issuing(
@@ -141,6 +158,45 @@ impl Pki {
             enterprise_issuer,
             partner_issuer,
         })
+    }
+}
+
+/// Where the files of a PKI are: a directory in the layout [`Pki::write_to`] writes, with any
+/// file given elsewhere by the name it has in that layout ([`files`]), or no directory and every
+/// file given. A file neither given nor in a directory is looked for under its layout name and
+/// reported missing there.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// The PKI directory, if any.
+    pub dir: Option<PathBuf>,
+    /// Files given one by one, by their layout name (`edge.pem`, `enterprise-ca.crl`, ...).
+    pub files: BTreeMap<String, PathBuf>,
+    /// Whether the negative cases (`bad/`) and the Rogue CA are read.
+    pub with_bad: bool,
+}
+
+impl Layout {
+    /// A PKI directory as [`Pki::write_to`] writes it, negative cases included.
+    pub fn dir(dir: &Path) -> Layout {
+        Layout {
+            dir: Some(dir.to_path_buf()),
+            files: BTreeMap::new(),
+            with_bad: true,
+        }
+    }
+
+    /// Where the file of layout name `name` is.
+    pub fn path(&self, name: &str) -> PathBuf {
+        match (self.files.get(name), &self.dir) {
+            (Some(path), _) => path.clone(),
+            (None, Some(dir)) => dir.join(name),
+            (None, None) => PathBuf::from(name),
+        }
+    }
+
+    /// Whether the file of layout name `name` was given or exists in the directory.
+    pub fn has(&self, name: &str) -> bool {
+        self.files.contains_key(name) || self.dir.as_ref().is_some_and(|d| d.join(name).exists())
     }
 }
 

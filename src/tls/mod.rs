@@ -521,6 +521,7 @@ pub fn cleartext() -> Negotiated {
         kx_group: "none".into(),
         peer_key: "none".into(),
         handshake: HandshakeKind::None,
+        resumed_by: crate::stats::ResumedBy::None,
     }
 }
 

@@ -78,7 +78,7 @@ impl Stack for OpensslStack {
             trust,
             identity,
             settings.versions,
-            settings.resumption != Resumption::Off,
+            settings.resumption,
             settings.cipher_suite.as_deref(),
             settings.kx_group.as_deref(),
         )?;

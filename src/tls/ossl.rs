@@ -70,10 +70,10 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
-use super::{PeerKeyCache, ServerResumption, Versions};
+use super::{PeerKeyCache, Resumption, ServerResumption, Versions};
 use crate::failure::{FailureKind, kebab, variant_kebab};
 use crate::pki::Identity;
-use crate::stats::{HandshakeKind, Negotiated};
+use crate::stats::{HandshakeKind, Negotiated, ResumedBy};
 use crate::trust::{CrlExpiry, Refusal, Trust};
 
 /// The OpenSSL names of the TLS 1.3 cipher suites OpenSSL 3.0 implements.
@@ -208,18 +208,32 @@ impl OsslConnector {
     /// A connector verifying servers against `trust` (CAs, CRLs, evaluation time, the dialed
     /// name, the CA scope rule), presenting `identity` when given (MTLS).
     ///
-    /// `resume`: keep the newest session of each server name and offer it (TLS 1.3 tickets,
-    /// TLS 1.2 session ids and tickets). `cipher_suite` (rustls or IANA name) and `kx_group`
+    /// `resumption`: with any mode but `off`, keep the newest session of each server name and
+    /// offer it. The mode is configured exactly: `tls12-session-id` caps the protocol at TLS 1.2
+    /// and sends no SessionTicket extension (`SSL_OP_NO_TICKET`), so the server can only resume
+    /// by session id; `tls12-tickets` caps at TLS 1.2 and offers tickets (RFC 5077); the TLS 1.3
+    /// modes cap at TLS 1.3 (`off`: nothing kept, no tickets asked for). Versions that
+    /// contradict the mode are an error. `cipher_suite` (rustls or IANA name) and `kx_group`
     /// (`X25519`, `secp256r1`/`P-256`, `secp384r1`/`P-384`, ...) pin what is offered; an unknown
     /// or unsupported name is an error naming it.
     pub fn new(
         trust: &Trust,
         identity: Option<&Identity>,
         versions: Versions,
-        resume: bool,
+        resumption: Resumption,
         cipher_suite: Option<&str>,
         kx_group: Option<&str>,
     ) -> Result<OsslConnector> {
+        let versions = match (resumption.version(), versions) {
+            (Some(needed), Versions::Any) => needed,
+            (Some(needed), given) if given != needed => bail!(
+                "resumption {} needs TLS {}, but only TLS {} is enabled",
+                resumption.as_str(),
+                needed.as_str(),
+                given.as_str()
+            ),
+            _ => versions,
+        };
         let mut b = SslContext::builder(SslMethod::tls_client()).context("creating the OpenSSL context")?;
         common_options(&mut b);
         restrict(&mut b, versions, cipher_suite)?;
@@ -232,6 +246,11 @@ impl OsslConnector {
             use_identity(&mut b, identity).context("loading the client certificate")?;
         }
         configure_trust(&mut b, trust, SslVerifyMode::PEER)?;
+        let resume = resumption != Resumption::Off;
+        if matches!(resumption, Resumption::Off | Resumption::Tls12SessionId) {
+            // No SessionTicket extension in the ClientHello: no ticket is asked for or offered.
+            b.set_options(SslOptions::NO_TICKET);
+        }
         let sessions = if resume {
             let cache = SessionCache::default();
             let index = session_key_index()?;
@@ -250,7 +269,6 @@ impl OsslConnector {
             Some(cache)
         } else {
             b.set_session_cache_mode(SslSessionCacheMode::OFF);
-            b.set_options(SslOptions::NO_TICKET);
             None
         };
         Ok(OsslConnector {
@@ -301,7 +319,9 @@ impl OsslConnector {
 /// protocol (`TLSv1_3`, `TLSv1_2`), cipher suite by its rustls/IANA name, key exchange group
 /// (`X25519`, `secp256r1`, `secp384r1`, ...; after a resumption the group of the original
 /// handshake; `unknown` when OpenSSL does not say), the peer's certificate key as [`crate::pki::cert_key_description`]
-/// gives it (`none` without a peer certificate), and `full` or `resumed`.
+/// gives it (`none` without a peer certificate), `full` or `resumed`, and, seen from the client,
+/// how a resumed handshake resumed: TLS 1.3 by PSK, TLS 1.2 by ticket when the resumed session
+/// carries one the server issued (`SSL_SESSION_has_ticket`), else by session id.
 pub fn negotiated(ssl: &SslRef) -> Negotiated {
     let protocol = match ssl.version2() {
         Some(SslVersion::TLS1_3) => "TLSv1_3".to_owned(),
@@ -336,6 +356,21 @@ pub fn negotiated(ssl: &SslRef) -> Negotiated {
         } else {
             HandshakeKind::Full
         },
+        resumed_by: resumed_by(ssl),
+    }
+}
+
+/// How a finished handshake resumed (client side), from the handshake: [`ResumedBy::None`]
+/// when it did not.
+pub fn resumed_by(ssl: &SslRef) -> ResumedBy {
+    if !ssl.session_reused() {
+        return ResumedBy::None;
+    }
+    match (ssl.version2(), ssl.session()) {
+        (Some(SslVersion::TLS1_3), _) => ResumedBy::Tls13Psk,
+        (Some(SslVersion::TLS1_2), Some(session)) if ffi::session_has_ticket(session) => ResumedBy::Ticket,
+        (Some(SslVersion::TLS1_2), Some(_)) => ResumedBy::SessionId,
+        _ => ResumedBy::Unknown,
     }
 }
 
@@ -905,6 +940,14 @@ mod ffi {
         fn SSL_ctrl(ssl: *mut c_void, cmd: c_int, larg: c_long, parg: *mut c_void) -> c_long;
         fn SSL_CTX_set_timeout(ctx: *mut c_void, t: c_long) -> c_long;
         fn X509_STORE_add_crl(store: *mut c_void, crl: *mut c_void) -> c_int;
+        fn SSL_SESSION_has_ticket(s: *const c_void) -> c_int;
+    }
+
+    /// `SSL_SESSION_has_ticket`: whether the session carries a ticket the server issued.
+    pub(super) fn session_has_ticket(session: &SslSessionRef) -> bool {
+        // SAFETY: a `&SslSessionRef` is the `SSL_SESSION *` itself (a `foreign-types` opaque
+        // reference, see `negotiated_group`), valid for the borrow; the function only reads it.
+        unsafe { SSL_SESSION_has_ticket(std::ptr::from_ref(session).cast()) == 1 }
     }
 
     /// `SSL_CTRL_GET_NEGOTIATED_GROUP` (`openssl/ssl.h`, OpenSSL 3.0).
@@ -1071,7 +1114,7 @@ mod tests {
     }
 
     fn connector(trust: &Trust, identity: Option<&Identity>, versions: Versions) -> OsslConnector {
-        OsslConnector::new(trust, identity, versions, false, None, None).unwrap()
+        OsslConnector::new(trust, identity, versions, Resumption::Off, None, None).unwrap()
     }
 
     fn reason(outcome: &Outcome) -> String {
@@ -1095,6 +1138,7 @@ mod tests {
                 kx_group: "X25519".into(),
                 peer_key: "ECDSA P-256".into(),
                 handshake: HandshakeKind::Full,
+                resumed_by: ResumedBy::None,
             }
         );
         let s = s.unwrap();
@@ -1113,6 +1157,7 @@ mod tests {
                 kx_group: "X25519".into(),
                 peer_key: "ECDSA P-256".into(),
                 handshake: HandshakeKind::Full,
+                resumed_by: ResumedBy::None,
             }
         );
         let s = s.unwrap();
@@ -1126,7 +1171,7 @@ mod tests {
             &trust,
             None,
             Versions::Any,
-            false,
+            Resumption::Off,
             Some("TLS13_CHACHA20_POLY1305_SHA256"),
             Some("P-384"),
         )
@@ -1142,7 +1187,7 @@ mod tests {
             &trust,
             None,
             Versions::Any,
-            false,
+            Resumption::Off,
             Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
             Some("secp256r1"),
         )
@@ -1167,7 +1212,7 @@ mod tests {
             &trust,
             None,
             Versions::Tls13,
-            false,
+            Resumption::Off,
             Some("TLS13_AES_256_GCM_SHA384"),
             None,
         )
@@ -1177,7 +1222,7 @@ mod tests {
         assert_eq!(reason(&s), "tls:no-shared-cipher");
 
         let err = |suite: Option<&str>, group: Option<&str>, versions| {
-            OsslConnector::new(&trust, None, versions, false, suite, group)
+            OsslConnector::new(&trust, None, versions, Resumption::Off, suite, group)
                 .unwrap_err()
                 .to_string()
         };
@@ -1361,8 +1406,13 @@ mod tests {
                     let server =
                         OsslAcceptor::new(&pki.server, mtls.then_some(&trust), Versions::Any, resumption, None)
                             .unwrap();
+                    let mode = if versions == Versions::Tls13 {
+                        Resumption::Tls13Tickets
+                    } else {
+                        Resumption::Tls12Tickets
+                    };
                     let client =
-                        OsslConnector::new(&trust, mtls.then_some(&pki.edge), versions, true, None, None).unwrap();
+                        OsslConnector::new(&trust, mtls.then_some(&pki.edge), versions, mode, None, None).unwrap();
                     let what = format!("{versions:?}, stateless: {}", resumption.stateless);
                     let (c, s) = pair(server.clone(), &client, SERVER_NAME).await;
                     assert_eq!(c.unwrap().handshake, HandshakeKind::Full, "{what}");
@@ -1375,6 +1425,13 @@ mod tests {
                         "{what}"
                     );
                     assert_eq!(c.peer_key, "ECDSA P-256", "{what}");
+                    // Tickets when the server issues them, else its cache by session id.
+                    let by = match (versions, resumption.stateless) {
+                        (Versions::Tls13, _) => ResumedBy::Tls13Psk,
+                        (_, true) => ResumedBy::Ticket,
+                        (_, false) => ResumedBy::SessionId,
+                    };
+                    assert_eq!(c.resumed_by, by, "{what}");
                 }
             }
         }

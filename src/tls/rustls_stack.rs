@@ -26,7 +26,7 @@ use super::{
 };
 use crate::failure::{FailureKind, variant_kebab};
 use crate::pki::{Identity, KeyType};
-use crate::stats::Negotiated;
+use crate::stats::{Negotiated, ResumedBy};
 use crate::trust::Trust;
 
 /// The rustls provider of a rustls backend; `None` for OpenSSL.
@@ -147,7 +147,14 @@ impl Stack for RustlsStack {
         let name = ServerName::try_from(server_name.to_owned())
             .with_context(|| format!("{server_name}: not a DNS name or IP address"))?;
         let connector = TlsConnector::from(config).early_data(settings.resumption == Resumption::Tls13EarlyData);
-        Ok(dialer(connector, name))
+        // rustls does not say which TLS 1.2 mechanism resumed; with session ids only it sends no
+        // SessionTicket extension, so the server can have resumed by session id alone.
+        let tls12 = if settings.resumption == Resumption::Tls12SessionId {
+            ResumedBy::SessionId
+        } else {
+            ResumedBy::Unknown
+        };
+        Ok(Arc::new(RustlsDialer { connector, name, tls12 }))
     }
 
     fn acceptor(
@@ -200,13 +207,19 @@ impl Stack for RustlsStack {
 /// A dialer over a rustls connector built elsewhere (the audit builds its own), verifying
 /// servers for `name`.
 pub fn dialer(connector: TlsConnector, name: ServerName<'static>) -> Arc<dyn Dialer> {
-    Arc::new(RustlsDialer { connector, name })
+    Arc::new(RustlsDialer {
+        connector,
+        name,
+        tls12: ResumedBy::Unknown,
+    })
 }
 
 /// Opens TLS sessions with one rustls client config (and so one session cache).
 struct RustlsDialer {
     connector: TlsConnector,
     name: ServerName<'static>,
+    /// How a resumed TLS 1.2 handshake resumed (rustls does not report it).
+    tls12: ResumedBy,
 }
 
 impl Dialer for RustlsDialer {
@@ -238,7 +251,11 @@ impl Dialer for RustlsDialer {
                     early: true,
                 }
             } else {
-                Established::handshaken(negotiated(conn, keys), connect, handshake)
+                let mut n = negotiated(conn, keys);
+                if n.resumed_by == ResumedBy::Unknown && n.protocol == "TLSv1_2" {
+                    n.resumed_by = self.tls12;
+                }
+                Established::handshaken(n, connect, handshake)
             };
             Ok((Box::new(stream) as Stream, est))
         })
@@ -624,6 +641,11 @@ pub fn negotiated(conn: &CommonState, cache: &mut PeerKeyCache) -> Negotiated {
         kx_group,
         peer_key,
         handshake: handshake_kind(conn),
+        resumed_by: match (conn.handshake_kind(), conn.protocol_version()) {
+            (Some(HandshakeKind::Resumed), Some(rustls::ProtocolVersion::TLSv1_3)) => ResumedBy::Tls13Psk,
+            (Some(HandshakeKind::Resumed), _) => ResumedBy::Unknown,
+            _ => ResumedBy::None,
+        },
     }
 }
 
