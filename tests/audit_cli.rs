@@ -3,7 +3,8 @@
 //! line, a real deployment (`sipbench serve`) as `--tls-addr`, and `serve` reloading a new CRL on
 //! SIGHUP and with `--watch`.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -192,19 +193,8 @@ fn serve_with(args: &[&str]) -> Served {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("sipbench serve:") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "server exited before listening"
-        );
-    }
-    // Keep draining the server's log so that it never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let after = |key: &str| words[words.iter().position(|w| *w == key).unwrap() + 1].to_owned();
+    let addrs = common::wait_ready(&mut child);
+    let after = |key: &str| addrs[key].clone();
     Served {
         tls: after("tls"),
         mtls: after("mtls"),

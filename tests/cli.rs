@@ -1,6 +1,8 @@
 //! The binary as a user drives it: the embedded default end to end, the results contract
 //! (checked against results/schema.json), errors that name the field, interrupted runs.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -244,7 +246,6 @@ fn pki_init_writes_a_loadable_pki() {
 
 #[test]
 fn serve_answers_the_generator_and_drains_on_sigterm() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let pki_dir = dir.path().join("pki");
     let mut server = sipbench()
@@ -266,18 +267,8 @@ fn serve_answers_the_generator_and_drains_on_sigterm() {
         .spawn()
         .unwrap();
     // The ready line names the bound addresses: "sipbench serve: tls A · mtls B · tcp C · ...".
-    let mut stderr = BufReader::new(server.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("sipbench serve:") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "server exited before listening"
-        );
-    }
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let addr_after = |key: &str| words[words.iter().position(|w| *w == key).unwrap() + 1].to_owned();
-    let (tls, mtls) = (addr_after("tls"), addr_after("mtls"));
+    let addrs = common::wait_ready(&mut server);
+    let (tls, mtls) = (addrs["tls"].clone(), addrs["mtls"].clone());
 
     let out = dir.path().join("r.json");
     let o = sipbench()
@@ -322,7 +313,6 @@ fn serve_answers_the_generator_and_drains_on_sigterm() {
 /// drains and prints its counters instead of dying of the signal's default action.
 #[test]
 fn serve_catches_sigterm_sent_as_soon_as_it_is_ready() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let pki_dir = dir.path().join("pki");
     for round in 0..5 {
@@ -334,15 +324,7 @@ fn serve_catches_sigterm_sent_as_soon_as_it_is_ready() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut stderr = BufReader::new(server.stderr.take().unwrap());
-        let mut line = String::new();
-        while !line.starts_with("sipbench serve:") {
-            line.clear();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0,
-                "server exited before listening"
-            );
-        }
+        common::wait_ready(&mut server);
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(server.id() as i32),
             nix::sys::signal::Signal::SIGTERM,

@@ -281,23 +281,14 @@ pub(crate) async fn remote_target(args: &TargetConfig, target: &str) -> Result<T
     })
 }
 
-/// The operating system's CA bundle (`--ca system`): `SSL_CERT_FILE` when set, else the first
-/// of the usual places (Debian/Ubuntu, Fedora/RHEL, openSUSE, Alpine and the BSDs).
+/// The operating system's CA bundle (`--ca system`).
 fn system_roots() -> Result<std::path::PathBuf> {
-    if let Some(f) = std::env::var_os("SSL_CERT_FILE") {
-        return Ok(f.into());
-    }
-    const PLACES: [&str; 4] = [
-        "/etc/ssl/certs/ca-certificates.crt",
-        "/etc/pki/tls/certs/ca-bundle.crt",
-        "/etc/ssl/ca-bundle.pem",
-        "/etc/ssl/cert.pem",
-    ];
-    PLACES
-        .iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.is_file())
-        .with_context(|| format!("--ca system: no CA bundle at {} (set SSL_CERT_FILE)", PLACES.join(", ")))
+    pki::system_roots_file().with_context(|| {
+        format!(
+            "--ca system: no CA bundle at {} (set SSL_CERT_FILE)",
+            pki::SYSTEM_BUNDLES.join(", ")
+        )
+    })
 }
 
 /// Each address once, in first-seen order.

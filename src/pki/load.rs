@@ -229,6 +229,27 @@ pub fn load_ca_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiEr
     read_certs(path)
 }
 
+/// The operating system's CA bundle (`--ca system`, `cert = "system"` in a topology):
+/// `SSL_CERT_FILE` when set, else the first of the usual places (Debian/Ubuntu, Fedora/RHEL,
+/// openSUSE, Alpine and the BSDs). `None` when there is none.
+pub fn system_roots_file() -> Option<std::path::PathBuf> {
+    if let Some(f) = std::env::var_os("SSL_CERT_FILE") {
+        return Some(f.into());
+    }
+    SYSTEM_BUNDLES
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// Where [`system_roots_file`] looks, in order, after `SSL_CERT_FILE`.
+pub const SYSTEM_BUNDLES: [&str; 4] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
 /// The certificates of a file's contents `data` (PEM `CERTIFICATE` blocks, each parsing as
 /// X.509), as [`load_ca_bundle`] reads them; `path` names the file in errors.
 pub fn certs_from(data: &[u8], path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiError> {

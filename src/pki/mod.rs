@@ -69,7 +69,9 @@ pub use describe::{CertSummary, cert_key_description, summarize};
 pub(crate) use generate::{key_id_method, random_serial};
 pub use keys::KeyType;
 pub(crate) use load::dn_of;
-pub use load::{Layout, certs_from, issuer_for, load_ca_bundle, load_identity, roots_from};
+pub use load::{
+    Layout, SYSTEM_BUNDLES, certs_from, issuer_for, load_ca_bundle, load_identity, roots_from, system_roots_file,
+};
 
 /// Organisation (`O=`) of every generated subject name.
 pub const ORGANIZATION: &str = "sipbench";

@@ -182,6 +182,8 @@ pub struct TrustedCa {
 struct Origin {
     certs: Option<PathBuf>,
     crls: Vec<String>,
+    /// The operating system's roots (`cert = "system"`).
+    system: bool,
 }
 
 impl fmt::Debug for TrustedCa {
@@ -338,10 +340,28 @@ impl Trust {
         let mut cas = Vec::new();
         for (i, entry) in file.ca.iter().enumerate() {
             let context = |what: &str| format!("{} ca[{i}] `{}` {what}", path.display(), entry.name);
-            let certs = pki::load_ca_bundle(&entry.cert).map_err(|source| TrustError::File {
-                context: context("cert"),
-                source,
-            })?;
+            let (cert_path, certs) = if entry.is_system() {
+                let bundle = pki::system_roots_file().ok_or_else(|| {
+                    TrustError::Other(format!(
+                        "{}: cert = \"system\": no CA bundle at {} (set SSL_CERT_FILE)",
+                        context("cert"),
+                        pki::SYSTEM_BUNDLES.join(", ")
+                    ))
+                })?;
+                let certs = pki::load_ca_bundle(&bundle).map_err(|source| TrustError::File {
+                    context: context("cert (the system's roots)"),
+                    source,
+                })?;
+                // A distribution's bundle lists some roots twice (re-issued): one anchor each.
+                let certs = distinct_anchors(&certs).into_iter().flat_map(|(_, c)| c).collect();
+                (bundle, certs)
+            } else {
+                let certs = pki::load_ca_bundle(&entry.cert).map_err(|source| TrustError::File {
+                    context: context("cert"),
+                    source,
+                })?;
+                (entry.cert.clone(), certs)
+            };
             let mut crls = Vec::new();
             let mut crl_origins = Vec::new();
             if file.revocation == RevocationMode::Crl {
@@ -364,8 +384,9 @@ impl Trust {
             let mut ca = TrustedCa::new(entry.name.clone(), certs, crls, entry.domains.clone())
                 .with_addresses(entry.address_ranges());
             ca.origin = Origin {
-                certs: Some(entry.cert.clone()),
+                certs: Some(cert_path),
                 crls: crl_origins,
+                system: entry.is_system(),
             };
             cas.push(ca);
         }
@@ -416,41 +437,7 @@ impl Trust {
         if certs.is_empty() {
             return Err(TrustError::Other("the CA bundle holds no certificate".into()));
         }
-        // One entry per subject: a bundle may hold a root twice under one name (re-issued
-        // with another key or validity, as the operating systems' bundles do).
-        // The same subject and key twice (a root re-issued with a new validity) is one trust
-        // anchor: the certificate valid the longest is kept.
-        let mut groups: Vec<(String, Vec<CertificateDer<'static>>)> = Vec::new();
-        let mut seen: Vec<(String, Vec<u8>, i64, usize, usize)> = Vec::new();
-        for (i, c) in certs.iter().enumerate() {
-            let summary = pki::summarize(c).ok();
-            let name = summary.as_ref().map_or_else(|| format!("ca{i}"), |s| s.subject.clone());
-            let not_after = summary.as_ref().map_or(i64::MIN, |s| s.not_after.unix_timestamp());
-            let spki = x509_parser::parse_x509_certificate(c)
-                .map(|(_, x)| x.tbs_certificate.subject_pki.raw.to_vec())
-                .unwrap_or_default();
-            if let Some(prev) = seen
-                .iter_mut()
-                .find(|(n, k, ..)| *n == name && *k == spki && !spki.is_empty())
-            {
-                if not_after > prev.2 {
-                    groups[prev.3].1[prev.4] = c.clone();
-                    prev.2 = not_after;
-                }
-                continue;
-            }
-            let (g, j) = match groups.iter().position(|(n, _)| *n == name) {
-                Some(g) => {
-                    groups[g].1.push(c.clone());
-                    (g, groups[g].1.len() - 1)
-                }
-                None => {
-                    groups.push((name.clone(), vec![c.clone()]));
-                    (groups.len() - 1, 0)
-                }
-            };
-            seen.push((name, spki, not_after, g, j));
-        }
+        let groups = distinct_anchors(certs);
         let cas = groups
             .into_iter()
             .map(|(name, certs)| TrustedCa::new(name, certs, Vec::new(), Vec::new()))
@@ -524,6 +511,13 @@ impl Trust {
         } else {
             "no revocation checks".into()
         });
+        for ca in self.cas.iter().filter(|c| c.origin.system) {
+            parts.push(format!(
+                "`{}`: the system's {} roots, not revocation-checked",
+                ca.name,
+                ca.certs.len()
+            ));
+        }
         if let Some(t) = &self.topology {
             parts.push(format!("{} trusted servers (MTLS)", t.server.len()));
         }
@@ -727,6 +721,45 @@ fn der_contents(der: &[u8]) -> Option<&[u8]> {
 }
 
 /// Builds the index of CA certificates, checking each certificate and CRL (module docs).
+/// A CA bundle's certificates grouped by subject name (a bundle may hold one root name twice,
+/// re-issued with another key or validity), in first-seen order. The same subject and key
+/// twice (a root re-issued with a new validity) is one trust anchor: the certificate valid the
+/// longest is kept.
+fn distinct_anchors(certs: &[CertificateDer<'static>]) -> Vec<(String, Vec<CertificateDer<'static>>)> {
+    let mut groups: Vec<(String, Vec<CertificateDer<'static>>)> = Vec::new();
+    let mut seen: Vec<(String, Vec<u8>, i64, usize, usize)> = Vec::new();
+    for (i, c) in certs.iter().enumerate() {
+        let summary = pki::summarize(c).ok();
+        let name = summary.as_ref().map_or_else(|| format!("ca{i}"), |s| s.subject.clone());
+        let not_after = summary.as_ref().map_or(i64::MIN, |s| s.not_after.unix_timestamp());
+        let spki = x509_parser::parse_x509_certificate(c)
+            .map(|(_, x)| x.tbs_certificate.subject_pki.raw.to_vec())
+            .unwrap_or_default();
+        if let Some(prev) = seen
+            .iter_mut()
+            .find(|(n, k, ..)| *n == name && *k == spki && !spki.is_empty())
+        {
+            if not_after > prev.2 {
+                groups[prev.3].1[prev.4] = c.clone();
+                prev.2 = not_after;
+            }
+            continue;
+        }
+        let (g, j) = match groups.iter().position(|(n, _)| *n == name) {
+            Some(g) => {
+                groups[g].1.push(c.clone());
+                (g, groups[g].1.len() - 1)
+            }
+            None => {
+                groups.push((name.clone(), vec![c.clone()]));
+                (groups.len() - 1, 0)
+            }
+        };
+        seen.push((name, spki, not_after, g, j));
+    }
+    groups
+}
+
 fn index(cas: &[TrustedCa]) -> Result<Vec<CaCert>, TrustError> {
     let mut index = Vec::new();
     for (e, ca) in cas.iter().enumerate() {

@@ -8,7 +8,10 @@
 //! [[ca]]
 //! name = "enterprise"
 //! cert = "enterprise-ca.pem"   # paths are relative to the topology file; every certificate
-//!                              # of the file is a CA of this entry (a root, its issuing CAs)
+//!                              # of the file is a CA of this entry (a root, its issuing CAs);
+//!                              # "system": the operating system's roots (SSL_CERT_FILE or the
+//!                              # distribution's bundle), for partners with public-CA
+//!                              # certificates; such an entry takes no CRL (none is fetched)
 //! crl = "enterprise-ca.crl"    # or a list; each CRL must be signed by a CA of the entry
 //! domains = ["example.test"]   # empty or absent: any name
 //! addresses = ["127.0.0.0/8"]  # IP names it may vouch for; a CA with domains and no
@@ -72,6 +75,9 @@ impl ServerRole {
     }
 }
 
+/// The `cert` of a `[[ca]]` entry that stands for the operating system's roots.
+pub const SYSTEM: &str = "system";
+
 /// One `[[ca]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +99,11 @@ pub struct CaEntry {
 }
 
 impl CaEntry {
+    /// Whether the entry is the operating system's roots (`cert = "system"`).
+    pub fn is_system(&self) -> bool {
+        self.cert.as_os_str() == SYSTEM
+    }
+
     /// The address ranges (checked by [`TopologyFile::parse`]; unparseable ones are skipped).
     pub fn address_ranges(&self) -> Vec<IpRange> {
         self.addresses.iter().filter_map(|a| a.parse().ok()).collect()
@@ -224,7 +235,13 @@ impl TopologyFile {
             if self.ca[..i].iter().any(|c| c.name == ca.name) {
                 return err(format!("ca[{i}].name: `{}` is listed twice", ca.name));
             }
-            if self.revocation == RevocationMode::Crl && ca.crl.is_empty() {
+            if ca.is_system() && !ca.crl.is_empty() {
+                return err(format!(
+                    "ca[{i}].crl: CA `{}` is the system's roots (cert = \"system\"), which take no CRL",
+                    ca.name
+                ));
+            }
+            if self.revocation == RevocationMode::Crl && ca.crl.is_empty() && !ca.is_system() {
                 return err(format!(
                     "ca[{i}].crl: CA `{}` has no CRL but revocation = \"crl\" (give its CRL, or set revocation = \"off\")",
                     ca.name
@@ -276,6 +293,9 @@ impl TopologyFile {
     /// The file's CA paths made absolute against `base` (the topology file's directory).
     pub fn resolve(mut self, base: &Path) -> TopologyFile {
         for ca in &mut self.ca {
+            if ca.is_system() {
+                continue;
+            }
             ca.cert = base.join(&ca.cert);
             ca.crl = ca.crl.iter().map(|p| base.join(p)).collect();
         }

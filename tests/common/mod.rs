@@ -133,3 +133,61 @@ pub fn run_one(args: &RunConfig) -> (RunReport, PhaseResult) {
     let phase = report.result.phases[0].clone();
     (report, phase)
 }
+
+/// `sipbench serve` in its own process on loopback port 0 (TLS, MTLS, TCP), killed on drop.
+pub struct Served {
+    pub child: std::process::Child,
+    /// The bound addresses by transport (`tls`, `mtls`, `tcp`, `udp`), from the ready line.
+    pub addrs: std::collections::BTreeMap<String, String>,
+}
+
+impl Served {
+    /// Starts `sipbench serve --tls-addr 127.0.0.1:0 --mtls-addr 127.0.0.1:0 --tcp-addr
+    /// 127.0.0.1:0` with `args` and `envs`, and waits for its ready line ("sipbench serve: tls A
+    /// · mtls B · tcp C · ...").
+    pub fn spawn(args: &[&std::ffi::OsStr], envs: &[(&str, &std::ffi::OsStr)]) -> Served {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sipbench"));
+        cmd.env("RUST_LOG", "error")
+            .args(["serve", "--tls-addr", "127.0.0.1:0", "--mtls-addr", "127.0.0.1:0"])
+            .args(["--tcp-addr", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("sipbench serve starts");
+        let addrs = wait_ready(&mut child);
+        Served { child, addrs }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for the ready line of a `sipbench serve` child whose stderr is piped ("sipbench serve:
+/// tls A · mtls B · tcp C · ..."), then drains its log so that it never blocks on a full pipe;
+/// returns the bound addresses by transport.
+pub fn wait_ready(child: &mut std::process::Child) -> std::collections::BTreeMap<String, String> {
+    use std::io::{BufRead, BufReader};
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr piped"));
+    let mut line = String::new();
+    while !line.starts_with("sipbench serve:") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "server exited before listening"
+        );
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .windows(2)
+        .filter(|w| ["tls", "mtls", "tcp", "udp"].contains(&w[0]))
+        .map(|w| (w[0].to_owned(), w[1].to_owned()))
+        .collect()
+}
