@@ -146,3 +146,32 @@ fn a_peer_that_loses_bytes_is_caught() {
         p.failures
     );
 }
+
+/// Bytes are counted as they flow, not at the session's end: every second of the timeline
+/// shows some, and together they are the phase's bytes.
+#[test]
+fn the_timeline_shows_bytes_as_they_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = RunConfig {
+        phase: PhaseSpec {
+            mode: Some(Mode::Tcp),
+            workload: Some(Workload::Records),
+            record_size: Some(4096),
+            connections: Some(2),
+            warmup: Some(Duration::from_millis(100)),
+            duration: Some(Duration::from_millis(2500)),
+            ..Default::default()
+        },
+        workers: Some(2),
+        out: Some(dir.path().join("r.json")),
+        quiet: true,
+        ..Default::default()
+    };
+    let p = run(&args).expect("run").result.phases[0].clone();
+    assert!(p.timeline.len() >= 3, "{:?}", p.timeline);
+    for point in &p.timeline[..2] {
+        assert!(point.bytes_out > 0, "{:?}", p.timeline);
+    }
+    let total: u64 = p.timeline.iter().map(|t| t.bytes_out).sum();
+    assert_eq!(total, p.bulk.unwrap().bytes_out, "{:?}", p.timeline);
+}

@@ -19,6 +19,10 @@ use crate::tls::PeerKeyCache;
 /// Bytes handed to the TLS stream per write.
 const WRITE_BATCH: usize = 64 * 1024;
 
+/// How often a streaming session hands the bytes it moved to the recorder, so that progress
+/// and the timeline show the rate as it flows rather than all of it at the session's end.
+const COUNT_EVERY: Duration = Duration::from_millis(100);
+
 /// Streaming sessions.
 pub(super) struct Records {
     connections: usize,
@@ -92,7 +96,9 @@ impl Records {
         let size = (WRITE_BATCH / record).max(1) * record;
         let writer = async {
             let mut sent_crc = crc32fast::Hasher::new();
+            // Measured bytes and records not yet handed to the recorder.
             let (mut sent, mut measured_bytes, mut measured_records) = (0u64, 0u64, 0u64);
+            let mut counted_at = Instant::now();
             let mut last = Duration::ZERO;
             let mut off = 0usize;
             let span = data.len() - size;
@@ -112,6 +118,10 @@ impl Records {
                     measured_bytes += size as u64;
                     measured_records += (size / record) as u64;
                     last = clock.offset(now);
+                    if now.saturating_duration_since(counted_at) >= COUNT_EVERY {
+                        rec.record().bytes(measured_bytes, 0).records(measured_records);
+                        (measured_bytes, measured_records, counted_at) = (0, 0, now);
+                    }
                 }
             }
             // close_notify and FIN: the server then sends its trailer.
@@ -124,6 +134,7 @@ impl Records {
             stream.update(&leftover);
             let mut buf = vec![0u8; 64 * 1024];
             let mut measured_in = 0u64;
+            let mut counted_at = Instant::now();
             loop {
                 let n =
                     match tokio::time::timeout(plan.sip_timeout.max(Duration::from_secs(5)), rd.read(&mut buf)).await {
@@ -134,8 +145,13 @@ impl Records {
                         Ok(Err(e)) => return Err(crate::tls::classify_io(&e)),
                     };
                 stream.update(&buf[..n]);
-                if clock.measured(Instant::now()) {
+                let now = Instant::now();
+                if clock.measured(now) {
                     measured_in += n as u64;
+                    if now.saturating_duration_since(counted_at) >= COUNT_EVERY {
+                        rec.record().bytes(0, measured_in);
+                        (measured_in, counted_at) = (0, now);
+                    }
                 }
             }
             Ok((stream.finish(), measured_in))
@@ -145,6 +161,7 @@ impl Records {
         let outcome = match (written, read) {
             (Err(kind), _) | (_, Err(kind)) => Err(kind),
             (Ok((sent, crc, bytes, records, last)), Ok((trailed, measured_in))) => {
+                // What was not counted on the way.
                 r.bytes(bytes, measured_in).records(records).completed_at(last);
                 match trailed {
                     None => Err(FailureKind::BulkNoTrailer),
