@@ -22,6 +22,7 @@ pub mod command;
 pub mod config;
 pub mod observe;
 pub mod outcome;
+pub mod pace;
 mod runner;
 pub mod session;
 pub mod target;
