@@ -26,6 +26,8 @@
 //! - [`plan`]: load profiles and flags, lowered into one typed plan: a phase setting is
 //!   declared once ([`plan::PhaseSpec`], both the profile's table and the flags);
 //!   [`shape`]: open-loop load shapes (ramps, steps) and their arrival schedule. Pure.
+//! - [`capacity`]: `sipbench capacity`, a binary search over short open-loop steps for the
+//!   highest rate that keeps the thresholds (the search itself is pure).
 //! - [`stats`]: per-worker histograms and failure counts, merged at the end; [`failure`]:
 //!   the failure vocabulary. Both pure.
 //! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary;
@@ -40,6 +42,7 @@
 pub mod audit;
 pub mod backends;
 pub mod bulk;
+pub mod capacity;
 pub mod cli;
 pub mod compare;
 pub mod connection;

@@ -51,6 +51,10 @@ pub struct RunResult {
     pub server: Option<ServerStats>,
     /// Limits that capped the run, in words (empty when none did).
     pub warnings: Vec<String>,
+    /// `sipbench capacity`: the search, each step (each also a phase above) and the knee.
+    /// Absent in files of other commands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::capacity::CapacityResult>,
 }
 
 /// What the generator talked to.
