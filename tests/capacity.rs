@@ -111,14 +111,20 @@ fn a_search_that_finds_a_knee_exits_0_and_writes_its_steps() {
 fn a_minimum_that_breaks_the_thresholds_exits_1_without_a_knee() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("capacity.json");
-    // Nothing answers over TCP within a microsecond: the minimum fails, and the search ends.
+    // Nothing answers over TCP within a microsecond: the minimum fails, again when rechecked,
+    // and the search ends.
     let o = capacity(&out, "3", &["--max-p99", "1us", "-q"]);
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_valid(&json);
     let c = &json["capacity"];
-    assert_eq!(c["steps"].as_array().unwrap().len(), 1);
-    assert_eq!(c["steps"][0]["verdict"], "fail");
+    let steps = c["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(
+        (&steps[0]["purpose"], &steps[1]["purpose"]),
+        (&"minimum".into(), &"recheck".into())
+    );
+    assert!(steps.iter().all(|s| s["verdict"] == "fail" && s["rate"] == 10.0));
     assert_eq!(c["steps"][0]["broken"][0], "sip.OPTIONS.p99<=0.001ms");
     assert!(c["knee"].is_null());
     assert_eq!(c["bound"], "none");

@@ -58,9 +58,8 @@ pub struct CapacityArgs {
     /// of the passing one, e.g. 5% or 0.05.
     #[arg(long, default_value = "5%", value_parser = precision, help_heading = "Search")]
     pub precision: f64,
-    /// Most steps, the knee's confirmation included (the search stops there, reporting how
-    /// far it got).
-    #[arg(long, default_value_t = 20, value_parser = |s: &str| limits::ranged(s, 1..=500), help_heading = "Search")]
+    /// Most steps, the rechecks included (the search stops there, reporting how far it got).
+    #[arg(long, default_value_t = 24, value_parser = |s: &str| limits::ranged(s, 1..=500), help_heading = "Search")]
     pub max_steps: usize,
     /// Bisect between --min-rate and --max-rate at once, instead of doubling up from the
     /// minimum until a step fails.
@@ -400,6 +399,7 @@ fn conclude(summary: &mut CapacityResult, search: &Search) {
             .rev()
             .find(|s| s.rate == rate && s.verdict == Verdict::Pass)
             .expect("the knee is a step that passed");
+        // Confirmed: it ran twice (and its verdict, the majority, is a pass).
         Knee {
             rate,
             achieved_per_s: last.achieved_per_s,
@@ -420,6 +420,7 @@ pub fn step_line(n: usize, s: &StepSummary) -> String {
         Purpose::Probe => "probe",
         Purpose::Bisect => "bisect",
         Purpose::Confirm => "confirm",
+        Purpose::Recheck => "recheck",
     };
     let mut line = format!(
         "{n:>4}  {why:<9} {:>10.0} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>8.3}  {}",
