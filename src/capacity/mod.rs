@@ -373,6 +373,8 @@ pub fn judge(phase: &PhaseResult, rate: f64, purpose: Purpose, p99_limit_us: Opt
 
 /// A text plot of p99 (y, milliseconds) against the offered rate (x): `o` a step that passed,
 /// `x` one that failed, `g` one the generator could not send; `-` the p99 limit, `|` the knee.
+/// The y axis goes to twice the limit (or the highest p99 below that): a step far above it is
+/// drawn on the top row, so one collapse does not flatten the rest.
 pub fn plot(steps: &[StepSummary], p99_limit_us: Option<f64>, knee: Option<f64>) -> String {
     const W: usize = 60;
     const H: usize = 14;
@@ -380,14 +382,15 @@ pub fn plot(steps: &[StepSummary], p99_limit_us: Option<f64>, knee: Option<f64>)
         return String::new();
     }
     let x_max = steps.iter().map(|s| s.rate).fold(0.0, f64::max).max(1e-9);
-    let y_max = steps
-        .iter()
-        .map(|s| s.p99_us as f64)
-        .chain(p99_limit_us.map(|l| l * 1.25))
-        .fold(0.0, f64::max)
-        .max(1.0);
+    let highest = steps.iter().map(|s| s.p99_us as f64).fold(0.0, f64::max);
+    let y_max = match p99_limit_us {
+        Some(limit) => highest.min(limit * 2.0).max(limit * 1.25),
+        None => highest,
+    }
+    .max(1.0);
+    let off_scale = highest > y_max;
     let col = |x: f64| (((x / x_max) * (W - 1) as f64).round() as usize).min(W - 1);
-    let row = |y: f64| (H - 1) - (((y / y_max) * (H - 1) as f64).round() as usize).min(H - 1);
+    let row = |y: f64| (H - 1) - (((y.min(y_max) / y_max) * (H - 1) as f64).round() as usize).min(H - 1);
     let mut grid = vec![vec![' '; W]; H];
     if let Some(limit) = p99_limit_us {
         let r = row(limit);
@@ -416,6 +419,7 @@ pub fn plot(steps: &[StepSummary], p99_limit_us: Option<f64>, knee: Option<f64>)
     let mut out = String::new();
     for (i, line) in grid.iter().enumerate() {
         let label = match i {
+            0 if off_scale => format!("{:>8.2}+", y_max / 1000.0),
             0 => format!("{:>9.2}", y_max / 1000.0),
             _ if i == H - 1 => format!("{:>9}", "0"),
             _ => " ".repeat(9),
@@ -430,8 +434,13 @@ pub fn plot(steps: &[StepSummary], p99_limit_us: Option<f64>, knee: Option<f64>)
         " ".repeat(W.saturating_sub(1 + right.len()))
     ));
     out.push_str(&format!(
-        "{}  p99 ms (y) against offered rate (x): o pass, x fail, g generator-limited, - p99 limit, | knee\n",
-        " ".repeat(9)
+        "{}  p99 ms (y) against offered rate (x): o pass, x fail, g generator-limited, - p99 limit, | knee{}\n",
+        " ".repeat(9),
+        if off_scale {
+            "; top row: at or above the top"
+        } else {
+            ""
+        }
     ));
     out
 }
@@ -623,7 +632,7 @@ mod tests {
         let steps = [
             step(100.0, 1_000, Verdict::Pass),
             step(200.0, 2_000, Verdict::Pass),
-            step(400.0, 90_000, Verdict::Fail),
+            step(400.0, 900_000, Verdict::Fail),
             step(300.0, 80_000, Verdict::GeneratorLimited),
         ];
         let p = plot(&steps, Some(50_000.0), Some(200.0));
@@ -633,6 +642,11 @@ mod tests {
         );
         assert!(p.lines().any(|l| l.contains("-----")), "{p}");
         assert!(p.contains("400/s"), "{p}");
+        // The 900 ms failure is off the 0..100 ms scale of a 50 ms limit: on the top row.
+        let top = p.lines().next().unwrap();
+        assert!(top.trim_start().starts_with("100.00+") && top.contains('x'), "{p}");
+        let g = p.lines().position(|l| l.contains('g')).unwrap();
+        assert!(g > 0 && g < 4, "{p}");
         assert!(plot(&[], None, None).is_empty());
     }
 }
