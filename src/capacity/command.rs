@@ -331,7 +331,6 @@ impl Steps<'_> {
                 "step", "why", "rate/s", "achieved", "p50 ms", "p99 ms", "p99u ms", "fail %"
             );
         }
-        let ids = Arc::new(AtomicU64::new(0));
         let mut search = Search::new(self.search);
         let mut progress = crate::generator::observe::Progress::default();
         // From here on the search has started: an error is a runtime error (exit status 3).
@@ -346,7 +345,11 @@ impl Steps<'_> {
                     progress.show(i);
                 }
             };
-            let outcome = bench.run(&phase, pool, &interrupt, ids.clone(), &mut observe).await;
+            // Each step's sessions are users u0, u1, ... again: REGISTER steps update the same
+            // addresses of record instead of filling the registrar step after step (the
+            // embedded one holds 100,000), so every step meets the same server state.
+            let ids = Arc::new(AtomicU64::new(0));
+            let outcome = bench.run(&phase, pool, &interrupt, ids, &mut observe).await;
             progress.finish();
             let (pr, interrupted, panicked) = outcome?;
             if panicked > 0 {
