@@ -645,12 +645,19 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         Some(RateSpec::Steps(rates)) => rates.len() as u32,
         _ => 1,
     };
+    if let Some(step) = s.step {
+        limits::check_duration(step, false, limits::MAX_RUN).map_err(|e| err("step", &e))?;
+    }
     let duration = match (s.duration, s.sessions, s.step) {
         (Some(d), _, _) => Some(limits::check_duration(d, false, limits::MAX_RUN).map_err(|e| err("duration", &e))?),
         (None, Some(_), _) => None,
         // Steps without a duration run each step once.
         (None, None, Some(step)) if steps > 1 => {
-            Some(limits::check_duration(step * steps, false, limits::MAX_RUN).map_err(|e| err("step", &e))?)
+            let total = step.checked_mul(steps).unwrap_or(Duration::MAX);
+            Some(
+                limits::check_duration(total, false, limits::MAX_RUN)
+                    .map_err(|e| err("step", &format!("times the {steps} steps: {e}")))?,
+            )
         }
         (None, None, _) => Some(Duration::from_secs(10)),
     };
@@ -1005,6 +1012,9 @@ mod tests {
                 step: Duration::from_secs(10)
             })
         );
+        // A shaped plan reads back from the JSON of the results file.
+        let json = serde_json::to_string(&p[0]).unwrap();
+        assert_eq!(serde_json::from_str::<PhasePlan>(&json).unwrap(), p[0]);
         let p = one("[[phase]]\nname = \"s\"\nrate = \"1,2\"\nduration = \"8s\"\n").unwrap();
         assert!(matches!(&p[0].shape, Some(RateShape::Steps { step, .. }) if *step == Duration::from_secs(4)));
         // A constant rate has no shape; the plan serializes as before.
@@ -1019,6 +1029,9 @@ mod tests {
             ("rate = \"5..x\"\n", "rate"),
             ("rate = \"1..2\"\nsessions = 10\n", "ramp"),
             ("rate = \"1..2\"\nworkload = \"hold\"\n", "rate"),
+            ("rate = [1, 2]\nstep = \"400days\"\n", "step"),
+            ("rate = [1, 2, 3]\nstep = \"200days\"\n", "step"),
+            ("rate = \"1..2\"\nramp = \"400days\"\n", "ramp"),
         ] {
             let e = one(&format!("[[phase]]\nname = \"x\"\n{text}"))
                 .unwrap_err()
