@@ -27,6 +27,10 @@ pub enum Command {
     /// Run a load profile against the built-in server (default) or a real deployment.
     #[command(after_help = crate::exit::HELP)]
     Run(Box<RunArgs>),
+    /// Find the highest open-loop rate at which the thresholds (p99, failure rate) still hold:
+    /// short steps, probing upward then bisecting; prints each step, the knee and a plot.
+    #[command(after_help = crate::capacity::command::HELP)]
+    Capacity(Box<crate::capacity::command::CapacityArgs>),
     /// Run the reference SIP server (TLS, MTLS and TCP listeners).
     Serve(Box<ServeArgs>),
     /// Manage test PKIs.
@@ -72,6 +76,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Run(args)) => crate::generator::command::main(*args),
         Some(Command::Serve(args)) => crate::server::command::main(&args),
         Some(Command::Report(args)) => crate::report::main(&args),
+        Some(Command::Capacity(args)) => crate::capacity::command::main(*args),
         Some(Command::Diff(args)) => crate::report::diff::main(&args),
         Some(Command::Audit(args)) => crate::audit::command::main(&args),
         Some(Command::Backends(args)) => crate::backends::main(&args),

@@ -24,7 +24,10 @@
 //!   a phase runner that never asks which workload runs, the workloads (one type each, behind
 //!   one trait), one recorder per worker, the phase clock, and the targets.
 //! - [`plan`]: load profiles and flags, lowered into one typed plan: a phase setting is
-//!   declared once ([`plan::PhaseSpec`], both the profile's table and the flags).
+//!   declared once ([`plan::PhaseSpec`], both the profile's table and the flags);
+//!   [`shape`]: open-loop load shapes (ramps, steps) and their arrival schedule. Pure.
+//! - [`capacity`]: `sipbench capacity`, a binary search over short open-loop steps for the
+//!   highest rate that keeps the thresholds (the search itself is pure).
 //! - [`stats`]: per-worker histograms and failure counts, merged at the end; [`failure`]:
 //!   the failure vocabulary. Both pure.
 //! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary;
@@ -39,6 +42,7 @@
 pub mod audit;
 pub mod backends;
 pub mod bulk;
+pub mod capacity;
 pub mod cli;
 pub mod compare;
 pub mod connection;
@@ -55,6 +59,7 @@ pub mod printer;
 pub mod report;
 pub mod results;
 pub mod server;
+pub mod shape;
 pub mod signals;
 pub mod sip;
 pub mod stats;

@@ -29,6 +29,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::limits;
+pub use crate::shape::{RateShape, RateSpec};
 use crate::tls::Versions;
 pub use crate::tls::{EarlyData, Resumption};
 
@@ -221,9 +222,21 @@ phase_spec! {
         #[arg(short = 'c', long, conflicts_with = "rate", value_parser = crate::limits::count)]
         pub concurrency: Option<usize>,
         /// Open loop: session starts per second (workload sessions) or transactions per second
-        /// (workload kept).
-        #[arg(short = 'r', long, value_parser = crate::limits::rate)]
-        pub rate: Option<f64>,
+        /// (workload kept): a number (100), a ramp (100..5000, see ramp) or steps
+        /// (100,200,400, see step; in a profile also a list [100, 200, 400]).
+        #[arg(short = 'r', long, value_name = "RATE|A..B|A,B,...", value_parser = crate::shape::RateSpec::parse)]
+        pub rate: Option<crate::shape::RateSpec>,
+        /// With a ramp rate A..B: how long the rate takes to go from A to B, e.g. 60s; B then
+        /// holds for the rest of the phase. Without it the ramp spans the whole duration.
+        #[serde(default, with = "humantime_serde")]
+        #[arg(long, value_name = "DUR", value_parser = crate::limits::positive_run_duration)]
+        pub ramp: Option<Duration>,
+        /// With step rates A,B,...: how long each rate is held, e.g. 10s (the last holds for the
+        /// rest of the phase). Without it the duration is shared evenly; without a duration,
+        /// the duration is the steps times this.
+        #[serde(default, with = "humantime_serde")]
+        #[arg(long, value_name = "DUR", value_parser = crate::limits::positive_run_duration)]
+        pub step: Option<Duration>,
         /// Sessions kept open (every workload but sessions; records: 1). [default: 256]
         #[arg(long, value_parser = crate::limits::count)]
         pub connections: Option<usize>,
@@ -353,12 +366,15 @@ phase_spec! {
 
 impl PhaseSpec {
     /// Fills every unset field of `self` from `lower`. `concurrency` and `rate` are one choice
-    /// (closed or open loop): a layer that sets either replaces both below it.
+    /// (closed or open loop): a layer that sets either replaces both below it, and the
+    /// `ramp` and `step` that shape the rate.
     pub fn or(mut self, lower: &PhaseSpec) -> PhaseSpec {
-        let load = (self.concurrency.is_some() || self.rate.is_some()).then_some((self.concurrency, self.rate));
+        // The rate's shape (ramp, step) goes with the rate it shapes.
+        let load = (self.concurrency.is_some() || self.rate.is_some())
+            .then(|| (self.concurrency, self.rate.clone(), self.ramp, self.step));
         self.fill(lower);
-        if let Some((concurrency, rate)) = load {
-            (self.concurrency, self.rate) = (concurrency, rate);
+        if let Some((concurrency, rate, ramp, step)) = load {
+            (self.concurrency, self.rate, self.ramp, self.step) = (concurrency, rate, ramp, step);
         }
         self
     }
@@ -402,10 +418,10 @@ pub enum Load {
         /// Sessions in flight.
         concurrency: usize,
     },
-    /// Open loop at a constant rate; latency is measured from each arrival's intended start time
-    /// (corrected for coordinated omission), and the uncorrected histogram is kept too.
+    /// Open loop; latency is measured from each arrival's intended start time (corrected for
+    /// coordinated omission), and the uncorrected histogram is kept too.
     Open {
-        /// Arrivals per second.
+        /// Arrivals per second; with a [`PhasePlan::shape`], the rate the phase starts at.
         rate: f64,
     },
 }
@@ -421,6 +437,9 @@ pub struct PhasePlan {
     pub workload: Workload,
     /// Load model.
     pub load: Load,
+    /// Open loop: a ramp or steps instead of a constant rate (absent: constant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<crate::shape::RateShape>,
     /// Kept or held sessions (workloads `kept` and `hold`; 0 for `sessions`).
     pub connections: usize,
     /// Measured-session budget.
@@ -633,7 +652,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     };
     let too_many = format!("must be at most {}", limits::MAX_COUNT);
     let workload = s.workload.unwrap_or(Workload::Sessions);
-    let load = match (s.concurrency, s.rate) {
+    let load = match (s.concurrency, &s.rate) {
         (Some(_), Some(_)) => {
             return Err(err(
                 "rate",
@@ -641,7 +660,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
             ));
         }
         (_, Some(rate)) => Load::Open {
-            rate: limits::check_rate(rate).map_err(|e| err("rate", &e))?,
+            rate: limits::check_rate(rate.first()).map_err(|e| err("rate", &e))?,
         },
         (Some(0), None) => return Err(err("concurrency", "must be > 0")),
         (Some(n), None) if n > limits::MAX_COUNT => return Err(err("concurrency", &too_many)),
@@ -715,10 +734,53 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
     if s.sessions.is_some() && workload != Workload::Sessions {
         return Err(err("sessions", "applies to workload `sessions` only"));
     }
-    let duration = match (s.duration, s.sessions) {
-        (Some(d), _) => Some(limits::check_duration(d, false, limits::MAX_RUN).map_err(|e| err("duration", &e))?),
-        (None, Some(_)) => None,
-        (None, None) => Some(Duration::from_secs(10)),
+    let steps = match &s.rate {
+        Some(RateSpec::Steps(rates)) => rates.len() as u32,
+        _ => 1,
+    };
+    if let Some(step) = s.step {
+        limits::check_duration(step, false, limits::MAX_RUN).map_err(|e| err("step", &e))?;
+    }
+    let duration = match (s.duration, s.sessions, s.step) {
+        (Some(d), _, _) => Some(limits::check_duration(d, false, limits::MAX_RUN).map_err(|e| err("duration", &e))?),
+        (None, Some(_), _) => None,
+        // Steps without a duration run each step once.
+        (None, None, Some(step)) if steps > 1 => {
+            let total = step.checked_mul(steps).unwrap_or(Duration::MAX);
+            Some(
+                limits::check_duration(total, false, limits::MAX_RUN)
+                    .map_err(|e| err("step", &format!("times the {steps} steps: {e}")))?,
+            )
+        }
+        (None, None, _) => Some(Duration::from_secs(10)),
+    };
+    let shape = match (&s.rate, s.ramp, s.step) {
+        (_, Some(_), Some(_)) => return Err(err("step", "applies to step rates (A,B,...), `ramp` to a ramp (A..B)")),
+        (Some(RateSpec::Ramp(from, to)), ramp, None) => {
+            let ramp = ramp
+                .or(duration)
+                .ok_or_else(|| err("ramp", "is required when the phase has no duration"))?;
+            Some(RateShape::Ramp {
+                from: *from,
+                to: *to,
+                ramp: limits::check_duration(ramp, false, limits::MAX_RUN).map_err(|e| err("ramp", &e))?,
+            })
+        }
+        (Some(RateSpec::Steps(rates)), None, step) => {
+            let step = step
+                .or(duration.map(|d| d / steps))
+                .ok_or_else(|| err("step", "is required when the phase has no duration"))?;
+            if step.is_zero() {
+                return Err(err("step", "must be > 0"));
+            }
+            Some(RateShape::Steps {
+                rates: rates.clone(),
+                step,
+            })
+        }
+        (_, Some(_), _) => return Err(err("ramp", "applies to a ramp rate (rate = \"A..B\")")),
+        (_, _, Some(_)) => return Err(err("step", "applies to step rates (rate = [A, B, ...])")),
+        (_, None, None) => None,
     };
     let transactions = s
         .transactions
@@ -818,6 +880,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
         mode,
         workload,
         load,
+        shape,
         connections,
         sessions: s.sessions,
         duration,
@@ -1063,7 +1126,7 @@ mod tests {
     #[test]
     fn a_layer_setting_concurrency_or_rate_replaces_both_below() {
         let upper = PhaseSpec {
-            rate: Some(5.0),
+            rate: Some(5.0.into()),
             ..Default::default()
         };
         let lower = PhaseSpec {
@@ -1072,10 +1135,71 @@ mod tests {
             ..Default::default()
         };
         let merged = upper.clone().or(&lower);
-        assert_eq!((merged.concurrency, merged.rate), (None, Some(5.0)));
+        assert_eq!((merged.concurrency, merged.rate), (None, Some(5.0.into())));
         assert_eq!(merged.warmup, Some(Duration::from_secs(2)));
         assert_eq!(PhaseSpec::default().or(&lower), lower);
         assert!(PhaseSpec::default().is_empty() && !upper.is_empty());
+    }
+
+    #[test]
+    fn ramps_and_steps_resolve_with_their_times_and_name_bad_fields() {
+        let p = one("[[phase]]\nname = \"r\"\nrate = \"100..5000\"\nramp = \"60s\"\nduration = \"90s\"\n").unwrap();
+        assert_eq!(p[0].load, Load::Open { rate: 100.0 });
+        assert_eq!(
+            p[0].shape,
+            Some(RateShape::Ramp {
+                from: 100.0,
+                to: 5000.0,
+                ramp: Duration::from_secs(60)
+            })
+        );
+        // Without a ramp time the ramp spans the duration.
+        let p = one("[[phase]]\nname = \"r\"\nrate = \"1..2\"\nduration = \"7s\"\n").unwrap();
+        assert!(matches!(p[0].shape, Some(RateShape::Ramp { ramp, .. }) if ramp == Duration::from_secs(7)));
+        // Steps: the step time makes the duration, or the duration is shared.
+        let p = one("[[phase]]\nname = \"s\"\nworkload = \"kept\"\nrate = [100, 200, 400]\nstep = \"10s\"\n").unwrap();
+        assert_eq!(p[0].duration, Some(Duration::from_secs(30)));
+        assert_eq!(
+            p[0].shape,
+            Some(RateShape::Steps {
+                rates: vec![100.0, 200.0, 400.0],
+                step: Duration::from_secs(10)
+            })
+        );
+        // A shaped plan reads back from the JSON of the results file.
+        let json = serde_json::to_string(&p[0]).unwrap();
+        assert_eq!(serde_json::from_str::<PhasePlan>(&json).unwrap(), p[0]);
+        let p = one("[[phase]]\nname = \"s\"\nrate = \"1,2\"\nduration = \"8s\"\n").unwrap();
+        assert!(matches!(&p[0].shape, Some(RateShape::Steps { step, .. }) if *step == Duration::from_secs(4)));
+        // A constant rate has no shape; the plan serializes as before.
+        let p = one("[[phase]]\nname = \"c\"\nrate = 5\n").unwrap();
+        assert_eq!(p[0].shape, None);
+        assert!(serde_json::to_value(&p[0]).unwrap().get("shape").is_none());
+        for (text, field) in [
+            ("rate = 5\nramp = \"1s\"\n", "ramp"),
+            ("rate = [1, 2]\nramp = \"1s\"\n", "ramp"),
+            ("rate = \"1..2\"\nstep = \"1s\"\n", "step"),
+            ("concurrency = 3\nstep = \"1s\"\n", "step"),
+            ("rate = \"5..x\"\n", "rate"),
+            ("rate = \"1..2\"\nsessions = 10\n", "ramp"),
+            ("rate = \"1..2\"\nworkload = \"hold\"\n", "rate"),
+            ("rate = [1, 2]\nstep = \"400days\"\n", "step"),
+            ("rate = [1, 2, 3]\nstep = \"200days\"\n", "step"),
+            ("rate = \"1..2\"\nramp = \"400days\"\n", "ramp"),
+        ] {
+            let e = one(&format!("[[phase]]\nname = \"x\"\n{text}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{text}: {e}");
+        }
+        // A layer that sets the rate takes the ramp and step below it away.
+        let flags = PhaseSpec {
+            rate: Some(RateSpec::Constant(9.0)),
+            ..Default::default()
+        };
+        let profile = Profile::parse("[[phase]]\nname = \"a\"\nrate = \"1..2\"\nramp = \"3s\"\n").unwrap();
+        let p = lower(&profile, &flags, &[]).unwrap();
+        assert_eq!((p[0].load, p[0].shape.clone()), (Load::Open { rate: 9.0 }, None));
     }
 
     #[test]

@@ -285,6 +285,13 @@ fn observed(t: &crate::results::ThresholdResult) -> String {
 
 /// The load model in words, per workload.
 pub fn describe_load(plan: &PhasePlan) -> String {
+    if let Some(shape) = &plan.shape {
+        let what = match plan.workload {
+            Workload::Kept => format!("transactions over {} kept sessions", plan.connections),
+            _ => "session starts".to_owned(),
+        };
+        return format!("open loop, {what}, {shape}");
+    }
     match (plan.workload, plan.load) {
         (Workload::Sessions, load) => load.to_string(),
         (Workload::Kept, Load::Closed { .. }) => {

@@ -51,6 +51,10 @@ pub struct RunResult {
     pub server: Option<ServerStats>,
     /// Limits that capped the run, in words (empty when none did).
     pub warnings: Vec<String>,
+    /// `sipbench capacity`: the search, each step (each also a phase above) and the knee.
+    /// Absent in files of other commands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::capacity::CapacityResult>,
 }
 
 /// What the generator talked to.
@@ -170,6 +174,10 @@ pub struct PhaseResult {
     /// files written before it existed.
     #[serde(default)]
     pub timeline: Vec<TimelinePoint>,
+    /// Step rates (`rate = [A, B, ...]`): each step's figures, from the timeline's seconds
+    /// inside it. Absent for other phases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepFigures>>,
     /// Application bytes (SIP payload) written and read.
     pub bytes: Bytes,
     /// The histograms behind `latency_us`, HdrHistogram V2 + DEFLATE, base64.
@@ -405,6 +413,37 @@ pub struct TimelinePoint {
     pub p50_us: u64,
     /// Its 99th percentile in the interval, microseconds.
     pub p99_us: u64,
+    /// Open loop: arrivals per second the schedule intended in the interval (a ramp's or
+    /// steps' rate as it changes). Absent for a closed loop and in files written before it
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_per_s: Option<f64>,
+}
+
+/// One step of a phase with step rates, summed over the timeline's seconds inside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFigures {
+    /// The rate asked, arrivals per second.
+    pub rate: f64,
+    /// Start, seconds from the start of the measured window.
+    pub t_s: f64,
+    /// Length in seconds (the last step runs until the phase ends).
+    pub length_s: f64,
+    /// Sessions completed successfully in the step.
+    pub sessions_ok: u64,
+    /// SIP transactions completed successfully in the step.
+    pub transactions_ok: u64,
+    /// Failures of any kind in the step.
+    pub failures: u64,
+    /// Completions (successful, and failures) per second: sessions for workload `sessions`,
+    /// transactions for `kept`; well below `rate` when the rate was not kept up.
+    pub achieved_per_s: f64,
+    /// The timeline's latency metric (`session`, `sip.METHOD`).
+    pub metric: String,
+    /// The highest of the step's one-second p99s, microseconds (a step's own p99 needs a
+    /// phase per step, as `sipbench capacity` runs).
+    pub worst_p99_us: u64,
 }
 
 /// Memory.

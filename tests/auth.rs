@@ -84,7 +84,7 @@ fn stale_nonces_are_answered_again() {
     args.phase.concurrency = None;
     args.phase.workload = Some(Workload::Kept);
     args.phase.connections = Some(3);
-    args.phase.rate = Some(30.0);
+    args.phase.rate = Some(30.0.into());
     args.phase.duration = Some(Duration::from_secs(3));
     args.phase.transactions = Some(vec![Txn::Register]);
     args.phase.users = Some(users_file(&srv, "users.csv", USERS));

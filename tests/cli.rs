@@ -136,6 +136,8 @@ fn bad_profile_fields_are_named() {
         ("[[phase]]\nname = \"a\"\nconcurency = 4\n", "concurency"),
         ("[[phase]]\nname = \"a\"\nmode = \"quic\"\n", "quic"),
         ("[[phase]]\nname = \"a\"\nrate = -5.0\n", "rate"),
+        ("[[phase]]\nname = \"a\"\nrate = \"5..x\"\n", "rate"),
+        ("[[phase]]\nname = \"a\"\nrate = [5, 10]\nramp = \"1s\"\n", "ramp"),
         (
             "[[phase]]\nname = \"a\"\nworkload = \"kept\"\nconnections = 0\n",
             "connections",
@@ -161,6 +163,11 @@ fn bad_flags_are_named() {
         (vec!["run", "--duration", "forever"], "--duration"),
         (vec!["run", "--transactions", "OPTIONS,PING"], "PING"),
         (vec!["run", "--phase", "nope"], "nope"),
+        (vec!["run", "--rate", "5..x"], "--rate"),
+        (vec!["run", "--rate", "5..x"], "`x` is not a number"),
+        (vec!["run", "--rate", "5,0.0001"], "--rate"),
+        (vec!["run", "--rate", "5", "--ramp", "2s"], "ramp"),
+        (vec!["run", "--rate", "5..50", "--step", "2s"], "step"),
         (vec!["run", "--cipher-suite", "TLS13_ROT13", "-d", "1s"], "cipher_suite"),
         (
             vec![
@@ -182,6 +189,63 @@ fn bad_flags_are_named() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(field), "error for {args:?} does not name {field:?}: {err}");
     }
+}
+
+/// Step rates: the timeline carries the offered rate as it changes and the results file a
+/// summary per step, both in the schema. Counts only, never speed.
+#[test]
+fn step_rates_show_in_the_timeline_and_per_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("steps.json");
+    let o = sipbench()
+        .args([
+            "run",
+            "--mode",
+            "tcp",
+            "--workload",
+            "kept",
+            "--connections",
+            "2",
+            "--transactions",
+            "OPTIONS",
+            "--rate",
+            "10,30",
+            "--step",
+            "1s",
+            "--warmup",
+            "0s",
+            "-w",
+            "1",
+            "-q",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_valid(&json);
+    let phase = &json["phases"][0];
+    assert_eq!(phase["plan"]["shape"]["kind"], "steps");
+    assert_eq!(phase["plan"]["duration"], "2s");
+    let offered: Vec<f64> = phase["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["offered_per_s"].as_f64().unwrap())
+        .collect();
+    assert!(offered[0] < 11.0 && offered[1] > 29.0, "{offered:?}");
+    let steps = phase["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(
+        (steps[0]["rate"].as_f64(), steps[1]["rate"].as_f64()),
+        (Some(10.0), Some(30.0))
+    );
+    let sent: u64 = steps
+        .iter()
+        .map(|s| s["transactions_ok"].as_u64().unwrap() + s["failures"].as_u64().unwrap())
+        .sum();
+    assert!(sent > 0);
 }
 
 #[test]

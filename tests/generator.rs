@@ -145,7 +145,7 @@ fn kept_sessions_run_transactions_and_open_loop_is_corrected() {
     assert_eq!(p.transactions["OPTIONS"].failed, 0);
 
     // Open loop: a fixed rate over kept sessions keeps both histograms.
-    args.phase.rate = Some(400.0);
+    args.phase.rate = Some(400.0.into());
     let (_, p) = run_one(&args);
     let ok = p.transactions["OPTIONS"].ok;
     assert!(

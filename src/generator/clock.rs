@@ -6,10 +6,13 @@
 //! paused the clock); under a test runtime started paused it is virtual, so the workloads'
 //! schedules, windows and corrections are tested with a fake clock, to the microsecond.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
+
+use crate::shape::RateCurve;
 
 /// The phase clock, fixed when the measured part begins: warm-up from `start`, then the
 /// measured window from `window_start` to `window_end` (open-ended when the phase runs until
@@ -69,25 +72,65 @@ impl Start {
     }
 }
 
-/// Open-loop arrival times at a constant rate: the k-th is intended at `first + k * interval`,
-/// whatever became of the ones before. Latency is measured from these intended times, so a
-/// stall shows in the figures instead of thinning the arrivals (coordinated omission).
+/// Open-loop arrival times: at a constant rate the k-th is intended at `first + k * interval`;
+/// along a [`RateCurve`] (a ramp, steps) where the curve's integral reaches it. Either way the
+/// time is fixed whatever became of the arrivals before. Latency is measured from these
+/// intended times, so a stall shows in the figures instead of thinning the arrivals
+/// (coordinated omission).
 #[derive(Debug, Clone)]
 pub(crate) struct Arrivals {
     first: Instant,
-    interval: Duration,
+    spacing: Spacing,
     k: u32,
+}
+
+#[derive(Debug, Clone)]
+enum Spacing {
+    /// Every `interval`.
+    Even(Duration),
+    /// This task's share of the curve's arrivals: its k-th is the curve's `(k + phase) * tasks`-th.
+    Curve {
+        curve: Arc<RateCurve>,
+        tasks: f64,
+        phase: f64,
+    },
 }
 
 impl Arrivals {
     /// Arrivals every `interval`, the first at `first`.
     pub(crate) fn new(first: Instant, interval: Duration) -> Arrivals {
-        Arrivals { first, interval, k: 0 }
+        Arrivals {
+            first,
+            spacing: Spacing::Even(interval),
+            k: 0,
+        }
+    }
+
+    /// One of `tasks` tasks' share of the arrivals of `curve` (whose time 0 is `origin`),
+    /// interleaved: this task's k-th arrival is the curve's `(k + phase) * tasks`-th, `phase`
+    /// in [0, 1).
+    pub(crate) fn along(origin: Instant, curve: Arc<RateCurve>, tasks: usize, phase: f64) -> Arrivals {
+        Arrivals {
+            first: origin,
+            spacing: Spacing::Curve {
+                curve,
+                tasks: tasks as f64,
+                phase,
+            },
+            k: 0,
+        }
     }
 
     /// The intended time of the next arrival.
     pub(crate) fn next(&mut self) -> Instant {
-        let at = self.first + self.interval * self.k;
+        let at = match &self.spacing {
+            Spacing::Even(interval) => self.first + *interval * self.k,
+            Spacing::Curve { curve, tasks, phase } => {
+                let t = curve.time_of((f64::from(self.k) + phase) * tasks);
+                // Past the longest run a far-off time is as good as never.
+                self.first + Duration::try_from_secs_f64(t).unwrap_or(Duration::from_secs(u32::MAX.into()))
+            }
+        };
         self.k = self.k.saturating_add(1);
         at
     }
@@ -127,6 +170,40 @@ mod tests {
         let mut a = Arrivals::new(t0 + ms(5), ms(10));
         let got: Vec<Duration> = (0..4).map(|_| a.next() - t0).collect();
         assert_eq!(got, [ms(5), ms(15), ms(25), ms(35)]);
+    }
+
+    #[test]
+    fn tasks_share_a_curve_interleaved() {
+        use crate::shape::Piece;
+        let t0 = Instant::now();
+        // 10/s for 1 s, then rising to 30/s over 1 s: arrivals at 0, 0.1, ..., 0.9, then closer.
+        let curve = Arc::new(RateCurve::new(&[
+            Piece {
+                length: 1.0,
+                from: 10.0,
+                to: 10.0,
+            },
+            Piece {
+                length: 1.0,
+                from: 10.0,
+                to: 30.0,
+            },
+        ]));
+        let mut all: Vec<Duration> = (0..2)
+            .flat_map(|w| {
+                let mut a = Arrivals::along(t0, curve.clone(), 2, w as f64 / 2.0);
+                (0..15).map(move |_| a.next() - t0).collect::<Vec<_>>()
+            })
+            .collect();
+        all.sort();
+        let one = |k: f64| Duration::from_secs_f64(curve.time_of(k));
+        let expected: Vec<Duration> = (0..30).map(|k| one(k as f64)).collect();
+        assert_eq!(all, expected);
+        assert_eq!(all[5], ms(500));
+        // 10 arrivals in the first second, 20 in the ramp's (10 + 10·t²), closer and closer.
+        assert_eq!(all[10], Duration::from_secs(1));
+        assert!(all[29] < Duration::from_secs(2));
+        assert!(all[29] - all[28] < all[11] - all[10]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -132,6 +132,9 @@ impl Progress {
             point.sessions_ok as f64 / secs,
             point.transactions_ok as f64 / secs
         );
+        if let (Some(offered), Some(_)) = (point.offered_per_s, &i.plan.shape) {
+            line.push_str(&format!(" · offered {offered:.0}/s"));
+        }
         if i.plan.workload == crate::plan::Workload::Records {
             line.push_str(&format!(" · {:.1} MB/s", point.bytes_out as f64 / secs / 1e6));
         }

@@ -9,7 +9,7 @@ use super::Interval;
 use crate::plan::{Load, PhasePlan, Workload};
 use crate::results::{
     Bulk, Bytes, Cpu, HandshakeCounts, Memory, MessageFigures, NegotiatedCount, PhaseResult, Rates, RejectionFigures,
-    SessionCounts, StormFigures, TimelinePoint, TxnCounts,
+    SessionCounts, StepFigures, StormFigures, TimelinePoint, TxnCounts,
 };
 use crate::stats::{PhaseStats, Summary, encode_histogram};
 
@@ -152,6 +152,11 @@ impl PhaseOutcome {
                 retransmissions: s.retransmissions,
             }),
             timeline: o.timeline.clone(),
+            steps: plan
+                .shape
+                .as_ref()
+                .filter(|shape| matches!(shape, crate::shape::RateShape::Steps { .. }))
+                .map(|shape| step_figures(plan, shape, &o.timeline)),
             bulk,
             storm,
             messages,
@@ -221,7 +226,19 @@ impl Interval<'_> {
             Some((m, _)) => (m, 0, 0),
             None => (String::new(), 0, 0),
         };
+        let offered_per_s = match (i.plan.load, &i.plan.shape) {
+            (Load::Closed { .. }, _) => None,
+            (Load::Open { rate }, None) => Some(rate),
+            (Load::Open { .. }, Some(shape)) if !i.length.is_zero() => {
+                let curve = shape.curve(i.plan.warmup);
+                let t0 = (i.plan.warmup + i.start).as_secs_f64();
+                let n = curve.count(t0 + i.length.as_secs_f64()) - curve.count(t0);
+                Some(round(n / i.length.as_secs_f64()))
+            }
+            (Load::Open { .. }, Some(shape)) => Some(shape.first()),
+        };
         TimelinePoint {
+            offered_per_s,
             t_s: round(i.start.as_secs_f64()),
             length_s: round(i.length.as_secs_f64()),
             sessions_ok: s.sessions_ok,
@@ -233,6 +250,46 @@ impl Interval<'_> {
             p99_us: p99,
         }
     }
+}
+
+/// Each step's figures from the timeline's points that start inside it.
+fn step_figures(plan: &PhasePlan, shape: &crate::shape::RateShape, timeline: &[TimelinePoint]) -> Vec<StepFigures> {
+    let duration = plan
+        .duration
+        .unwrap_or_else(|| Duration::from_secs_f64(timeline.last().map_or(0.0, |p| p.t_s + p.length_s)));
+    shape
+        .steps(duration)
+        .into_iter()
+        .map(|(rate, start, length)| {
+            let points: Vec<&TimelinePoint> = timeline
+                .iter()
+                .filter(|p| p.t_s >= start - 1e-6 && p.t_s < start + length - 1e-6)
+                .collect();
+            let sum = |f: fn(&TimelinePoint) -> u64| points.iter().map(|p| f(p)).sum::<u64>();
+            let (sessions_ok, transactions_ok, failures) =
+                (sum(|p| p.sessions_ok), sum(|p| p.transactions_ok), sum(|p| p.failures));
+            let seconds: f64 = points.iter().map(|p| p.length_s).sum();
+            let completed = match plan.workload {
+                Workload::Sessions => sessions_ok,
+                _ => transactions_ok,
+            } + failures;
+            StepFigures {
+                rate,
+                t_s: round(start),
+                length_s: round(length),
+                sessions_ok,
+                transactions_ok,
+                failures,
+                achieved_per_s: if seconds > 0.0 {
+                    round(completed as f64 / seconds)
+                } else {
+                    0.0
+                },
+                metric: points.first().map(|p| p.metric.clone()).unwrap_or_default(),
+                worst_p99_us: points.iter().map(|p| p.p99_us).max().unwrap_or(0),
+            }
+        })
+        .collect()
 }
 
 /// Handshakes by kind, from the negotiated-parameters tally (its `handshake` names are the

@@ -10,15 +10,15 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::generator::config::RunConfig;
-use crate::generator::target::{embedded_target, remote_target};
+use crate::generator::target::{Target, embedded_target, remote_target};
 use crate::generator::{Stop, run_phase};
 use crate::pki::Pki;
 use crate::plan::{self, PhasePlan, Workload};
 use crate::pool::{self, Pool};
-use crate::results::{RunResult, SCHEMA, now_rfc3339};
-use crate::server::{self, ServerConfig};
+use crate::results::{PhaseResult, RunResult, SCHEMA, now_rfc3339};
+use crate::server::{self, RunningServer, ServerConfig};
 use crate::sys::{self, Environment};
-use crate::tls::ClientSettings;
+use crate::tls::{Backend, ClientSettings, Stack};
 use crate::trust::Trust;
 use crate::{exit, limits, printer, signals};
 
@@ -58,6 +58,128 @@ pub fn run(config: &RunConfig) -> Result<RunReport> {
     Ok(RunReport { result, path })
 }
 
+/// A target set up for phases: the embedded server started with its throwaway PKI, or a
+/// deployment resolved. `run` and `capacity` set it up once and run their phases against it.
+pub(crate) struct Bench {
+    pub(crate) target: Target,
+    pub(crate) server: Option<RunningServer>,
+    /// Key type of the embedded PKI (`None` for a deployment).
+    pub(crate) key_type: Option<String>,
+    pub(crate) embedded: bool,
+    pub(crate) server_backend: Backend,
+    stack: Arc<dyn Stack>,
+}
+
+impl Bench {
+    /// Sets up the target of `config` on `pool` (configuration errors: nothing has run).
+    pub(crate) async fn start(config: &RunConfig, pool: &Pool) -> Result<Bench> {
+        let args = &config.target;
+        let embedded = args.is_embedded();
+        let server_backend = config.server_backend.unwrap_or(config.backend);
+        let (target, server, key_type) = if let Some(t) = &args.tls_addr {
+            (remote_target(args, t).await?, None, None)
+        } else {
+            let (key_type, intermediate) = (args.key_type, args.intermediate);
+            let pki = tokio::task::spawn_blocking(move || Pki::generate_with(key_type, intermediate))
+                .await
+                .context("generating the PKI")??;
+            let revocation = if args.no_revocation {
+                crate::trust::RevocationMode::Off
+            } else {
+                crate::trust::RevocationMode::Crl
+            };
+            let trust = Trust::for_pki_with(&pki, revocation)?.at(args.at);
+            let mut server_config = ServerConfig::loopback(pki.server.clone(), trust.clone());
+            server_config.per_thread_ports = true;
+            server_config.backend = server_backend;
+            server_backend
+                .stack()
+                .check(&ClientSettings::default(), Some(key_type), Some(&pki.server.key))
+                .map_err(|e| anyhow::anyhow!("--server-backend: {}", e.problem))?;
+            let running = server::start(&server_config, pool)?;
+            (
+                embedded_target(&pki, trust, running.addrs()),
+                Some(running),
+                Some(key_type.as_str().to_owned()),
+            )
+        };
+        Ok(Bench {
+            target,
+            server,
+            key_type,
+            embedded,
+            server_backend,
+            stack: config.backend.stack(),
+        })
+    }
+
+    /// Checks that the target and the generator's stack can run `phase`.
+    pub(crate) fn check(&self, phase: &PhasePlan) -> Result<()> {
+        self.target.check(phase, self.stack.as_ref())
+    }
+
+    /// Runs one phase and returns its record, thresholds evaluated, and how many generator
+    /// tasks panicked. An error is a configuration error when the target cannot serve the
+    /// phase, a runtime error otherwise.
+    pub(crate) async fn run(
+        &self,
+        phase: &PhasePlan,
+        pool: &Pool,
+        interrupt: &Stop,
+        ids: Arc<AtomicU64>,
+        observe: &mut (dyn FnMut(&crate::generator::Interval<'_>) + Send),
+    ) -> Result<(PhaseResult, bool, u64)> {
+        // A target that cannot serve a phase is a configuration error.
+        let endpoint = self.target.endpoint(phase, self.stack.as_ref(), pool.len())?;
+        if let Some(s) = &self.server {
+            // The embedded server follows the phase's resumption mode.
+            s.set_resumption(
+                phase
+                    .resumption
+                    .server(phase.server_cache, phase.ticket_lifetime, phase.early_data),
+            )
+            .map_err(exit::runtime)?;
+        }
+        let spread = endpoint.spread.clone();
+        let outcome = run_phase(phase, endpoint, pool, interrupt, ids, observe).await;
+        let mut pr = outcome.result(phase, self.embedded);
+        pr.servers = spread.map(|s| s.counts()).filter(|c| c.len() > 1);
+        pr.thresholds = Some(crate::threshold::evaluate(&phase.thresholds, &pr));
+        Ok((pr, outcome.interrupted, outcome.panicked))
+    }
+
+    /// Stops the embedded server, if any, and returns its counters.
+    pub(crate) async fn shutdown(self) -> Option<crate::server::ServerStats> {
+        match self.server {
+            Some(s) => Some(s.shutdown(Duration::from_secs(2)).await),
+            None => None,
+        }
+    }
+}
+
+/// The open-files limit against what the largest phase needs, as a warning.
+pub(crate) fn fd_warning(phases: &[PhasePlan], embedded: bool, fd_limit: sys::FdLimit) -> Option<String> {
+    let per_session_fds = if embedded { 2 } else { 1 };
+    let peak = phases
+        .iter()
+        .map(|p| peak_sessions(p) * per_session_fds + 64)
+        .max()
+        .unwrap_or(0) as u64;
+    if peak > fd_limit.soft {
+        return Some(format!(
+            "open-files limit {} (hard {}) is below the ~{peak} descriptors the largest phase needs; sessions beyond it fail as connect errors",
+            fd_limit.soft, fd_limit.hard
+        ));
+    } else if fd_limit.soft > fd_limit.soft_before {
+        tracing::info!(
+            "raised the open-files soft limit from {} to {}",
+            fd_limit.soft_before,
+            fd_limit.soft
+        );
+    }
+    None
+}
+
 async fn run_phases(
     config: &RunConfig,
     profile: &str,
@@ -71,60 +193,12 @@ async fn run_phases(
         let interrupt = interrupt.clone();
         move || interrupt.set()
     }));
-    let args = &config.target;
-    let embedded = args.is_embedded();
-    let server_backend = config.server_backend.unwrap_or(config.backend);
-    let (target, server, key_type) = if let Some(t) = &args.tls_addr {
-        (remote_target(args, t).await?, None, None)
-    } else {
-        let (key_type, intermediate) = (args.key_type, args.intermediate);
-        let pki = tokio::task::spawn_blocking(move || Pki::generate_with(key_type, intermediate))
-            .await
-            .context("generating the PKI")??;
-        let revocation = if args.no_revocation {
-            crate::trust::RevocationMode::Off
-        } else {
-            crate::trust::RevocationMode::Crl
-        };
-        let trust = Trust::for_pki_with(&pki, revocation)?.at(args.at);
-        let mut server_config = ServerConfig::loopback(pki.server.clone(), trust.clone());
-        server_config.per_thread_ports = true;
-        server_config.backend = server_backend;
-        server_backend
-            .stack()
-            .check(&ClientSettings::default(), Some(key_type), Some(&pki.server.key))
-            .map_err(|e| anyhow::anyhow!("--server-backend: {}", e.problem))?;
-        let running = server::start(&server_config, pool)?;
-        (
-            embedded_target(&pki, trust, running.addrs()),
-            Some(running),
-            Some(key_type.as_str().to_owned()),
-        )
-    };
+    let bench = Bench::start(config, pool).await?;
     // Every phase is checked against the stack before the first one runs.
-    let stack = config.backend.stack();
     for phase in phases {
-        target.check(phase, stack.as_ref())?;
+        bench.check(phase)?;
     }
-    let mut warnings = Vec::new();
-    let per_session_fds = if embedded { 2 } else { 1 };
-    let peak = phases
-        .iter()
-        .map(|p| peak_sessions(p) * per_session_fds + 64)
-        .max()
-        .unwrap_or(0) as u64;
-    if peak > fd_limit.soft {
-        warnings.push(format!(
-            "open-files limit {} (hard {}) is below the ~{peak} descriptors the largest phase needs; sessions beyond it fail as connect errors",
-            fd_limit.soft, fd_limit.hard
-        ));
-    } else if fd_limit.soft > fd_limit.soft_before {
-        tracing::info!(
-            "raised the open-files soft limit from {} to {}",
-            fd_limit.soft_before,
-            fd_limit.soft
-        );
-    }
+    let warnings = fd_warning(phases, bench.embedded, fd_limit).into_iter().collect();
     let mut result = RunResult {
         schema: SCHEMA.into(),
         started_at: now_rfc3339(),
@@ -133,13 +207,14 @@ async fn run_phases(
         interrupted: false,
         command: std::env::args().collect(),
         profile: profile.to_owned(),
-        target: target.info.clone(),
-        environment: Environment::capture(config.backend, embedded.then_some(server_backend), fd_limit),
-        key_type,
+        target: bench.target.info.clone(),
+        environment: Environment::capture(config.backend, bench.embedded.then_some(bench.server_backend), fd_limit),
+        key_type: bench.key_type.clone(),
         workers: pool.len(),
         phases: Vec::new(),
         server: None,
         warnings,
+        capacity: None,
     };
     let quiet = config.quiet;
     if !quiet {
@@ -156,17 +231,6 @@ async fn run_phases(
     for phase in phases {
         if interrupt.is_set() {
             break;
-        }
-        // A target that cannot serve a phase is a configuration error.
-        let endpoint = target.endpoint(phase, stack.as_ref(), pool.len())?;
-        if let Some(s) = &server {
-            // The embedded server follows the phase's resumption mode.
-            s.set_resumption(
-                phase
-                    .resumption
-                    .server(phase.server_cache, phase.ticket_lifetime, phase.early_data),
-            )
-            .map_err(exit::runtime)?;
         }
         if !quiet {
             eprintln!(
@@ -189,19 +253,16 @@ async fn run_phases(
                 progress.show(i);
             }
         };
-        let spread = endpoint.spread.clone();
-        let outcome = run_phase(phase, endpoint, pool, &interrupt, ids.clone(), &mut observe).await;
+        let outcome = bench.run(phase, pool, &interrupt, ids.clone(), &mut observe).await;
         progress.finish();
+        let (pr, interrupted, panicked) = outcome?;
         if let Some(e) = hlog_error {
             return Err(exit::runtime(e));
         }
-        let mut pr = outcome.result(phase, embedded);
-        pr.servers = spread.map(|s| s.counts()).filter(|c| c.len() > 1);
-        pr.thresholds = Some(crate::threshold::evaluate(&phase.thresholds, &pr));
-        if outcome.panicked > 0 {
+        if panicked > 0 {
             let warning = format!(
                 "phase {}: {} generator task(s) panicked (counted as `panic` failures; a bug in sipbench, see stderr)",
-                phase.name, outcome.panicked
+                phase.name, panicked
             );
             eprintln!("warning: {warning}");
             result.warnings.push(warning);
@@ -210,16 +271,14 @@ async fn run_phases(
             print!("{}", printer::phase(&pr));
         }
         result.phases.push(pr);
-        result.interrupted |= outcome.interrupted;
+        result.interrupted |= interrupted;
         result.written_at = now_rfc3339();
-        if let Some(s) = &server {
+        if let Some(s) = &bench.server {
             result.server = Some(s.counters().snapshot());
         }
         result.write(path).map_err(exit::runtime)?;
     }
-    if let Some(s) = server {
-        result.server = Some(s.shutdown(Duration::from_secs(2)).await);
-    }
+    result.server = bench.shutdown().await.or(result.server);
     result.interrupted |= interrupt.is_set();
     result.complete = !result.interrupted;
     result.written_at = now_rfc3339();

@@ -18,8 +18,10 @@ use crate::plan::Txn;
 /// Kept sessions.
 pub(super) struct Kept {
     pub(super) connections: usize,
-    /// Open loop: transactions per second on each session.
+    /// Open loop: transactions per second on each session (constant rate).
     pub(super) rate: Option<f64>,
+    /// A ramp or steps: the phase's transactions, shared by the sessions.
+    pub(super) curve: Option<Arc<crate::shape::RateCurve>>,
 }
 
 impl Workload for Kept {
@@ -40,11 +42,15 @@ impl Workload for Kept {
             let Some(clock) = task.start.clock().await else { return };
             let plan = &task.ctx.plan;
             // Open loop: the sessions' arrivals interleave evenly.
-            let arrivals = self.rate.map(|rate| {
-                let interval = Duration::from_secs_f64(1.0 / rate);
-                let phase = (task.index as f64 + 0.5) / self.connections as f64;
-                Arrivals::new(clock.start + interval.mul_f64(phase), interval)
-            });
+            let phase = (task.index as f64 + 0.5) / self.connections as f64;
+            let arrivals = match (&self.curve, self.rate) {
+                (Some(curve), _) => Some(Arrivals::along(clock.start, curve.clone(), self.connections, phase)),
+                (None, Some(rate)) => {
+                    let interval = Duration::from_secs_f64(1.0 / rate);
+                    Some(Arrivals::new(clock.start + interval.mul_f64(phase), interval))
+                }
+                (None, None) => None,
+            };
             let failed = transact_loop(
                 &task.ctx.stop,
                 &clock,

@@ -70,6 +70,7 @@ pub(crate) fn for_plan(plan: &PhasePlan, workers: usize) -> Arc<dyn Workload> {
         }),
         (plan::Workload::Sessions, Load::Open { rate }) => Arc::new(sessions::Open {
             rate: rate / workers as f64,
+            curve: curve(plan),
             workers,
             cap: (plan.max_in_flight / workers).max(1),
         }),
@@ -79,12 +80,19 @@ pub(crate) fn for_plan(plan: &PhasePlan, workers: usize) -> Arc<dyn Workload> {
                 Load::Open { rate } => Some(rate / n as f64),
                 Load::Closed { .. } => None,
             },
+            curve: curve(plan),
         }),
         (plan::Workload::Hold, _) => Arc::new(hold::Hold { connections: n }),
         (plan::Workload::Messages, _) => Arc::new(messages::Messages { connections: n }),
         (plan::Workload::Records, _) => Arc::new(records::Records::new(n)),
         (plan::Workload::Storm, _) => Arc::new(storm::Storm::new(n)),
     }
+}
+
+/// A ramp's or steps' arrival curve (time 0 is the start of the warm-up); `None` for a
+/// constant rate.
+fn curve(plan: &PhasePlan) -> Option<Arc<crate::shape::RateCurve>> {
+    plan.shape.as_ref().map(|s| Arc::new(s.curve(plan.warmup)))
 }
 
 /// What one task gets from the runner.

@@ -55,8 +55,10 @@ impl Workload for Closed {
 
 /// Open loop: one arrival task per worker.
 pub(super) struct Open {
-    /// Arrivals per second on each worker.
+    /// Arrivals per second on each worker (constant rate).
     pub(super) rate: f64,
+    /// A ramp or steps: the phase's arrivals, shared by the workers.
+    pub(super) curve: Option<Arc<crate::shape::RateCurve>>,
     pub(super) workers: usize,
     /// Sessions in flight per worker.
     pub(super) cap: usize,
@@ -70,10 +72,15 @@ impl Workload for Open {
     fn run(self: Arc<Self>, task: Task) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             let Some(clock) = task.start.clock().await else { return };
-            let interval = Duration::from_secs_f64(1.0 / self.rate);
             // The workers' arrivals interleave evenly.
-            let offset = interval.mul_f64(task.worker as f64 / self.workers as f64);
-            let arrivals = Arrivals::new(clock.start + offset, interval);
+            let phase = task.worker as f64 / self.workers as f64;
+            let arrivals = match &self.curve {
+                Some(curve) => Arrivals::along(clock.start, curve.clone(), self.workers, phase),
+                None => {
+                    let interval = Duration::from_secs_f64(1.0 / self.rate);
+                    Arrivals::new(clock.start + interval.mul_f64(phase), interval)
+                }
+            };
             let (ctx, rec, worker) = (task.ctx, task.rec, task.worker);
             let session = |intended: Instant, measured: bool| {
                 let (ctx, rec) = (ctx.clone(), rec.clone());
