@@ -45,6 +45,9 @@ pub enum Command {
     /// Run one phase per backend (or key exchange group, or key type) in interleaved rounds and
     /// compare medians, spread, CPU per handshake and memory per idle session.
     Compare(Box<crate::compare::CompareArgs>),
+    /// List the shipped load profiles (embedded: `run --profile NAME` works from any
+    /// directory), or print one's TOML.
+    Profiles(crate::profiles::ProfilesArgs),
 }
 
 /// `sipbench pki ...`
@@ -76,6 +79,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Audit(args)) => crate::audit::command::main(&args),
         Some(Command::Backends(args)) => crate::backends::main(&args),
         Some(Command::Compare(args)) => crate::compare::main(&args),
+        Some(Command::Profiles(args)) => crate::profiles::main(&args),
         Some(Command::Pki(PkiCommand::Init {
             dir,
             key_type,

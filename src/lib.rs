@@ -33,6 +33,7 @@
 //! - [`pool`]: one current-thread tokio runtime per core; [`sys`]: process and machine facts.
 //! - [`limits`]: the range of every numeric flag and profile field; [`exit`]: exit statuses
 //!   and the error kinds (configuration, runtime) that choose them.
+//! - [`cli`]: the command line; [`profiles`]: the shipped profiles, embedded.
 //!
 //! sipbench does no work at import time and installs no process-wide crypto provider.
 
@@ -52,6 +53,7 @@ pub mod pki;
 pub mod plan;
 pub mod pool;
 pub mod printer;
+pub mod profiles;
 pub mod report;
 pub mod results;
 pub mod server;

@@ -1,0 +1,109 @@
+//! The habits users bring from SIPp, wrk2 and oha: shipped profiles by name from any directory,
+//! `--quiet` that still says where the results went.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sipbench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
+    c.env("RUST_LOG", "warn");
+    c
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status,
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+/// `--profile smoke` from a directory with no profiles/ in sight: the embedded profile runs,
+/// and `-q` prints nothing but the results path (relative to that directory), on stderr.
+#[test]
+fn shipped_profiles_run_by_name_anywhere_and_quiet_prints_the_results_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sipbench()
+        .current_dir(dir.path())
+        .args(["run", "--profile", "smoke", "--phase", "tls-sessions"])
+        .args(["-d", "200ms", "--warmup", "0s", "-w", "1", "-q"])
+        .output()
+        .unwrap();
+    assert!(ok(&o).is_empty(), "quiet printed on stdout: {}", text(&o.stdout));
+    let err = text(&o.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    let path = lines[0].strip_prefix("results written to ").expect(&err);
+    let r = sipbench::results::RunResult::read(&dir.path().join(path)).unwrap();
+    assert_eq!(r.profile, "smoke");
+    assert_eq!(r.phases.len(), 1);
+    assert_eq!(r.phases[0].plan.name, "tls-sessions");
+    assert!(r.phases[0].sessions.ok > 0, "{:?}", r.phases[0].sessions);
+}
+
+/// A bare name that is neither a file nor a shipped profile is a usage error naming the flag
+/// and the choices; a path is read as a file, and a file of that name wins over the embedded.
+#[test]
+fn unknown_profile_names_are_usage_errors_listing_the_shipped_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = sipbench()
+        .current_dir(dir.path())
+        .args(["run", "--profile", "smok"])
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--profile smok"), "{err}");
+    for name in ["bulk", "default", "hold", "resumption", "smoke", "trust"] {
+        assert!(err.contains(name), "{name} missing: {err}");
+    }
+    let o = sipbench()
+        .current_dir(dir.path())
+        .args(["run", "--profile", "smoke.toml"])
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("reading profile smoke.toml"), "{err}");
+
+    // A local file named like a shipped profile is the one that runs.
+    std::fs::write(
+        dir.path().join("smoke"),
+        "name = \"mine\"\n[[phase]]\nname = \"only\"\nmode = \"tcp\"\nconcurrency = 1\nwarmup = \"0s\"\nduration = \"100ms\"\n",
+    )
+    .unwrap();
+    let o = sipbench()
+        .current_dir(dir.path())
+        .args(["run", "--profile", "smoke", "-w", "1", "--json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(json["profile"], "mine");
+}
+
+#[test]
+fn profiles_lists_every_shipped_profile_with_its_description_and_prints_one() {
+    let out = ok(&sipbench().arg("profiles").output().unwrap());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        let profile = sipbench::plan::Profile::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(stem.as_str()))
+            .unwrap_or_else(|| panic!("{stem} not listed:\n{out}"));
+        assert!(line.ends_with(profile.description.as_deref().unwrap()), "{line}");
+    }
+    let toml = ok(&sipbench().args(["profiles", "smoke"]).output().unwrap());
+    assert_eq!(toml, std::fs::read_to_string(dir.join("smoke.toml")).unwrap());
+    let o = sipbench().args(["profiles", "nope"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
