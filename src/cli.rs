@@ -14,7 +14,13 @@ use crate::server::command::ServeArgs;
 
 /// Benchmark and load generator for SIP over TLS and mutual TLS.
 #[derive(Debug, Parser)]
-#[command(name = "sipbench", version, about, long_about = None)]
+#[command(
+    name = "sipbench",
+    version = crate::version::short(),
+    long_version = crate::version::long(),
+    about,
+    long_about = None
+)]
 pub struct Cli {
     /// What to do (default: `run` with the embedded default profile).
     #[command(subcommand)]

@@ -33,7 +33,8 @@
 //! - [`pool`]: one current-thread tokio runtime per core; [`sys`]: process and machine facts.
 //! - [`limits`]: the range of every numeric flag and profile field; [`exit`]: exit statuses
 //!   and the error kinds (configuration, runtime) that choose them.
-//! - [`cli`]: the command line; [`profiles`]: the shipped profiles, embedded.
+//! - [`cli`]: the command line; [`profiles`]: the shipped profiles, embedded; [`version`]:
+//!   version, git revision and backends for `--version` and results files.
 //!
 //! sipbench does no work at import time and installs no process-wide crypto provider.
 
@@ -66,3 +67,4 @@ pub mod tls;
 pub mod trust;
 pub mod uac;
 pub mod users;
+pub mod version;

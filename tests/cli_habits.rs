@@ -1,5 +1,6 @@
 //! The habits users bring from SIPp, wrk2 and oha: shipped profiles by name from any directory,
-//! `--quiet` that still says where the results went.
+//! `--quiet` that still says where the results went, `--version` with the revision and the
+//! backends.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -106,4 +107,28 @@ fn profiles_lists_every_shipped_profile_with_its_description_and_prints_one() {
     assert_eq!(toml, std::fs::read_to_string(dir.join("smoke.toml")).unwrap());
     let o = sipbench().args(["profiles", "nope"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// `-V` is one line with the revision the results file records; `--version` adds every
+/// backend with its library version, as `sipbench backends` names them.
+#[test]
+fn version_names_the_revision_the_build_and_the_backends() {
+    let short = ok(&sipbench().arg("-V").output().unwrap());
+    let long = ok(&sipbench().arg("--version").output().unwrap());
+    let rev = sipbench::version::REVISION;
+    let first = format!(
+        "sipbench {} (rev {rev}, {} build)",
+        env!("CARGO_PKG_VERSION"),
+        sipbench::version::BUILD_PROFILE
+    );
+    assert_eq!(short.trim_end(), first);
+    assert!(long.starts_with(&first), "{long}");
+    assert!(rev != "unknown" || !Path::new(env!("CARGO_MANIFEST_DIR")).join(".git").exists());
+    let backends: serde_json::Value =
+        serde_json::from_str(&ok(&sipbench().args(["backends", "--json"]).output().unwrap())).unwrap();
+    for b in backends.as_array().unwrap() {
+        let library = b["library"].as_str().unwrap();
+        assert!(long.contains(library), "{library} missing:\n{long}");
+    }
+    assert!(long.contains("aws-lc-rs") && long.contains("OpenSSL 3"), "{long}");
 }
