@@ -54,6 +54,10 @@ pub enum Command {
     /// List the shipped load profiles (embedded: `run --profile NAME` works from any
     /// directory), or print one's TOML.
     Profiles(crate::profiles::ProfilesArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(crate::manual::CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write one page per subcommand with --out-dir.
+    Man(crate::manual::ManArgs),
 }
 
 /// `sipbench pki ...`
@@ -86,6 +90,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Backends(args)) => crate::backends::main(&args),
         Some(Command::Compare(args)) => crate::compare::main(&args),
         Some(Command::Profiles(args)) => crate::profiles::main(&args),
+        Some(Command::Completions(args)) => crate::manual::completions_main(&args),
+        Some(Command::Man(args)) => crate::manual::man_main(&args),
         Some(Command::Pki(PkiCommand::Init {
             dir,
             key_type,

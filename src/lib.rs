@@ -34,7 +34,8 @@
 //! - [`limits`]: the range of every numeric flag and profile field; [`exit`]: exit statuses
 //!   and the error kinds (configuration, runtime) that choose them.
 //! - [`cli`]: the command line; [`profiles`]: the shipped profiles, embedded; [`version`]:
-//!   version, git revision and backends for `--version` and results files.
+//!   version, git revision and backends for `--version` and results files; [`manual`]: shell
+//!   completions and man pages.
 //!
 //! sipbench does no work at import time and installs no process-wide crypto provider.
 
@@ -50,6 +51,7 @@ pub mod failure;
 pub mod forge;
 pub mod generator;
 pub mod limits;
+pub mod manual;
 pub mod pki;
 pub mod plan;
 pub mod pool;

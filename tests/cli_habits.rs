@@ -1,6 +1,6 @@
 //! The habits users bring from SIPp, wrk2 and oha: shipped profiles by name from any directory,
 //! `--quiet` that still says where the results went, `--version` with the revision and the
-//! backends.
+//! backends, shell completions and a man page.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -131,4 +131,110 @@ fn version_names_the_revision_the_build_and_the_backends() {
         assert!(long.contains(library), "{library} missing:\n{long}");
     }
     assert!(long.contains("aws-lc-rs") && long.contains("OpenSSL 3"), "{long}");
+}
+
+#[test]
+fn completions_name_the_subcommands_and_their_flags() {
+    let bash = ok(&sipbench().args(["completions", "bash"]).output().unwrap());
+    for needle in [
+        "sipbench__subcmd__run)",
+        "sipbench,serve)",
+        "sipbench,audit)",
+        "sipbench,profiles)",
+        "--profile",
+        "--quiet",
+        "--tls-addr",
+        "--backend",
+    ] {
+        assert!(bash.contains(needle), "bash completions lack {needle}");
+    }
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let script = ok(&sipbench().args(["completions", shell]).output().unwrap());
+        assert!(script.contains("--profile"), "{shell}");
+    }
+    let o = sipbench().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+const SUBCOMMANDS: [&str; 11] = [
+    "run",
+    "serve",
+    "pki",
+    "report",
+    "diff",
+    "audit",
+    "backends",
+    "compare",
+    "profiles",
+    "completions",
+    "man",
+];
+
+/// The man page is roff (`.TH` first after the preamble) that names every subcommand, and the
+/// formatters installed here render it without a warning.
+#[test]
+fn the_man_page_is_roff_that_renders_and_names_the_subcommands() {
+    let page = ok(&sipbench().arg("man").output().unwrap());
+    let first_macro = page
+        .lines()
+        .find(|l| l.starts_with('.') && !l.starts_with(".ie") && !l.starts_with(".el"))
+        .unwrap();
+    assert!(first_macro.starts_with(".TH sipbench 1"), "{first_macro}");
+    for sub in SUBCOMMANDS {
+        assert!(page.contains(&format!("sipbench\\-{sub}(1)")), "{sub} missing");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sipbench.1");
+    std::fs::write(&file, &page).unwrap();
+    render(&file, "sipbench-run(1)");
+
+    // One page per subcommand.
+    let pages = dir.path().join("pages");
+    ok(&sipbench().args(["man", "--out-dir"]).arg(&pages).output().unwrap());
+    for sub in SUBCOMMANDS {
+        let page = pages.join(format!("sipbench-{sub}.1"));
+        assert!(page.exists(), "{} missing", page.display());
+    }
+    render(&pages.join("sipbench-run.1"), "--profile");
+}
+
+/// Renders `page` with each formatter installed (man, groff, mandoc), expecting `needle` in the
+/// text and no warnings; says which are missing.
+fn render(page: &Path, needle: &str) {
+    let tools: [(&str, &[&str]); 3] = [
+        ("man", &["-l"]),
+        ("groff", &["-man", "-Tutf8", "-ww"]),
+        ("mandoc", &["-Tutf8", "-Wwarning"]),
+    ];
+    for (tool, args) in tools {
+        let o = match Command::new(tool)
+            .args(args)
+            .arg(page)
+            .env("MANPAGER", "cat")
+            .env("PAGER", "cat")
+            .env("MANWIDTH", "120")
+            .output()
+        {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("{tool} not installed ({e}): not rendered with it");
+                continue;
+            }
+        };
+        let out = text(&o.stdout);
+        let err = text(&o.stderr);
+        assert!(o.status.success(), "{tool}: {err}");
+        assert!(err.trim().is_empty(), "{tool} warns: {err}");
+        // Formatters may hyphenate or embolden with backspaces; compare letters only.
+        let plain: String = out
+            .replace('\u{8}', "")
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '\u{2010}')
+            .collect();
+        let needle: String = needle.chars().filter(|c| !c.is_whitespace()).collect();
+        assert!(
+            plain.contains(&needle) || out.contains(&needle),
+            "{tool} output lacks {needle}:\n{out}"
+        );
+    }
 }
