@@ -27,7 +27,8 @@ fn ok(o: &Output) -> String {
 }
 
 /// `--profile smoke` from a directory with no profiles/ in sight: the embedded profile runs,
-/// and `-q` prints nothing but the results path (relative to that directory), on stderr.
+/// and `-q` prints nothing but the results path (relative to that directory), on stderr;
+/// `compare -q` likewise.
 #[test]
 fn shipped_profiles_run_by_name_anywhere_and_quiet_prints_the_results_path() {
     let dir = tempfile::tempdir().unwrap();
@@ -44,9 +45,44 @@ fn shipped_profiles_run_by_name_anywhere_and_quiet_prints_the_results_path() {
     let path = lines[0].strip_prefix("results written to ").expect(&err);
     let r = sipbench::results::RunResult::read(&dir.path().join(path)).unwrap();
     assert_eq!(r.profile, "smoke");
+    // The revision `--version` prints is the one the results file records.
+    assert_eq!(r.environment.git_revision, sipbench::version::REVISION);
     assert_eq!(r.phases.len(), 1);
     assert_eq!(r.phases[0].plan.name, "tls-sessions");
     assert!(r.phases[0].sessions.ok > 0, "{:?}", r.phases[0].sessions);
+
+    // compare -q: no table, only where the compare file went.
+    let o = sipbench()
+        .current_dir(dir.path())
+        .args([
+            "compare",
+            "--backends",
+            "aws-lc-rs,ring",
+            "--rounds",
+            "1",
+            "--mode",
+            "tls",
+            "-c",
+            "1",
+        ])
+        .args([
+            "-d",
+            "200ms",
+            "--warmup",
+            "0s",
+            "--memory-sessions",
+            "0",
+            "-w",
+            "1",
+            "-q",
+            "-o",
+            "c.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(ok(&o).is_empty(), "quiet printed on stdout: {}", text(&o.stdout));
+    assert_eq!(text(&o.stderr), "compare file written to c.json\n");
+    assert!(dir.path().join("c.json").exists());
 }
 
 /// A bare name that is neither a file nor a shipped profile is a usage error naming the flag
