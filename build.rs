@@ -4,8 +4,11 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/index");
+    // HEAD, the branch it points to and the index: a commit or a checkout changes the revision.
+    // In a worktree `.git` is a file, so the paths come from git itself.
+    for path in git_paths() {
+        println!("cargo:rerun-if-changed={path}");
+    }
     // Any source change can make the tree dirty; cargo scans these directories for changes.
     for path in ["src", "benches", "examples", "profiles", "Cargo.toml", "build.rs"] {
         println!("cargo:rerun-if-changed={path}");
@@ -33,6 +36,32 @@ fn main() {
     ] {
         println!("cargo:rustc-env={var}={}", locked_version(&lock, krate));
     }
+}
+
+/// The files whose changes change the revision: HEAD, the ref HEAD names (loose or packed) and
+/// the index; none outside a git checkout.
+fn git_paths() -> Vec<String> {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let Some(dir) = git(&["rev-parse", "--git-dir"]) else {
+        return Vec::new();
+    };
+    let common = git(&["rev-parse", "--git-common-dir"]).unwrap_or_else(|| dir.clone());
+    let mut paths = vec![format!("{dir}/HEAD"), format!("{dir}/index")];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        paths.push(format!("{common}/{branch}"));
+    }
+    paths.push(format!("{common}/packed-refs"));
+    // A path that does not exist would rerun the script on every build.
+    paths.retain(|p| std::path::Path::new(p).exists());
+    paths
 }
 
 /// The version of `krate` in Cargo.lock (the highest, if several are locked).

@@ -14,7 +14,13 @@ use crate::server::command::ServeArgs;
 
 /// Benchmark and load generator for SIP over TLS and mutual TLS.
 #[derive(Debug, Parser)]
-#[command(name = "sipbench", version, about, long_about = None)]
+#[command(
+    name = "sipbench",
+    version = crate::version::short(),
+    long_version = crate::version::long(),
+    about,
+    long_about = None
+)]
 pub struct Cli {
     /// What to do (default: `run` with the embedded default profile).
     #[command(subcommand)]
@@ -49,6 +55,13 @@ pub enum Command {
     /// Run one phase per backend (or key exchange group, or key type) in interleaved rounds and
     /// compare medians, spread, CPU per handshake and memory per idle session.
     Compare(Box<crate::compare::CompareArgs>),
+    /// List the shipped load profiles (embedded: `run --profile NAME` works from any
+    /// directory), or print one's TOML.
+    Profiles(crate::profiles::ProfilesArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(crate::manual::CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write one page per subcommand with --out-dir.
+    Man(crate::manual::ManArgs),
 }
 
 /// `sipbench pki ...`
@@ -81,6 +94,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Audit(args)) => crate::audit::command::main(&args),
         Some(Command::Backends(args)) => crate::backends::main(&args),
         Some(Command::Compare(args)) => crate::compare::main(&args),
+        Some(Command::Profiles(args)) => crate::profiles::main(&args),
+        Some(Command::Completions(args)) => crate::manual::completions_main(&args),
+        Some(Command::Man(args)) => crate::manual::man_main(&args),
         Some(Command::Pki(PkiCommand::Init {
             dir,
             key_type,

@@ -469,7 +469,7 @@ pub fn table(c: &CompareResult) -> String {
 
 /// Entry point.
 pub fn main(args: &CompareArgs) -> Result<ExitCode> {
-    let json = args.run.json;
+    let (json, quiet) = (args.run.json, args.run.quiet);
     let memory_only = args.memory_only;
     let args = args.clone().into_config();
     if let Some(i) = memory_only {
@@ -485,6 +485,8 @@ pub fn main(args: &CompareArgs) -> Result<ExitCode> {
     let (result, path) = compare(&args)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&result)?);
+    } else if quiet {
+        eprintln!("compare file written to {}", path.display());
     } else {
         print!("{}", table(&result));
         println!("\ncompare file written to {}", path.display());

@@ -36,6 +36,9 @@
 //! - [`pool`]: one current-thread tokio runtime per core; [`sys`]: process and machine facts.
 //! - [`limits`]: the range of every numeric flag and profile field; [`exit`]: exit statuses
 //!   and the error kinds (configuration, runtime) that choose them.
+//! - [`cli`]: the command line; [`profiles`]: the shipped profiles, embedded; [`version`]:
+//!   version, git revision and backends for `--version` and results files; [`manual`]: shell
+//!   completions and man pages.
 //!
 //! sipbench does no work at import time and installs no process-wide crypto provider.
 
@@ -52,10 +55,12 @@ pub mod failure;
 pub mod forge;
 pub mod generator;
 pub mod limits;
+pub mod manual;
 pub mod pki;
 pub mod plan;
 pub mod pool;
 pub mod printer;
+pub mod profiles;
 pub mod report;
 pub mod results;
 pub mod server;
@@ -69,3 +74,4 @@ pub mod tls;
 pub mod trust;
 pub mod uac;
 pub mod users;
+pub mod version;

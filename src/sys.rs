@@ -161,13 +161,9 @@ impl Environment {
             kernel,
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             memory_bytes,
-            sipbench_version: env!("CARGO_PKG_VERSION").into(),
-            git_revision: env!("SIPBENCH_GIT_REVISION").into(),
-            build_profile: if cfg!(debug_assertions) {
-                "debug".into()
-            } else {
-                "release".into()
-            },
+            sipbench_version: crate::version::VERSION.into(),
+            git_revision: crate::version::REVISION.into(),
+            build_profile: crate::version::BUILD_PROFILE.into(),
             rustls_version: env!("SIPBENCH_RUSTLS_VERSION").into(),
             crypto_library,
             tokio_version: env!("SIPBENCH_TOKIO_VERSION").into(),

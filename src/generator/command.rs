@@ -19,9 +19,11 @@ pub use crate::generator::target::EMBEDDED_SERVER_NAME;
 /// Options of `sipbench run` (and, flattened, of `sipbench compare`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct RunArgs {
-    /// Load profile (TOML). Without it, the embedded default profile runs; with phase flags
-    /// and neither a profile nor --phase, one phase is built from the flags alone.
-    #[arg(long, value_name = "FILE")]
+    /// Load profile: a TOML file, or the name of a shipped profile (`sipbench profiles` lists
+    /// them; they are embedded, so `--profile smoke` works from any directory). Without it, the
+    /// embedded default profile runs; with phase flags and neither a profile nor --phase, one
+    /// phase is built from the flags alone.
+    #[arg(long, value_name = "FILE|NAME", value_hint = clap::ValueHint::FilePath)]
     pub profile: Option<PathBuf>,
     /// Run only the named phase(s) of the profile.
     #[arg(long = "phase", value_name = "NAME")]
@@ -122,7 +124,8 @@ pub struct RunArgs {
     /// Results file. [default: results/PROFILE-TIME.json]
     #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
     pub out: Option<PathBuf>,
-    /// Do not print progress or the per-phase summary (the results file is still written).
+    /// Do not print progress or the per-phase summary: only `results written to PATH` on
+    /// stderr (the results file is still written).
     #[arg(short = 'q', long, help_heading = "Output")]
     pub quiet: bool,
     /// Print the results file's JSON on standard output instead of the summary (no progress).
@@ -188,7 +191,10 @@ pub fn main(args: RunArgs) -> Result<ExitCode> {
             "{}",
             serde_json::to_string_pretty(&report.result).map_err(exit::runtime)?
         );
-    } else if !quiet {
+    } else if quiet {
+        // Quiet still says where the results went, on stderr: scripts need the path.
+        eprintln!("results written to {}", report.path.display());
+    } else {
         println!("\nresults written to {}", report.path.display());
     }
     let panicked: u64 = report

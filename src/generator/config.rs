@@ -18,7 +18,8 @@ pub enum ProfileSource {
     /// phase selected, a single phase named `cli` built from the overrides alone instead.
     #[default]
     Default,
-    /// A profile file (TOML).
+    /// A profile file (TOML), or when no file has that path and it is a bare name, the
+    /// embedded profile of that name ([`crate::profiles::resolve`]).
     File(PathBuf),
     /// A profile already parsed.
     Profile(Box<Profile>),
@@ -103,11 +104,14 @@ impl RunConfig {
     /// `phases`.
     pub fn plan(&self) -> Result<(String, Vec<PhasePlan>)> {
         let profile = match &self.profile {
-            ProfileSource::File(path) => {
-                let text =
-                    std::fs::read_to_string(path).with_context(|| format!("reading profile {}", path.display()))?;
-                Profile::parse(&text).with_context(|| format!("profile {}", path.display()))?
-            }
+            ProfileSource::File(path) => match crate::profiles::resolve(path)? {
+                crate::profiles::Resolved::File(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading profile {}", path.display()))?;
+                    Profile::parse(&text).with_context(|| format!("profile {}", path.display()))?
+                }
+                crate::profiles::Resolved::Embedded(e) => e.profile()?,
+            },
             ProfileSource::Profile(profile) => (**profile).clone(),
             // Phase settings without a profile (and without a phase selection, which selects
             // from the default profile) describe a single phase of their own.
