@@ -101,6 +101,23 @@ async fn run_phases(
             Some(key_type.as_str().to_owned()),
         )
     };
+    let metrics = match config.metrics {
+        None => None,
+        Some(addr) => {
+            let mut registry = prometheus_client::registry::Registry::default();
+            let run = crate::metrics::RunMetrics::new();
+            run.register(&mut registry);
+            if let Some(s) = &server {
+                crate::metrics::ServerMetrics::new(s.counters().clone(), s.open_connections()).register(&mut registry);
+            }
+            let endpoint = crate::metrics::Endpoint::bind(addr, registry)
+                .await
+                .with_context(|| format!("--metrics {addr}"))
+                .map_err(exit::config)?;
+            eprintln!("sipbench run: metrics {}", endpoint.addr());
+            Some((run, endpoint))
+        }
+    };
     // Every phase is checked against the stack before the first one runs.
     let stack = config.backend.stack();
     for phase in phases {
@@ -188,6 +205,9 @@ async fn run_phases(
             if !quiet {
                 progress.show(i);
             }
+            if let Some((m, _)) = &metrics {
+                m.observe(i);
+            }
         };
         let spread = endpoint.spread.clone();
         let outcome = run_phase(phase, endpoint, pool, &interrupt, ids.clone(), &mut observe).await;
@@ -224,6 +244,19 @@ async fn run_phases(
     result.complete = !result.interrupted;
     result.written_at = now_rfc3339();
     result.write(path).map_err(exit::runtime)?;
+    if let Some((_, endpoint)) = &metrics
+        && !config.metrics_linger.is_zero()
+    {
+        eprintln!(
+            "sipbench run: done; metrics {} stay up {} (an interrupt ends it)",
+            endpoint.addr(),
+            humantime::format_duration(config.metrics_linger)
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(config.metrics_linger) => {}
+            _ = interrupt.wait() => {}
+        }
+    }
     signal_task.abort();
     Ok(result)
 }
