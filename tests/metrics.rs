@@ -304,6 +304,27 @@ fn run_exposes_its_phases_and_the_embedded_server_until_the_linger_ends() {
     assert_eq!(at("sipbench_server_requests_total"), num(&r["server"]["requests"]));
     assert_eq!(at("sipbench_server_requests_total"), 60.0);
     assert_eq!(at("sipbench_server_open_connections"), 0.0);
+
+    // Every series the Grafana dashboard asks for is exposed.
+    let dashboard =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/grafana/sipbench.json")).unwrap();
+    // (A family with no sample yet, such as failures, counts: its # TYPE line is there.)
+    let text = get(&addr.to_string(), "/metrics").2;
+    let asked: std::collections::BTreeSet<&str> = dashboard
+        .split(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+        .filter(|w| w.starts_with("sipbench_") && w.len() > "sipbench_".len())
+        .collect();
+    assert!(asked.len() >= 10, "{asked:?}");
+    for name in asked {
+        let family = ["_total", "_bucket"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(name);
+        assert!(
+            text.contains(&format!("# TYPE {family} ")),
+            "the dashboard asks for {name}, not exposed"
+        );
+    }
     interrupt(&mut child);
 }
 
