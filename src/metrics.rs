@@ -15,8 +15,8 @@
 //!   p99, p99.9 and max, as `quantile="0.5"` ... `quantile="1"`) of the last closed interval,
 //!   as gauges: a summary of the last second, not of the phase.
 //!
-//! The endpoint answers `GET /metrics` with the OpenMetrics text format ([`CONTENT_TYPE`]) and
-//! 404 on any other path; it binds loopback or any address the operator gives (port 0 picks a
+//! The endpoint answers `GET /metrics` with the OpenMetrics text format ([`CONTENT_TYPE`]), 405
+//! to other methods there and 404 on any other path; it binds loopback or any address the operator gives (port 0 picks a
 //! free one) and serves until dropped.
 
 use std::collections::BTreeMap;
@@ -362,8 +362,7 @@ impl RunMetrics {
             .map(|(m, h)| (m, QUANTILES.map(|(q, _)| h.value_at_percentile(q))))
             .collect();
         let mut phases = self.phases.lock().unwrap_or_else(|p| p.into_inner());
-        // Phases run in order: a name seen before is the phase still running, unless a profile
-        // runs two phases of one name, which then add up.
+        // Phase names are unique within a run (the plan checks).
         let at = match phases.iter().position(|p| p.name == i.plan.name) {
             Some(at) => at,
             None => {
@@ -379,6 +378,22 @@ impl RunMetrics {
         let p = &mut phases[at];
         p.total.merge(i.stats);
         p.last = last;
+    }
+
+    /// Sets the phase's totals to its final stats once it has ended: what the intervals did not
+    /// carry (tasks that panicked, counted after the last interval) is then shown too, and the
+    /// families equal the results file.
+    pub fn finish(&self, plan: &crate::plan::PhasePlan, stats: &PhaseStats) {
+        let mut phases = self.phases.lock().unwrap_or_else(|p| p.into_inner());
+        match phases.iter_mut().find(|p| p.name == plan.name) {
+            Some(p) => p.total = stats.clone(),
+            None => phases.push(PhaseTotals {
+                name: plan.name.clone(),
+                open_loop: matches!(plan.load, Load::Open { .. }),
+                total: stats.clone(),
+                last: BTreeMap::new(),
+            }),
+        }
     }
 }
 
@@ -578,6 +593,7 @@ mod tests {
         }
         let text = encode(&registry);
         let phase = &plan.name;
+        assert!(!text.contains("kind=\"panic\""), "{text}");
         for line in [
             format!("sipbench_run_sessions_ok_total{{phase=\"{phase}\"}} 8"),
             format!("sipbench_run_transactions_total{{phase=\"{phase}\",method=\"OPTIONS\",outcome=\"ok\"}} 8"),
@@ -596,5 +612,14 @@ mod tests {
             )),
             "{text}"
         );
+        // At the end the phase's own totals win (a panicked task is counted after the last
+        // interval).
+        let mut end = stats.clone();
+        end.merge(&stats);
+        end.fail(crate::failure::FailureKind::Panic);
+        metrics.finish(&plan, &end);
+        let text = encode(&registry);
+        let line = format!("sipbench_run_failures_total{{phase=\"{phase}\",kind=\"panic\"}} 1");
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     }
 }

@@ -215,6 +215,9 @@ async fn run_phases(
         if let Some(e) = hlog_error {
             return Err(exit::runtime(e));
         }
+        if let Some((m, _)) = &metrics {
+            m.finish(phase, &outcome.stats);
+        }
         let mut pr = outcome.result(phase, embedded);
         pr.servers = spread.map(|s| s.counts()).filter(|c| c.len() > 1);
         pr.thresholds = Some(crate::threshold::evaluate(&phase.thresholds, &pr));
