@@ -33,6 +33,8 @@
 //! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary;
 //!   [`threshold`]: pass/fail expressions over a phase's results.
 //! - [`report`]: reports from stored results files: plots, `.hgrm` files, HTML, and `diff`.
+//! - [`metrics`]: live OpenMetrics (`serve --metrics`, `run --metrics`): the server's
+//!   counters read at scrape time, the generator's closed intervals, one small HTTP endpoint.
 //! - [`pool`]: one current-thread tokio runtime per core; [`sys`]: process and machine facts.
 //! - [`limits`]: the range of every numeric flag and profile field; [`exit`]: exit statuses
 //!   and the error kinds (configuration, runtime) that choose them.
@@ -56,6 +58,7 @@ pub mod forge;
 pub mod generator;
 pub mod limits;
 pub mod manual;
+pub mod metrics;
 pub mod pki;
 pub mod plan;
 pub mod pool;

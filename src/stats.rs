@@ -370,6 +370,7 @@ impl PhaseStats {
             sessions_started: self.sessions_started - earlier.sessions_started.min(self.sessions_started),
             sessions_ok: self.sessions_ok - earlier.sessions_ok.min(self.sessions_ok),
             failures: BTreeMap::new(),
+            // Filled below, as the failures.
             negotiated: BTreeMap::new(),
             bytes_out: self.bytes_out.saturating_sub(earlier.bytes_out),
             bytes_in: self.bytes_in.saturating_sub(earlier.bytes_in),
@@ -404,6 +405,12 @@ impl PhaseStats {
             let n = v.saturating_sub(earlier.failures.get(k).copied().unwrap_or(0));
             if n > 0 {
                 d.failures.insert(k.clone(), n);
+            }
+        }
+        for (k, v) in &self.negotiated {
+            let n = v.saturating_sub(earlier.negotiated.get(k).copied().unwrap_or(0));
+            if n > 0 {
+                d.negotiated.insert(k.clone(), n);
             }
         }
         d
@@ -538,7 +545,18 @@ mod tests {
         }
         s.sessions_ok = 100;
         s.txn("OPTIONS").ok = 5;
+        let full = Negotiated {
+            protocol: "TLSv1_3".into(),
+            cipher_suite: "TLS13_AES_128_GCM_SHA256".into(),
+            kx_group: "X25519".into(),
+            peer_key: "ECDSA P-256".into(),
+            handshake: HandshakeKind::Full,
+            resumed_by: ResumedBy::None,
+        };
+        s.negotiated(&full);
         let snap = s.clone();
+        s.negotiated(&full);
+        s.negotiated(&full);
         for v in 1000..1010 {
             s.session.record(v).unwrap();
         }
@@ -553,7 +571,9 @@ mod tests {
         assert_eq!(d.sip["OPTIONS"].ok, 4);
         assert_eq!(d.sip["REGISTER"].ok, 2);
         assert_eq!(d.failures[&FailureKind::Reset], 1);
+        assert_eq!(d.negotiated[&full], 2);
         assert_eq!(s.since(&s).session.len(), 0);
+        assert!(s.since(&s).negotiated.is_empty());
     }
 
     #[test]

@@ -351,7 +351,12 @@ impl Steps<'_> {
             let ids = Arc::new(AtomicU64::new(0));
             let outcome = bench.run(&phase, pool, &interrupt, ids, &mut observe).await;
             progress.finish();
-            let (pr, interrupted, panicked) = outcome?;
+            let crate::generator::PhaseRun {
+                result: pr,
+                interrupted,
+                panicked,
+                ..
+            } = outcome?;
             if panicked > 0 {
                 let warning = format!(
                     "phase {}: {panicked} generator task(s) panicked (counted as `panic` failures; a bug in sipbench, see stderr)",

@@ -135,6 +135,16 @@ pub struct RunArgs {
     /// second, tagged phase/metric) to this file as the run goes.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub hlog: Option<PathBuf>,
+    /// Serve live OpenMetrics at http://ADDR/metrics while the run goes (per phase: sessions,
+    /// failures, transactions, handshakes, latency, updated once a second; with the embedded
+    /// server, its counters too). Port 0: any free port, printed on standard error.
+    #[arg(long, value_name = "ADDR", help_heading = "Output")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Keep the metrics endpoint up this long after the run ends (after the results file is
+    /// written), so that a scraper gets the last values.
+    #[arg(long, value_name = "DURATION", value_parser = crate::limits::run_duration,
+        default_value = "0s", requires = "metrics", help_heading = "Output")]
+    pub metrics_linger: std::time::Duration,
 }
 
 impl RunArgs {
@@ -170,6 +180,8 @@ impl RunArgs {
             // --json prints the results file instead of the summary, so prints nothing else.
             quiet: self.quiet || self.json,
             hlog: self.hlog,
+            metrics: self.metrics,
+            metrics_linger: self.metrics_linger,
         }
     }
 }

@@ -48,6 +48,10 @@ pub struct RunConfig {
     pub quiet: bool,
     /// Also write HdrHistogram interval logs to this file as the run goes.
     pub hlog: Option<PathBuf>,
+    /// Serve live OpenMetrics at this address while the run goes ([`crate::metrics`]).
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Keep the metrics endpoint up this long after the results file is written.
+    pub metrics_linger: std::time::Duration,
 }
 
 /// What the phases connect to: a real deployment when `tls_addr` is set, otherwise the

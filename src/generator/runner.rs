@@ -58,6 +58,18 @@ pub fn run(config: &RunConfig) -> Result<RunReport> {
     Ok(RunReport { result, path })
 }
 
+/// One phase run by [`Bench::run`].
+pub(crate) struct PhaseRun {
+    /// Its record, thresholds evaluated.
+    pub(crate) result: PhaseResult,
+    /// An interrupt cut it short.
+    pub(crate) interrupted: bool,
+    /// Generator tasks that panicked.
+    pub(crate) panicked: u64,
+    /// The merged stats behind the record.
+    pub(crate) stats: crate::stats::PhaseStats,
+}
+
 /// A target set up for phases: the embedded server started with its throwaway PKI, or a
 /// deployment resolved. `run` and `capacity` set it up once and run their phases against it.
 pub(crate) struct Bench {
@@ -128,7 +140,7 @@ impl Bench {
         interrupt: &Stop,
         ids: Arc<AtomicU64>,
         observe: &mut (dyn FnMut(&crate::generator::Interval<'_>) + Send),
-    ) -> Result<(PhaseResult, bool, u64)> {
+    ) -> Result<PhaseRun> {
         // A target that cannot serve a phase is a configuration error.
         let endpoint = self.target.endpoint(phase, self.stack.as_ref(), pool.len())?;
         if let Some(s) = &self.server {
@@ -145,7 +157,12 @@ impl Bench {
         let mut pr = outcome.result(phase, self.embedded);
         pr.servers = spread.map(|s| s.counts()).filter(|c| c.len() > 1);
         pr.thresholds = Some(crate::threshold::evaluate(&phase.thresholds, &pr));
-        Ok((pr, outcome.interrupted, outcome.panicked))
+        Ok(PhaseRun {
+            result: pr,
+            interrupted: outcome.interrupted,
+            panicked: outcome.panicked,
+            stats: outcome.stats,
+        })
     }
 
     /// Stops the embedded server, if any, and returns its counters.
@@ -194,6 +211,23 @@ async fn run_phases(
         move || interrupt.set()
     }));
     let bench = Bench::start(config, pool).await?;
+    let metrics = match config.metrics {
+        None => None,
+        Some(addr) => {
+            let mut registry = prometheus_client::registry::Registry::default();
+            let run = crate::metrics::RunMetrics::new();
+            run.register(&mut registry);
+            if let Some(s) = &bench.server {
+                crate::metrics::ServerMetrics::new(s.counters().clone(), s.open_connections()).register(&mut registry);
+            }
+            let endpoint = crate::metrics::Endpoint::bind(addr, registry)
+                .await
+                .with_context(|| format!("--metrics {addr}"))
+                .map_err(exit::config)?;
+            eprintln!("sipbench run: metrics {}", endpoint.addr());
+            Some((run, endpoint))
+        }
+    };
     // Every phase is checked against the stack before the first one runs.
     for phase in phases {
         bench.check(phase)?;
@@ -252,12 +286,23 @@ async fn run_phases(
             if !quiet {
                 progress.show(i);
             }
+            if let Some((m, _)) = &metrics {
+                m.observe(i);
+            }
         };
         let outcome = bench.run(phase, pool, &interrupt, ids.clone(), &mut observe).await;
         progress.finish();
-        let (pr, interrupted, panicked) = outcome?;
+        let PhaseRun {
+            result: pr,
+            interrupted,
+            panicked,
+            stats,
+        } = outcome?;
         if let Some(e) = hlog_error {
             return Err(exit::runtime(e));
+        }
+        if let Some((m, _)) = &metrics {
+            m.finish(phase, &stats);
         }
         if panicked > 0 {
             let warning = format!(
@@ -283,6 +328,19 @@ async fn run_phases(
     result.complete = !result.interrupted;
     result.written_at = now_rfc3339();
     result.write(path).map_err(exit::runtime)?;
+    if let Some((_, endpoint)) = &metrics
+        && !config.metrics_linger.is_zero()
+    {
+        eprintln!(
+            "sipbench run: done; metrics {} stay up {} (an interrupt ends it)",
+            endpoint.addr(),
+            humantime::format_duration(config.metrics_linger)
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(config.metrics_linger) => {}
+            _ = interrupt.wait() => {}
+        }
+    }
     signal_task.abort();
     Ok(result)
 }

@@ -50,6 +50,11 @@ pub struct ServeArgs {
     /// RFC 3339).
     #[arg(long, value_name = "TIME", value_parser = crate::trust::parse_at)]
     pub at: Option<UnixTime>,
+    /// Serve live OpenMetrics at http://ADDR/metrics (the server's counters at scrape time:
+    /// connections, handshakes, requests, responses, failures, reloads, registrar, auth; port 0:
+    /// any free port, shown in the ready line).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
     /// Reload certificates, CAs, CRLs and the topology when one of their files changes (as on
     /// SIGHUP). Established sessions are kept.
     #[arg(long)]
@@ -331,13 +336,30 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
             .context("installing the SIGHUP handler")
             .map_err(exit::runtime)?;
         let server = start(&config, &pool)?;
+        let metrics = match args.metrics {
+            None => None,
+            Some(addr) => {
+                let mut registry = prometheus_client::registry::Registry::default();
+                crate::metrics::ServerMetrics::new(server.counters().clone(), server.open_connections())
+                    .register(&mut registry);
+                let endpoint = crate::metrics::Endpoint::bind(addr, registry)
+                    .await
+                    .with_context(|| format!("--metrics {addr}"))
+                    .map_err(exit::config)?;
+                Some(endpoint)
+            }
+        };
         let addrs = server.addrs();
         eprintln!(
-            "sipbench serve: tls {} · mtls {} · tcp {}{} · {threads} threads · backend {} · open-files limit {}{}",
+            "sipbench serve: tls {} · mtls {} · tcp {}{}{} · {threads} threads · backend {} · open-files limit {}{}",
             addrs.tls[0],
             addrs.mtls[0],
             addrs.tcp[0],
             addrs.udp.first().map(|a| format!(" · udp {a}")).unwrap_or_default(),
+            metrics
+                .as_ref()
+                .map(|m| format!(" · metrics {}", m.addr()))
+                .unwrap_or_default(),
             args.backend.as_str(),
             limit.soft,
             if args.watch {
@@ -364,7 +386,9 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
             }
         }
         info!("shutting down");
-        anyhow::Ok(server.shutdown(Duration::from_secs(5)).await)
+        let stats = server.shutdown(Duration::from_secs(5)).await;
+        drop(metrics);
+        anyhow::Ok(stats)
     })?;
     drop(rt);
     drop(pool);

@@ -407,6 +407,13 @@ impl RunningServer {
         &self.counters
     }
 
+    /// How many TCP, TLS and MTLS connections are open, read when called (the connection cap's
+    /// slots in use): for a gauge that outlives a borrow of the server.
+    pub fn open_connections(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let (slots, max) = (self.shared.slots.clone(), self.max_connections);
+        move || max.saturating_sub(slots.available_permits()) as u64
+    }
+
     /// Changes how new connections resume TLS sessions. Established connections are not
     /// touched; session caches and ticket keys start afresh.
     pub fn set_resumption(&self, resumption: ServerResumption) -> Result<()> {

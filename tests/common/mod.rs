@@ -137,7 +137,8 @@ pub fn run_one(args: &RunConfig) -> (RunReport, PhaseResult) {
 /// `sipbench serve` in its own process on loopback port 0 (TLS, MTLS, TCP), killed on drop.
 pub struct Served {
     pub child: std::process::Child,
-    /// The bound addresses by transport (`tls`, `mtls`, `tcp`, `udp`), from the ready line.
+    /// The bound addresses by transport (`tls`, `mtls`, `tcp`, `udp`) and of the metrics
+    /// endpoint (`metrics`, with `--metrics`), from the ready line.
     pub addrs: std::collections::BTreeMap<String, String>,
 }
 
@@ -151,7 +152,8 @@ impl Served {
             .args(["serve", "--tls-addr", "127.0.0.1:0", "--mtls-addr", "127.0.0.1:0"])
             .args(["--tcp-addr", "127.0.0.1:0"])
             .args(args)
-            .stdout(std::process::Stdio::null())
+            // Its counters, printed on exit: read by `stop`.
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         for (k, v) in envs {
             cmd.env(k, v);
@@ -159,6 +161,28 @@ impl Served {
         let mut child = cmd.spawn().expect("sipbench serve starts");
         let addrs = wait_ready(&mut child);
         Served { child, addrs }
+    }
+}
+
+impl Served {
+    /// Stops the server with SIGTERM and returns the counters it prints on exit.
+    pub fn stop(mut self) -> serde_json::Value {
+        use std::io::Read;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .expect("SIGTERM");
+        let mut out = String::new();
+        self.child
+            .stdout
+            .take()
+            .expect("stdout piped")
+            .read_to_string(&mut out)
+            .expect("stdout reads");
+        let status = self.child.wait().expect("serve exits");
+        assert!(status.success(), "serve exited with {status}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("serve's counters: {e}: {out}"))
     }
 }
 
@@ -171,7 +195,7 @@ impl Drop for Served {
 
 /// Waits for the ready line of a `sipbench serve` child whose stderr is piped ("sipbench serve:
 /// tls A · mtls B · tcp C · ..."), then drains its log so that it never blocks on a full pipe;
-/// returns the bound addresses by transport.
+/// returns the bound addresses by transport (and `metrics`).
 pub fn wait_ready(child: &mut std::process::Child) -> std::collections::BTreeMap<String, String> {
     use std::io::{BufRead, BufReader};
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr piped"));
@@ -187,7 +211,7 @@ pub fn wait_ready(child: &mut std::process::Child) -> std::collections::BTreeMap
     let words: Vec<&str> = line.split_whitespace().collect();
     words
         .windows(2)
-        .filter(|w| ["tls", "mtls", "tcp", "udp"].contains(&w[0]))
+        .filter(|w| ["tls", "mtls", "tcp", "udp", "metrics"].contains(&w[0]))
         .map(|w| (w[0].to_owned(), w[1].to_owned()))
         .collect()
 }
