@@ -29,7 +29,8 @@
 //!   the failure vocabulary. Both pure.
 //! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary;
 //!   [`threshold`]: pass/fail expressions over a phase's results.
-//! - [`report`]: reports from stored results files: plots, `.hgrm` files, HTML, and `diff`.
+//! - [`report`]: reports from stored results files: plots, `.hgrm` files, HTML, and `diff`;
+//!   [`merge`]: the results files of a run's shards added up into one, losslessly.
 //! - [`pool`]: one current-thread tokio runtime per core; [`sys`]: process and machine facts.
 //! - [`limits`]: the range of every numeric flag and profile field; [`exit`]: exit statuses
 //!   and the error kinds (configuration, runtime) that choose them.
@@ -48,6 +49,7 @@ pub mod failure;
 pub mod forge;
 pub mod generator;
 pub mod limits;
+pub mod merge;
 pub mod pki;
 pub mod plan;
 pub mod pool;

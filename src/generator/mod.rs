@@ -316,6 +316,11 @@ pub async fn run_phase(
 
     let clock = Clock::new(Instant::now(), plan.warmup, plan.duration);
     let window_start = clock.window_start;
+    // The same instant on the wall clock, which `merge` aligns shards' timelines by.
+    let window_start_unix_s = (std::time::SystemTime::now() + plan.warmup)
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0);
     let _ = clock_tx.send(Some(clock));
 
     // Warm-up, then the measured window; CPU is read at the window's edges.
@@ -389,6 +394,7 @@ pub async fn run_phase(
         timeline: collector.timeline,
         panicked,
         concurrent_calls: ctx.calls.gauge.as_ref().map(|g| g.max()),
+        window_start_unix_s,
     }
 }
 

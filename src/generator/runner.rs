@@ -140,6 +140,10 @@ async fn run_phases(
         phases: Vec::new(),
         server: None,
         warnings,
+        shard: None,
+        start_at: None,
+        merged_from: None,
+        shards: Vec::new(),
     };
     let quiet = config.quiet;
     if !quiet {
