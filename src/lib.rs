@@ -30,7 +30,8 @@
 //! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary;
 //!   [`threshold`]: pass/fail expressions over a phase's results.
 //! - [`report`]: reports from stored results files: plots, `.hgrm` files, HTML, and `diff`;
-//!   [`merge`]: the results files of a run's shards added up into one, losslessly.
+//!   [`merge`]: the results files of a run's shards added up into one, losslessly; [`shard`]:
+//!   how a run splits over several processes (`run --shard I/N`).
 //! - [`pool`]: one current-thread tokio runtime per core; [`sys`]: process and machine facts.
 //! - [`limits`]: the range of every numeric flag and profile field; [`exit`]: exit statuses
 //!   and the error kinds (configuration, runtime) that choose them.
@@ -57,6 +58,7 @@ pub mod printer;
 pub mod report;
 pub mod results;
 pub mod server;
+pub mod shard;
 pub mod signals;
 pub mod sip;
 pub mod stats;

@@ -175,10 +175,23 @@ pub fn merge(inputs: &[Input]) -> Result<RunResult, MergeError> {
                 .expect("at least one input");
             serde_json::from_value(sum).expect("summed server counters keep their shape")
         });
-    let warnings = inputs
+    let mut warnings: Vec<String> = inputs
         .iter()
         .flat_map(|i| i.result.warnings.iter().map(move |w| format!("{}: {w}", i.path)))
         .collect();
+    if let Some(count) = a.shard.map(|s| s.count) {
+        let missing: Vec<String> = (0..count)
+            .filter(|i| !inputs.iter().any(|x| x.result.shard.is_some_and(|s| s.index == *i)))
+            .map(|i| i.to_string())
+            .collect();
+        if !missing.is_empty() {
+            warnings.push(format!(
+                "merged {} of {count} shards: shard(s) {} missing",
+                inputs.len(),
+                missing.join(", ")
+            ));
+        }
+    }
     Ok(RunResult {
         schema: a.schema.clone(),
         started_at: inputs
@@ -234,8 +247,8 @@ fn check_run(first: &Input, other: &Input) -> Result<(), MergeError> {
         &b.environment.server_backend,
     )?;
     same("merged_from", &a.merged_from, &b.merged_from)?;
+    same("shard.count", &a.shard.map(|s| s.count), &b.shard.map(|s| s.count))?;
     if let (Some(x), Some(y)) = (a.shard, b.shard) {
-        same("shard.count", &x.count, &y.count)?;
         if x.index == y.index {
             return Err(differs("shard.index", "the same shard".into(), format!("{}", y.index)));
         }
