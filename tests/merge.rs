@@ -92,7 +92,11 @@ fn merged_real_runs_equal_one_histogram_over_the_union() {
     // report and diff read the merged file.
     let out_dir = dir.path().join("report");
     ok(sipbench().arg("report").arg(&all).arg("--out-dir").arg(&out_dir));
-    assert!(out_dir.join("report.html").exists());
+    let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("merged from") && html.contains("b.json"),
+        "the report names the inputs"
+    );
     ok(sipbench().arg("diff").arg(&paths[0]).arg(&all));
     drop(server);
 }

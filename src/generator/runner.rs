@@ -161,8 +161,8 @@ async fn run_phases(
         phases: Vec::new(),
         server: None,
         warnings,
-        shard: None,
-        start_at: None,
+        shard: config.shard.map(|s| s.info()),
+        start_at: config.start_at.map(rfc3339),
         merged_from: None,
         shards: Vec::new(),
     };
@@ -172,9 +172,7 @@ async fn run_phases(
     }
     let shard = config.shard.unwrap_or_default();
     let ids = Arc::new(SessionIds::new(shard));
-    result.shard = config.shard.map(|s| s.info());
     if let Some(at) = config.start_at {
-        result.start_at = Some(rfc3339(at));
         // Every shard given the same instant opens its first phase on it (as far as the hosts'
         // clocks agree).
         let wait = at.as_secs() as f64 - unix_now();
