@@ -134,6 +134,13 @@ fn a_shard_index_past_the_count_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("JOB_COMPLETION_INDEX"));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipbench"))
+        .env_remove("JOB_COMPLETION_INDEX")
+        .args(["run", "--shards", "3", "-n", "1", "-q"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("JOB_COMPLETION_INDEX"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipbench"))
         .args(["run", "--shard", "3/3", "-n", "1", "-q"])
         .output()
         .unwrap();

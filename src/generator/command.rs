@@ -122,15 +122,16 @@ pub struct RunArgs {
     /// Run shard I of N (numbered from 0): this process takes its part of the rate,
     /// concurrency, connections, session budget, users and source addresses, and numbers its
     /// sessions apart from the other shards'; `sipbench merge` adds the shards' results up.
-    #[arg(long, value_name = "I/N", help_heading = "Scale out", conflicts_with = "shards")]
+    #[arg(long, value_name = "I/N", help_heading = "Scale out")]
     pub shard: Option<crate::shard::Shard>,
     /// Shards in the run, with this shard's index read from JOB_COMPLETION_INDEX (as a
-    /// Kubernetes Indexed Job sets it): `--shards N` is `--shard $JOB_COMPLETION_INDEX/N`.
+    /// Kubernetes Indexed Job sets it): `--shards N` is `--shard $JOB_COMPLETION_INDEX/N`
+    /// (--shard, when given, wins).
     #[arg(long, value_name = "N", env = "SIPBENCH_SHARDS", help_heading = "Scale out",
-        requires = "shard_index", value_parser = clap::value_parser!(u32).range(1..))]
+        value_parser = clap::value_parser!(u32).range(1..))]
     pub shards: Option<u32>,
-    /// This shard's index with --shards (from 0).
-    #[arg(long, env = "JOB_COMPLETION_INDEX", hide = true, requires = "shards")]
+    /// This shard's index with --shards (from 0); ignored without it.
+    #[arg(long, env = "JOB_COMPLETION_INDEX", hide = true)]
     pub shard_index: Option<u32>,
     /// Start the first phase at this wall-clock instant (RFC 3339, e.g. 2026-11-30T03:00:00Z),
     /// so that every shard given the same one starts together; refused when more than a
@@ -207,12 +208,20 @@ impl From<RunArgs> for RunConfig {
 /// [`crate::exit`]).
 pub fn main(args: RunArgs) -> Result<ExitCode> {
     let (json, quiet) = (args.json, args.quiet);
-    if let (Some(index), Some(count)) = (args.shard_index, args.shards) {
-        crate::shard::Shard::new(index, count).map_err(|_| {
-            exit::config(anyhow::anyhow!(
-                "JOB_COMPLETION_INDEX {index}: must be below --shards {count}"
-            ))
-        })?;
+    match (args.shard, args.shard_index, args.shards) {
+        (None, Some(index), Some(count)) => {
+            crate::shard::Shard::new(index, count).map_err(|_| {
+                exit::config(anyhow::anyhow!(
+                    "JOB_COMPLETION_INDEX {index}: must be below --shards {count}"
+                ))
+            })?;
+        }
+        (None, None, Some(count)) => {
+            return Err(exit::config(anyhow::anyhow!(
+                "--shards {count}: the shard's index comes from JOB_COMPLETION_INDEX, which is not set (or give --shard I/N)"
+            )));
+        }
+        _ => {}
     }
     let report = crate::generator::run(&args.into_config())?;
     if json {
@@ -292,7 +301,10 @@ mod tests {
         assert_eq!(config.shard, Some(crate::shard::Shard::new(1, 3).unwrap()));
         assert!(config.start_at.is_some());
         assert!(Run::try_parse_from(["run", "--shard", "3/3"]).is_err());
-        assert!(Run::try_parse_from(["run", "--shard", "0/2", "--shards", "2"]).is_err());
+        let config = parse(&["--shard", "0/2", "--shards", "3", "--shard-index", "1"]);
+        assert_eq!(config.shard, Some(crate::shard::Shard::new(0, 2).unwrap()));
+        let config = parse(&["--shards", "3", "--shard-index", "1"]);
+        assert_eq!(config.shard, Some(crate::shard::Shard::new(1, 3).unwrap()));
     }
 
     #[test]
