@@ -153,3 +153,27 @@ fn a_shard_index_past_the_count_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--start-at"));
 }
+
+#[test]
+fn shards_take_users_of_their_own() {
+    let server = TestServer::start();
+    let users = server.dir.path().join("users.csv");
+    std::fs::write(&users, "SEQUENTIAL\nu-a\nu-b\nu-c\nu-d\nu-e\nu-f\n").unwrap();
+    let threads: Vec<_> = (0..3)
+        .map(|i| {
+            let mut config = server.args(Mode::Tls, 12);
+            config.phase.concurrency = Some(3);
+            config.phase.users = Some(users.clone());
+            config.shard = Some(Shard::new(i, 3).unwrap());
+            config.out = Some(server.dir.path().join(format!("users-{i}.json")));
+            std::thread::spawn(move || sipbench::generator::run(&config).expect("shard runs").result)
+        })
+        .collect();
+    for t in threads {
+        let r = t.join().unwrap();
+        assert_eq!(r.phases[0].sessions.ok, 4);
+    }
+    // Each shard's four sessions took its two users (u-a and u-d for shard 0, ...): all six
+    // registered. Shards taking the first users of the file each would have left two out.
+    assert_eq!(server.counters().registrar_records, 6);
+}
