@@ -44,6 +44,9 @@ pub enum Command {
     Pki(PkiCommand),
     /// Plots, .hgrm files and an HTML report from stored results files.
     Report(Box<ReportArgs>),
+    /// Add up the results files of one run's shards (`run --shard I/N`) into one: histograms
+    /// added losslessly, counters and rates summed, timelines aligned by wall clock.
+    Merge(Box<crate::merge::MergeArgs>),
     /// Compare two results files metric by metric (exit status 1 on a regression with --fail-on-regression).
     Diff(Box<DiffArgs>),
     /// Run the trust matrix (each good and bad certificate, offered to the server and by a
@@ -90,6 +93,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Serve(args)) => crate::server::command::main(&args),
         Some(Command::Report(args)) => crate::report::main(&args),
         Some(Command::Capacity(args)) => crate::capacity::command::main(*args),
+        Some(Command::Merge(args)) => crate::merge::main(&args),
         Some(Command::Diff(args)) => crate::report::diff::main(&args),
         Some(Command::Audit(args)) => crate::audit::command::main(&args),
         Some(Command::Backends(args)) => crate::backends::main(&args),

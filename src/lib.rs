@@ -32,7 +32,9 @@
 //!   the failure vocabulary. Both pure.
 //! - [`results`]: the results file, a documented contract; [`printer`]: the terminal summary;
 //!   [`threshold`]: pass/fail expressions over a phase's results.
-//! - [`report`]: reports from stored results files: plots, `.hgrm` files, HTML, and `diff`.
+//! - [`report`]: reports from stored results files: plots, `.hgrm` files, HTML, and `diff`;
+//!   [`merge`]: the results files of a run's shards added up into one, losslessly; [`shard`]:
+//!   how a run splits over several processes (`run --shard I/N`).
 //! - [`metrics`]: live OpenMetrics (`serve --metrics`, `run --metrics`): the server's
 //!   counters read at scrape time, the generator's closed intervals, one small HTTP endpoint.
 //! - [`pool`]: one current-thread tokio runtime per core; [`sys`]: process and machine facts.
@@ -58,6 +60,7 @@ pub mod forge;
 pub mod generator;
 pub mod limits;
 pub mod manual;
+pub mod merge;
 pub mod metrics;
 pub mod pki;
 pub mod plan;
@@ -68,6 +71,7 @@ pub mod report;
 pub mod results;
 pub mod server;
 pub mod shape;
+pub mod shard;
 pub mod signals;
 pub mod sip;
 pub mod stats;

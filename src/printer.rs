@@ -36,6 +36,18 @@ pub fn header(r: &RunResult) -> String {
     if !r.target.trust.is_empty() {
         let _ = writeln!(s, "trust      {}", r.target.trust);
     }
+    if let Some(shard) = r.shard {
+        let _ = writeln!(
+            s,
+            "shard      {} of {} (from 0): its part of the load, sessions, users and addresses{}",
+            shard.index,
+            shard.count,
+            r.start_at
+                .as_ref()
+                .map(|at| format!(", starting at {at}"))
+                .unwrap_or_default()
+        );
+    }
     let _ = writeln!(
         s,
         "backend    generator {} · server {} · {} workers{}",

@@ -55,6 +55,51 @@ pub struct RunResult {
     /// Absent in files of other commands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<crate::capacity::CapacityResult>,
+    /// A shard of a scaled-out run (`--shard I/N`): which one. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// The wall-clock instant (RFC 3339) the first phase waited for (`--start-at`). Absent
+    /// when the run started at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+    /// A merged file (`sipbench merge`): how many results files it adds up. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<usize>,
+    /// A merged file: every input, with its own environment and command line, in the order
+    /// given. Empty (and absent) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<MergedInput>,
+}
+
+/// Which shard of a scaled-out run a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardInfo {
+    /// 0-based index, below `count`.
+    pub index: u32,
+    /// Shards in the run.
+    pub count: u32,
+}
+
+/// One input of a merged file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergedInput {
+    /// The file as named on the command line.
+    pub path: String,
+    /// When its run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// Its command line.
+    pub command: Vec<String>,
+    /// Its machine and build.
+    pub environment: Environment,
+    /// Its shard, when it was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// Seconds its first measured window opened after the earliest input's (wall clock, as
+    /// each host's clock read it); absent when the inputs do not record it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_s: Option<f64>,
 }
 
 /// What the generator talked to.
@@ -178,6 +223,11 @@ pub struct PhaseResult {
     /// inside it. Absent for other phases.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<StepFigures>>,
+    /// Wall-clock time the measured window opened, seconds since the Unix epoch (millisecond
+    /// precision, this host's clock): what `merge` aligns timelines by. Absent in files
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start_unix_s: Option<f64>,
     /// Application bytes (SIP payload) written and read.
     pub bytes: Bytes,
     /// The histograms behind `latency_us`, HdrHistogram V2 + DEFLATE, base64.

@@ -10,27 +10,12 @@ use std::time::{Duration, Instant};
 use sipbench::results::RunResult;
 use sipbench::stats::decode_histogram;
 
+use common::{assert_valid, schema};
+
 fn sipbench() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
     c.env("RUST_LOG", "warn");
     c
-}
-
-fn schema() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("results/schema.json")).unwrap();
-    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("schema compiles")
-}
-
-fn assert_valid(json: &serde_json::Value) {
-    let errors: Vec<String> = schema()
-        .iter_errors(json)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "results file breaks results/schema.json:\n{}",
-        errors.join("\n")
-    );
 }
 
 const MINI_PROFILE: &str = r#"

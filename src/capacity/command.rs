@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -297,6 +296,10 @@ impl Steps<'_> {
             phases: Vec::new(),
             server: None,
             warnings,
+            shard: None,
+            start_at: None,
+            merged_from: None,
+            shards: Vec::new(),
             capacity: Some(CapacityResult {
                 search: self.search,
                 step_duration: self.args.step_duration,
@@ -348,7 +351,7 @@ impl Steps<'_> {
             // Each step's sessions are users u0, u1, ... again: REGISTER steps update the same
             // addresses of record instead of filling the registrar step after step (the
             // embedded one holds 100,000), so every step meets the same server state.
-            let ids = Arc::new(AtomicU64::new(0));
+            let ids = Arc::new(crate::generator::SessionIds::default());
             let outcome = bench.run(&phase, pool, &interrupt, ids, &mut observe).await;
             progress.finish();
             let crate::generator::PhaseRun {

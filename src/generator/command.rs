@@ -121,6 +121,26 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Target", conflicts_with = "tls_addr")]
     pub intermediate: bool,
 
+    /// Run shard I of N (numbered from 0): this process takes its part of the rate,
+    /// concurrency, connections, session budget, users and source addresses, and numbers its
+    /// sessions apart from the other shards'; `sipbench merge` adds the shards' results up.
+    #[arg(long, value_name = "I/N", help_heading = "Scale out")]
+    pub shard: Option<crate::shard::Shard>,
+    /// Shards in the run, with this shard's index read from JOB_COMPLETION_INDEX (as a
+    /// Kubernetes Indexed Job sets it): `--shards N` is `--shard $JOB_COMPLETION_INDEX/N`
+    /// (--shard, when given, wins).
+    #[arg(long, value_name = "N", env = "SIPBENCH_SHARDS", help_heading = "Scale out",
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: Option<u32>,
+    /// This shard's index with --shards (from 0); ignored without it.
+    #[arg(long, env = "JOB_COMPLETION_INDEX", hide = true)]
+    pub shard_index: Option<u32>,
+    /// Start the first phase at this wall-clock instant (RFC 3339, e.g. 2026-11-30T03:00:00Z),
+    /// so that every shard given the same one starts together; refused when more than a
+    /// second in the past.
+    #[arg(long, value_name = "TIME", value_parser = crate::trust::parse_at, help_heading = "Scale out")]
+    pub start_at: Option<rustls_pki_types::UnixTime>,
+
     /// Results file. [default: results/PROFILE-TIME.json]
     #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
     pub out: Option<PathBuf>,
@@ -150,7 +170,13 @@ pub struct RunArgs {
 impl RunArgs {
     /// The run these options describe.
     pub fn into_config(self) -> RunConfig {
+        // An index at or past the count is dropped here; `main` refuses it first.
+        let shard = self
+            .shard
+            .or_else(|| crate::shard::Shard::new(self.shard_index?, self.shards?).ok());
         RunConfig {
+            shard,
+            start_at: self.start_at,
             profile: self.profile.map_or(ProfileSource::Default, ProfileSource::File),
             phase: self.phase,
             phases: self.phases,
@@ -197,6 +223,21 @@ impl From<RunArgs> for RunConfig {
 /// [`crate::exit`]).
 pub fn main(args: RunArgs) -> Result<ExitCode> {
     let (json, quiet) = (args.json, args.quiet);
+    match (args.shard, args.shard_index, args.shards) {
+        (None, Some(index), Some(count)) => {
+            crate::shard::Shard::new(index, count).map_err(|_| {
+                exit::config(anyhow::anyhow!(
+                    "JOB_COMPLETION_INDEX {index}: must be below --shards {count}"
+                ))
+            })?;
+        }
+        (None, None, Some(count)) => {
+            return Err(exit::config(anyhow::anyhow!(
+                "--shards {count}: the shard's index comes from JOB_COMPLETION_INDEX, which is not set (or give --shard I/N)"
+            )));
+        }
+        _ => {}
+    }
     let report = crate::generator::run(&args.into_config())?;
     if json {
         println!(
@@ -270,6 +311,18 @@ mod tests {
                 ..Default::default()
             }
         );
+    }
+
+    #[test]
+    fn a_shard_is_i_of_n_from_zero() {
+        let config = parse(&["--shard", "1/3", "--start-at", "2030-01-01T00:00:00Z"]);
+        assert_eq!(config.shard, Some(crate::shard::Shard::new(1, 3).unwrap()));
+        assert!(config.start_at.is_some());
+        assert!(Run::try_parse_from(["run", "--shard", "3/3"]).is_err());
+        let config = parse(&["--shard", "0/2", "--shards", "3", "--shard-index", "1"]);
+        assert_eq!(config.shard, Some(crate::shard::Shard::new(0, 2).unwrap()));
+        let config = parse(&["--shards", "3", "--shard-index", "1"]);
+        assert_eq!(config.shard, Some(crate::shard::Shard::new(1, 3).unwrap()));
     }
 
     #[test]

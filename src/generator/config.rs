@@ -52,6 +52,11 @@ pub struct RunConfig {
     pub metrics: Option<std::net::SocketAddr>,
     /// Keep the metrics endpoint up this long after the results file is written.
     pub metrics_linger: std::time::Duration,
+    /// Run only this shard's part ([`crate::shard`]); `None`: the whole run.
+    pub shard: Option<crate::shard::Shard>,
+    /// Start the first phase at this wall-clock instant (every shard given the same one starts
+    /// together); `None`: at once.
+    pub start_at: Option<UnixTime>,
 }
 
 /// What the phases connect to: a real deployment when `tls_addr` is set, otherwise the
@@ -135,7 +140,14 @@ impl RunConfig {
             // sessions. A profile or flag that sets a warm-up still gets it.
             profile.defaults.warmup = Some(std::time::Duration::ZERO);
         }
-        let phases = plan::lower(&profile, &self.phase, &self.phases)?;
+        let mut phases = plan::lower(&profile, &self.phase, &self.phases)?;
+        if let Some(shard) = self.shard {
+            phases = phases
+                .iter()
+                .map(|p| shard.plan(p))
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("--shard {shard}"))?;
+        }
         Ok((profile.name.clone().unwrap_or_else(|| "unnamed".into()), phases))
     }
 }

@@ -195,6 +195,26 @@ impl Budget {
     }
 }
 
+/// The session ids of a run: shard `i` of `n` numbers its sessions `i`, `i + n`, ... (a whole
+/// run, `0`, `1`, ...), so Call-IDs and user names never meet across shards.
+#[derive(Debug, Default)]
+pub struct SessionIds {
+    /// Sessions numbered so far.
+    next: AtomicU64,
+    /// Whose ids.
+    shard: crate::shard::Shard,
+}
+
+impl SessionIds {
+    /// The ids of `shard`, from its first.
+    pub fn new(shard: crate::shard::Shard) -> SessionIds {
+        SessionIds {
+            next: AtomicU64::new(0),
+            shard,
+        }
+    }
+}
+
 /// Shared, read-only context of one phase.
 struct Ctx {
     plan: PhasePlan,
@@ -203,8 +223,8 @@ struct Ctx {
     /// own end (the last storm session back).
     stop: Stop,
     budget: Budget,
-    /// Session ids, unique within the run.
-    ids: Arc<AtomicU64>,
+    /// Session ids, unique within the run (and across its shards).
+    ids: Arc<SessionIds>,
     /// Extra headers, call hold time and the concurrent-calls gauge every client gets.
     calls: crate::uac::CallSettings,
 }
@@ -212,7 +232,7 @@ struct Ctx {
 impl Ctx {
     /// A fresh session id.
     fn next_id(&self) -> u64 {
-        self.ids.fetch_add(1, Ordering::Relaxed)
+        self.ids.shard.session_id(self.ids.next.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Connects (and handshakes) to the endpoint of `worker` with the phase's timeouts.
@@ -246,7 +266,7 @@ impl Ctx {
             .endpoint
             .users
             .as_ref()
-            .map(|u| u.pick(id, self.endpoint.user_order));
+            .map(|u| u.pick(self.ids.shard.seq_of(id), self.endpoint.user_order));
         let mut client = SipClient::with_user(stream, self.endpoint.domain.clone(), id, user);
         client.set_calls(self.calls.clone());
         client
@@ -259,7 +279,7 @@ pub async fn run_phase(
     endpoint: Endpoint,
     pool: &Pool,
     interrupt: &Stop,
-    ids: Arc<AtomicU64>,
+    ids: Arc<SessionIds>,
     on_interval: &mut (dyn FnMut(&Interval<'_>) + Send),
 ) -> PhaseOutcome {
     let ctx = Arc::new(Ctx {
@@ -318,6 +338,11 @@ pub async fn run_phase(
 
     let clock = Clock::new(Instant::now(), plan.warmup, plan.duration);
     let window_start = clock.window_start;
+    // The same instant on the wall clock, which `merge` aligns shards' timelines by.
+    let window_start_unix_s = (std::time::SystemTime::now() + plan.warmup)
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| (d.as_secs_f64() * 1000.0).round() / 1000.0);
     let _ = clock_tx.send(Some(clock));
 
     // Warm-up, then the measured window; CPU is read at the window's edges.
@@ -391,6 +416,7 @@ pub async fn run_phase(
         timeline: collector.timeline,
         panicked,
         concurrent_calls: ctx.calls.gauge.as_ref().map(|g| g.max()),
+        window_start_unix_s,
     }
 }
 

@@ -37,6 +37,8 @@ pub struct PhaseOutcome {
     pub panicked: u64,
     /// Phases with calls: the most calls in progress at once (warm-up included).
     pub concurrent_calls: Option<u64>,
+    /// Wall-clock time the measured window opened, seconds since the Unix epoch.
+    pub window_start_unix_s: Option<f64>,
 }
 
 impl PhaseOutcome {
@@ -157,6 +159,7 @@ impl PhaseOutcome {
                 .as_ref()
                 .filter(|shape| matches!(shape, crate::shape::RateShape::Steps { .. }))
                 .map(|shape| step_figures(plan, shape, &o.timeline)),
+            window_start_unix_s: o.window_start_unix_s,
             bulk,
             storm,
             messages,
@@ -379,6 +382,7 @@ mod tests {
             timeline: Vec::new(),
             panicked: 0,
             concurrent_calls: None,
+            window_start_unix_s: None,
         };
         let r = o.result(&plan, true);
         assert_eq!(r.measured_s, 2.0);

@@ -4,14 +4,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
 use crate::generator::config::RunConfig;
 use crate::generator::target::{Target, embedded_target, remote_target};
-use crate::generator::{Stop, run_phase};
+use crate::generator::{SessionIds, Stop, run_phase};
 use crate::pki::Pki;
 use crate::plan::{self, PhasePlan, Workload};
 use crate::pool::{self, Pool};
@@ -36,6 +35,28 @@ pub struct RunReport {
 pub fn run(config: &RunConfig) -> Result<RunReport> {
     let fd_limit = sys::raise_fd_limit();
     let (profile, phases) = config.plan()?;
+    let sharded;
+    let config = match config.shard {
+        Some(shard) => {
+            // A shard connects from its share of the source addresses.
+            let mut c = config.clone();
+            c.target.local_addrs = shard
+                .pick_all(&config.target.local_addrs, "--local-addr")
+                .map_err(exit::config)?;
+            sharded = c;
+            &sharded
+        }
+        None => config,
+    };
+    if let Some(at) = config.start_at {
+        let late = unix_now() - at.as_secs() as f64;
+        if late > 1.0 {
+            return Err(exit::config(anyhow::anyhow!(
+                "--start-at: {} is {late:.1} s in the past",
+                rfc3339(at)
+            )));
+        }
+    }
     let workers = config.workers.unwrap_or_else(pool::cores);
     if !(1..=limits::MAX_WORKERS).contains(&workers) {
         bail!("--workers: must be from 1 to {}", limits::MAX_WORKERS);
@@ -80,6 +101,8 @@ pub(crate) struct Bench {
     pub(crate) embedded: bool,
     pub(crate) server_backend: Backend,
     stack: Arc<dyn Stack>,
+    /// This process's shard of the run (a whole run: shard 0 of 1).
+    shard: Option<crate::shard::Shard>,
 }
 
 impl Bench {
@@ -122,6 +145,7 @@ impl Bench {
             embedded,
             server_backend,
             stack: config.backend.stack(),
+            shard: config.shard,
         })
     }
 
@@ -138,11 +162,21 @@ impl Bench {
         phase: &PhasePlan,
         pool: &Pool,
         interrupt: &Stop,
-        ids: Arc<AtomicU64>,
+        ids: Arc<SessionIds>,
         observe: &mut (dyn FnMut(&crate::generator::Interval<'_>) + Send),
     ) -> Result<PhaseRun> {
         // A target that cannot serve a phase is a configuration error.
-        let endpoint = self.target.endpoint(phase, self.stack.as_ref(), pool.len())?;
+        let mut endpoint = self.target.endpoint(phase, self.stack.as_ref(), pool.len())?;
+        if let Some(users) = &endpoint.users
+            && let Some(shard) = self.shard
+        {
+            // A shard's sessions take its share of the users file.
+            let mine = shard.pick_all(&users.users, "--users").map_err(exit::config)?;
+            endpoint.users = Some(Arc::new(crate::users::Users {
+                users: mine,
+                order: users.order,
+            }));
+        }
         if let Some(s) = &self.server {
             // The embedded server follows the phase's resumption mode.
             s.set_resumption(
@@ -249,12 +283,31 @@ async fn run_phases(
         server: None,
         warnings,
         capacity: None,
+        shard: config.shard.map(|s| s.info()),
+        start_at: config.start_at.map(rfc3339),
+        merged_from: None,
+        shards: Vec::new(),
     };
     let quiet = config.quiet;
     if !quiet {
         print!("{}", printer::header(&result));
     }
-    let ids = Arc::new(AtomicU64::new(0));
+    let shard = config.shard.unwrap_or_default();
+    let ids = Arc::new(SessionIds::new(shard));
+    if let Some(at) = config.start_at {
+        // Every shard given the same instant opens its first phase on it (as far as the hosts'
+        // clocks agree).
+        let wait = at.as_secs() as f64 - unix_now();
+        if wait > 0.0 {
+            if !quiet {
+                eprintln!("waiting {wait:.1} s for --start-at {}...", rfc3339(at));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
+                _ = interrupt.wait() => {}
+            }
+        }
+    }
     let mut progress = crate::generator::observe::Progress::default();
     let mut hlog = config
         .hlog
@@ -343,6 +396,22 @@ async fn run_phases(
     }
     signal_task.abort();
     Ok(result)
+}
+
+/// Seconds since the Unix epoch, now.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// `at` as RFC 3339 UTC.
+fn rfc3339(at: rustls_pki_types::UnixTime) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp(at.as_secs() as i64)
+        .ok()
+        .and_then(|t| t.format(&f).ok())
+        .unwrap_or_else(|| at.as_secs().to_string())
 }
 
 fn peak_sessions(p: &PhasePlan) -> usize {

@@ -118,12 +118,35 @@ fn header(out: &mut String, run: &LoadedRun) {
         r.key_type.clone().unwrap_or_else(|| "- (remote target)".into()),
     );
     row("generator workers", r.workers.to_string());
+    if let Some(s) = r.shard {
+        row("shard", format!("{} of {} (from 0)", s.index, s.count));
+    }
+    if let Some(at) = &r.start_at {
+        row("start at", at.clone());
+    }
+    if let Some(n) = r.merged_from {
+        row(
+            "merged from",
+            format!("{n} files: histograms added, counters and rates summed (environments below)"),
+        );
+    }
     out.push_str("</table>\n<h3>Target</h3>\n");
     fields_table(out, &serde_json::to_value(&r.target).unwrap_or(Value::Null));
     out.push_str("<h3>Environment</h3>\n");
     fields_table(out, &serde_json::to_value(&r.environment).unwrap_or(Value::Null));
     if r.environment.build_profile == "debug" {
         out.push_str("<p><strong>debug build</strong>: these are not benchmark figures.</p>\n");
+    }
+    for s in &r.shards {
+        let _ = writeln!(
+            out,
+            "<h3>Input {}{}</h3>",
+            escape(&s.path),
+            s.offset_s
+                .map(|o| format!(" (window opened {o:+.3} s after the earliest)"))
+                .unwrap_or_default()
+        );
+        fields_table(out, &serde_json::to_value(&s.environment).unwrap_or(Value::Null));
     }
     if !r.warnings.is_empty() {
         out.push_str("<h3>Warnings</h3><ul>");

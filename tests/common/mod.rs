@@ -215,3 +215,23 @@ pub fn wait_ready(child: &mut std::process::Child) -> std::collections::BTreeMap
         .map(|w| (w[0].to_owned(), w[1].to_owned()))
         .collect()
 }
+
+/// The results file's schema, results/schema.json, compiled.
+pub fn schema() -> jsonschema::Validator {
+    let text =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results/schema.json")).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("schema compiles")
+}
+
+/// Fails, listing every problem, when `json` breaks results/schema.json.
+pub fn assert_valid(json: &serde_json::Value) {
+    let errors: Vec<String> = schema()
+        .iter_errors(json)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "results file breaks results/schema.json:\n{}",
+        errors.join("\n")
+    );
+}
