@@ -361,6 +361,12 @@ phase_spec! {
         /// retried with the request after a challenge.
         #[arg(long = "header", value_name = "[METHOD=]NAME: VALUE")]
         pub headers: Option<Vec<String>>,
+        /// Open loop: how each arrival waits for its intended time: `timer` (tokio's 1 ms
+        /// timer: sends leave up to about 1 ms late) or `precise` (the timer until 1.2 ms
+        /// before, then yielding: within microseconds, for some CPU). Either way the lateness
+        /// is measured as `generator.lag`. [default: timer]
+        #[arg(long, value_enum)]
+        pub pacing: Option<crate::generator::pace::Pacing>,
     }
 }
 
@@ -514,6 +520,9 @@ pub struct PhasePlan {
     /// Extra header lines, each on every request or on one method's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<ExtraHeader>,
+    /// How open-loop arrivals wait for their time.
+    #[serde(default)]
+    pub pacing: crate::generator::pace::Pacing,
 }
 
 /// An extra header line of a phase's requests (`headers`).
@@ -929,6 +938,7 @@ fn resolve(s: &PhaseSpec, label: &str) -> Result<PhasePlan, PlanError> {
             .map(|h| h.parse())
             .collect::<Result<Vec<ExtraHeader>, String>>()
             .map_err(|e| err("headers", &e))?,
+        pacing: s.pacing.unwrap_or_default(),
     })
 }
 

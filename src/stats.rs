@@ -186,6 +186,9 @@ pub struct PhaseStats {
     pub session: Histogram<u64>,
     /// Open loop only: whole-session latency from the actual start.
     pub session_uncorrected: Histogram<u64>,
+    /// Open loop: how late each arrival left, from its intended time (the generator's own
+    /// delay: pacing, and waits for a free slot), in microseconds: metric `generator.lag`.
+    pub lag: Histogram<u64>,
     /// Per SIP method (`REGISTER`, `OPTIONS`, ...).
     pub sip: BTreeMap<String, TxnStats>,
     /// Sessions started inside the measured window.
@@ -234,6 +237,7 @@ impl PhaseStats {
             handshake_resumed: new_histogram(),
             session: new_histogram(),
             session_uncorrected: new_histogram(),
+            lag: new_histogram(),
             sip: BTreeMap::new(),
             sessions_started: 0,
             sessions_ok: 0,
@@ -293,6 +297,7 @@ impl PhaseStats {
         add(&mut self.handshake_resumed, &other.handshake_resumed);
         add(&mut self.session, &other.session);
         add(&mut self.session_uncorrected, &other.session_uncorrected);
+        add(&mut self.lag, &other.lag);
         for (m, t) in &other.sip {
             let mine = self.txn(m);
             add(&mut mine.latency, &t.latency);
@@ -340,6 +345,7 @@ impl PhaseStats {
         ];
         if open_loop {
             out.push(("session.uncorrected".to_owned(), &self.session_uncorrected));
+            out.push(("generator.lag".to_owned(), &self.lag));
         }
         for (m, t) in &self.sip {
             out.push((format!("sip.{m}"), &t.latency));
@@ -366,6 +372,7 @@ impl PhaseStats {
             handshake_resumed: sub(&self.handshake_resumed, &earlier.handshake_resumed),
             session: sub(&self.session, &earlier.session),
             session_uncorrected: sub(&self.session_uncorrected, &earlier.session_uncorrected),
+            lag: sub(&self.lag, &earlier.lag),
             sip: BTreeMap::new(),
             sessions_started: self.sessions_started - earlier.sessions_started.min(self.sessions_started),
             sessions_ok: self.sessions_ok - earlier.sessions_ok.min(self.sessions_ok),

@@ -5,6 +5,7 @@ mod common;
 
 use common::{TestServer, run_one};
 use sipbench::generator::RunConfig;
+use sipbench::generator::pace::Pacing;
 use sipbench::pki::{KeyType, Pki, files};
 use sipbench::plan::{Mode, Txn, Workload};
 use sipbench::stats::decode_histogram;
@@ -156,6 +157,23 @@ fn kept_sessions_run_transactions_and_open_loop_is_corrected() {
     let uncorrected = &p.latency_us["sip.OPTIONS.uncorrected"];
     assert_eq!(corrected.count, uncorrected.count);
     assert!(corrected.max >= uncorrected.max);
+    // The generator's own lateness, one value per measured send, with either pacing; the
+    // corrected latency is the uncorrected one plus it.
+    for pacing in [Pacing::Timer, Pacing::Precise] {
+        args.phase.pacing = Some(pacing);
+        let (_, p) = run_one(&args);
+        assert_eq!(p.plan.pacing, pacing);
+        let lag = &p.latency_us["generator.lag"];
+        assert_eq!(lag.count, p.latency_us["sip.OPTIONS"].count, "{pacing:?}");
+        // (HdrHistogram keeps 3 significant digits: a 1% margin.)
+        let bound = (p.latency_us["sip.OPTIONS.uncorrected"].max + lag.max) as f64 * 1.01 + 1.0;
+        assert!(p.latency_us["sip.OPTIONS"].max as f64 <= bound, "{pacing:?}");
+    }
+    // A closed loop has no schedule to be late for.
+    args.phase.rate = None;
+    args.phase.concurrency = None;
+    let (_, p) = run_one(&args);
+    assert!(!p.latency_us.contains_key("generator.lag"), "{:?}", p.latency_us.keys());
     srv.stop();
 }
 

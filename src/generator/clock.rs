@@ -82,6 +82,8 @@ pub(crate) struct Arrivals {
     first: Instant,
     spacing: Spacing,
     k: u32,
+    /// How each arrival waits for its time.
+    pacing: crate::generator::pace::Pacing,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +105,7 @@ impl Arrivals {
             first,
             spacing: Spacing::Even(interval),
             k: 0,
+            pacing: Default::default(),
         }
     }
 
@@ -118,7 +121,19 @@ impl Arrivals {
                 phase,
             },
             k: 0,
+            pacing: Default::default(),
         }
+    }
+
+    /// The same arrivals, waited for with `pacing`.
+    pub(crate) fn paced(mut self, pacing: crate::generator::pace::Pacing) -> Arrivals {
+        self.pacing = pacing;
+        self
+    }
+
+    /// Waits until `at` (an arrival's intended time) as the pacing says.
+    pub(crate) async fn wait_until(&self, at: Instant) {
+        self.pacing.until(at).await;
     }
 
     /// The intended time of the next arrival.

@@ -143,6 +143,12 @@ impl Record<'_> {
         self
     }
 
+    /// An open-loop arrival left `lag` after its intended time (the generator's own delay).
+    pub(crate) fn lag(&mut self, lag: Duration) -> &mut Self {
+        let _ = self.0.lag.record(micros(lag));
+        self
+    }
+
     /// A whole session's latency: `corrected` from its intended start, and in the open loop
     /// `uncorrected` from its real start.
     pub(crate) fn session(&mut self, corrected: Duration, uncorrected: Option<Duration>) -> &mut Self {

@@ -79,6 +79,10 @@ pub fn run(config: &RunConfig) -> Result<RunReport> {
     Ok(RunReport { result, path })
 }
 
+/// An open-loop phase whose sends left later than this at the 99th percentile (microseconds)
+/// fell behind its schedule: the run says so.
+const LATE_P99_US: u64 = 5_000;
+
 /// One phase run by [`Bench::run`].
 pub(crate) struct PhaseRun {
     /// Its record, thresholds evaluated.
@@ -361,6 +365,18 @@ async fn run_phases(
             let warning = format!(
                 "phase {}: {} generator task(s) panicked (counted as `panic` failures; a bug in sipbench, see stderr)",
                 phase.name, panicked
+            );
+            eprintln!("warning: {warning}");
+            result.warnings.push(warning);
+        }
+        if let Some(lag) = pr.latency_us.get("generator.lag")
+            && lag.p99 > LATE_P99_US
+        {
+            let warning = format!(
+                "phase {}: the generator sent late (generator.lag p99 {:.1} ms, max {:.1} ms): it fell behind its schedule (the rate, or too few sessions or slots for it), and the corrected latencies include that delay",
+                phase.name,
+                lag.p99 as f64 / 1000.0,
+                lag.max as f64 / 1000.0
             );
             eprintln!("warning: {warning}");
             result.warnings.push(warning);

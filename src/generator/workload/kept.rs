@@ -50,7 +50,8 @@ impl Workload for Kept {
                     Some(Arrivals::new(clock.start + interval.mul_f64(phase), interval))
                 }
                 (None, None) => None,
-            };
+            }
+            .map(|a| a.paced(plan.pacing));
             let failed = transact_loop(
                 &task.ctx.stop,
                 &clock,
@@ -101,7 +102,7 @@ pub(super) async fn transact_loop(
                         return false;
                     }
                     tokio::select! {
-                        _ = tokio::time::sleep_until(at) => {}
+                        _ = a.wait_until(at) => {}
                         _ = stop.wait() => return false,
                     }
                     at
@@ -119,6 +120,9 @@ pub(super) async fn transact_loop(
                 let done = Instant::now();
                 let mut record = rec.record();
                 record.steps(&steps, sent.saturating_duration_since(intended));
+                if arrivals.is_some() {
+                    record.lag(sent.saturating_duration_since(intended));
+                }
                 if let Err(kind) = &r {
                     record.fail(kind.clone());
                 }

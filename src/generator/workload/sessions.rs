@@ -80,7 +80,8 @@ impl Workload for Open {
                     let interval = Duration::from_secs_f64(1.0 / self.rate);
                     Arrivals::new(clock.start + interval.mul_f64(phase), interval)
                 }
-            };
+            }
+            .paced(task.ctx.plan.pacing);
             let (ctx, rec, worker) = (task.ctx, task.rec, task.worker);
             let session = |intended: Instant, measured: bool| {
                 let (ctx, rec) = (ctx.clone(), rec.clone());
@@ -89,6 +90,8 @@ impl Workload for Open {
                     let mut keys = PeerKeyCache::default();
                     let run = one_session(&ctx, worker, &mut keys).await;
                     if measured {
+                        // How late the session started: the pacing, and any wait for a slot.
+                        rec.record().lag(started.saturating_duration_since(intended));
                         run.record(&rec, &clock, intended, started, Instant::now());
                     }
                 }
@@ -143,7 +146,7 @@ pub(super) async fn open_loop<F, S>(
             break;
         }
         tokio::select! {
-            _ = tokio::time::sleep_until(intended) => {}
+            _ = arrivals.wait_until(intended) => {}
             _ = stop.wait() => break,
         }
         let permit = tokio::select! {
