@@ -364,7 +364,8 @@ phase_spec! {
         /// Open loop: how each arrival waits for its intended time: `timer` (tokio's 1 ms
         /// timer: sends leave up to about 1 ms late) or `precise` (the timer until 1.2 ms
         /// before, then yielding: within microseconds, for some CPU). Either way the lateness
-        /// is measured as `generator.lag`. [default: timer]
+        /// is measured as `generator.lag`. [default: timer with the built-in server, which
+        /// shares the cores; precise against a deployment (--tls-addr)]
         #[arg(long, value_enum)]
         pub pacing: Option<crate::generator::pace::Pacing>,
     }
@@ -1116,7 +1117,8 @@ mod tests {
                 "connections" => &kept[id],
                 "bad_cert_share" => &bad[id],
                 // Depend on other fields or on the target.
-                "tls_versions" | "cipher_suite" | "kx_group" | "domain" | "users" | "user_order" | "warmup" => {
+                "tls_versions" | "cipher_suite" | "kx_group" | "domain" | "users" | "user_order" | "warmup"
+                | "pacing" => {
                     continue;
                 }
                 _ => &bare[id],

@@ -140,6 +140,11 @@ impl RunConfig {
             // sessions. A profile or flag that sets a warm-up still gets it.
             profile.defaults.warmup = Some(std::time::Duration::ZERO);
         }
+        if !self.target.is_embedded() && profile.defaults.pacing.is_none() {
+            // The server has its own cores (or host): the generator may spend one waiting
+            // precisely, so the corrected latency is not inflated by timer lag.
+            profile.defaults.pacing = Some(crate::generator::pace::Pacing::Precise);
+        }
         let mut phases = plan::lower(&profile, &self.phase, &self.phases)?;
         if let Some(shard) = self.shard {
             phases = phases
