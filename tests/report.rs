@@ -260,6 +260,57 @@ fn diff_of_a_run_with_itself_finds_nothing_worse() {
         assert!(text.contains(metric), "no {metric:?} in\n{text}");
     }
     assert!(text.contains("within noise"));
+    assert!(!text.contains("warning: the runs differ"), "{text}");
+}
+
+/// A diff says what else differs between the runs (backend, plan) before the figures, and
+/// `--json` gives the same as a document with verdicts and regressions.
+#[test]
+fn diff_says_what_differed_and_speaks_json() {
+    let f = fixture();
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&f.closed).unwrap()).unwrap();
+    json["environment"]["backend"] = "openssl".into();
+    json["phases"][0]["plan"]["resumption"] = "tls13-tickets".into();
+    for summary in json["phases"][0]["latency_us"].as_object_mut().unwrap().values_mut() {
+        summary["p50"] = (summary["p50"].as_u64().unwrap() * 10).into();
+    }
+    let other = f.dir.join("other-backend.json");
+    std::fs::write(&other, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+
+    let out = diff(&f.closed, &other, &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("warning: the runs differ"), "{text}");
+    assert!(
+        text.contains("environment.backend: \"aws-lc-rs\" -> \"openssl\""),
+        "{text}"
+    );
+    let phase = json["phases"][0]["plan"]["name"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("phase {phase}: plan.resumption: \"off\" -> \"tls13-tickets\"")),
+        "{text}"
+    );
+
+    let out = diff(&f.closed, &other, &["--json", "--fail-on-regression", "10"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], "sipbench-diff/1");
+    let whats: Vec<&str> = doc["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["what"].as_str().unwrap())
+        .collect();
+    assert!(whats.contains(&"environment.backend"), "{whats:?}");
+    let rows = doc["rows"].as_array().unwrap();
+    assert!(rows.iter().all(|r| r["verdict"].is_string() && r["ratio"].is_number()));
+    // A p50 ten times higher is beyond any noise: a regression, and the exit status says so.
+    let regressions = doc["regressions"].as_array().unwrap();
+    assert_eq!(out.status.code(), Some(if regressions.is_empty() { 0 } else { 1 }));
+    assert!(
+        rows.iter()
+            .any(|r| r["metric"].as_str().unwrap().ends_with(" p50") && r["verdict"] == "worse"),
+        "{rows:?}"
+    );
 }
 
 #[test]

@@ -23,6 +23,12 @@
 //!
 //! With `--fail-on-regression PCT` the exit status is 1 when any metric is *worse* and changed by
 //! more than PCT percent in the bad direction; otherwise 0.
+//!
+//! **What differed.** Before the figures, a diff lists what else differs between the runs, since
+//! a change of figures is only a regression when the setup was the same: the environment
+//! (machine, kernel, build, revision, crypto backends), the target, the key type, the worker
+//! count, and for each phase compared, every field of its plan (mode, load, TLS settings, ...).
+//! `--json` prints the same as one JSON document (rows, verdicts, differences, regressions).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -56,10 +62,15 @@ pub struct DiffArgs {
     /// Noise floor in percent: smaller changes are never better or worse.
     #[arg(long, value_name = "PCT", value_parser = crate::limits::percent, default_value_t = 5.0)]
     pub noise: f64,
+    /// Print the comparison as JSON (rows with verdicts, what differed, regressions) instead of
+    /// the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Which way is good.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Better {
     /// Lower is better (latency, CPU).
     Lower,
@@ -68,7 +79,8 @@ pub enum Better {
 }
 
 /// A metric's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// Changed beyond noise in the good direction.
     Better,
@@ -89,7 +101,7 @@ impl std::fmt::Display for Verdict {
 }
 
 /// One compared figure.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Row {
     /// Phase name.
     pub phase: String,
@@ -129,9 +141,22 @@ impl Row {
     }
 }
 
+/// Something besides the figures that differs between the two runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Difference {
+    /// What: `environment.backend`, `target.server_name`, `phase tls-sessions: plan.mode`, ...
+    pub what: String,
+    /// Its value in the base run (JSON text; `-` when absent).
+    pub base: String,
+    /// Its value in the new run.
+    pub new: String,
+}
+
 /// The comparison of two runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Comparison {
+    /// What differs besides the figures (empty: the same setup).
+    pub differences: Vec<Difference>,
     /// Figures present in both.
     pub rows: Vec<Row>,
     /// Phase names only in the base run.
@@ -175,9 +200,76 @@ fn combine(a: f64, b: f64) -> f64 {
     (a * a + b * b).sqrt()
 }
 
+/// The top-level fields of `a` and `b` (JSON objects) whose values differ, as `prefix.field`;
+/// fields in `skip` are left out.
+fn field_differences(prefix: &str, a: &serde_json::Value, b: &serde_json::Value, skip: &[&str]) -> Vec<Difference> {
+    let empty = serde_json::Map::new();
+    let (a, b) = (a.as_object().unwrap_or(&empty), b.as_object().unwrap_or(&empty));
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let show = |v: Option<&serde_json::Value>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    keys.into_iter()
+        .filter(|k| !skip.contains(&k.as_str()) && a.get(*k) != b.get(*k))
+        .map(|k| Difference {
+            what: format!("{prefix}.{k}"),
+            base: show(a.get(k)),
+            new: show(b.get(k)),
+        })
+        .collect()
+}
+
+/// What differs between the runs besides their figures: environment, target, key type,
+/// workers, and the plan of every phase present in both.
+pub fn differences(base: &LoadedRun, new: &LoadedRun) -> Vec<Difference> {
+    let (b, n) = (&base.result, &new.result);
+    // The open-files limit says how far the run could go, not how it ran.
+    let mut out = field_differences(
+        "environment",
+        &json(&b.environment),
+        &json(&n.environment),
+        &["fd_limit"],
+    );
+    out.extend(field_differences(
+        "target",
+        &json(&b.target),
+        &json(&n.target),
+        &["resolved"],
+    ));
+    for (what, bv, nv) in [
+        ("key_type", json(&b.key_type), json(&n.key_type)),
+        ("workers", json(&b.workers), json(&n.workers)),
+        ("profile", json(&b.profile), json(&n.profile)),
+    ] {
+        if bv != nv {
+            out.push(Difference {
+                what: what.into(),
+                base: bv.to_string(),
+                new: nv.to_string(),
+            });
+        }
+    }
+    for bp in &b.phases {
+        if let Some(np) = n.phases.iter().find(|p| p.plan.name == bp.plan.name) {
+            let prefix = format!("phase {}: plan", bp.plan.name);
+            out.extend(field_differences(&prefix, &json(&bp.plan), &json(&np.plan), &[]));
+        }
+    }
+    out
+}
+
+/// `v` as JSON (`null` when it does not serialize).
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
 /// Compares every figure present in both runs; `floor_pct` is the noise floor in percent.
+/// What else differs between them is listed first ([`differences`]).
 pub fn compare(base: &LoadedRun, new: &LoadedRun, floor_pct: f64) -> Comparison {
-    let mut cmp = Comparison::default();
+    let mut cmp = Comparison {
+        differences: differences(base, new),
+        ..Comparison::default()
+    };
     for (bi, bp) in base.phases.iter().enumerate() {
         let Some((ni, np)) = new.phase(&bp.key) else {
             cmp.only_base.push(bp.key.clone());
@@ -269,6 +361,16 @@ fn fmt_value(v: f64, unit: &str) -> String {
 pub fn render(cmp: &Comparison, base: &str, new: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "base: {base}\nnew:  {new}\n");
+    if !cmp.differences.is_empty() {
+        let _ = writeln!(
+            out,
+            "warning: the runs differ in more than their figures (a change below may come from these):"
+        );
+        for d in &cmp.differences {
+            let _ = writeln!(out, "  {}: {} -> {}", d.what, d.base, d.new);
+        }
+        out.push('\n');
+    }
     let headers = ["phase", "metric", "base", "new", "ratio", "noise", "verdict"];
     let cells: Vec<[String; 7]> = cmp
         .rows
@@ -347,12 +449,37 @@ pub fn main(args: &DiffArgs) -> Result<ExitCode> {
     let base = LoadedRun::read(&args.base).context("reading the base run")?;
     let new = LoadedRun::read(&args.new).context("reading the new run")?;
     let cmp = compare(&base, &new, args.noise);
+    let bad = args.fail_on_regression.map(|pct| regressions(&cmp, pct));
+    if args.json {
+        let doc = serde_json::json!({
+            "schema": "sipbench-diff/1",
+            "base": args.base,
+            "new": args.new,
+            "noise_floor_pct": args.noise,
+            "differences": cmp.differences,
+            "rows": cmp.rows.iter().map(|r| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                v["ratio"] = serde_json::json!(r.ratio());
+                v["worse_pct"] = serde_json::json!(r.worse_pct());
+                v
+            }).collect::<Vec<_>>(),
+            "only_base": cmp.only_base,
+            "only_new": cmp.only_new,
+            "fail_on_regression_pct": args.fail_on_regression,
+            "regressions": bad.as_ref().map(|b| b.iter().map(|r| format!("{} {}", r.phase, r.metric)).collect::<Vec<_>>()),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(if bad.is_some_and(|b| !b.is_empty()) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     print!("{}", render(&cmp, &base.label(), &new.label()));
     if cmp.rows.is_empty() {
         println!("no phase name is present in both runs: nothing compared");
     }
-    if let Some(pct) = args.fail_on_regression {
-        let bad = regressions(&cmp, pct);
+    if let (Some(pct), Some(bad)) = (args.fail_on_regression, bad) {
         if !bad.is_empty() {
             println!("\nregressions worse than {pct}%:");
             for r in &bad {
