@@ -139,6 +139,16 @@ fn report_of_one_run_writes_charts_hgrm_and_html() {
     ] {
         assert!(html.contains(needle), "report.html lacks {needle:?}");
     }
+    // The summary comes first: one row per phase with its rate, latency and failures.
+    let summary = html.find("<h2>Summary</h2>").expect("a summary");
+    assert!(
+        summary < html.find("<h2>Run ").unwrap(),
+        "summary before the run's details"
+    );
+    let table = &html[summary..html[summary..].find("</table>").unwrap() + summary];
+    assert_eq!(table.matches("<tr><td>").count(), result.phases.len(), "{table}");
+    assert!(table.contains(&format!("<td>{}</td>", phase.plan.name)), "{table}");
+    assert!(table.contains("sessions/s"), "{table}");
 }
 
 fn check_hgrm(text: &str, h: &hdrhistogram::Histogram<u64>, metric: &str) {
@@ -230,6 +240,9 @@ fn report_of_two_runs_overlays_them() {
     assert!(out.join("open").join(name).join("session.uncorrected.hgrm").exists());
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<h2>Comparison</h2>"));
+    // Both runs in the summary, and what differed between them (the load model).
+    assert!(html.contains("<h3>What differed: open ("), "{html}");
+    assert!(html.contains(&format!("phase {name}: plan.load")), "the load differs");
 }
 
 #[test]

@@ -93,6 +93,135 @@ fn chart_block(out: &mut String, c: &WrittenChart, inline: bool) {
     out.push_str("</div></div>\n");
 }
 
+/// The phase's main latency metric: `session`, else the busiest `sip.<METHOD>`.
+fn main_metric(p: &crate::results::PhaseResult) -> Option<(&str, &crate::stats::Summary)> {
+    if let Some(s) = p.latency_us.get("session") {
+        return Some(("session", s));
+    }
+    p.latency_us
+        .iter()
+        .filter(|(k, _)| k.starts_with("sip.") && !k.ends_with(".uncorrected"))
+        .max_by_key(|(_, s)| s.count)
+        .map(|(k, s)| (k.as_str(), s))
+}
+
+/// The workload's own figure, beside its rate and latency.
+fn own_figure(p: &crate::results::PhaseResult) -> String {
+    let mut parts = Vec::new();
+    if let Some(b) = &p.bulk {
+        parts.push(format!("{:.1} MB/s out, {:.1} MB/s in", b.mb_per_s_out, b.mb_per_s_in));
+    }
+    if let Some(m) = &p.messages {
+        parts.push(format!(
+            "{:.0} MESSAGE/s, {:.1} MB/s of bodies",
+            m.messages_per_s, m.body_mb_per_s
+        ));
+    }
+    if let Some(s) = &p.storm {
+        parts.push(match s.all_back_ms {
+            Some(ms) => format!("{} of {} back in {ms:.0} ms", s.back, s.sessions),
+            None => format!("{} of {} back (not all)", s.back, s.sessions),
+        });
+    }
+    if let Some(r) = &p.rejections {
+        parts.push(format!(
+            "{}: {} of {} refused, {} accepted",
+            r.bad_cert, r.rejected, r.sessions, r.accepted
+        ));
+    }
+    if let Some(c) = &p.calls {
+        parts.push(format!(
+            "{:.1} calls/s, {} at most at once",
+            c.calls_per_s, c.concurrent_max
+        ));
+    }
+    if let Some(m) = &p.memory {
+        parts.push(format!("{} KiB per session", m.per_session_bytes / 1024));
+    }
+    if let Some(l) = p.latency_us.get("generator.lag") {
+        parts.push(format!("generator lag p99 {:.3} ms", l.p99 as f64 / 1000.0));
+    }
+    parts.join("; ")
+}
+
+/// One row per phase of every run: what a reader looks for first. With several runs, what
+/// differs between them besides the figures follows (as `sipbench diff` lists it).
+fn summary(out: &mut String, runs: &[LoadedRun]) {
+    out.push_str(
+        "<h2>Summary</h2>\n<table class=\"summary\"><tr><th>run</th><th>phase</th><th>what</th><th>rate</th>\
+         <th>latency</th><th>p50 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>failures</th><th>its own figure</th></tr>\n",
+    );
+    for run in runs {
+        for p in &run.result.phases {
+            let plan = &p.plan;
+            let rate = if p.rates.transactions_per_s > 0.0 && p.rates.sessions_per_s == 0.0 {
+                format!("{:.0} transactions/s", p.rates.transactions_per_s)
+            } else if p.bulk.is_some() {
+                format!("{:.0} records/s", p.bulk.as_ref().map_or(0.0, |b| b.records_per_s))
+            } else {
+                format!(
+                    "{:.0} sessions/s, {:.0} transactions/s",
+                    p.rates.sessions_per_s, p.rates.transactions_per_s
+                )
+            };
+            let (metric, p50, p99, p999) = match main_metric(p) {
+                Some((m, s)) => (
+                    m.to_owned(),
+                    format!("{:.3}", s.p50 as f64 / 1000.0),
+                    format!("{:.3}", s.p99 as f64 / 1000.0),
+                    format!("{:.3}", s.p99_9 as f64 / 1000.0),
+                ),
+                None => ("-".into(), "-".into(), "-".into(), "-".into()),
+            };
+            let failures: u64 = p.failures.values().sum();
+            let cells = [
+                run.label(),
+                plan.name.clone(),
+                format!("{} {}, {}", plan.mode.as_str(), plan.workload.as_str(), plan.load),
+                rate,
+                metric,
+                p50,
+                p99,
+                p999,
+                failures.to_string(),
+                own_figure(p),
+            ];
+            out.push_str("<tr>");
+            for c in cells {
+                let _ = write!(out, "<td>{}</td>", escape(&c));
+            }
+            out.push_str("</tr>\n");
+        }
+    }
+    out.push_str("</table>\n");
+    if let [base, rest @ ..] = runs {
+        for other in rest {
+            let d = crate::report::diff::differences(base, other);
+            let _ = writeln!(
+                out,
+                "<h3>What differed: {} against {}</h3>",
+                escape(&other.label()),
+                escape(&base.label())
+            );
+            if d.is_empty() {
+                out.push_str("<p>Nothing besides the figures: same machine, build, backends, target and plans.</p>\n");
+                continue;
+            }
+            out.push_str("<table><tr><th>what</th><th>base</th><th>this run</th></tr>");
+            for x in d {
+                let _ = write!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(&x.what),
+                    escape(&x.base),
+                    escape(&x.new)
+                );
+            }
+            out.push_str("</table>\n");
+        }
+    }
+}
+
 fn header(out: &mut String, run: &LoadedRun) {
     let r = &run.result;
     let _ = writeln!(out, "<h2>Run {}</h2>", escape(&run.label()));
@@ -302,6 +431,7 @@ pub fn page(runs: &[LoadedRun], written: &Written) -> String {
          HdrHistogram's plotter draws them. Latencies in tables are milliseconds. The <code>.hgrm</code> \
          files (values in ms) load into HistogramLogAnalyzer and the online HdrHistogram plotter.</p>\n",
     );
+    summary(&mut out, runs);
     let several = runs.len() > 1;
     if several {
         out.push_str("<h2>Comparison</h2>\n<ul>");
