@@ -1,4 +1,4 @@
-//! What a run shows and logs while it goes on: a progress line a second, and HdrHistogram
+//! What a run shows and logs while it goes on: a live view (a progress line), and HdrHistogram
 //! interval logs (`--hlog`, the v1.2 format HistogramLogAnalyzer reads, one tagged histogram
 //! per metric and phase a second).
 
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Interval;
 use crate::plan::Load;
@@ -88,34 +89,76 @@ impl HlogWriter {
     }
 }
 
-/// A progress line a second on standard error: rewritten in place on a terminal, one line per
-/// interval otherwise.
-#[derive(Debug)]
+/// The live view on standard error. On a terminal, an indicatif bar per phase: the phase name,
+/// time measured, a bar with ETA (to the end of the window, or of the session budget), and the
+/// last second's rates, p99 and failures, cut to the terminal's width and redrawn four times a
+/// second; during the warm-up a spinner says so. Off a terminal (a log, CI), one plain line per
+/// closed second.
 pub struct Progress {
-    tty: bool,
+    /// Where a terminal view draws (`None`: not a terminal, plain lines).
+    target: Option<DrawTarget>,
+    bar: Option<ProgressBar>,
     elapsed: Duration,
     /// Sessions and failures in the phase's closed intervals so far.
     sessions: u64,
     failures: u64,
 }
 
+/// Makes the draw target of each phase's bar.
+pub type DrawTarget = std::sync::Arc<dyn Fn() -> ProgressDrawTarget + Send + Sync>;
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("terminal", &self.target.is_some())
+            .field("elapsed", &self.elapsed)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for Progress {
     fn default() -> Self {
+        let tty = std::io::stderr().is_terminal();
+        Progress::new(tty.then(|| std::sync::Arc::new(ProgressDrawTarget::stderr) as DrawTarget))
+    }
+}
+
+impl Progress {
+    /// A view drawing through `target` (a terminal), or plain lines without one.
+    pub fn new(target: Option<DrawTarget>) -> Progress {
         Progress {
-            tty: std::io::stderr().is_terminal(),
+            target,
+            bar: None,
             elapsed: Duration::ZERO,
             sessions: 0,
             failures: 0,
         }
     }
-}
 
-impl Progress {
+    /// A phase starts: on a terminal, a spinner through its warm-up.
+    pub fn start(&mut self, plan: &crate::plan::PhasePlan) {
+        let Some(target) = &self.target else { return };
+        let bar = ProgressBar::with_draw_target(None, target());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} {spinner} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(format!("[{}]", plan.name));
+        bar.set_message(if plan.warmup.is_zero() {
+            "starting".to_owned()
+        } else {
+            format!("warming up for {}", humantime::format_duration(plan.warmup))
+        });
+        bar.enable_steady_tick(Duration::from_millis(250));
+        self.bar = Some(bar);
+    }
+
     /// Shows one interval: on a terminal four times a second (the second so far), otherwise
     /// once per closed second.
     pub fn show(&mut self, i: &Interval<'_>) {
+        let tty = self.target.is_some();
         // Off a terminal only closed seconds; never the last few milliseconds of drain.
-        if (!i.complete && !self.tty) || i.length < Duration::from_millis(100) {
+        if (!i.complete && !tty) || i.length < Duration::from_millis(100) {
             return;
         }
         let point = i.point();
@@ -126,9 +169,7 @@ impl Progress {
             (self.sessions, self.failures) = (sessions, failures);
         }
         let mut line = format!(
-            "[{}] {:>5.1} s · {sessions} sessions · {:.0} sessions/s · {:.0} transactions/s",
-            i.plan.name,
-            self.elapsed.as_secs_f64(),
+            "{sessions} sessions · {:.0} sessions/s · {:.0} transactions/s",
             point.sessions_ok as f64 / secs,
             point.transactions_ok as f64 / secs
         );
@@ -146,21 +187,96 @@ impl Progress {
             ));
         }
         line.push_str(&format!(" · {failures} failures"));
-        let mut err = std::io::stderr().lock();
-        if self.tty {
-            let _ = write!(err, "\r\x1b[2K{line}");
-        } else {
-            let _ = writeln!(err, "{line}");
+        if tty {
+            self.draw(i.plan, sessions, line);
+            return;
         }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "[{}] {:>5.1} s · {line}", i.plan.name, self.elapsed.as_secs_f64());
         let _ = err.flush();
     }
 
-    /// Ends the phase's line on a terminal.
+    /// The terminal view: a bar to the end of the window (or of the session budget) with ETA.
+    fn draw(&mut self, plan: &crate::plan::PhasePlan, sessions: u64, line: String) {
+        if self.bar.is_none() {
+            self.start(plan);
+        }
+        let Some(bar) = &self.bar else { return };
+        let (len, pos, unit) = match (plan.duration, plan.sessions) {
+            (Some(d), _) => (d.as_millis() as u64, self.elapsed.as_millis() as u64, "time"),
+            (None, Some(n)) => (n, sessions, "sessions"),
+            (None, None) => (0, 0, "time"),
+        };
+        if bar.length() != Some(len) {
+            bar.disable_steady_tick();
+            bar.set_length(len);
+            let template = if unit == "time" {
+                "{prefix} [{bar:12}] ETA {eta} · {wide_msg}"
+            } else {
+                "{prefix} [{bar:12}] {pos}/{len} ETA {eta} · {wide_msg}"
+            };
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+        }
+        bar.set_prefix(format!("[{}] {:.1} s", plan.name, self.elapsed.as_secs_f64()));
+        bar.set_position(pos.min(len));
+        bar.set_message(line);
+    }
+
+    /// Ends the phase's view: on a terminal its last line stays.
     pub fn finish(&mut self) {
-        if self.tty && !self.elapsed.is_zero() {
-            let _ = writeln!(std::io::stderr());
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
         }
         self.elapsed = Duration::ZERO;
         (self.sessions, self.failures) = (0, 0);
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::*;
+
+    /// On an 80-column terminal the view fits its width (no line wraps and leaves a stale copy),
+    /// shows the phase, an ETA and the rates; a warm-up shows as such first.
+    #[test]
+    fn the_terminal_view_fits_a_narrow_terminal_and_shows_an_eta() {
+        let term = indicatif::InMemoryTerm::new(8, 80);
+        let t = term.clone();
+        let mut p = Progress::new(Some(std::sync::Arc::new(move || {
+            ProgressDrawTarget::term_like(Box::new(t.clone()))
+        })));
+        let text = "[[phase]]\nname = \"a-long-phase-name\"\nduration = \"10s\"\nwarmup = \"2s\"\n";
+        let plan = crate::plan::lower(&crate::plan::Profile::parse(text).unwrap(), &Default::default(), &[])
+            .unwrap()
+            .remove(0);
+        p.start(&plan);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(term.contents().contains("warming up for 2s"), "{}", term.contents());
+        let stats = crate::stats::PhaseStats::new();
+        for s in 0..3u64 {
+            p.show(&Interval {
+                plan: &plan,
+                start: Duration::from_secs(s),
+                length: Duration::from_secs(1),
+                stats: &stats,
+                complete: true,
+            });
+        }
+        let shown = term.contents();
+        assert!(
+            shown.contains("[a-long-phase-name] 3.0 s") && shown.contains("ETA"),
+            "{shown}"
+        );
+        assert!(shown.contains("0 sessions ·"), "{shown}");
+        for line in shown.lines() {
+            assert!(line.chars().count() <= 80, "{line:?} is wider than the terminal");
+        }
+        // One live line: nothing stale above it.
+        assert_eq!(shown.lines().filter(|l| l.contains("ETA")).count(), 1, "{shown}");
+        p.finish();
     }
 }

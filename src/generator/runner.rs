@@ -332,6 +332,7 @@ async fn run_phases(
                 printer::describe_load(phase),
                 humantime::format_duration(phase.warmup)
             );
+            progress.start(phase);
         }
         let mut hlog_error = None;
         let mut observe = |i: &crate::generator::Interval<'_>| {
