@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 
 use super::{CapacityResult, Knee, Purpose, Search, SearchConfig, StepSummary, Verdict, judge, latency_metrics, plot};
 use crate::generator::command::RunArgs;
 use crate::generator::{Bench, RunConfig, Stop, fd_warning};
 use crate::plan::{PhasePlan, RateSpec};
-use crate::pool::{self, Pool};
+use crate::pool::Pool;
 use crate::results::{RunResult, SCHEMA, now_rfc3339};
 use crate::sys::{self, Environment};
 use crate::threshold::Threshold;
@@ -196,20 +196,7 @@ pub fn capacity(args: &CapacityArgs) -> Result<CapacityReport> {
         .collect::<Result<_>>()?;
     thresholds.push(args.max_failure_rate.clone());
     let fd_limit = sys::raise_fd_limit();
-    let workers = config.workers.unwrap_or_else(pool::cores);
-    if !(1..=limits::MAX_WORKERS).contains(&workers) {
-        bail!("--workers: must be from 1 to {}", limits::MAX_WORKERS);
-    }
-    let path = config.out.clone().unwrap_or_else(|| {
-        let stamp = now_rfc3339().replace([':', '-'], "");
-        PathBuf::from("results").join(format!("capacity-{stamp}.json"))
-    });
-    let pool = Pool::new(workers, "sipbench").map_err(exit::runtime)?;
-    let control = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("building the control runtime")
-        .map_err(exit::runtime)?;
+    let crate::generator::Engine { pool, control, path } = crate::generator::Engine::new(&config, "capacity")?;
     let run = Steps {
         config: &config,
         args,

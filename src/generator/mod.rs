@@ -32,7 +32,7 @@ mod recorder;
 mod workload;
 
 pub use config::{ProfileSource, RunConfig, TargetConfig};
-pub(crate) use runner::{Bench, PhaseRun, fd_warning};
+pub(crate) use runner::{Bench, Engine, PhaseRun, fd_warning};
 pub use runner::{RunReport, run};
 
 use std::sync::Arc;

@@ -57,26 +57,42 @@ pub fn run(config: &RunConfig) -> Result<RunReport> {
             )));
         }
     }
-    let workers = config.workers.unwrap_or_else(pool::cores);
-    if !(1..=limits::MAX_WORKERS).contains(&workers) {
-        bail!("--workers: must be from 1 to {}", limits::MAX_WORKERS);
-    }
-    let path = config.out.clone().unwrap_or_else(|| {
-        let stamp = now_rfc3339().replace([':', '-'], "");
-        PathBuf::from("results").join(format!("{profile}-{stamp}.json"))
-    });
-    let pool = Pool::new(workers, "sipbench").map_err(exit::runtime)?;
-    let control = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("building the control runtime")
-        .map_err(exit::runtime)?;
+    let Engine { pool, control, path } = Engine::new(config, &profile)?;
     let outcome = control.block_on(run_phases(config, &profile, &phases, &pool, fd_limit, &path));
     drop(control);
     // Joining the worker threads happens here, outside any runtime.
     drop(pool);
     let result = outcome?;
     Ok(RunReport { result, path })
+}
+
+/// What a command that runs phases sets up first: the worker pool, the control runtime that
+/// drives it, and where the results go (`results/STEM-TIME.json` unless `--out`).
+pub(crate) struct Engine {
+    pub(crate) pool: Pool,
+    pub(crate) control: tokio::runtime::Runtime,
+    pub(crate) path: PathBuf,
+}
+
+impl Engine {
+    /// Checks `--workers` and builds the pool and runtime (`run` and `capacity`).
+    pub(crate) fn new(config: &RunConfig, stem: &str) -> Result<Engine> {
+        let workers = config.workers.unwrap_or_else(pool::cores);
+        if !(1..=limits::MAX_WORKERS).contains(&workers) {
+            bail!("--workers: must be from 1 to {}", limits::MAX_WORKERS);
+        }
+        let path = config.out.clone().unwrap_or_else(|| {
+            let stamp = now_rfc3339().replace([':', '-'], "");
+            PathBuf::from("results").join(format!("{stem}-{stamp}.json"))
+        });
+        let pool = Pool::new(workers, "sipbench").map_err(exit::runtime)?;
+        let control = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("building the control runtime")
+            .map_err(exit::runtime)?;
+        Ok(Engine { pool, control, path })
+    }
 }
 
 /// An open-loop phase whose sends left later than this at the 99th percentile (microseconds)

@@ -424,6 +424,18 @@ pub struct Established {
 }
 
 impl Established {
+    /// A session without TLS (TCP or UDP), opened in `connect`.
+    pub fn cleartext(connect: Duration) -> Established {
+        Established {
+            connect,
+            handshake: Duration::ZERO,
+            negotiated: cleartext(),
+            secure: false,
+            resumed: false,
+            early: false,
+        }
+    }
+
     /// A completed handshake's figures.
     pub fn handshaken(negotiated: Negotiated, connect: Duration, handshake: Duration) -> Established {
         Established {

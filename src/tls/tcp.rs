@@ -57,15 +57,7 @@ impl Dialer for Cleartext {
     ) -> BoxFuture<'a, Result<(Stream, Established), FailureKind>> {
         Box::pin(async move {
             let (tcp, connect) = connect(addr, limits.local, limits.connect).await?;
-            let est = Established {
-                connect,
-                handshake: Duration::ZERO,
-                negotiated: super::cleartext(),
-                secure: false,
-                resumed: false,
-                early: false,
-            };
-            Ok((Box::new(tcp) as Stream, est))
+            Ok((Box::new(tcp) as Stream, Established::cleartext(connect)))
         })
     }
 }

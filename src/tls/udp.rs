@@ -136,15 +136,10 @@ impl Dialer for Datagram {
     ) -> BoxFuture<'a, Result<(Stream, Established), FailureKind>> {
         Box::pin(async move {
             let (socket, connect) = connect(addr, limits.local, limits.connect).await?;
-            let est = Established {
-                connect,
-                handshake: Duration::ZERO,
-                negotiated: super::cleartext(),
-                secure: false,
-                resumed: false,
-                early: false,
-            };
-            Ok((Box::new(UdpStream::new(socket)) as Stream, est))
+            Ok((
+                Box::new(UdpStream::new(socket)) as Stream,
+                Established::cleartext(connect),
+            ))
         })
     }
 }
