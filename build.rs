@@ -13,13 +13,10 @@ fn main() {
     for path in ["src", "benches", "examples", "profiles", "Cargo.toml", "build.rs"] {
         println!("cargo:rerun-if-changed={path}");
     }
-    let rev = Command::new("git")
-        .args(["describe", "--always", "--dirty", "--abbrev=12"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .filter(|s| !s.is_empty())
+    // `describe --dirty` refreshes the index, which fails while another git process holds its
+    // lock: then the commit alone, marked as not checked for changes.
+    let rev = git(&["describe", "--always", "--dirty", "--abbrev=12"])
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]).map(|r| format!("{r}-unchecked")))
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=SIPBENCH_GIT_REVISION={rev}");
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
@@ -41,15 +38,6 @@ fn main() {
 /// The files whose changes change the revision: HEAD, the ref HEAD names (loose or packed) and
 /// the index; none outside a git checkout.
 fn git_paths() -> Vec<String> {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .filter(|s| !s.is_empty())
-    };
     let Some(dir) = git(&["rev-parse", "--git-dir"]) else {
         return Vec::new();
     };
@@ -62,6 +50,17 @@ fn git_paths() -> Vec<String> {
     // A path that does not exist would rerun the script on every build.
     paths.retain(|p| std::path::Path::new(p).exists());
     paths
+}
+
+/// What `git ARGS` prints, trimmed; `None` when git fails or prints nothing.
+fn git(args: &[&str]) -> Option<String> {
+    Command::new("git")
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 /// The version of `krate` in Cargo.lock (the highest, if several are locked).

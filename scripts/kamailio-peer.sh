@@ -12,7 +12,7 @@
 #       Stops it (SIGTERM, then SIGKILL of its process group after 5 s).
 #
 # Behaviour of the routing script:
-#   OPTIONS  -> 200 OK (any Request-URI)
+#   OPTIONS  -> 200 OK with a Date header (any Request-URI)
 #   REGISTER -> digest challenge (401, WWW-Authenticate, realm KAM_REALM, qop="auth",
 #               algorithm KAM_AUTH_ALGORITHM), then 200 OK after a correct response
 #               (save("location"), usrloc in memory). Password of user U is
@@ -233,6 +233,8 @@ request_route {
         exit;
     }
     if (is_method("OPTIONS")) {
+        # RFC 3261 20.17: the server's clock, which sipbench's clock probe reads.
+        append_to_reply("Date: \$utimef(%a, %d %b %Y %H:%M:%S GMT)\r\n");
         sl_send_reply("200", "OK");
         exit;
     }

@@ -141,6 +141,7 @@ pub fn merge(inputs: &[Input]) -> Result<RunResult, MergeError> {
             environment: i.result.environment.clone(),
             shard: i.result.shard,
             offset_s: t0.zip(earliest_window(i)).map(|(t0, t)| round(t - t0)),
+            clock: i.result.clock.clone(),
         })
         .collect();
     let mut phases = Vec::with_capacity(a.phases.len());
@@ -192,6 +193,7 @@ pub fn merge(inputs: &[Input]) -> Result<RunResult, MergeError> {
             ));
         }
     }
+    warnings.extend(clock_disagreement(inputs));
     Ok(RunResult {
         schema: a.schema.clone(),
         started_at: inputs
@@ -219,8 +221,28 @@ pub fn merge(inputs: &[Input]) -> Result<RunResult, MergeError> {
         start_at: a.start_at.clone(),
         merged_from: Some(inputs.len()),
         shards,
+        clock: None,
         // A capacity search is one process's bisection; its steps are phases, merged above.
         capacity: None,
+    })
+}
+
+/// A warning when two inputs' clocks, as each measured against the target, certainly differ:
+/// their bounds do not overlap, so their windows' wall-clock alignment is off by at least the
+/// gap.
+fn clock_disagreement(inputs: &[Input]) -> Option<String> {
+    let measured: Vec<(&str, &crate::results::ClockOffset)> = inputs
+        .iter()
+        .filter_map(|i| Some((i.path.as_str(), i.result.clock.as_ref().filter(|c| c.samples > 0)?)))
+        .collect();
+    let lowest_high = measured.iter().min_by(|a, b| a.1.high_ms.total_cmp(&b.1.high_ms))?;
+    let highest_low = measured.iter().max_by(|a, b| a.1.low_ms.total_cmp(&b.1.low_ms))?;
+    let gap = highest_low.1.low_ms - lowest_high.1.high_ms;
+    (gap > 0.0).then(|| {
+        format!(
+            "the shards' clocks differ: {} is at least {gap:.1} ms behind {} (each measured against the target); their phases did not start on one instant",
+            highest_low.0, lowest_high.0
+        )
     })
 }
 
@@ -730,6 +752,30 @@ mod tests {
         assert_eq!(tm[2].p99_us, 300);
         assert_eq!(merged.shards[1].offset_s, Some(2.0));
         assert_eq!(merged.phases[0].window_start_unix_s, Some(1000.0));
+    }
+
+    #[test]
+    fn shards_whose_clock_bounds_do_not_overlap_are_named() {
+        let clock = |low_ms: f64, high_ms: f64| crate::results::ClockOffset {
+            against: "192.0.2.1:5061".into(),
+            offset_ms: (low_ms + high_ms) / 2.0,
+            low_ms,
+            high_ms,
+            samples: 9,
+            probes: 9,
+            note: None,
+        };
+        let (mut a, mut b, mut c) = (run("a.json", 1..=10), run("b.json", 1..=10), run("c.json", 1..=10));
+        a.result.clock = Some(clock(-1.0, 1.0));
+        b.result.clock = Some(clock(0.5, 2.0));
+        let merged = merge(&[a.clone(), b.clone()]).unwrap();
+        assert!(merged.warnings.is_empty(), "overlapping bounds: {:?}", merged.warnings);
+        assert_eq!(merged.shards[1].clock, b.result.clock);
+        c.result.clock = Some(clock(4.0, 6.0));
+        let merged = merge(&[a, b, c]).unwrap();
+        assert_eq!(merged.warnings.len(), 1, "{:?}", merged.warnings);
+        let w = &merged.warnings[0];
+        assert!(w.contains("c.json is at least 3.0 ms behind a.json"), "{w}");
     }
 
     #[test]

@@ -71,6 +71,26 @@ pub fn header(r: &RunResult) -> String {
     s
 }
 
+/// The clock line: this host's clock against the target's, or why it was not measured.
+pub fn clock(c: &crate::results::ClockOffset) -> String {
+    if c.samples == 0 {
+        return format!(
+            "clock against {}: not measured ({})",
+            c.against,
+            c.note.as_deref().unwrap_or("no answer")
+        );
+    }
+    let mut line = format!(
+        "clock against {}: target {:+.1} ms from this host (between {:+.1} and {:+.1} ms; {} probes)",
+        c.against, c.offset_ms, c.low_ms, c.high_ms, c.probes
+    );
+    if let Some(note) = &c.note {
+        line.push_str("; ");
+        line.push_str(note);
+    }
+    line
+}
+
 /// Renders one phase.
 pub fn phase(p: &PhaseResult) -> String {
     let mut s = String::new();

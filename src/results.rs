@@ -69,6 +69,34 @@ pub struct RunResult {
     /// given. Empty (and absent) otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<MergedInput>,
+    /// A shard's clock against the target's, measured during the run from the `Date` headers
+    /// of OPTIONS responses ([`crate::generator::offset`]). Absent when not measured (runs
+    /// that are not shards, or `--clock-probe off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockOffset>,
+}
+
+/// This host's clock against the target's: `offset_ms` (target minus local) is the middle of
+/// the bounds `[low_ms, high_ms)` that every answered probe allows. The probes are OPTIONS on
+/// one session of their own, outside the phases' figures (but counted by the target).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockOffset {
+    /// The target's address the probes went to.
+    pub against: String,
+    /// Target clock minus local clock, milliseconds (the middle of the bounds).
+    pub offset_ms: f64,
+    /// The offset is at least this, milliseconds.
+    pub low_ms: f64,
+    /// The offset is below this, milliseconds.
+    pub high_ms: f64,
+    /// Responses that carried a `Date` (0: not measured, see `note`).
+    pub samples: u32,
+    /// OPTIONS requests the probe sent (each one request, on one extra session).
+    pub probes: u32,
+    /// Why the offset was not measured, or stopped being narrowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Which shard of a scaled-out run a file is.
@@ -100,6 +128,9 @@ pub struct MergedInput {
     /// each host's clock read it); absent when the inputs do not record it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset_s: Option<f64>,
+    /// Its clock against the target's, when it measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockOffset>,
 }
 
 /// What the generator talked to.

@@ -118,6 +118,10 @@ pub struct SipClient {
     /// Over UDP: the request in flight, kept to be sent again.
     resend: Option<Vec<u8>>,
     calls: CallSettings,
+    /// Whether final responses' `Date` headers are read into `date` (the clock probe's).
+    read_date: bool,
+    /// The `Date` of the last final response read with `read_date` (Unix seconds).
+    date: Option<u64>,
 }
 
 /// A challenge being answered, and how many times its nonce was used.
@@ -185,6 +189,8 @@ impl SipClient {
             retransmissions: 0,
             resend,
             calls: CallSettings::default(),
+            read_date: false,
+            date: None,
         }
     }
 
@@ -383,6 +389,13 @@ impl SipClient {
                 return Ok(Final::Challenge(resp.status, Challenge::pick(msg.header_values(name))));
             }
             if resp.status >= 200 {
+                if self.read_date {
+                    self.date = msg
+                        .header("Date")
+                        .and_then(|d| httpdate::parse_http_date(d.trim()).ok())
+                        .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs());
+                }
                 return Ok(Final::Status(resp.status));
             }
         }
@@ -587,6 +600,17 @@ impl SipClient {
             record(sent, r);
         }
         Ok(())
+    }
+
+    /// Sends an OPTIONS and returns the `Date` of its final response (Unix seconds; `None`
+    /// when the response has none or it does not parse as an RFC 1123 date): how the clock
+    /// probe ([`crate::generator::offset`]) reads the target's clock.
+    pub async fn options_date(&mut self, timeout: Duration) -> Result<Option<u64>, FailureKind> {
+        self.read_date = true;
+        self.date = None;
+        let r = self.transaction_with(&Method::Options, "", timeout).await;
+        self.read_date = false;
+        r.map(|_| self.date.take())
     }
 
     /// Sends a CRLF keep-alive ping and waits for the pong.

@@ -196,7 +196,13 @@ fn kamailio_tls_mtls_and_digest_register() {
                 "X-Campaign: interop".into(),
                 "INVITE=Subject: sipbench call".into(),
             ]);
-            let (_, p) = common::run_one(&a);
+            // The clock probe reads Kamailio's Date headers: the same host's clock, so the
+            // bounds it measures hold 0.
+            a.clock_probe = sipbench::generator::config::ClockProbe::On;
+            let (report, p) = common::run_one(&a);
+            let clock = report.result.clock.expect("clock measured");
+            assert!(clock.samples >= 1 && clock.note.is_none(), "{clock:?}");
+            assert!(clock.low_ms <= 0.0 && 0.0 < clock.high_ms, "{clock:?}");
             assert_eq!(p.sessions.ok, 8, "udp kept: {:?}", p.failures);
             assert!(p.latency_us["sip.OPTIONS"].count > 50, "{:?}", p.latency_us);
             let calls = p.calls.expect("call figures");

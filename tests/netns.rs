@@ -193,8 +193,15 @@ fn three_shards_in_their_own_namespaces_merge_to_what_the_server_counted() {
     assert_eq!(p["sessions"]["ok"], 60, "{}", p["failures"]);
     // What the shards say they did is what the server saw: one connection and two requests
     // (REGISTER, OPTIONS) a session.
-    assert_eq!(server["accepted"], 60, "{server}");
-    assert_eq!(server["requests"], 120, "{server}");
+    // Each shard also opened one session for its clock probe (OPTIONS on their own).
+    let probes: u64 = m["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["clock"]["probes"].as_u64().expect("each shard probed the clock"))
+        .sum();
+    assert_eq!(server["accepted"], 60 + SHARDS as u64, "{server}");
+    assert_eq!(server["requests"], 120 + probes, "{server}");
     assert_eq!(p["latency_us"]["session"]["count"], 60);
     // Each shard connected from its own namespace's address.
     for (i, f) in files.iter().enumerate() {

@@ -116,10 +116,23 @@ fn three_shards_merge_into_what_the_server_counted() {
     let offsets: Vec<f64> = merged.shards.iter().map(|s| s.offset_s.unwrap()).collect();
     assert!(offsets.iter().all(|o| *o < 1.0), "{offsets:?}");
 
+    // Each shard read the target's clock (the same as its own here): the bounds hold 0.
+    let mut probe_sessions = 0;
+    let mut probes = 0;
+    for (i, s) in merged.shards.iter().enumerate() {
+        let c = s.clock.as_ref().expect("shards probe the clock");
+        assert!(c.samples >= 1, "shard {i}: {c:?}");
+        assert!(c.low_ms <= 0.0 && 0.0 < c.high_ms, "shard {i}: {c:?}");
+        assert!(c.low_ms <= c.offset_ms && c.offset_ms < c.high_ms, "shard {i}: {c:?}");
+        probe_sessions += 1;
+        probes += u64::from(c.probes);
+    }
+
+    // The server counted the phases' sessions and requests, and the probes'.
     let counted = server.counters();
-    assert_eq!(counted.accepted, m.sessions.started);
+    assert_eq!(counted.accepted, m.sessions.started + probe_sessions);
     let txns: u64 = m.transactions.values().map(|t| t.ok + t.failed).sum();
-    assert_eq!(counted.requests, txns);
+    assert_eq!(counted.requests, txns + probes);
     // Every session registered a user of its own: no two shards shared a session id.
     assert_eq!(counted.registrar_records, total_sessions);
 }

@@ -287,6 +287,7 @@ impl Steps<'_> {
             start_at: None,
             merged_from: None,
             shards: Vec::new(),
+            clock: None,
             capacity: Some(CapacityResult {
                 search: self.search,
                 step_duration: self.args.step_duration,

@@ -140,6 +140,17 @@ pub struct RunArgs {
     /// second in the past.
     #[arg(long, value_name = "TIME", value_parser = crate::trust::parse_at, help_heading = "Scale out")]
     pub start_at: Option<rustls_pki_types::UnixTime>,
+    /// Measure this host's clock against the target's during the run (from the Date headers
+    /// of a few OPTIONS on one extra session, which the target counts) and record it as
+    /// `clock` in the results; `auto`: for shards and runs with --start-at.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        help_heading = "Scale out"
+    )]
+    pub clock_probe: crate::generator::config::ClockProbe,
 
     /// Results file. [default: results/PROFILE-TIME.json]
     #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
@@ -177,6 +188,7 @@ impl RunArgs {
         RunConfig {
             shard,
             start_at: self.start_at,
+            clock_probe: self.clock_probe,
             profile: self.profile.map_or(ProfileSource::Default, ProfileSource::File),
             phase: self.phase,
             phases: self.phases,

@@ -57,6 +57,33 @@ pub struct RunConfig {
     /// Start the first phase at this wall-clock instant (every shard given the same one starts
     /// together); `None`: at once.
     pub start_at: Option<UnixTime>,
+    /// Whether the run measures this host's clock against the target's.
+    pub clock_probe: ClockProbe,
+}
+
+/// Whether a run measures this host's clock against the target's from the `Date` headers of
+/// OPTIONS responses ([`crate::generator::offset`]): a few OPTIONS on one extra session, which
+/// the target counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClockProbe {
+    /// For shards and runs with `--start-at` (whose hosts' clocks must agree).
+    #[default]
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
+}
+
+impl RunConfig {
+    /// Whether this run probes the target's clock.
+    pub fn probes_clock(&self) -> bool {
+        match self.clock_probe {
+            ClockProbe::Auto => self.shard.is_some() || self.start_at.is_some(),
+            ClockProbe::On => true,
+            ClockProbe::Off => false,
+        }
+    }
 }
 
 /// What the phases connect to: a real deployment when `tls_addr` is set, otherwise the

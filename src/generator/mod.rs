@@ -21,6 +21,7 @@
 pub mod command;
 pub mod config;
 pub mod observe;
+pub mod offset;
 pub mod outcome;
 pub mod pace;
 mod runner;
@@ -212,6 +213,12 @@ impl SessionIds {
             next: AtomicU64::new(0),
             shard,
         }
+    }
+
+    /// The id of the clock probe's session: one of the shard's, far past any a run reaches
+    /// (so the phases' sessions keep their numbers, and with them their users).
+    pub fn probe(&self) -> u64 {
+        self.shard.session_id(1 << 40)
     }
 }
 

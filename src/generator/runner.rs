@@ -307,6 +307,7 @@ async fn run_phases(
         start_at: config.start_at.map(rfc3339),
         merged_from: None,
         shards: Vec::new(),
+        clock: None,
     };
     let quiet = config.quiet;
     if !quiet {
@@ -314,6 +315,30 @@ async fn run_phases(
     }
     let shard = config.shard.unwrap_or_default();
     let ids = Arc::new(SessionIds::new(shard));
+    // The clock probe runs beside the phases (through the --start-at wait too), on its own
+    // session to the first phase's target.
+    let probe_stop = Arc::new(Stop::new());
+    let probe = match phases.first().filter(|_| config.probes_clock()) {
+        None => None,
+        Some(first) => {
+            let endpoint = bench
+                .target
+                .endpoint(first, bench.stack.as_ref(), 1)
+                .map_err(exit::config)?;
+            let limits = crate::tls::Limits {
+                connect: first.connect_timeout,
+                handshake: first.handshake_timeout,
+                local: None,
+            };
+            Some(tokio::spawn(crate::generator::offset::probe(
+                endpoint,
+                ids.probe(),
+                limits,
+                first.sip_timeout,
+                probe_stop.clone(),
+            )))
+        }
+    };
     if let Some(at) = config.start_at {
         // Every shard given the same instant opens its first phase on it (as far as the hosts'
         // clocks agree).
@@ -408,6 +433,18 @@ async fn run_phases(
             result.server = Some(s.counters().snapshot());
         }
         result.write(path).map_err(exit::runtime)?;
+    }
+    if let Some(probe) = probe {
+        probe_stop.set();
+        result.clock = match tokio::time::timeout(Duration::from_secs(5), probe).await {
+            Ok(Ok(clock)) => Some(clock),
+            _ => None,
+        };
+        if let Some(c) = &result.clock
+            && !quiet
+        {
+            eprintln!("{}", printer::clock(c));
+        }
     }
     result.server = bench.shutdown().await.or(result.server);
     result.interrupted |= interrupt.is_set();

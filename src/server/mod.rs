@@ -895,14 +895,17 @@ where
                         if matches!(msg, Message::Request(_)) {
                             c.requests.fetch_add(1, Ordering::Relaxed);
                         }
-                        if let uas::Outcome::Answered(status) = uas::handle_request(
-                            &msg,
-                            &shared.registrar,
-                            shared.auth.as_deref(),
-                            &tag,
-                            Instant::now(),
-                            conn.out(),
-                        ) {
+                        let outcome = with_date(|date| {
+                            uas::handle_request(
+                                &msg,
+                                &shared.registrar,
+                                shared.auth.as_deref(),
+                                &tag,
+                                (Instant::now(), date),
+                                conn.out(),
+                            )
+                        });
+                        if let uas::Outcome::Answered(status) = outcome {
                             count_status(c, status);
                             // An answered bulk request switches the connection to streaming.
                             if status == 200 {
@@ -989,6 +992,26 @@ where
             }
         }
     }
+}
+
+/// Calls `f` with the current time as an RFC 1123 date (the SIP `Date` header's form), formatted
+/// once a second per thread.
+pub(crate) fn with_date<R>(f: impl FnOnce(&str) -> R) -> R {
+    thread_local! {
+        static DATE: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = std::time::SystemTime::now();
+    let secs = now
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with_borrow_mut(|(at, text)| {
+        if *at != secs {
+            *at = secs;
+            text.clear();
+            text.push_str(&httpdate::fmt_http_date(now));
+        }
+        f(text)
+    })
 }
 
 /// A To tag unique to one connection (or one UDP socket) of this server process.

@@ -2,7 +2,7 @@
 //!
 //! | request  | answer |
 //! |----------|--------|
-//! | OPTIONS  | 200 with Allow/Accept/Supported |
+//! | OPTIONS  | 200 with Allow/Accept/Supported and Date (RFC 3261 §20.17: generators read the server's clock from it) |
 //! | REGISTER | 200 with the bindings in force (Expires honoured up to the registrar's cap), 400 on a bad wildcard, 403 past `max_contacts`, 503 with Retry-After past `max_records` |
 //! | MESSAGE  | 200 |
 //! | INVITE   | 100, 180, 200 with an SDP answer |
@@ -36,13 +36,14 @@ pub enum Outcome {
 /// Handles one parsed request, appending the wire bytes of every response to `out`.
 /// A response message is ignored.
 /// With `auth`, REGISTER and MESSAGE must carry credentials that verify, else they are
-/// challenged ([`Auth::check`]).
+/// challenged ([`Auth::check`]). `date` (an RFC 1123 date, the caller's clock) goes into the
+/// OPTIONS answer's `Date` header.
 pub fn handle_request(
     msg: &Message<'_>,
     registrar: &Registrar,
     auth: Option<&Auth>,
     to_tag: &str,
-    now: Instant,
+    (now, date): (Instant, &str),
     out: &mut Vec<u8>,
 ) -> Outcome {
     let Message::Request(req) = msg else {
@@ -67,6 +68,12 @@ pub fn handle_request(
             r.headers.push(header("Allow", ALLOW));
             r.headers.push(header("Accept", "application/sdp"));
             r.headers.push(header("Supported", "outbound"));
+            if !date.is_empty() {
+                r.headers.push(Header {
+                    name: Cow::Borrowed("Date"),
+                    value: Cow::Borrowed(date),
+                });
+            }
             write(r, out);
             Outcome::Answered(200)
         }
@@ -242,6 +249,8 @@ mod tests {
         v
     }
 
+    const DATE: &str = "Sat, 13 Nov 2010 23:29:00 GMT";
+
     const HDRS: &str = "Via: SIP/2.0/TLS 127.0.0.1:5062;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.test>;tag=a1\r\nTo: <sip:alice@example.test>\r\nCall-ID: c1@x\r\n";
 
     fn run(method: &str, extra: &str) -> (Outcome, Vec<Message<'static>>) {
@@ -249,7 +258,14 @@ mod tests {
             format!("{method} sip:example.test SIP/2.0\r\n{HDRS}CSeq: 1 {method}\r\n{extra}Content-Length: 0\r\n\r\n");
         let m = req(&text);
         let mut out = Vec::new();
-        let o = handle_request(&m, &Registrar::default(), None, "srv1", Instant::now(), &mut out);
+        let o = handle_request(
+            &m,
+            &Registrar::default(),
+            None,
+            "srv1",
+            (Instant::now(), DATE),
+            &mut out,
+        );
         (o, responses(&out))
     }
 
@@ -269,6 +285,7 @@ mod tests {
         assert_eq!(rs[0].to_tag(), Some("srv1"));
         assert_eq!(rs[0].call_id(), Some("c1@x"));
         assert_eq!(rs[0].top_via_branch(), Some("z9hG4bK1"));
+        assert_eq!(rs[0].header("Date"), Some(DATE));
 
         let (_, rs) = run("INVITE", "Contact: <sip:alice@127.0.0.1>\r\n");
         assert_eq!(rs.iter().map(status).collect::<Vec<_>>(), vec![100, 180, 200]);
@@ -313,7 +330,7 @@ mod tests {
                 &HDRS[..HDRS.find("To:").unwrap()]
             );
             let mut out = Vec::new();
-            let o = handle_request(&req(&text), &registrar, None, "srv1", Instant::now(), &mut out);
+            let o = handle_request(&req(&text), &registrar, None, "srv1", (Instant::now(), DATE), &mut out);
             (o, responses(&out))
         };
         let three = "Contact: <sip:a@h>, <sip:b@h>\r\nContact: <sip:c@h>\r\n";

@@ -180,14 +180,17 @@ impl Answer {
                 let Message::Request(req) = &msg else { return None };
                 c.requests.fetch_add(1, Ordering::Relaxed);
                 let method = req.method.clone();
-                if let uas::Outcome::Answered(status) = uas::handle_request(
-                    &msg,
-                    &shared.registrar,
-                    shared.auth.as_deref(),
-                    &self.tag,
-                    Instant::now(),
-                    &mut self.out,
-                ) {
+                let outcome = super::with_date(|date| {
+                    uas::handle_request(
+                        &msg,
+                        &shared.registrar,
+                        shared.auth.as_deref(),
+                        &self.tag,
+                        (Instant::now(), date),
+                        &mut self.out,
+                    )
+                });
+                if let uas::Outcome::Answered(status) = outcome {
                     count_status(c, status);
                 }
                 Some(method)
