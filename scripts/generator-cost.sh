@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# What the generator itself costs, against a server in another process (issue 14): CPU seconds
+# (user + system, from the kernel's rusage of the generator process alone) per full TLS
+# handshake and per kept SIP transaction, sipbench side by side with two independent tools
+# against the same `sipbench serve`:
+#   - full TLS 1.3 handshakes: `openssl s_time -new` (OpenSSL 3.0, one connection at a time,
+#     no certificate verification, no SIP) and `sipbench run --mode tls` (one OPTIONS a session,
+#     chain, name and CRL checked), both with X25519 and TLS13_AES_128_GCM_SHA256 against an
+#     ECDSA P-256 server certificate;
+#   - kept transactions over cleartext TCP: SIPp (Debian's sip-tester, built without TLS) with an
+#     OPTIONS scenario on one socket (`-t t1`) and `sipbench run --mode tcp --workload kept`,
+#     both open loop at RATE/s.
+# The server (release build, one worker) is pinned to CPU 1 and every generator to CPU 0.
+# ROUNDS interleaved rounds (default 3); the table gives medians and ranges.
+#
+# Usage: scripts/generator-cost.sh [OUT_DIR]   (default results/generator-cost)
+# Needs: openssl, sipp (apt-get install sip-tester), python3.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="${1:-$root/results/generator-cost}"
+rounds="${ROUNDS:-3}"
+secs="${SECS:-10}"
+rate="${RATE:-4000}"
+bin="$root/target/release/sipbench"
+[ -x "$bin" ] || (cd "$root" && cargo build --release)
+command -v sipp >/dev/null || { echo "sipp missing: apt-get install sip-tester" >&2; exit 1; }
+mkdir -p "$out"
+work="$(mktemp -d)"
+cleanup() { [ -n "${serve:-}" ] && kill "$serve" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+"$bin" pki init "$work/pki" >/dev/null 2>&1
+RUST_LOG=error taskset -c 1 "$bin" serve --tls-addr 127.0.0.1:0 --tcp-addr 127.0.0.1:0 \
+    --mtls-addr 127.0.0.1:0 --workers 1 --pki "$work/pki" >"$work/serve.out" 2>"$work/serve.err" &
+serve=$!
+for _ in $(seq 100); do grep -q "^sipbench serve:" "$work/serve.err" 2>/dev/null && break; sleep 0.1; done
+read -r tls tcp < <(python3 - "$work/serve.err" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+tls = re.search(r"\btls[= ]+(\S+:\d+)", text); tcp = re.search(r"\btcp[= ]+(\S+:\d+)", text)
+print(tls.group(1), tcp.group(1))
+PY
+)
+echo "server: tls $tls, tcp $tcp" >&2
+
+# cpu LABEL CMD...: runs CMD on CPU 0 and appends "LABEL user+sys wall" to $work/cpu.
+cpu() {
+    local label="$1"; shift
+    python3 - "$label" "$work/cpu" "$@" <<'PY'
+import resource, subprocess, sys, time
+label, log, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+t = time.monotonic()
+r = subprocess.run(["taskset", "-c", "0"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+wall = time.monotonic() - t
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(log, "a").write(f"{label} {u.ru_utime + u.ru_stime:.4f} {wall:.3f} {r.returncode}\n")
+open(log + "." + label, "w").write(r.stdout.decode(errors="replace"))
+PY
+}
+
+cat >"$work/options.xml" <<'XML'
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="OPTIONS, one a call">
+  <send>
+    <![CDATA[
+      OPTIONS sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 OPTIONS
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+XML
+
+total=$((rate * secs))
+for r in $(seq "$rounds"); do
+    rm -f "$work/cpu" "$work"/cpu.*
+    cpu s_time openssl s_time -connect "$tls" -new -time "$secs" -ciphersuites TLS_AES_128_GCM_SHA256
+    cpu sb_tls_c1 "$bin" run --tls-addr "$tls" --server-name sip.example.test --ca "$work/pki/enterprise-ca.pem" \
+        -w 1 --warmup 0s -q --mode tls -c 1 -d "${secs}s" --transactions OPTIONS --kx-group X25519 \
+        --cipher-suite TLS13_AES_128_GCM_SHA256 -o "$out/sb-tls-c1-$r.json"
+    cpu sipp sipp "$tcp" -sf "$work/options.xml" -t t1 -r "$rate" -m "$total" -nostdin \
+        -trace_stat -stf "$work/sipp-stat-$r.csv"
+    cpu sb_kept "$bin" run --tls-addr "$tls" --server-name sip.example.test --ca "$work/pki/enterprise-ca.pem" \
+        --tcp-addr "$tcp" -w 1 --warmup 0s -q --mode tcp --workload kept \
+        --connections 32 --rate "$rate" --pacing timer -d "${secs}s" --transactions OPTIONS -o "$out/sb-kept-$r.json"
+    cp "$work/cpu" "$out/cpu-$r.txt"
+    for f in "$work"/cpu.*; do cp "$f" "$out/$(basename "$f")-$r.txt"; done
+done
+
+python3 - "$out" "$rounds" "$total" <<'PY'
+import json, os, re, statistics, sys
+out, rounds, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rows = {}
+for r in range(1, rounds + 1):
+    cpu = {l.split()[0]: (float(l.split()[1]), int(l.split()[3])) for l in open(os.path.join(out, f"cpu-{r}.txt"))}
+    s_time = open(os.path.join(out, f"cpu.s_time-{r}.txt")).read()
+    n = int(re.search(r"(\d+) connections in [\d.]+s", s_time).group(1))
+    rows.setdefault("s_time", []).append((cpu["s_time"][0] / n * 1e6, n, cpu["s_time"][1]))
+    p = json.load(open(os.path.join(out, f"sb-tls-c1-{r}.json")))["phases"][0]
+    n = p["sessions"]["started"]
+    rows.setdefault("sb_tls_c1", []).append((cpu["sb_tls_c1"][0] / n * 1e6, n, cpu["sb_tls_c1"][1]))
+    rows.setdefault("sipp", []).append((cpu["sipp"][0] / total * 1e6, total, cpu["sipp"][1]))
+    p = json.load(open(os.path.join(out, f"sb-kept-{r}.json")))["phases"][0]
+    n = sum(t["ok"] + t["failed"] for t in p["transactions"].values())
+    rows.setdefault("sb_kept", []).append((cpu["sb_kept"][0] / n * 1e6, n, cpu["sb_kept"][1]))
+names = {
+    "s_time": "full TLS 1.3 handshake | `openssl s_time -new` (no verification, no SIP)",
+    "sb_tls_c1": "full TLS 1.3 handshake | `sipbench run --mode tls -c 1` (+ verification, one OPTIONS)",
+    "sipp": "kept OPTIONS over TCP | SIPp 3.6.1 `-t t1`, OPTIONS scenario",
+    "sb_kept": "kept OPTIONS over TCP | `sipbench run --mode tcp --workload kept`",
+}
+print("| what | generator | generator CPU us per item, median (min-max) | items per round | exit status |")
+print("|---|---|---|---|---|")
+for k, label in names.items():
+    v = [x[0] for x in rows[k]]
+    print(f"| {label} | {statistics.median(v):.1f} ({min(v):.1f}-{max(v):.1f}) | {statistics.median(x[1] for x in rows[k]):.0f} | {sorted(set(x[2] for x in rows[k]))} |")
+PY
