@@ -48,6 +48,7 @@
 
 pub mod audit;
 pub mod backends;
+pub mod baseline;
 pub mod bulk;
 pub mod capacity;
 pub mod cli;

@@ -574,6 +574,8 @@ fn merge_phase(inputs: &[Input], index: usize) -> Result<PhaseResult, MergeError
         thresholds: None,
         auth,
         calls,
+        // Each shard's is its own process's against its own machine: not added up.
+        efficiency: None,
         udp,
         servers,
         steps: merge_steps(&ps),

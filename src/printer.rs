@@ -284,6 +284,14 @@ pub fn phase(p: &PhaseResult) -> String {
         let _ = write!(cpu, " · {:.1} us per transaction", p.cpu.per_transaction_us);
     }
     let _ = writeln!(s, "{cpu}");
+    if let Some(e) = &p.efficiency {
+        let unit = if e.bare == "kept" { "transactions" } else { "sessions" };
+        let _ = writeln!(
+            s,
+            "  efficiency  {:.2} of this machine's bare tokio-rustls loop ({:.0} vs {:.0} {unit}/s; {:.0} vs {:.0} us CPU each; bare {} {}, {} threads, {} sessions)",
+            e.ratio, e.per_s, e.bare_per_s, e.cpu_us, e.bare_cpu_us, e.bare, e.negotiated, e.threads, e.sessions
+        );
+    }
     if let Some(m) = &p.memory {
         let _ = writeln!(
             s,

@@ -238,6 +238,9 @@ pub struct PhaseResult {
     /// Phases with calls (transaction INVITE), as SIPp reports them. Absent without calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls: Option<CallFigures>,
+    /// Against this machine's bare loop (`run --efficiency`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub efficiency: Option<Efficiency>,
     /// Mode udp: how many requests were sent again because no response came within the
     /// retransmission interval (RFC 3261 timers A/E, from T1 = 500 ms). Absent in other modes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -397,6 +400,35 @@ pub struct Cpu {
     pub per_session_us: f64,
     /// CPU microseconds per successful transaction (0 when none).
     pub per_transaction_us: f64,
+}
+
+/// A phase's rate against the bare loop's on this machine ([`crate::baseline`], `run
+/// --efficiency`): the same provider, TLS 1.3, cipher suite, key exchange group, key type and
+/// worker threads, measured right after the phase in the same process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Efficiency {
+    /// What the bare loop did: `full`, `mtls` (sessions) or `kept` (exchanges).
+    pub bare: String,
+    /// Its rate: sessions or exchanges per second.
+    pub bare_per_s: f64,
+    /// The phase's own rate: sessions per second (`full`, `mtls`) or transactions per second
+    /// (`kept`).
+    pub per_s: f64,
+    /// `per_s / bare_per_s`: 1 is the bare loop's rate.
+    pub ratio: f64,
+    /// The bare loop's process CPU per session or exchange, microseconds.
+    pub bare_cpu_us: f64,
+    /// The phase's process CPU per session or transaction (generator and embedded server),
+    /// microseconds.
+    pub cpu_us: f64,
+    /// What the bare loop negotiated (version, cipher suite, group).
+    pub negotiated: String,
+    /// Its worker threads.
+    pub threads: usize,
+    /// Its sessions in flight (`full`, `mtls`) or kept sessions (`kept`).
+    pub sessions: usize,
+    /// Its measured window, seconds.
+    pub window_s: f64,
 }
 
 /// Bulk record throughput over the measured window (1 MB = 10^6 bytes).

@@ -322,3 +322,66 @@ fn system_roots_load_and_refuse_a_private_ca() {
         p.failures
     );
 }
+
+/// `--efficiency`: the bare loop that matches each phase runs after it, with the phase's suite
+/// and group, and the ratio is the phase's rate over the bare loop's; a phase without a
+/// counterpart (open loop) gets none.
+#[test]
+fn efficiency_holds_each_phase_against_the_bare_loop_with_the_same_suite_and_group() {
+    let dir = tempfile::tempdir().unwrap();
+    for (mode, workload, suite, group) in [
+        (Mode::Tls, Workload::Sessions, "TLS13_AES_128_GCM_SHA256", "secp256r1"),
+        (
+            Mode::Mtls,
+            Workload::Sessions,
+            "TLS13_CHACHA20_POLY1305_SHA256",
+            "X25519",
+        ),
+        (Mode::Tls, Workload::Kept, "TLS13_AES_256_GCM_SHA384", "X25519"),
+    ] {
+        let mut config = RunConfig {
+            efficiency: true,
+            quiet: true,
+            workers: Some(1),
+            out: Some(dir.path().join("e.json")),
+            ..Default::default()
+        };
+        config.phase.mode = Some(mode);
+        config.phase.workload = Some(workload);
+        config.phase.duration = Some(std::time::Duration::from_secs(1));
+        config.phase.warmup = Some(std::time::Duration::ZERO);
+        if workload == Workload::Kept {
+            config.phase.connections = Some(4);
+        } else {
+            config.phase.concurrency = Some(4);
+        }
+        config.phase.transactions = Some(vec![Txn::Options]);
+        config.phase.cipher_suite = Some(suite.into());
+        config.phase.kx_group = Some(group.into());
+        let (report, p) = run_one(&config);
+        common::assert_valid(&serde_json::to_value(&report.result).unwrap());
+        let e = p.efficiency.expect("efficiency measured");
+        let bare = if workload == Workload::Kept {
+            "kept"
+        } else {
+            mode.as_str()
+        };
+        let bare = if bare == "tls" { "full" } else { bare };
+        assert_eq!(e.bare, bare);
+        assert!(e.negotiated.contains(suite) && e.negotiated.contains(group), "{e:?}");
+        assert_eq!(p.negotiated[0].cipher_suite, suite);
+        assert!(e.bare_per_s > 0.0 && e.per_s > 0.0, "{e:?}");
+        assert!((e.ratio - e.per_s / e.bare_per_s).abs() < 0.001, "{e:?}");
+        assert_eq!((e.threads, e.sessions), (1, 4));
+    }
+    let mut open = RunConfig {
+        efficiency: true,
+        quiet: true,
+        out: Some(dir.path().join("o.json")),
+        ..Default::default()
+    };
+    open.phase.rate = Some(sipbench::shape::RateSpec::parse("50").unwrap());
+    open.phase.sessions = Some(10);
+    let (_, p) = run_one(&open);
+    assert!(p.efficiency.is_none());
+}

@@ -152,6 +152,13 @@ pub struct RunArgs {
     )]
     pub clock_probe: crate::generator::config::ClockProbe,
 
+    /// After each phase, run the bare tokio-rustls loop that matches it (same crypto provider,
+    /// cipher suite, key exchange group, key type and threads; full TLS/MTLS sessions closed
+    /// loop, or kept TLS sessions) in this process, and store the phase's rate against it as
+    /// `efficiency` (embedded server only; about 2 to 6 s a phase).
+    #[arg(long, help_heading = "Output")]
+    pub efficiency: bool,
+
     /// Results file. [default: results/PROFILE-TIME.json]
     #[arg(short = 'o', long, value_name = "FILE", help_heading = "Output")]
     pub out: Option<PathBuf>,
@@ -189,6 +196,7 @@ impl RunArgs {
             shard,
             start_at: self.start_at,
             clock_probe: self.clock_probe,
+            efficiency: self.efficiency,
             profile: self.profile.map_or(ProfileSource::Default, ProfileSource::File),
             phase: self.phase,
             phases: self.phases,

@@ -59,6 +59,9 @@ pub struct RunConfig {
     pub start_at: Option<UnixTime>,
     /// Whether the run measures this host's clock against the target's.
     pub clock_probe: ClockProbe,
+    /// After each phase that has one, run its bare-loop counterpart and store the ratio
+    /// ([`crate::baseline::efficiency`]).
+    pub efficiency: bool,
 }
 
 /// Whether a run measures this host's clock against the target's from the `Date` headers of

@@ -133,6 +133,8 @@ impl PhaseOutcome {
         PhaseResult {
             rejections,
             thresholds: None,
+            // Filled in by the runner when asked (`run --efficiency`).
+            efficiency: None,
             servers: None,
             auth: (s.auth_challenges > 0).then_some(crate::results::AuthFigures {
                 challenges: s.auth_challenges,

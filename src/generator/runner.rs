@@ -228,6 +228,28 @@ impl Bench {
     }
 }
 
+/// The phase's bare-loop counterpart, run on blocking threads of its own (the workers are idle
+/// between phases), and its rate against it.
+async fn efficiency(
+    config: &RunConfig,
+    bench: &Bench,
+    phase: &PhasePlan,
+    pr: &PhaseResult,
+    threads: usize,
+) -> Result<crate::results::Efficiency, String> {
+    if !bench.embedded {
+        return Err(
+            "the bare loop is held against the embedded server only (generator and server in one process)".into(),
+        );
+    }
+    let (phase, pr) = (phase.clone(), pr.clone());
+    let (backend, key_type) = (config.backend, config.target.key_type);
+    tokio::task::spawn_blocking(move || crate::baseline::efficiency(&phase, &pr, backend, key_type, threads))
+        .await
+        .map_err(|e| format!("the bare loop failed: {e}"))?
+        .map_err(|e| e.to_string())
+}
+
 /// The open-files limit against what the largest phase needs, as a warning.
 pub(crate) fn fd_warning(phases: &[PhasePlan], embedded: bool, fd_limit: sys::FdLimit) -> Option<String> {
     let per_session_fds = if embedded { 2 } else { 1 };
@@ -422,6 +444,17 @@ async fn run_phases(
             );
             eprintln!("warning: {warning}");
             result.warnings.push(warning);
+        }
+        let mut pr = pr;
+        if config.efficiency && !interrupt.is_set() {
+            match efficiency(config, &bench, phase, &pr, pool.len()).await {
+                Ok(e) => pr.efficiency = Some(e),
+                Err(why) => {
+                    if !quiet {
+                        eprintln!("phase {}: no efficiency figure: {why}", phase.name);
+                    }
+                }
+            }
         }
         if !quiet {
             print!("{}", printer::phase(&pr));
