@@ -12,12 +12,22 @@
 //! [`Connection::read_more`], one read into the buffer (the server uses both so that it can
 //! answer a whole batch with one write and re-arm its idle timer on any bytes).
 //!
-//! Writing: bytes are queued into [`Connection::out`] (reused, so writing a request or a
-//! response does not allocate) and [`Connection::flush_out`] sends them with one write and one
-//! flush.
+//! Writing: bytes are queued into [`Connection::out`] and [`Connection::flush_out`] sends them
+//! with one write and one flush.
+//!
+//! Memory: an idle connection holds no buffer. Reads go through a scratch buffer on the stack
+//! (alive only while a read is polled, not while it waits), and only the bytes that came are
+//! kept; the read buffer grows with a message as it arrives (up to the maximum message size)
+//! and is released once every frame in it has been cut out. The output buffer is released
+//! once flushed. A held session therefore costs its socket and TLS state, not SIP buffers
+//! sized for the largest message.
+
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::failure::FailureKind;
 use crate::sip::{Frame, FrameError, Framer, Role};
@@ -52,30 +62,39 @@ impl From<ConnError> for FailureKind {
     }
 }
 
+/// Bytes one read takes at most: the size of the scratch buffer on the stack.
+const READ_CHUNK: usize = 8 * 1024;
+
 /// A SIP connection over any byte stream (TCP, rustls, OpenSSL, or an in-memory pipe in tests).
 #[derive(Debug)]
 pub struct Connection<S> {
     stream: S,
+    /// Bytes read and not yet cut into frames; empty (no allocation) between messages.
     buffer: BytesMut,
     framer: Framer,
+    /// Output queued for the next flush; no allocation when nothing is queued.
     out: Vec<u8>,
+    /// What the output buffer starts at when something is queued: the size of a typical
+    /// message of this side, so that encoding one does not grow the buffer step by step.
+    out_start: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Wraps `stream`; frames are cut for `role` and messages over `max_message_size` bytes
-    /// are a [`FrameError::TooLarge`]. The buffers start at the sizes each side needs for the
-    /// messages it exchanges: a client reads responses into 8 KiB and writes requests from
-    /// 2 KiB; a server reads and writes 4 KiB. They grow when needed.
+    /// are a [`FrameError::TooLarge`]. No buffer is allocated until bytes come or go: the
+    /// output buffer starts at the size of the messages this side writes (requests 2 KiB,
+    /// responses 4 KiB) and grows when needed.
     pub fn new(stream: S, role: Role, max_message_size: usize) -> Connection<S> {
-        let (read, write) = match role {
-            Role::Client => (8 * 1024, 2 * 1024),
-            Role::Server => (4 * 1024, 4 * 1024),
+        let out_start = match role {
+            Role::Client => 2 * 1024,
+            Role::Server => 4 * 1024,
         };
         Connection {
             stream,
-            buffer: BytesMut::with_capacity(read),
+            buffer: BytesMut::new(),
             framer: Framer::new(role, max_message_size),
-            out: Vec::with_capacity(write),
+            out: Vec::new(),
+            out_start,
         }
     }
 
@@ -108,7 +127,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// The next frame among the bytes already read, without touching the socket; `Ok(None)`
     /// when more bytes are needed.
     pub fn decode_buffered(&mut self) -> Result<Option<Frame>, FrameError> {
-        self.framer.decode(&mut self.buffer)
+        let frame = self.framer.decode(&mut self.buffer);
+        if self.buffer.is_empty() && self.buffer.capacity() > 0 {
+            // Every byte read is framed: let the allocation go (with the last frame cut
+            // from it) rather than hold it through the wait for the next message.
+            self.buffer = BytesMut::new();
+        }
+        frame
     }
 
     /// Bytes read and not yet cut into a frame: the start of a message still arriving (0
@@ -120,16 +145,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Reads once from the socket into the buffer and returns how many bytes came; 0 means
     /// the peer closed its side. Cancel-safe.
     pub async fn read_more(&mut self) -> std::io::Result<usize> {
-        self.stream.read_buf(&mut self.buffer).await
+        std::future::poll_fn(|cx| self.poll_read_more(cx)).await
+    }
+
+    /// One read through a scratch buffer that lives only while it is polled, so that a
+    /// connection waiting for bytes holds no read buffer; what came is appended to the buffer.
+    fn poll_read_more(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut read = ReadBuf::uninit(&mut scratch);
+        ready!(Pin::new(&mut self.stream).poll_read(cx, &mut read))?;
+        let bytes = read.filled();
+        self.buffer.extend_from_slice(bytes);
+        Poll::Ready(Ok(bytes.len()))
     }
 
     /// The output buffer: bytes queued here go out with the next [`Connection::flush_out`].
     pub fn out(&mut self) -> &mut Vec<u8> {
+        if self.out.capacity() == 0 {
+            self.out.reserve(self.out_start);
+        }
         &mut self.out
     }
 
-    /// Writes and flushes the queued output, if any, and empties the queue; returns how many
-    /// bytes were written. Nothing queued: no system call.
+    /// Writes and flushes the queued output, if any, and releases the queue's buffer; returns
+    /// how many bytes were written. Nothing queued: no system call.
     pub async fn flush_out(&mut self) -> std::io::Result<usize> {
         if self.out.is_empty() {
             return Ok(0);
@@ -137,7 +176,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.stream.write_all(&self.out).await?;
         self.stream.flush().await?;
         let n = self.out.len();
-        self.out.clear();
+        self.out = Vec::new();
         Ok(n)
     }
 
@@ -202,6 +241,42 @@ mod tests {
         }
         let (_, f) = reader.await.unwrap();
         assert_eq!(message(f), MESSAGE);
+    }
+
+    #[tokio::test]
+    async fn a_message_larger_than_a_read_grows_the_buffer_which_is_released_after() {
+        let (mut conn, mut peer) = server();
+        let body = vec![b'x'; 3 * READ_CHUNK];
+        let big = [
+            format!(
+                "MESSAGE sip:uas@example.test SIP/2.0\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+            &body,
+        ]
+        .concat();
+        let writer = tokio::spawn(async move {
+            peer.write_all(&big).await.unwrap();
+            (peer, big)
+        });
+        let frame = message(conn.read_frame().await.unwrap());
+        let (mut peer, big) = writer.await.unwrap();
+        assert_eq!(frame, big);
+        // Nothing left over: no buffer held while the connection waits.
+        assert_eq!((conn.buffered(), conn.buffer.capacity()), (0, 0));
+        // Output: allocated when queued, released once sent.
+        conn.out()
+            .extend_from_slice(b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+        assert!(conn.out.capacity() >= 4 * 1024);
+        conn.flush_out().await.unwrap();
+        assert_eq!(conn.out.capacity(), 0);
+        let mut got = [0u8; 37];
+        peer.read_exact(&mut got).await.unwrap();
+        // Two frames in one read: the first shares the buffer with the second's bytes.
+        peer.write_all(&[OPTIONS, &OPTIONS[..10]].concat()).await.unwrap();
+        assert_eq!(message(conn.read_frame().await.unwrap()), OPTIONS);
+        assert_eq!(conn.buffered(), 10);
     }
 
     #[tokio::test]

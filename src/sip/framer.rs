@@ -97,7 +97,7 @@ impl Framer {
                 }
                 self.pending = None;
                 self.scanned = 0;
-                return Ok(Some(Frame::Message(buf.split_to(total).freeze())));
+                return Ok(Some(Frame::Message(cut(buf, total))));
             }
             if buf.starts_with(b"\r\n") {
                 match self.role {
@@ -154,7 +154,18 @@ impl Framer {
         }
         self.pending = None;
         self.scanned = 0;
-        Ok(Some(Frame::Message(buf.split_to(total).freeze())))
+        Ok(Some(Frame::Message(cut(buf, total))))
+    }
+}
+
+/// The first `len` bytes of `buf`, taken off it. A frame that is the whole buffer (the usual
+/// case: one message per read) takes the buffer itself, which costs no allocation; a frame
+/// followed by more bytes shares the buffer's allocation with what remains.
+fn cut(buf: &mut BytesMut, len: usize) -> Bytes {
+    if len == buf.len() {
+        std::mem::take(buf).freeze()
+    } else {
+        buf.split_to(len).freeze()
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod openssl_stack;
 pub mod ossl;
 pub mod rustls_stack;
+pub mod session_store;
 pub mod tcp;
 pub mod udp;
 

@@ -573,7 +573,7 @@ pub fn server_config(
     let mut config = builder
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .context("server certificate and key do not match or are unsupported")?;
-    config.session_storage = rustls::server::ServerSessionMemoryCache::new(resumption.cache.max(1));
+    config.session_storage = Arc::new(super::session_store::ServerSessionStore::new(resumption.cache.max(1)));
     if resumption.stateless {
         let inner = ticketer(backend).context("creating the session ticketer")?;
         let lifetime = resumption.ticket_lifetime.as_secs().clamp(1, u32::MAX.into()) as u32;
