@@ -463,7 +463,7 @@ fn stored_results_still_validate_and_read() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if path.extension().is_none_or(|e| e != "json") || name == "schema.json" {
+        if path.extension().is_none_or(|e| e != "json") || name.starts_with("schema") {
             continue;
         }
         if name.starts_with("compare-") {
@@ -494,7 +494,9 @@ fn stored_results_still_validate_and_read() {
 fn backends_lists_every_backend_with_what_it_can_do() {
     let o = sipbench().args(["backends", "--json"]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["schema"], "sipbench-backends/1");
+    let list = &report["backends"];
     let names: Vec<&str> = list
         .as_array()
         .unwrap()
