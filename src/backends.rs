@@ -13,7 +13,8 @@ pub use crate::tls::BackendInfo;
 /// Options of `sipbench backends`.
 #[derive(Debug, Clone, Args)]
 pub struct BackendsArgs {
-    /// Print JSON instead of the table.
+    /// Print JSON instead of the table (`{"schema": "sipbench-backends/1", "backends": [...]}`,
+    /// results/schema-backends.json).
     #[arg(long)]
     pub json: bool,
 }
@@ -32,11 +33,27 @@ pub fn all() -> Result<Vec<BackendInfo>> {
     Ok(Backend::ALL.iter().map(|b| describe(*b, &keys)).collect())
 }
 
+/// The `schema` of `backends --json` (results/schema-backends.json).
+pub const SCHEMA: &str = "sipbench-backends/1";
+
+/// What `backends --json` prints: the version, then every backend.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BackendsReport {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// Every backend of this binary, in `--backend`'s order.
+    pub backends: Vec<BackendInfo>,
+}
+
 /// Entry point.
 pub fn main(args: &BackendsArgs) -> Result<ExitCode> {
     let infos = all()?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&infos)?);
+        let report = BackendsReport {
+            schema: SCHEMA,
+            backends: infos,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = String::new();

@@ -177,6 +177,9 @@ pub struct Round {
     pub result: PhaseResult,
 }
 
+/// The `schema` of compare files (results/schema-compare.json).
+pub const SCHEMA: &str = "sipbench-compare/1";
+
 /// The compare file (`sipbench-compare/1`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CompareResult {
@@ -414,7 +417,7 @@ pub fn compare(args: &CompareConfig) -> Result<(CompareResult, PathBuf)> {
         };
     }
     let result = CompareResult {
-        schema: "sipbench-compare/1".into(),
+        schema: SCHEMA.into(),
         started_at,
         dimension,
         variants: variants.iter().map(|(n, _)| n.clone()).collect(),

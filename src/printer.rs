@@ -247,16 +247,25 @@ pub fn phase(p: &PhaseResult) -> String {
         );
     }
     if !p.latency_us.is_empty() {
+        // Shown in milliseconds, as every view for people is (the file keeps microseconds);
+        // three decimals keep the microsecond resolution.
         let _ = writeln!(
             s,
-            "  latency us  {:<24} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "  latency ms  {:<24} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "", "count", "p50", "p90", "p99", "p99.9", "max"
         );
+        let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
         for (name, l) in &p.latency_us {
             let _ = writeln!(
                 s,
-                "              {:<24} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
-                name, l.count, l.p50, l.p90, l.p99, l.p99_9, l.max
+                "              {:<24} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                name,
+                l.count,
+                ms(l.p50),
+                ms(l.p90),
+                ms(l.p99),
+                ms(l.p99_9),
+                ms(l.max)
             );
         }
     }

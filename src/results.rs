@@ -1,9 +1,28 @@
 //! The results file: a documented contract (`results/README.md`, `results/schema.json`).
 //!
 //! One JSON object per run, rewritten after every phase, so an interrupted run still leaves a
-//! valid file holding the phases done so far (`"complete": false`). Latencies are microseconds.
+//! valid file holding the phases done so far (`"complete": false`).
 //! Histograms are HdrHistogram V2 + DEFLATE, base64-encoded: the form HdrHistogram's
-//! `HistogramLogReader` and [`crate::stats::decode_histogram`] read.
+//! `HistogramLogReader` and [`crate::stats::decode_histogram`] read (values in microseconds).
+//!
+//! # Units
+//!
+//! One policy for every file sipbench writes (results, compare, merged, capacity, audit,
+//! backends, `diff --json`), stated in `results/schema.json`'s description too:
+//!
+//! - a figure with a unit carries it in its name or its parent's: latencies are integer
+//!   **microseconds** (`latency_us` and its summaries, `*_us`); other times `_ms` or `_s`
+//!   (`_unix_s`: since the Unix epoch); sizes `_bytes` (and `bytes.in`/`out`); rates `_per_s`;
+//!   throughput `mb_per_s` (MB = 10^6 bytes); `cpu_s_per_gb` (GB = 10^9 bytes);
+//! - plan fields keep the profile's key names and the flags' units: `rate` and the shapes'
+//!   rates are arrivals per second, `record_size` and `body_size` bytes, durations humantime
+//!   strings (`"10s"`); `share`, `*_ratio` and `failure_rate` are fractions from 0 to 1;
+//! - `diff --json` rows are the table's rows and carry their unit in a `unit` field.
+//!
+//! Views for people (the terminal summary and live view, the HTML report, the diff and
+//! capacity tables, `.hgrm` files) show latency in milliseconds with the unit next to it;
+//! `--hlog` interval logs are in nanoseconds, HdrHistogram's convention, so that its tools read
+//! them with their default flags.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -22,6 +22,10 @@ fn sipbench() -> Command {
 
 fn audit_json(args: &[&str]) -> (Option<i32>, AuditReport) {
     let o = sipbench().arg("audit").args(args).arg("--json").output().unwrap();
+    // Every report keeps to results/schema-audit.json.
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&o.stdout) {
+        common::assert_valid_against("schema-audit.json", &json);
+    }
     let report: AuditReport =
         serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
     (o.status.code(), report)

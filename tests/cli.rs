@@ -407,7 +407,8 @@ fn hlog_reads_back_into_the_same_histograms_and_the_timeline_adds_up() {
     let r = RunResult::read(&out).unwrap();
     let p = &r.phases[0];
 
-    // Every interval histogram, summed per tag, is the phase's histogram for that metric.
+    // Every interval histogram, summed per tag, is the phase's histogram for that metric, in
+    // nanoseconds (the untagged ones, under "", are the headline: session latency).
     let text = std::fs::read(&hlog).unwrap();
     let mut sums: std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>> = Default::default();
     let mut deserializer = hdrhistogram::serialization::Deserializer::new();
@@ -415,24 +416,40 @@ fn hlog_reads_back_into_the_same_histograms_and_the_timeline_adds_up() {
         let LogEntry::Interval(h) = entry.expect("valid log entry") else {
             continue;
         };
-        let tag = h.tag().expect("tagged").as_str().to_owned();
+        let tag = h.tag().map(|t| t.as_str().to_owned()).unwrap_or_default();
         let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, h.encoded_histogram()).unwrap();
         let hist: hdrhistogram::Histogram<u64> = deserializer.deserialize(&mut bytes.as_slice()).unwrap();
         sums.entry(tag)
-            .or_insert_with(sipbench::stats::new_histogram)
+            .or_insert_with(|| hdrhistogram::Histogram::new(3).unwrap())
             .add(&hist)
             .unwrap();
     }
+    let head = String::from_utf8_lossy(&text);
+    assert!(
+        head.contains(&format!(
+            "#[Phase {}: the untagged histograms are its session latency]",
+            p.plan.name
+        )),
+        "{head}"
+    );
+    let expected =
+        |metric: &str| sipbench::generator::observe::to_nanoseconds(&decode_histogram(&p.histograms[metric]).unwrap());
     for (metric, summary) in &p.latency_us {
         let tag = format!("{}/{metric}", p.plan.name);
         let sum = sums
             .get(&tag)
             .unwrap_or_else(|| panic!("no {tag} in the log: {:?}", sums.keys()));
-        let whole = decode_histogram(&p.histograms[metric]).unwrap();
+        let whole = expected(metric);
         assert_eq!(sum.len(), summary.count, "{tag}");
         assert_eq!(sum.value_at_quantile(0.99), whole.value_at_quantile(0.99), "{tag}");
         assert_eq!(sum.max(), whole.max(), "{tag}");
+        // Nanoseconds: the microsecond figure times 1,000, within the histogram's precision.
+        let (ns, us) = (sum.value_at_quantile(0.99) as f64, summary.p99 as f64);
+        assert!((ns / 1000.0 - us).abs() <= us / 500.0 + 1.0, "{tag}: {ns} ns, {us} us");
     }
+    let untagged = &sums[""];
+    assert_eq!(untagged.len(), p.latency_us["session"].count);
+    assert_eq!(untagged.max(), expected("session").max());
     // The timeline: about one point a second, adding up to the phase's totals.
     assert!((2..=4).contains(&p.timeline.len()), "{:?}", p.timeline);
     assert_eq!(p.timeline.iter().map(|t| t.sessions_ok).sum::<u64>(), p.sessions.ok);
@@ -446,7 +463,7 @@ fn stored_results_still_validate_and_read() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if path.extension().is_none_or(|e| e != "json") || name == "schema.json" {
+        if path.extension().is_none_or(|e| e != "json") || name.starts_with("schema") {
             continue;
         }
         if name.starts_with("compare-") {
@@ -477,7 +494,9 @@ fn stored_results_still_validate_and_read() {
 fn backends_lists_every_backend_with_what_it_can_do() {
     let o = sipbench().args(["backends", "--json"]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["schema"], "sipbench-backends/1");
+    let list = &report["backends"];
     let names: Vec<&str> = list
         .as_array()
         .unwrap()

@@ -1,6 +1,8 @@
 //! `sipbench compare`: interleaved rounds, per-variant medians and spread, ratio to the first
 //! variant, memory per idle session, one JSON with every round.
 
+mod common;
+
 use std::time::Duration;
 
 use sipbench::compare::{CompareConfig, Dimension, compare};
@@ -66,8 +68,10 @@ fn backends_are_compared_in_interleaved_rounds() {
         assert!(s.memory_per_session_bytes.is_some_and(|b| b > 1024), "{s:?}");
         assert_eq!(s.failures, 0);
     }
-    // The file holds every round.
-    let back: sipbench::compare::CompareResult = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // The file holds every round, and keeps to results/schema-compare.json.
+    let text = std::fs::read_to_string(path).unwrap();
+    common::assert_valid_against("schema-compare.json", &serde_json::from_str(&text).unwrap());
+    let back: sipbench::compare::CompareResult = serde_json::from_str(&text).unwrap();
     assert_eq!(back.rounds.len(), 6);
     assert_eq!(back.schema, "sipbench-compare/1");
 }
@@ -88,8 +92,10 @@ fn groups_and_key_types_are_compared_and_reported_as_negotiated() {
     a.rounds = 1;
     a.memory_sessions = 0;
     a.key_types = vec![KeyType::EcdsaP256, KeyType::Ed25519];
-    let (c, _) = compare(&a).unwrap();
+    let (c, path) = compare(&a).unwrap();
     assert!(c.summary[1].negotiated.contains("Ed25519"), "{:?}", c.summary[1]);
+    let json = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    common::assert_valid_against("schema-compare.json", &json);
 
     // Exactly one dimension, and one phase.
     let mut a = args(dir.path());

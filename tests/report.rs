@@ -202,6 +202,8 @@ fn check_hgrm(text: &str, h: &hdrhistogram::Histogram<u64>, metric: &str) {
         lines.next(),
         Some(format!("#[Buckets = {:12}, SubBuckets     = {:12}]", h.buckets(), 2048).as_str())
     );
+    assert_eq!(lines.next(), Some(hgrm::UNIT_LINE), "{metric}: the unit, last");
+    assert_eq!(lines.next(), None);
     assert_eq!(hgrm::rows(h).len(), rows);
 }
 

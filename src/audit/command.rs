@@ -99,6 +99,9 @@ pub struct AuditArgs {
     pub out: Option<PathBuf>,
 }
 
+/// The `schema` of audit reports (results/schema-audit.json).
+pub const SCHEMA: &str = "sipbench-audit/2";
+
 /// The JSON report (`sipbench-audit/2`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditReport {
@@ -509,7 +512,7 @@ pub fn run(args: &AuditArgs) -> Result<AuditReport> {
         rogue.shutdown(std::time::Duration::from_secs(1)).await;
         let passed = cells.iter().filter(|c| c.pass).count();
         anyhow::Ok(AuditReport {
-            schema: "sipbench-audit/2".into(),
+            schema: SCHEMA.into(),
             failed: cells.len() - passed,
             passed,
             seconds: started.elapsed().as_secs_f64(),

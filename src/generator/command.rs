@@ -169,8 +169,10 @@ pub struct RunArgs {
     /// Print the results file's JSON on standard output instead of the summary (no progress).
     #[arg(long, help_heading = "Output")]
     pub json: bool,
-    /// Also write HdrHistogram interval logs (v1.2, one histogram per metric and phase a
-    /// second, tagged phase/metric) to this file as the run goes.
+    /// Also write an HdrHistogram interval log (v1.2) to this file as the run goes: values in
+    /// nanoseconds, every second one untagged histogram (the phase's headline latency: what
+    /// `HistogramLogProcessor -i FILE` reads, printing milliseconds) and one per metric tagged
+    /// phase/metric (`-tag phase/metric`).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub hlog: Option<PathBuf>,
     /// Serve live OpenMetrics at http://ADDR/metrics while the run goes (per phase: sessions,

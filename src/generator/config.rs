@@ -46,7 +46,8 @@ pub struct RunConfig {
     pub out: Option<PathBuf>,
     /// Print nothing (no header, progress or summary); the results file is still written.
     pub quiet: bool,
-    /// Also write HdrHistogram interval logs to this file as the run goes.
+    /// Also write an HdrHistogram interval log to this file as the run goes (nanoseconds; an
+    /// untagged headline histogram and one tagged `phase/metric` per metric, every second).
     pub hlog: Option<PathBuf>,
     /// Serve live OpenMetrics at this address while the run goes ([`crate::metrics`]).
     pub metrics: Option<std::net::SocketAddr>,

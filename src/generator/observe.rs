@@ -1,6 +1,15 @@
 //! What a run shows and logs while it goes on: a live view (a progress line), and HdrHistogram
-//! interval logs (`--hlog`, the v1.2 format HistogramLogAnalyzer reads, one tagged histogram
-//! per metric and phase a second).
+//! interval logs (`--hlog`, the v1.2 format of HdrHistogram's `HistogramLogProcessor` and
+//! HistogramLogAnalyzer).
+//!
+//! The log follows HdrHistogram's conventions so that the Java tools read it with their default
+//! flags: values are in **nanoseconds** (the tools divide by 1,000,000 and print milliseconds),
+//! and every second has one *untagged* histogram, the phase's headline latency (what its
+//! timeline's `metric` is: `session` for sessions and storms, the commonest `sip.METHOD` for
+//! kept, messages and hold, the full handshake for records), which is all the tools read
+//! without `-tag`. Next to it every metric of the phase has a histogram tagged `phase/metric`
+//! (`-tag phase/metric` reads one; `-listtags` lists them). A comment line names each phase's
+//! headline metric as it starts.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -8,12 +17,30 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Interval;
-use crate::plan::Load;
+use crate::plan::{Load, Workload};
+
+/// Nanoseconds a microsecond: the histograms record microseconds, the log nanoseconds.
+const NS_PER_US: u64 = 1_000;
+/// What the `Interval_Max` column is divided by (nanoseconds to milliseconds, as the Java
+/// writer does by default).
+const MAX_VALUE_DIVISOR: f64 = 1_000_000.0;
+
+/// A microsecond histogram as nanoseconds (each recorded value times 1,000, at the same three
+/// significant figures): a value read back is the original within the histogram's precision.
+pub fn to_nanoseconds(h: &Histogram<u64>) -> Histogram<u64> {
+    let mut ns = Histogram::new_with_bounds(1, crate::stats::MAX_TRACKABLE_US * NS_PER_US, crate::stats::SIGFIG)
+        .expect("static histogram bounds are valid");
+    for v in h.iter_recorded() {
+        ns.saturating_record_n(v.value_iterated_to() * NS_PER_US, v.count_since_last_iteration());
+    }
+    ns
+}
 
 /// Writes interval histograms to an `.hlog` file as the run goes.
 pub struct HlogWriter {
@@ -21,6 +48,8 @@ pub struct HlogWriter {
     serializer: V2DeflateSerializer,
     start: Instant,
     path: std::path::PathBuf,
+    /// The phase being logged and its headline metric, once chosen (it stays for the phase).
+    headline: Option<(String, Option<String>)>,
 }
 
 impl std::fmt::Debug for HlogWriter {
@@ -39,12 +68,13 @@ impl HlogWriter {
         writeln!(file, "#[Histogram log format version 1.2]")?;
         writeln!(
             file,
-            "#[Written by sipbench {}; values in microseconds; tags are phase/metric]",
+            "#[Written by sipbench {}; values in nanoseconds, Interval_Max in milliseconds; untagged: each phase's headline latency; Tag=phase/metric: every metric]",
             env!("CARGO_PKG_VERSION")
         )?;
         let mut serializer = V2DeflateSerializer::new();
         IntervalLogWriterBuilder::new()
             .with_start_time(SystemTime::now())
+            .with_max_value_divisor(MAX_VALUE_DIVISOR)
             .begin_log_with(&mut file, &mut serializer)
             .with_context(|| format!("--hlog {}", path.display()))?;
         writeln!(
@@ -56,11 +86,40 @@ impl HlogWriter {
             serializer,
             start: Instant::now(),
             path: path.to_owned(),
+            headline: None,
         })
     }
 
-    /// Appends one histogram per metric of the interval, tagged `phase/metric` (closed
-    /// intervals only).
+    /// The phase's headline metric in this interval: the one chosen earlier in the phase, else
+    /// the workload's (`None` while it has recorded nothing yet).
+    fn headline(&mut self, i: &Interval<'_>, metrics: &[(String, &Histogram<u64>)]) -> Option<String> {
+        if let Some((phase, Some(metric))) = &self.headline
+            && *phase == i.plan.name
+        {
+            return Some(metric.clone());
+        }
+        let recorded = |m: &str| metrics.iter().any(|(name, _)| name == m);
+        let chosen = match i.plan.workload {
+            Workload::Sessions | Workload::Storm => Some("session".to_owned()),
+            Workload::Kept | Workload::Messages | Workload::Hold => i
+                .stats
+                .sip
+                .iter()
+                .filter(|(_, t)| !t.latency.is_empty())
+                .max_by_key(|(_, t)| t.latency.len())
+                .map(|(m, _)| format!("sip.{m}")),
+            Workload::Records => ["handshake.full", "handshake.resumed", "connect"]
+                .into_iter()
+                .find(|m| recorded(m))
+                .map(str::to_owned),
+        }
+        .filter(|m| recorded(m));
+        self.headline = Some((i.plan.name.clone(), chosen.clone()));
+        chosen
+    }
+
+    /// Appends, for a closed interval, the untagged headline histogram and one histogram per
+    /// metric tagged `phase/metric`.
     pub fn write(&mut self, i: &Interval<'_>) -> Result<()> {
         if !i.complete {
             return Ok(());
@@ -74,18 +133,57 @@ impl HlogWriter {
             .chars()
             .map(|c| if c == ',' || c.is_whitespace() { '_' } else { c })
             .collect();
-        let mut log = IntervalLogWriterBuilder::new()
-            .begin_log_with(&mut self.file, &mut self.serializer)
+        let metrics = i.stats.metrics(open);
+        let announced = self
+            .headline
+            .as_ref()
+            .is_some_and(|(p, m)| *p == i.plan.name && m.is_some());
+        let headline = self.headline(i, &metrics);
+        if let Some(m) = headline.as_deref()
+            && !announced
+        {
+            writeln!(
+                self.file,
+                "#[Phase {phase}: the untagged histograms are its {m} latency]"
+            )
             .with_context(|| format!("--hlog {}", self.path.display()))?;
-        for (metric, h) in i.stats.metrics(open) {
-            let tag = format!("{phase}/{metric}");
-            log.write_histogram(h, start, i.length, Tag::new(&tag))
-                .map_err(|e| anyhow::anyhow!("--hlog {}: {e:?}", self.path.display()))?;
+        }
+        // One untagged histogram every second (empty while the phase has recorded nothing), so
+        // that the default reading is a complete timeline.
+        let untagged = metrics
+            .iter()
+            .find(|(m, _)| Some(m.as_str()) == headline.as_deref())
+            .map_or_else(crate::stats::new_histogram, |(_, h)| (*h).clone());
+        self.line(None, &untagged, start, i.length)?;
+        for (metric, h) in &metrics {
+            self.line(Some(&format!("{phase}/{metric}")), h, start, i.length)?;
         }
         self.file
             .flush()
             .with_context(|| format!("--hlog {}", self.path.display()))?;
         Ok(())
+    }
+
+    /// One interval line: `[Tag=TAG,]start,length,max,histogram` (times in seconds since the
+    /// log's start, the max in milliseconds, the histogram in nanoseconds, V2 deflate, base64).
+    fn line(&mut self, tag: Option<&str>, h: &Histogram<u64>, start: Duration, length: Duration) -> Result<()> {
+        let ns = to_nanoseconds(h);
+        let mut bytes = Vec::new();
+        self.serializer
+            .serialize(&ns, &mut bytes)
+            .map_err(|e| anyhow::anyhow!("--hlog {}: {e:?}", self.path.display()))?;
+        if let Some(tag) = tag {
+            write!(self.file, "Tag={tag},")?;
+        }
+        writeln!(
+            self.file,
+            "{:.3},{:.3},{:.3},{}",
+            start.as_secs_f64(),
+            length.as_secs_f64(),
+            ns.max() as f64 / MAX_VALUE_DIVISOR,
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes)
+        )
+        .with_context(|| format!("--hlog {}", self.path.display()))
     }
 }
 

@@ -68,6 +68,9 @@ pub struct DiffArgs {
     pub json: bool,
 }
 
+/// The `schema` of `diff --json` output (results/schema-diff.json).
+pub const SCHEMA: &str = "sipbench-diff/1";
+
 /// Which way is good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -452,7 +455,7 @@ pub fn main(args: &DiffArgs) -> Result<ExitCode> {
     let bad = args.fail_on_regression.map(|pct| regressions(&cmp, pct));
     if args.json {
         let doc = serde_json::json!({
-            "schema": "sipbench-diff/1",
+            "schema": SCHEMA,
             "base": args.base,
             "new": args.new,
             "noise_floor_pct": args.noise,

@@ -5,7 +5,7 @@
 //! to 100% (HdrHistogram's default), each row holding the highest value equivalent to the
 //! recorded values at that percentile, the percentile, the cumulative count and 1/(1-percentile).
 //! The last row (100%) has no fourth column. The footer gives mean, standard deviation, max,
-//! total count and the histogram's bucket layout.
+//! total count and the histogram's bucket layout, then a line naming the unit ([`UNIT_LINE`]).
 //!
 //! Values are recorded in microseconds and written in **milliseconds** (scaled by 1000, as wrk2
 //! does), with three decimals (the histograms keep three significant figures), so the text shows
@@ -104,8 +104,13 @@ pub fn percentile_distribution(h: &Histogram<u64>) -> String {
         h.buckets(),
         sub_bucket_count(h.sigfig())
     );
+    // HdrHistogram's text has no unit of its own: say it, last (readers skip `#` lines).
+    let _ = writeln!(out, "{UNIT_LINE}");
     out
 }
+
+/// The last line of every `.hgrm`: the unit of its values.
+pub const UNIT_LINE: &str = "#[Values in milliseconds (sipbench records microseconds: latency_us / 1000)]";
 
 #[cfg(test)]
 mod tests {
@@ -130,13 +135,14 @@ mod tests {
         assert_eq!(lines[14], "#[Mean    =        0.287, StdDeviation   =        0.188]");
         assert_eq!(lines[15], "#[Max     =        0.600, Total count    =            4]");
         assert_eq!(lines[16], "#[Buckets =           22, SubBuckets     =         2048]");
-        assert_eq!(lines.len(), 17);
+        assert_eq!(lines[17], UNIT_LINE);
+        assert_eq!(lines.len(), 18);
     }
 
     #[test]
     fn empty_histogram_has_header_and_footer_only() {
         let text = percentile_distribution(&new_histogram());
-        assert_eq!(text.lines().count(), 5);
+        assert_eq!(text.lines().count(), 6);
         assert!(text.contains("Total count    =            0"));
     }
 

@@ -218,9 +218,66 @@ pub fn wait_ready(child: &mut std::process::Child) -> std::collections::BTreeMap
 
 /// The results file's schema, results/schema.json, compiled.
 pub fn schema() -> jsonschema::Validator {
-    let text =
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results/schema.json")).unwrap();
-    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("schema compiles")
+    validator("schema.json")
+}
+
+/// The schema files under results/ (`schema.json`, `schema-*.json`), parsed.
+pub fn schema_files() -> Vec<(String, serde_json::Value)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    let mut out: Vec<(String, serde_json::Value)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("schema") && n.ends_with(".json"))
+        .map(|n| {
+            let text = std::fs::read_to_string(dir.join(&n)).unwrap();
+            let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{n}: {e}"));
+            (n, json)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// results/NAME compiled, with every other schema file there known by its `$id` (a
+/// `"$ref": "sipbench-result/1#/$defs/phase"` in schema-compare.json is schema.json's phase).
+pub fn validator(name: &str) -> jsonschema::Validator {
+    // The `$id`s are relative (`sipbench-result/1`): each is made absolute under one base, so
+    // that the references between the files resolve as they would for any loader given a base.
+    let files: Vec<(String, serde_json::Value)> = schema_files()
+        .into_iter()
+        .map(|(n, mut json)| {
+            let id = json["$id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{n} has no $id"))
+                .to_owned();
+            json["$id"] = format!("https://sipbench.invalid/{id}").into();
+            (n, json)
+        })
+        .collect();
+    let main = files
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no results/{name}"))
+        .1
+        .clone();
+    let mut options = jsonschema::options();
+    for (_, json) in files.into_iter().filter(|(n, _)| n != name) {
+        let id = json["$id"].as_str().unwrap().to_owned();
+        options = options.with_resource(id, jsonschema::Resource::from_contents(json));
+    }
+    options
+        .build(&main)
+        .unwrap_or_else(|e| panic!("results/{name} compiles: {e}"))
+}
+
+/// Fails, listing every problem, when `json` breaks results/NAME.
+pub fn assert_valid_against(name: &str, json: &serde_json::Value) {
+    let errors: Vec<String> = validator(name)
+        .iter_errors(json)
+        .take(20)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "breaks results/{name}:\n{}", errors.join("\n"));
 }
 
 /// Fails, listing every problem, when `json` breaks results/schema.json.
