@@ -180,6 +180,16 @@ pub struct Round {
 /// The `schema` of compare files (results/schema-compare.json).
 pub const SCHEMA: &str = "sipbench-compare/1";
 
+impl CompareResult {
+    /// Reads a compare file: [`SCHEMA`] or a later minor version of it, whose fields this
+    /// version does not know are ignored (its `schema` is then [`SCHEMA`]).
+    pub fn read(path: &std::path::Path) -> Result<CompareResult> {
+        let mut c: CompareResult = crate::results::read_versioned(path, SCHEMA)?;
+        c.schema = SCHEMA.into();
+        Ok(c)
+    }
+}
+
 /// The compare file (`sipbench-compare/1`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CompareResult {

@@ -23,6 +23,14 @@
 //! capacity tables, `.hgrm` files) show latency in milliseconds with the unit next to it;
 //! `--hlog` interval logs are in nanoseconds, HdrHistogram's convention, so that its tools read
 //! them with their default flags.
+//!
+//! # Versions
+//!
+//! `schema` is `sipbench-result/MAJOR`; a later `sipbench-result/MAJOR.MINOR` only adds
+//! fields. The output structs here do not deny unknown fields, and [`RunResult::read`] (with
+//! [`read_versioned`], which the compare and audit readers share) accepts any minor version of
+//! its major one, so a newer file of the same major version loads; what people write (profiles,
+//! topologies) stays strict, since an unknown key there is a typo.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,9 +46,49 @@ use crate::sys::Environment;
 /// Schema identifier written in every file; bumped on incompatible changes.
 pub const SCHEMA: &str = "sipbench-result/1";
 
+/// Whether a file whose `schema` is `found` can be read as `expected` (`sipbench-KIND/MAJOR`):
+/// the same kind and major version, with or without a minor version
+/// (`sipbench-KIND/MAJOR.MINOR`). A later minor version only adds fields, and the readers
+/// ignore fields they do not know; a new major version is another format.
+pub fn readable_version(found: &str, expected: &str) -> bool {
+    found == expected
+        || found
+            .strip_prefix(expected)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_some_and(|minor| !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Reads a sipbench JSON file of kind `expected` (its `schema`, see [`readable_version`]):
+/// its text, after checking the version, so that a file of another kind or version is named as
+/// such rather than failing on its first unknown or missing field.
+pub fn read_versioned<T: serde::de::DeserializeOwned>(path: &Path, expected: &str) -> Result<T> {
+    #[derive(Deserialize)]
+    struct Head {
+        schema: Option<serde_json::Value>,
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let head: Head = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    match head.schema.as_ref().and_then(|s| s.as_str()) {
+        Some(found) if readable_version(found, expected) => {}
+        Some(found) => anyhow::bail!(
+            "{}: schema {found:?}, expected {expected:?} (or a later {expected}.N){}",
+            path.display(),
+            if found.starts_with("sipbench-") && !found.starts_with(expected.split('/').next().unwrap_or(expected)) {
+                ": another kind of sipbench file"
+            } else {
+                ""
+            }
+        ),
+        None => anyhow::bail!(
+            "{}: no \"schema\" field: not a sipbench file (expected {expected:?})",
+            path.display()
+        ),
+    }
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RunResult {
     /// Always [`SCHEMA`].
     pub schema: String,
@@ -120,7 +168,6 @@ pub struct ClockOffset {
 
 /// Which shard of a scaled-out run a file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ShardInfo {
     /// 0-based index, below `count`.
     pub index: u32,
@@ -130,7 +177,6 @@ pub struct ShardInfo {
 
 /// One input of a merged file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MergedInput {
     /// The file as named on the command line.
     pub path: String,
@@ -154,7 +200,6 @@ pub struct MergedInput {
 
 /// What the generator talked to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TargetInfo {
     /// `embedded` (built-in server in this process, sharing its cores) or `remote`.
     pub kind: String,
@@ -210,7 +255,6 @@ impl PhaseResult {
 
 /// One phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PhaseResult {
     /// The resolved phase plan.
     pub plan: PhasePlan,
@@ -289,7 +333,6 @@ pub struct PhaseResult {
 
 /// Call figures of a phase: INVITE, 100/180/200, ACK, the hold time, BYE.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CallFigures {
     /// Calls started (INVITEs sent, answered or failed) in the measured window.
     pub attempted: u64,
@@ -307,7 +350,6 @@ pub struct CallFigures {
 
 /// SIP over UDP figures of a phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct UdpFigures {
     /// Requests retransmitted (each a datagram sent again; the transaction's latency runs
     /// from the first send).
@@ -316,7 +358,6 @@ pub struct UdpFigures {
 
 /// Digest authentication figures of a phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AuthFigures {
     /// 401 and 407 challenges received (each answered challenge costs one round trip, inside
     /// the transaction's latency).
@@ -325,7 +366,6 @@ pub struct AuthFigures {
 
 /// Session counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SessionCounts {
     /// Started in the measured window (kept/hold: opened).
     pub started: u64,
@@ -337,7 +377,6 @@ pub struct SessionCounts {
 
 /// Transaction counts of one method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TxnCounts {
     /// Final response < 400.
     pub ok: u64,
@@ -347,7 +386,6 @@ pub struct TxnCounts {
 
 /// Rates per second.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Rates {
     /// Successful sessions per second.
     pub sessions_per_s: f64,
@@ -359,7 +397,6 @@ pub struct Rates {
 
 /// A negotiated-parameters tally entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct NegotiatedCount {
     /// Protocol version (`TLSv1_3`, `TLSv1_2`, `none`).
     pub protocol: String,
@@ -382,7 +419,6 @@ pub struct NegotiatedCount {
 
 /// Handshakes by kind (client side).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct HandshakeCounts {
     /// Full handshakes.
     pub full: u64,
@@ -407,7 +443,6 @@ fn not_resumed() -> String {
 
 /// CPU time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Cpu {
     /// User seconds.
     pub user_s: f64,
@@ -452,7 +487,6 @@ pub struct Efficiency {
 
 /// Bulk record throughput over the measured window (1 MB = 10^6 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Bulk {
     /// Record size in bytes (application data per write).
     pub record_size: usize,
@@ -476,7 +510,6 @@ pub struct Bulk {
 
 /// SIP MESSAGE rate and volume over the measured window (1 MB = 10^6 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MessageFigures {
     /// Body bytes per MESSAGE.
     pub body_size: usize,
@@ -490,7 +523,6 @@ pub struct MessageFigures {
 
 /// A reconnect storm: sessions cut at once at the start of the window, all reconnecting.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StormFigures {
     /// Sessions cut.
     pub sessions: u64,
@@ -504,7 +536,6 @@ pub struct StormFigures {
 /// `rejection` metric (start of the session until the refusal is seen), reported beside the
 /// good sessions' `session`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RejectionFigures {
     /// The negative case presented (e.g. `revoked`).
     pub bad_cert: String,
@@ -524,7 +555,6 @@ pub struct RejectionFigures {
 
 /// One interval of a phase's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TimelinePoint {
     /// Start, seconds from the start of the measured window.
     pub t_s: f64,
@@ -554,7 +584,6 @@ pub struct TimelinePoint {
 
 /// One step of a phase with step rates, summed over the timeline's seconds inside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StepFigures {
     /// The rate asked, arrivals per second.
     pub rate: f64,
@@ -580,7 +609,6 @@ pub struct StepFigures {
 
 /// Memory.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Memory {
     /// Resident bytes before the sessions were opened.
     pub rss_before_bytes: u64,
@@ -594,7 +622,6 @@ pub struct Memory {
 
 /// Application byte counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Bytes {
     /// Written by the generator.
     pub out: u64,
@@ -615,16 +642,12 @@ impl RunResult {
         Ok(())
     }
 
-    /// Reads and checks a results file.
+    /// Reads and checks a results file (or a merged one): [`SCHEMA`] or a later minor version
+    /// of it, whose fields this version does not know are ignored. What is read is this
+    /// version's content, so its `schema` is [`SCHEMA`].
     pub fn read(path: &Path) -> Result<RunResult> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let r: RunResult = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        anyhow::ensure!(
-            r.schema == SCHEMA,
-            "{}: schema {:?}, expected {SCHEMA:?}",
-            path.display(),
-            r.schema
-        );
+        let mut r: RunResult = read_versioned(path, SCHEMA)?;
+        r.schema = SCHEMA.into();
         Ok(r)
     }
 }
@@ -634,4 +657,42 @@ pub fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();
     let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     now.format(&f).unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_later_minor_version_is_readable_another_major_or_kind_is_not() {
+        for ok in ["sipbench-result/1", "sipbench-result/1.1", "sipbench-result/1.12"] {
+            assert!(readable_version(ok, SCHEMA), "{ok}");
+        }
+        for bad in [
+            "sipbench-result/2",
+            "sipbench-result/10",
+            "sipbench-result/1.",
+            "sipbench-result/1.x",
+            "sipbench-result/11",
+            "sipbench-compare/1",
+            "",
+        ] {
+            assert!(!readable_version(bad, SCHEMA), "{bad}");
+        }
+    }
+
+    #[test]
+    fn another_kind_of_file_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.json");
+        std::fs::write(&path, r#"{"schema": "sipbench-compare/1", "dimension": "backend"}"#).unwrap();
+        let e = format!("{:#}", RunResult::read(&path).unwrap_err());
+        assert!(
+            e.contains("\"sipbench-compare/1\"") && e.contains("another kind of sipbench file"),
+            "{e}"
+        );
+        std::fs::write(&path, r#"{"accepted": 1}"#).unwrap();
+        let e = format!("{:#}", RunResult::read(&path).unwrap_err());
+        assert!(e.contains("no \"schema\" field"), "{e}");
+    }
 }

@@ -135,7 +135,7 @@ impl Serialize for RateSpec {
 
 /// A rate that changes over the measured window, resolved with its times.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum RateShape {
     /// The rate rises (or falls) linearly from `from` to `to` over `ramp`, then holds `to`.
     Ramp {

@@ -296,3 +296,117 @@ fn schemas_refuse_what_they_do_not_describe() {
     let diff = serde_json::json!({ "schema": "sipbench-diff/2" });
     refused("schema-diff.json", &diff, "another version");
 }
+
+/// Objects that are maps keyed by name (a metric, a method, a failure kind...): a new key there
+/// would be a new entry, not a new field.
+const MAPS: &[&str] = &[
+    "failures",
+    "transactions",
+    "latency_us",
+    "histograms",
+    "resumed_by",
+    "by_reason",
+    "registrar_refused",
+    "auth",
+];
+
+/// Adds a field to every object in `json` but the name-keyed maps, as a later minor version of
+/// a format might.
+fn add_unknown_fields(json: &mut Value, key: &str) {
+    match json {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                add_unknown_fields(v, k);
+            }
+            if !MAPS.contains(&key) {
+                map.insert("added_in_a_later_version".into(), serde_json::json!({ "in": key }));
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| add_unknown_fields(v, key)),
+        _ => {}
+    }
+}
+
+/// A results, merged, compare or audit file of a later minor version, with fields this version
+/// does not know at every level, loads: with `sipbench report`, `diff` and `merge`, and the
+/// library's readers. Another major version is refused, naming it.
+#[test]
+fn readers_tolerate_added_fields_of_a_later_minor_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = |stored: &str, name: &str, version: &str| -> PathBuf {
+        let mut json: Value =
+            serde_json::from_str(&std::fs::read_to_string(results_dir().join(stored)).unwrap()).unwrap();
+        add_unknown_fields(&mut json, "");
+        json["schema"] = version.into();
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+        path
+    };
+    let a = later("default-20261129T091709Z.json", "a.json", "sipbench-result/1.7");
+    let b = later("default-20261129T091712Z.json", "b.json", "sipbench-result/1.7");
+    let text = std::fs::read_to_string(&a).unwrap();
+    assert!(text.matches("added_in_a_later_version").count() > 20);
+    let r = sipbench::results::RunResult::read(&a).unwrap();
+    assert_eq!(r.schema, sipbench::results::SCHEMA);
+
+    let ok = |cmd: &mut Command| {
+        let o = cmd.output().unwrap();
+        assert!(
+            o.status.success(),
+            "{cmd:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    };
+    ok(sipbench()
+        .arg("report")
+        .arg(&a)
+        .arg("--out-dir")
+        .arg(dir.path().join("report")));
+    assert!(dir.path().join("report/report.html").exists());
+    let o = ok(sipbench().arg("diff").arg(&a).arg(&b).arg("--json"));
+    let diff: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!diff["rows"].as_array().unwrap().is_empty());
+    // A merged file of a later version merges again with a plain one.
+    let merged = dir.path().join("merged.json");
+    ok(sipbench().arg("merge").arg(&a).arg(&b).arg("-o").arg(&merged));
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    assert_valid_against("schema-merged.json", &json);
+    let m = later_of(&merged, dir.path().join("merged-later.json"));
+    ok(sipbench()
+        .arg("report")
+        .arg(&m)
+        .arg("--out-dir")
+        .arg(dir.path().join("report-merged")));
+    ok(sipbench().arg("diff").arg(&m).arg(&merged));
+
+    let c = later("compare-key-types.json", "c.json", "sipbench-compare/1.2");
+    let compare = sipbench::compare::CompareResult::read(&c).unwrap();
+    assert_eq!(compare.schema, sipbench::compare::SCHEMA);
+    assert_eq!(compare.rounds.len() % compare.variants.len(), 0);
+    let audit = later("audit.json", "audit.json", "sipbench-audit/2.1");
+    let audit = sipbench::audit::command::AuditReport::read(&audit).unwrap();
+    assert_eq!(audit.failed, 0);
+
+    // Another major version, or another kind, is refused, naming it.
+    let next = later("default-20261129T091709Z.json", "next.json", "sipbench-result/2");
+    let o = sipbench().arg("report").arg(&next).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("sipbench-result/2"), "{err}");
+    let o = sipbench().arg("diff").arg(&a).arg(&c).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("another kind of sipbench file"),
+        "{err}"
+    );
+}
+
+/// `path` rewritten as a later minor version with added fields, at `to`.
+fn later_of(path: &Path, to: PathBuf) -> PathBuf {
+    let mut json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    add_unknown_fields(&mut json, "");
+    json["schema"] = "sipbench-result/1.3".into();
+    std::fs::write(&to, serde_json::to_string(&json).unwrap()).unwrap();
+    to
+}

@@ -102,6 +102,16 @@ pub struct AuditArgs {
 /// The `schema` of audit reports (results/schema-audit.json).
 pub const SCHEMA: &str = "sipbench-audit/2";
 
+impl AuditReport {
+    /// Reads an audit report (`audit --json`): [`SCHEMA`] or a later minor version of it,
+    /// whose fields this version does not know are ignored (its `schema` is then [`SCHEMA`]).
+    pub fn read(path: &std::path::Path) -> Result<AuditReport> {
+        let mut a: AuditReport = crate::results::read_versioned(path, SCHEMA)?;
+        a.schema = SCHEMA.into();
+        Ok(a)
+    }
+}
+
 /// The JSON report (`sipbench-audit/2`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditReport {

@@ -234,7 +234,6 @@ fn midpoint(lo: f64, hi: f64) -> f64 {
 
 /// What one step measured, as the capacity summary lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StepSummary {
     /// The phase of the results file that ran the step.
     pub phase: String,
@@ -263,7 +262,6 @@ pub struct StepSummary {
 
 /// The knee: the highest rate that kept the thresholds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Knee {
     /// Offered rate, per second.
     pub rate: f64,
@@ -277,7 +275,6 @@ pub struct Knee {
 
 /// The capacity search in a results file (`capacity`): its settings, each step and the knee.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CapacityResult {
     /// The search's settings.
     pub search: SearchConfig,
