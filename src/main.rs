@@ -7,6 +7,20 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = sipbench::cli::Cli::parse();
+    use sipbench::cli::Command;
+    if matches!(
+        cli.command,
+        Some(Command::Backends(_) | Command::Profiles(_) | Command::Completions(_) | Command::Man(_) | Command::Diff(_))
+    ) {
+        // Commands that only print end quietly when their reader goes away (`| head`), as
+        // Unix tools do, instead of panicking on the broken pipe; the others keep Rust's
+        // default (SIGPIPE ignored) so a run or a server never dies of a closed pipe.
+        // SAFETY: no other thread exists yet, and SIG_DFL installs no handler code.
+        #[allow(unsafe_code)]
+        let _ = unsafe {
+            nix::sys::signal::signal(nix::sys::signal::Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl)
+        };
+    }
     // The server logs what it does by default; the generator keeps its terminal for the summary.
     let default = if matches!(cli.command, Some(sipbench::cli::Command::Serve(_))) {
         "info"
