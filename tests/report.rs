@@ -80,6 +80,26 @@ fn decode_png(path: &Path) -> (png::OutputInfo, Vec<u8>) {
     (info, buf)
 }
 
+/// Text of every `<text>` element of an SVG.
+fn svg_text(svg: &str) -> String {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG parses as XML");
+    doc.descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Tick labels of the x axis (percentiles) in a percentile chart's SVG, left to right.
+fn percentile_ticks(svg: &str) -> Vec<String> {
+    svg_text(svg)
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.ends_with('%') && l.len() < 10)
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
 fn report_of_one_run_writes_charts_hgrm_and_html() {
     let f = fixture();
@@ -89,40 +109,63 @@ fn report_of_one_run_writes_charts_hgrm_and_html() {
     let phase = &result.phases[0];
     assert!(phase.histograms.contains_key("handshake.full"));
     let pdir = out.join("closed").join(&phase.plan.name);
+    // .hgrm for every metric: every row's value is the histogram's own value at that percentile.
     for (metric, encoded) in &phase.histograms {
-        // SVG: parses, one series line in the first colour (plus its legend sample).
-        let svg = std::fs::read_to_string(pdir.join(format!("{metric}.svg"))).unwrap();
-        let strokes = series_strokes(&svg);
-        assert!(
-            !strokes.is_empty() && strokes.iter().all(|s| s.eq_ignore_ascii_case("#0072B2")),
-            "{metric}: {strokes:?}"
-        );
-        for label in ["0%", "90%", "99%", "Percentile", "Latency (ms)"] {
-            assert!(
-                svg.contains(&format!("\n{label}\n</text>")),
-                "{metric}: no {label:?} label"
-            );
-        }
-        // PNG: decodes at the chart size, and is not blank (white, grey grid, text and the series).
-        let (info, pixels) = decode_png(&pdir.join(format!("{metric}.png")));
-        assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
-        assert_eq!(info.color_type, png::ColorType::Rgb);
-        let series_px = pixels.chunks(3).filter(|p| p == &[0, 114, 178]).count();
-        let dark_px = pixels.chunks(3).filter(|p| p.iter().all(|&c| c < 80)).count();
-        assert!(series_px > 100, "{metric}: {series_px} series pixels");
-        assert!(dark_px > 500, "{metric}: {dark_px} dark (text) pixels");
-        // .hgrm: every row's value is the histogram's own value at that percentile.
         let h = decode_histogram(encoded).unwrap();
         let text = std::fs::read_to_string(pdir.join(format!("{metric}.hgrm"))).unwrap();
         check_hgrm(&text, &h, metric);
     }
+    // Charts: the main latency (closed loop: one series), the breakdown (one line per other
+    // metric), the timeline; not one chart per metric.
+    let charts: Vec<String> = std::fs::read_dir(&pdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".svg"))
+        .collect();
+    let mut sorted = charts.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["breakdown.svg", "latency.svg", "timeline.svg"], "{charts:?}");
+    let latency = std::fs::read_to_string(pdir.join("latency.svg")).unwrap();
+    let strokes = series_strokes(&latency);
+    assert!(
+        !strokes.is_empty() && strokes.iter().all(|s| s.eq_ignore_ascii_case("#0072B2")),
+        "closed loop: one series, {strokes:?}"
+    );
+    let text = svg_text(&latency);
+    for label in ["Percentile", "Latency (ms, log scale)", "session"] {
+        assert!(text.contains(label), "latency chart: no {label:?} in\n{text}");
+    }
+    assert!(!text.contains("corrected"), "closed loop: nothing to correct");
+    // The x axis ends at the last percentile of the data, not a decade past it.
+    let h = decode_histogram(&phase.histograms["session"]).unwrap();
+    let last = hgrm::rows(&h)
+        .iter()
+        .filter(|r| r.quantile < 1.0)
+        .map(|r| r.quantile)
+        .fold(0.0, f64::max);
+    let ticks = percentile_ticks(&latency);
+    let end = ticks.last().unwrap().trim_end_matches('%').parse::<f64>().unwrap();
+    assert!(
+        end <= 100.0 * last + 1e-6 && end >= 100.0 * (1.0 - 10.0 * (1.0 - last)),
+        "x axis ends at {end}%, the data at {}%: {ticks:?}",
+        100.0 * last
+    );
+    let breakdown = svg_text(&std::fs::read_to_string(pdir.join("breakdown.svg")).unwrap());
+    for m in phase.histograms.keys().filter(|m| *m != "session") {
+        assert!(breakdown.contains(m.as_str()), "breakdown lacks {m}");
+    }
+    // PNG: decodes at the chart size, and is not blank (white, grey grid, text and the series).
+    let (info, pixels) = decode_png(&pdir.join("latency.png"));
+    assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    let series_px = pixels.chunks(3).filter(|p| p == &[0, 114, 178]).count();
+    let dark_px = pixels.chunks(3).filter(|p| p.iter().all(|&c| c < 80)).count();
+    assert!(series_px > 100, "{series_px} series pixels");
+    assert!(dark_px > 500, "{dark_px} dark (text) pixels");
+
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert_eq!(
-        html.matches("<svg").count(),
-        phase.histograms.len() + usize::from(!phase.timeline.is_empty()),
-        "one inline chart per metric, and the phase's timeline"
-    );
+    assert_eq!(html.matches("<svg").count(), 3, "the phase's three charts, inline");
     assert!(
         !html.contains("<script") && !html.contains("src=\"http"),
         "self-contained"
@@ -136,6 +179,8 @@ fn report_of_one_run_writes_charts_hgrm_and_html() {
         "p99.9",
         "Failures",
         "TLS13_",
+        "handshake.full.hgrm",
+        "id=\"summary\"",
     ] {
         assert!(html.contains(needle), "report.html lacks {needle:?}");
     }
@@ -147,8 +192,65 @@ fn report_of_one_run_writes_charts_hgrm_and_html() {
     );
     let table = &html[summary..html[summary..].find("</table>").unwrap() + summary];
     assert_eq!(table.matches("<tr><td>").count(), result.phases.len(), "{table}");
-    assert!(table.contains(&format!("<td>{}</td>", phase.plan.name)), "{table}");
+    assert!(
+        table.contains(&format!("\">{}</a></td>", phase.plan.name)),
+        "the phase, linked to its section: {table}"
+    );
     assert!(table.contains("sessions/s"), "{table}");
+}
+
+/// Open loop: the corrected and the as-measured latency in one chart, labelled; `--linear`
+/// draws the latency axis from 0.
+#[test]
+fn open_loop_overlays_corrected_and_measured_latency() {
+    let f = fixture();
+    for (name, extra, axis) in [
+        ("open-log", &[][..], "Latency (ms, log scale)"),
+        ("open-linear", &["--linear"][..], "Latency (ms)"),
+        ("open-linear2", &["--y-axis", "linear"][..], "Latency (ms)"),
+    ] {
+        let out = fresh_dir(name);
+        run_ok(
+            sipbench()
+                .args(["report", f.open.to_str().unwrap(), "--out-dir", out.to_str().unwrap()])
+                .args(extra),
+        );
+        let result = RunResult::read(&f.open).unwrap();
+        let pdir = out.join("open").join(&result.phases[0].plan.name);
+        let svg = std::fs::read_to_string(pdir.join("latency.svg")).unwrap();
+        let mut strokes = series_strokes(&svg);
+        strokes.sort();
+        strokes.dedup();
+        assert_eq!(strokes.len(), 2, "{name}: two series, {strokes:?}");
+        let text = svg_text(&svg);
+        for label in [
+            "session, corrected for coordinated omission",
+            "session, as measured",
+            "generator lag",
+        ] {
+            assert!(text.contains(label), "{name}: no {label:?} in\n{text}");
+        }
+        assert!(
+            text.lines().any(|l| l.trim() == axis),
+            "{name}: no axis {axis:?} in\n{text}"
+        );
+        assert!(!pdir.join("session.uncorrected.svg").exists(), "no chart of its own");
+        assert!(pdir.join("session.uncorrected.hgrm").exists());
+        let ticks: Vec<f64> = svg_text(&svg)
+            .lines()
+            .filter_map(|l| l.trim().parse::<f64>().ok())
+            .collect();
+        if extra.is_empty() {
+            assert!(!ticks.contains(&0.0), "{name}: a log axis has no 0: {ticks:?}");
+        } else {
+            assert!(ticks.contains(&0.0), "{name}: a linear axis starts at 0: {ticks:?}");
+        }
+    }
+    let both = sipbench()
+        .args(["report", f.open.to_str().unwrap(), "--linear", "--y-axis", "log"])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2), "--linear and --y-axis conflict");
 }
 
 fn check_hgrm(text: &str, h: &hdrhistogram::Histogram<u64>, metric: &str) {
@@ -221,19 +323,28 @@ fn report_of_two_runs_overlays_them() {
     let name = &closed.phases[0].plan.name;
     assert_eq!(name, &open.phases[0].plan.name, "both runs are built from flags");
     let compare = out.join("compare").join(name);
-    // In both: two series. Only in the open-loop run (*.uncorrected): one.
-    for (metric, runs) in [("handshake.full", 2), ("session", 2), ("session.uncorrected", 1)] {
-        let svg = std::fs::read_to_string(compare.join(format!("{metric}.svg"))).unwrap();
+    // The session latency: the closed run's one series, the open run's corrected and as
+    // measured, in the runs' colours; the full handshake: one series per run.
+    for (chart, colours, series) in [("latency", 2, 3), ("handshake", 2, 2)] {
+        let svg = std::fs::read_to_string(compare.join(format!("{chart}.svg"))).unwrap();
         let mut strokes = series_strokes(&svg);
         strokes.sort();
         strokes.dedup();
-        assert_eq!(strokes.len(), runs, "{metric}: {strokes:?}");
+        assert_eq!(strokes.len(), colours, "{chart}: {strokes:?}");
+        let text = svg_text(&svg);
         assert!(
-            svg.contains("closed (") || runs == 1,
-            "{metric}: legend names the closed run"
+            text.contains("closed: "),
+            "{chart}: legend names the closed run:\n{text}"
         );
-        assert!(svg.contains("open ("), "{metric}: legend names the open run");
-        let (info, _) = decode_png(&compare.join(format!("{metric}.png")));
+        assert!(text.contains("open: "), "{chart}: legend names the open run:\n{text}");
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.contains("closed: ") || l.contains("open: "))
+                .count(),
+            series,
+            "{chart}:\n{text}"
+        );
+        let (info, _) = decode_png(&compare.join(format!("{chart}.png")));
         assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
     }
     assert!(out.join("closed").join(name).join("session.hgrm").exists());
@@ -243,6 +354,14 @@ fn report_of_two_runs_overlays_them() {
     // Both runs in the summary, and what differed between them (the load model).
     assert!(html.contains("<h3>What differed: open ("), "{html}");
     assert!(html.contains(&format!("phase {name}: plan.load")), "the load differs");
+    // Figures side by side, with ratios and verdicts.
+    let figures = html
+        .find("<h3>Figures: open against closed</h3>")
+        .expect("figures side by side");
+    let table = &html[figures..figures + html[figures..].find("</table>").unwrap()];
+    for needle in ["sessions/s", "session p99", "CPU per session", "ratio"] {
+        assert!(table.contains(needle), "{needle:?} not in\n{table}");
+    }
 }
 
 #[test]
@@ -434,17 +553,25 @@ fn timeline_chart_is_drawn_from_the_results_timeline() {
         .collect();
     for label in [
         "sessions/s",
-        "failures/s",
+        "failures/s (none)",
         "session p50",
         "session p99",
         "seconds into the measured window",
+        "latency (ms, log)",
     ] {
         assert!(text.contains(label), "timeline lacks {label:?}");
     }
+    // Three panels on one time axis: rate, latency and failures each have their own y axis,
+    // the time axis is labelled once.
+    assert_eq!(text.matches("seconds into the measured window").count(), 1);
+    assert!(text.contains("per second"));
     let png = std::fs::read(out.join("t/cli/timeline.png")).unwrap();
     let decoder = png::Decoder::new(std::io::Cursor::new(png));
     let reader = decoder.read_info().unwrap();
-    assert_eq!((reader.info().width, reader.info().height), (960, 540));
+    assert_eq!(
+        (reader.info().width, reader.info().height),
+        (WIDTH, sipbench::report::plot::TIMELINE_HEIGHT)
+    );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("timeline"));
 }

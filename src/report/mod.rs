@@ -4,22 +4,34 @@
 //! measured. The histograms stored in each phase (HdrHistogram V2 + DEFLATE, microseconds) are
 //! decoded and turned into:
 //!
-//! - **percentile-distribution charts** ([`plot`]), as HdrHistogram's plotter draws them: latency
-//!   in ms against percentile on a 1/(1-p) log axis (0%, 90%, 99%, 99.9%, ...). One chart per
-//!   metric per phase per run, as SVG and PNG; with several runs also one comparison chart per
-//!   metric and phase name, one series per run;
-//! - **`.hgrm` files** ([`hgrm`]): the percentile distribution text of HdrHistogram's
-//!   `outputPercentileDistribution`, values in milliseconds, which HistogramLogAnalyzer and the
-//!   online HdrHistogram plotter read;
+//! - **charts** ([`plot`]), as SVG and PNG, per phase only those that matter:
+//!   - `latency`: the phase's main latency ([`main_metric`]: `session`, else the busiest
+//!     `sip.<METHOD>`) by percentile, as HdrHistogram's plotter draws it (percentile on a 1/(1-p)
+//!     axis that ends at the data's last percentile, latency on a log axis unless `--y-axis
+//!     linear`). In an open-loop phase the latency corrected for coordinated omission (solid),
+//!     the same as measured from the actual send (dashed) and the generator's lag (dotted) are
+//!     overlaid;
+//!   - `breakdown`: connect, handshakes, refusals and each SIP transaction by percentile, one
+//!     line each;
+//!   - `timeline`: rate (and rate offered), p50/p99 and failures second by second, on one time
+//!     axis;
+//!
+//!   with several runs also, per phase name, the runs' main latency and full handshake overlaid;
+//! - **`.hgrm` files** ([`hgrm`]) of every metric: the percentile distribution text of
+//!   HdrHistogram's `outputPercentileDistribution`, which HistogramLogAnalyzer and the online
+//!   HdrHistogram plotter read;
 //! - **`report.html`** ([`html`]): one self-contained page (inline SVG, no scripts, no external
-//!   resources) with each run's header, per-phase summary tables, failure breakdown and charts.
+//!   resources): a summary row per phase first, then with several runs what differed and the
+//!   figures side by side, then each run's header and phases (charts, latency table, failures,
+//!   counters).
 //!
 //! Layout of the output directory (default `<first file's stem>-report/` beside it):
 //!
 //! ```text
 //! report.html
-//! <run>/<phase>/<metric>.svg|.png|.hgrm     one set per run (run = file stem)
-//! compare/<phase>/<metric>.svg|.png         with several runs
+//! <run>/<phase>/latency|breakdown|timeline.svg|.png   charts (run = file stem)
+//! <run>/<phase>/<metric>.hgrm                          every metric
+//! compare/<phase>/latency|handshake.svg|.png           with several runs
 //! ```
 //!
 //! `sipbench diff BASE NEW` ([`diff`]) compares two runs metric by metric; its noise rule is
@@ -30,7 +42,7 @@ pub mod hgrm;
 pub mod html;
 pub mod plot;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -39,8 +51,8 @@ use clap::Args;
 use hdrhistogram::Histogram;
 
 pub use self::diff::DiffArgs;
-use self::plot::{Chart, Series};
-use crate::results::RunResult;
+use self::plot::{Chart, Series, Stroke, YAxis};
+use crate::results::{PhaseResult, RunResult};
 use crate::stats::decode_histogram;
 
 /// Options of `sipbench report`.
@@ -53,6 +65,21 @@ pub struct ReportArgs {
     /// the first file, STEM its name without .json]
     #[arg(long, alias = "out", short_alias = 'o', value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+    /// Latency axis of the charts: log shows p50 and p99.99 alike; linear starts at 0.
+    #[arg(long, value_enum, default_value_t = YAxis::Log, value_name = "SCALE")]
+    pub y_axis: YAxis,
+    /// Linear latency axis: the same as --y-axis linear.
+    #[arg(long, conflicts_with = "y_axis")]
+    pub linear: bool,
+}
+
+impl ReportArgs {
+    /// The drawing options these flags ask for.
+    pub fn options(&self) -> ReportOptions {
+        ReportOptions {
+            y_axis: if self.linear { YAxis::Linear } else { self.y_axis },
+        }
+    }
 }
 
 /// A results file with its histograms decoded.
@@ -162,9 +189,9 @@ pub fn sanitize(s: &str) -> String {
 /// One chart written to disk, with what the HTML page needs of it.
 #[derive(Debug, Clone)]
 pub struct WrittenChart {
-    /// Phase key.
+    /// Phase key (empty for a chart of the whole file).
     pub phase: String,
-    /// Metric name.
+    /// The chart's name: `latency`, `breakdown`, `timeline`, `rate-latency`, ...
     pub metric: String,
     /// The SVG text, for inlining.
     pub svg: String,
@@ -172,8 +199,8 @@ pub struct WrittenChart {
     pub svg_path: String,
     /// PNG path, relative.
     pub png_path: String,
-    /// `.hgrm` path, relative (per-run charts only).
-    pub hgrm_path: Option<String>,
+    /// The `.hgrm` files of the metrics drawn, relative.
+    pub hgrm: Vec<String>,
 }
 
 /// What [`write_report`] wrote.
@@ -187,6 +214,13 @@ pub struct Written {
     pub files: Vec<PathBuf>,
 }
 
+/// How the charts are drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportOptions {
+    /// The latency axis.
+    pub y_axis: YAxis,
+}
+
 fn write_file(out: &Path, rel: &str, bytes: &[u8], files: &mut Vec<PathBuf>) -> Result<()> {
     let path = out.join(rel);
     if let Some(dir) = path.parent() {
@@ -197,49 +231,180 @@ fn write_file(out: &Path, rel: &str, bytes: &[u8], files: &mut Vec<PathBuf>) -> 
     Ok(())
 }
 
-fn write_chart(
+/// Writes an SVG and a PNG as `stem.svg` and `stem.png`.
+fn write_rendered(
     out: &Path,
     stem: &str,
-    chart: &Chart,
+    (svg, png): (String, Vec<u8>),
     phase: &str,
-    metric: &str,
+    name: &str,
     files: &mut Vec<PathBuf>,
 ) -> Result<WrittenChart> {
-    let svg = plot::svg(chart)?;
-    let png = plot::png(chart)?;
     let svg_path = format!("{stem}.svg");
     let png_path = format!("{stem}.png");
     write_file(out, &svg_path, svg.as_bytes(), files)?;
     write_file(out, &png_path, &png, files)?;
     Ok(WrittenChart {
         phase: phase.to_owned(),
-        metric: metric.to_owned(),
+        metric: name.to_owned(),
         svg,
         svg_path,
         png_path,
-        hgrm_path: None,
+        hgrm: Vec::new(),
     })
 }
 
-/// Writes a phase's timeline chart (per-second rates, failures, p50/p99), when it has one.
-fn write_timeline(
+/// Legend text of a latency corrected for coordinated omission (open loop).
+pub const CORRECTED: &str = "corrected for coordinated omission";
+/// Legend text of the same latency as measured, from the actual send.
+pub const AS_MEASURED: &str = "as measured";
+
+/// The phase's main latency metric: `session`, else the busiest `sip.<METHOD>`, else the
+/// handshake.
+pub fn main_metric(p: &PhaseResult) -> Option<&str> {
+    if p.latency_us.contains_key("session") {
+        return Some("session");
+    }
+    p.latency_us
+        .iter()
+        .filter(|(k, _)| k.starts_with("sip.") && !k.ends_with(".uncorrected"))
+        .max_by_key(|(_, s)| s.count)
+        .map(|(k, _)| k.as_str())
+}
+
+/// `metric` of `histograms` as one series, or, with its `.uncorrected` twin (open loop), two:
+/// corrected solid in `colors.0`, as measured dashed in `colors.1`. `prefix` names the run.
+fn latency_series(
+    histograms: &BTreeMap<String, Histogram<u64>>,
+    metric: &str,
+    prefix: &str,
+    colors: (usize, usize),
+) -> Vec<Series> {
+    let Some(h) = histograms.get(metric) else {
+        return Vec::new();
+    };
+    let name = if prefix.is_empty() {
+        metric.to_owned()
+    } else {
+        format!("{prefix}: {metric}")
+    };
+    match histograms.get(&format!("{metric}.uncorrected")) {
+        Some(u) => vec![
+            Series::from_rows(format!("{name}, {CORRECTED}"), &hgrm::rows(h)).color(colors.0),
+            Series::from_rows(format!("{name}, {AS_MEASURED}"), &hgrm::rows(u))
+                .color(colors.1)
+                .stroke(Stroke::Dashed),
+        ],
+        None => vec![Series::from_rows(name, &hgrm::rows(h)).color(colors.0)],
+    }
+}
+
+/// The metrics of a phase's breakdown chart: set-up first, then the transactions, then any
+/// other (never the `.uncorrected` twins, the generator's lag or the main metric `session`).
+fn breakdown_metrics<'a>(histograms: &'a BTreeMap<String, Histogram<u64>>, main: Option<&str>) -> Vec<&'a str> {
+    let order = |m: &str| match m {
+        "connect" => 0,
+        "handshake.full" => 1,
+        "handshake.resumed" => 2,
+        "rejection" => 3,
+        m if m.starts_with("sip.") => 4,
+        _ => 5,
+    };
+    let mut out: Vec<&str> = histograms
+        .keys()
+        .map(String::as_str)
+        .filter(|m| !m.ends_with(".uncorrected") && *m != "generator.lag")
+        .filter(|m| Some(*m) != main || m.starts_with("sip."))
+        .collect();
+    out.sort_by_key(|m| order(m));
+    out
+}
+
+/// Writes a phase's charts: its main latency (corrected and as measured overlaid, with the
+/// generator's lag), the breakdown (set-up and transactions) and the timeline.
+fn write_phase_charts(
     out: &Path,
     run: &LoadedRun,
-    phase: &LoadedPhase,
+    index: usize,
+    opts: ReportOptions,
     files: &mut Vec<PathBuf>,
-) -> Result<Option<WrittenChart>> {
-    let Some((_, result)) = run
-        .result
-        .phases
-        .iter()
-        .enumerate()
-        .find(|(i, _)| run.phases.get(*i).is_some_and(|p| p.key == phase.key))
-    else {
-        return Ok(None);
-    };
+) -> Result<Vec<WrittenChart>> {
+    let phase = &run.phases[index];
+    let result = &run.result.phases[index];
+    let dir = format!("{}/{}", run.name, sanitize(&phase.key));
+    let hgrm_of = |m: &str| format!("{dir}/{}.hgrm", sanitize(m));
+    let mut charts = Vec::new();
+    let main = main_metric(result).filter(|m| phase.histograms.contains_key(*m));
+    if let Some(main) = main {
+        let mut series = latency_series(&phase.histograms, main, "", (0, 1));
+        let mut hgrm = vec![hgrm_of(main)];
+        if series.len() > 1 {
+            hgrm.push(hgrm_of(&format!("{main}.uncorrected")));
+        }
+        if let Some(lag) = phase.histograms.get("generator.lag") {
+            series.push(
+                Series::from_rows("generator lag: sent behind schedule", &hgrm::rows(lag)).stroke(Stroke::Reference),
+            );
+            hgrm.push(hgrm_of("generator.lag"));
+        }
+        let chart = Chart {
+            title: format!("{} · {} · {main} latency", run.name, phase.key),
+            series,
+            y_axis: opts.y_axis,
+        };
+        let mut c = write_rendered(
+            out,
+            &format!("{dir}/latency"),
+            plot::chart(&chart)?,
+            &phase.key,
+            "latency",
+            files,
+        )?;
+        c.hgrm = hgrm;
+        charts.push(c);
+    }
+    let parts = breakdown_metrics(&phase.histograms, main);
+    if !parts.is_empty() {
+        let series = parts
+            .iter()
+            .enumerate()
+            .map(|(i, m)| Series::from_rows(*m, &hgrm::rows(&phase.histograms[*m])).color(i))
+            .collect();
+        let chart = Chart {
+            title: format!("{} · {} · set-up and transactions", run.name, phase.key),
+            series,
+            y_axis: opts.y_axis,
+        };
+        let mut c = write_rendered(
+            out,
+            &format!("{dir}/breakdown"),
+            plot::chart(&chart)?,
+            &phase.key,
+            "breakdown",
+            files,
+        )?;
+        c.hgrm = parts.iter().map(|m| hgrm_of(m)).collect();
+        charts.push(c);
+    }
+    if let Some(t) = timeline(run, index, opts) {
+        charts.push(write_rendered(
+            out,
+            &format!("{dir}/timeline"),
+            plot::timeline(&t)?,
+            &phase.key,
+            "timeline",
+            files,
+        )?);
+    }
+    Ok(charts)
+}
+
+/// A phase's timeline (per-second rate and rate offered, failures, p50/p99), when it has one.
+fn timeline(run: &LoadedRun, index: usize, opts: ReportOptions) -> Option<plot::Timeline> {
+    let result = &run.result.phases[index];
     let tl = &result.timeline;
     if tl.is_empty() {
-        return Ok(None);
+        return None;
     }
     let sessions = result.plan.workload == crate::plan::Workload::Sessions;
     // The last interval can be a few milliseconds of drain after the window: too short to plot
@@ -254,17 +419,18 @@ fn write_timeline(
             } else {
                 t.transactions_ok.max(t.sessions_ok)
             };
-            (
-                t.t_s + t.length_s,
-                done as f64 / secs,
-                t.failures as f64 / secs,
-                t.p50_us as f64 / 1000.0,
-                t.p99_us as f64 / 1000.0,
-            )
+            plot::TimePoint {
+                t: t.t_s + t.length_s,
+                rate: done as f64 / secs,
+                offered: t.offered_per_s,
+                failures: t.failures as f64 / secs,
+                p50: t.p50_us as f64 / 1000.0,
+                p99: t.p99_us as f64 / 1000.0,
+            }
         })
         .collect();
-    let chart = plot::Timeline {
-        title: format!("{} · {} · timeline", run.name, phase.key),
+    Some(plot::Timeline {
+        title: format!("{} · {} · timeline", run.name, run.phases[index].key),
         rate_label: if sessions {
             "sessions/s".into()
         } else {
@@ -277,91 +443,91 @@ fn write_timeline(
             .unwrap_or("latency")
             .to_owned(),
         points,
-    };
-    let (svg, png) = plot::timeline(&chart)?;
-    let stem = format!("{}/{}/timeline", run.name, sanitize(&phase.key));
-    let (svg_path, png_path) = (format!("{stem}.svg"), format!("{stem}.png"));
-    write_file(out, &svg_path, svg.as_bytes(), files)?;
-    write_file(out, &png_path, &png, files)?;
-    Ok(Some(WrittenChart {
-        phase: phase.key.clone(),
-        metric: "timeline".into(),
-        svg,
-        svg_path,
-        png_path,
-        hgrm_path: None,
-    }))
+        y_axis: opts.y_axis,
+    })
 }
 
 /// Writes charts, `.hgrm` files and `report.html` for `runs` into `out`.
-pub fn write_report(runs: &[LoadedRun], out: &Path) -> Result<Written> {
+pub fn write_report(runs: &[LoadedRun], out: &Path, opts: ReportOptions) -> Result<Written> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut written = Written::default();
     for run in runs {
         let mut charts = Vec::new();
-        for phase in &run.phases {
+        for (index, phase) in run.phases.iter().enumerate() {
+            // Every metric's distribution as text, for HdrHistogram's own tools.
             for (metric, h) in &phase.histograms {
-                let stem = format!("{}/{}/{}", run.name, sanitize(&phase.key), sanitize(metric));
-                let rows = hgrm::rows(h);
-                let chart = Chart {
-                    title: format!("{} · {} · {metric}", run.name, phase.key),
-                    series: vec![Series::from_rows(run.label(), &rows)],
-                };
-                let mut c = write_chart(out, &stem, &chart, &phase.key, metric, &mut written.files)?;
-                let hgrm_path = format!("{stem}.hgrm");
+                let path = format!("{}/{}/{}.hgrm", run.name, sanitize(&phase.key), sanitize(metric));
                 write_file(
                     out,
-                    &hgrm_path,
+                    &path,
                     hgrm::percentile_distribution(h).as_bytes(),
                     &mut written.files,
                 )?;
-                c.hgrm_path = Some(hgrm_path);
-                charts.push(c);
             }
-            if let Some(c) = write_timeline(out, run, phase, &mut written.files)? {
-                charts.push(c);
-            }
+            charts.extend(write_phase_charts(out, run, index, opts, &mut written.files)?);
         }
         written.runs.push(charts);
     }
     if runs.len() > 1 {
-        // Phase keys in first-seen order across the runs; metrics sorted.
-        let mut keys: Vec<&str> = Vec::new();
-        for run in runs {
-            for p in &run.phases {
-                if !keys.contains(&p.key.as_str()) {
-                    keys.push(&p.key);
-                }
-            }
-        }
-        for key in keys {
-            let metrics: BTreeSet<&String> = runs
-                .iter()
-                .filter_map(|r| r.phase(key))
-                .flat_map(|(_, p)| p.histograms.keys())
-                .collect();
-            for metric in metrics {
-                let series: Vec<Series> = runs
-                    .iter()
-                    .filter_map(|r| {
-                        let h = r.phase(key)?.1.histograms.get(metric)?;
-                        Some(Series::from_rows(r.label(), &hgrm::rows(h)))
-                    })
-                    .collect();
-                let chart = Chart {
-                    title: format!("{key} · {metric}"),
-                    series,
-                };
-                let stem = format!("compare/{}/{}", sanitize(key), sanitize(metric));
-                written
-                    .compare
-                    .push(write_chart(out, &stem, &chart, key, metric, &mut written.files)?);
+        written.compare = write_comparison(runs, out, opts, &mut written.files)?;
+    }
+    let page = html::page(runs, &written, opts);
+    write_file(out, "report.html", page.as_bytes(), &mut written.files)?;
+    Ok(written)
+}
+
+/// Several runs: per phase name, the main latency of every run overlaid (corrected solid, as
+/// measured dashed, one colour per run), and the full handshake's.
+fn write_comparison(
+    runs: &[LoadedRun],
+    out: &Path,
+    opts: ReportOptions,
+    files: &mut Vec<PathBuf>,
+) -> Result<Vec<WrittenChart>> {
+    // Phase keys in first-seen order across the runs.
+    let mut keys: Vec<&str> = Vec::new();
+    for run in runs {
+        for p in &run.phases {
+            if !keys.contains(&p.key.as_str()) {
+                keys.push(&p.key);
             }
         }
     }
-    let page = html::page(runs, &written);
-    write_file(out, "report.html", page.as_bytes(), &mut written.files)?;
-    Ok(written)
+    let mut charts = Vec::new();
+    for key in keys {
+        let Some(main) = runs
+            .iter()
+            .find_map(|r| r.phase(key).and_then(|(i, _)| main_metric(&r.result.phases[i])))
+        else {
+            continue;
+        };
+        let mut wanted = vec![("latency", main)];
+        if main != "handshake.full" {
+            wanted.push(("handshake", "handshake.full"));
+        }
+        for (name, metric) in wanted {
+            let series: Vec<Series> = runs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    r.phase(key)
+                        .map(|(_, p)| latency_series(&p.histograms, metric, &r.name, (i, i)))
+                })
+                .flatten()
+                .collect();
+            if series.is_empty() {
+                continue;
+            }
+            let chart = Chart {
+                title: format!("{key} · {metric} latency, run by run"),
+                series,
+                y_axis: opts.y_axis,
+            };
+            let stem = format!("compare/{}/{name}", sanitize(key));
+            charts.push(write_rendered(out, &stem, plot::chart(&chart)?, key, name, files)?);
+        }
+    }
+    Ok(charts)
 }
 
 /// The default output directory: `<stem>-report/` beside `first`.
@@ -377,7 +543,8 @@ pub fn default_out_dir(first: &Path) -> PathBuf {
 pub fn main(args: &ReportArgs) -> Result<ExitCode> {
     let runs = load_all(&args.files)?;
     let out = args.out_dir.clone().unwrap_or_else(|| default_out_dir(&args.files[0]));
-    let written = write_report(&runs, &out).with_context(|| format!("writing the report to {}", out.display()))?;
+    let written = write_report(&runs, &out, args.options())
+        .with_context(|| format!("writing the report to {}", out.display()))?;
     println!(
         "wrote {} files to {}; open {}",
         written.files.len(),
