@@ -575,3 +575,247 @@ fn timeline_chart_is_drawn_from_the_results_timeline() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("timeline"));
 }
+
+fn committed(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// `<rect>` bars of an SVG: (x, y, height, fill), bars only (filled in a palette colour, 0.75 opaque).
+fn bars(svg: &str) -> Vec<(f64, f64, f64, String)> {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG parses");
+    doc.descendants()
+        .filter(|n| n.tag_name().name() == "rect" && n.attribute("opacity") == Some("0.75"))
+        .map(|n| {
+            let num = |a: &str| n.attribute(a).unwrap().parse::<f64>().unwrap();
+            (
+                num("x"),
+                num("y"),
+                num("height"),
+                n.attribute("fill").unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `sipbench report` on a `sipbench compare` file (every committed one): a section with a row
+/// per variant (the file's medians), bars at the medians with a dot per round, each variant's
+/// handshake latency from all its rounds, and `.hgrm` files of the rounds added together.
+#[test]
+fn report_of_a_compare_file_draws_the_variants_side_by_side() {
+    let files: Vec<PathBuf> = std::fs::read_dir(committed("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("compare-") && name.ends_with(".json")
+        })
+        .collect();
+    assert!(files.len() >= 3, "{files:?}");
+    for file in files {
+        let c: sipbench::compare::CompareResult =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let out = fresh_dir(&stem);
+        run_ok(sipbench().arg("report").arg(&file).arg("--out-dir").arg(&out));
+        let dir = out.join(&stem);
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(html.contains(&format!("id=\"compare-{stem}\"")), "{stem}: no section");
+        assert!(!html.contains("id=\"summary\""), "{stem}: no run, so no run summary");
+        let table = &html[html.find("<table class=\"variants\">").unwrap()..];
+        let table = &table[..table.find("</table>").unwrap()];
+        assert_eq!(table.matches("<tr><td>").count(), c.variants.len(), "{stem}: {table}");
+        for s in &c.summary {
+            assert!(
+                table.contains(&format!("<tr><td>{}</td>", s.variant)),
+                "{stem}: {}",
+                s.variant
+            );
+            assert!(
+                table.contains(&format!("{:.1}", s.rate_per_s.median)),
+                "{stem}: {}",
+                s.variant
+            );
+        }
+
+        // Bars: one per variant and panel, heights in proportion to the medians of the rounds.
+        let svg = std::fs::read_to_string(dir.join("rates.svg")).unwrap();
+        let text = svg_text(&svg);
+        for v in &c.variants {
+            assert!(text.lines().any(|l| l.trim() == v), "{stem}: no {v} label");
+        }
+        let all = bars(&svg);
+        let base = all.iter().map(|b| b.1 + b.2).fold(f64::INFINITY, f64::min);
+        let rate_bars: Vec<_> = all.iter().filter(|b| (b.1 + b.2 - base).abs() < 1.5).collect();
+        assert_eq!(rate_bars.len(), c.variants.len(), "{stem}: {all:?}");
+        let tallest = c.summary.iter().map(|s| s.rate_per_s.median).fold(0.0, f64::max);
+        let tallest_px = rate_bars.iter().map(|b| b.2).fold(0.0, f64::max);
+        for (bar, s) in rate_bars.iter().zip(&c.summary) {
+            let expect = s.rate_per_s.median / tallest * tallest_px;
+            assert!(
+                (bar.2 - expect).abs() <= 2.0,
+                "{stem}: {}: {} px, expected {expect}",
+                s.variant,
+                bar.2
+            );
+        }
+        let dots = roxmltree::Document::parse(&svg)
+            .unwrap()
+            .descendants()
+            .filter(|n| n.tag_name().name() == "circle")
+            .count();
+        assert_eq!(dots, c.rounds.len() * 2, "{stem}: a dot per round in both panels");
+
+        // Latency per variant, from every round.
+        let svg = std::fs::read_to_string(dir.join("handshake.svg")).unwrap();
+        let text = svg_text(&svg);
+        for v in &c.variants {
+            assert!(
+                text.contains(&format!("{v}: handshake.full")),
+                "{stem}: legend lacks {v}"
+            );
+            let hgrm = std::fs::read_to_string(dir.join(v).join("handshake.full.hgrm")).unwrap();
+            let total: u64 = c
+                .rounds
+                .iter()
+                .filter(|r| &r.variant == v)
+                .map(|r| r.result.latency_us["handshake.full"].count)
+                .sum();
+            assert!(
+                hgrm.contains(&format!("Total count    = {total:12}]")),
+                "{stem}: {v}: the rounds' {total} handshakes"
+            );
+        }
+        assert!(html.matches("<svg").count() >= 2, "{stem}: charts inline");
+    }
+}
+
+/// A capacity search: its knee first, p99 and throughput against the rate offered with the
+/// limit and the knee, every step in a table, and no chart per step.
+#[test]
+fn report_of_a_capacity_search_draws_the_knee() {
+    let file = committed("results/capacity/tls-handshakes.json");
+    let result = RunResult::read(&file).unwrap();
+    let cap = result.capacity.as_ref().unwrap();
+    let out = fresh_dir("capacity");
+    run_ok(sipbench().arg("report").arg(&file).arg("--out-dir").arg(&out));
+    let svg = std::fs::read_to_string(out.join("tls-handshakes/capacity.svg")).unwrap();
+    let text = svg_text(&svg);
+    let knee = cap.knee.as_ref().unwrap().rate;
+    for label in [
+        format!("knee {knee}/s"),
+        "p99 limit 20 ms".into(),
+        "session p99".into(),
+        "step kept the thresholds".into(),
+        "step broke a threshold".into(),
+        "rate offered (arrivals/s)".into(),
+    ] {
+        assert!(text.contains(&label), "capacity chart lacks {label:?}:\n{text}");
+    }
+    // One marker per step, coloured by its verdict.
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let marker = |fill: &str| {
+        doc.descendants()
+            .filter(|n| n.tag_name().name() == "circle" && n.attribute("r") == Some("5"))
+            .filter(|n| n.attribute("fill") == Some(fill))
+            .count()
+    };
+    let passed = cap
+        .steps
+        .iter()
+        .filter(|s| s.verdict == sipbench::capacity::Verdict::Pass)
+        .count();
+    // (and one more of each colour in the legend)
+    assert_eq!(marker("#009E73"), passed + 1);
+    assert_eq!(marker("#D55E00"), cap.steps.len() - passed + 1);
+    let steps = svg_text(&std::fs::read_to_string(out.join("tls-handshakes/steps.svg")).unwrap());
+    assert!(steps.contains(&format!("{knee}/s, knee")), "{steps}");
+    assert!(steps.contains("100/s, minimum"), "{steps}");
+    assert!(steps.contains("beyond the knee"), "{steps}");
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let section = html.find("id=\"capacity-tls-handshakes\"").expect("a capacity section");
+    assert!(section < html.find("id=\"summary\"").unwrap(), "the knee first");
+    assert!(html.contains(&format!("knee: {knee}/s")), "the knee in words");
+    let table = &html[html.find("<table class=\"steps\">").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(table.matches("<tr class=").count(), cap.steps.len());
+    // The steps have their .hgrm files but no charts of their own.
+    let step = out.join("tls-handshakes").join(&cap.steps[0].phase);
+    assert!(step.join("session.hgrm").exists());
+    assert!(!step.join("latency.svg").exists());
+}
+
+/// A phase with step rates or a ramp gets latency and throughput against the rate offered; a
+/// constant rate does not.
+#[test]
+fn steps_and_ramps_are_drawn_against_the_rate_offered() {
+    let f = fixture();
+    let mut files = Vec::new();
+    for (name, rate, extra) in [
+        ("steps", "50,100,150", &["--step", "1s"][..]),
+        ("ramp", "50..150", &[][..]),
+    ] {
+        let path = f.dir.join(format!("{name}.json"));
+        run_ok(
+            sipbench()
+                .args([
+                    "run", "--mode", "tls", "-r", rate, "-d", "3s", "--warmup", "0s", "-q", "-o",
+                ])
+                .arg(&path)
+                .args(extra),
+        );
+        files.push((name, path));
+    }
+    let out = fresh_dir("shapes");
+    run_ok(
+        sipbench()
+            .arg("report")
+            .args(files.iter().map(|f| &f.1))
+            .arg(f.open.to_str().unwrap())
+            .arg("--out-dir")
+            .arg(&out),
+    );
+    for (name, label) in [
+        ("steps", "worst one-second p99 of each step"),
+        ("ramp", "p99 of each second"),
+    ] {
+        let svg = std::fs::read_to_string(out.join(name).join("cli/rate-latency.svg")).unwrap();
+        let text = svg_text(&svg);
+        assert!(text.contains(label), "{name}: {text}");
+        assert!(
+            text.contains("achieved") && text.contains("as offered"),
+            "{name}: {text}"
+        );
+    }
+    assert!(
+        !out.join("open/cli/rate-latency.svg").exists(),
+        "a constant rate has no such chart"
+    );
+}
+
+/// Files that are not runs are named for what they are.
+#[test]
+fn other_kinds_of_file_are_named() {
+    let out = sipbench()
+        .arg("diff")
+        .arg(committed("results/compare-key-types.json"))
+        .arg(committed("results/default.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a sipbench compare file") && err.contains("sipbench report draws"),
+        "{err}"
+    );
+    let out = sipbench()
+        .arg("report")
+        .arg(committed("results/audit.json"))
+        .arg("--out-dir")
+        .arg(fixture().dir.join("audit"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a sipbench audit file"), "{err}");
+}

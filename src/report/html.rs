@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::{LoadedRun, ReportOptions, Written, WrittenChart};
+use super::{Inputs, LoadedRun, ReportOptions, Written, WrittenChart};
 use crate::report::plot::YAxis;
 use crate::results::PhaseResult;
 use crate::stats::Summary;
@@ -33,7 +33,9 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f2f2f2}\
 h2{border-bottom:2px solid #0072b2;padding-bottom:.2em;margin-top:2em}h3{margin-top:1.5em}\
 .chart svg{max-width:100%;height:auto}.chart{margin:1em 0}.small{color:#666;font-size:90%}\
 code{background:#f6f6f6;padding:0 3px}figure{margin:1em 0}figcaption{font-weight:bold;margin:.3em 0}\
-nav ul{columns:3;padding-left:1.2em}.facts{display:flex;flex-wrap:wrap;gap:0 2em}tr.worse td{background:#fde8e0}tr.better td{background:#e3f4ec}";
+nav ul{columns:3;padding-left:1.2em}.facts{display:flex;flex-wrap:wrap;gap:0 2em}tr.worse td,tr.fail td{background:#fde8e0}tr.better td,tr.pass td{background:#e3f4ec}\
+tr.generator-limited td{background:#fdf3dc}.wide{overflow-x:auto}table.variants{font-size:90%}\
+table.variants td,table.variants th{padding:2px 5px}td.nw{white-space:nowrap}";
 
 /// A JSON value as short text (strings unquoted, `null` as `-`).
 fn show(v: &Value) -> String {
@@ -51,7 +53,7 @@ fn show(v: &Value) -> String {
 }
 
 /// A two-column table of a serializable value's fields.
-fn fields_table(out: &mut String, v: &Value) {
+pub(crate) fn fields_table(out: &mut String, v: &Value) {
     out.push_str("<table>");
     if let Value::Object(o) = v {
         for (k, v) in o {
@@ -93,7 +95,7 @@ fn chart_heading(name: &str) -> &str {
     }
 }
 
-fn chart_block(out: &mut String, c: &WrittenChart, inline: bool) {
+pub(crate) fn chart_block(out: &mut String, c: &WrittenChart, inline: bool) {
     let _ = write!(
         out,
         "<figure class=\"chart\" id=\"{}\"><figcaption>{}</figcaption>",
@@ -588,29 +590,121 @@ pub fn head(out: &mut String, title: &str) {
     );
 }
 
-/// The whole page for `runs` and the charts written for them.
-pub fn page(runs: &[LoadedRun], written: &Written, opts: ReportOptions) -> String {
+/// The element id of a capacity search's section.
+pub fn capacity_id(run: &str) -> String {
+    format!("capacity-{}", id_safe(run))
+}
+
+/// A capacity search: the knee in words, the charts, and every step.
+fn capacity_section(out: &mut String, run: &LoadedRun, charts: &[&WrittenChart], inline: bool) {
+    let Some(cap) = &run.result.capacity else { return };
+    let _ = writeln!(
+        out,
+        "<section class=\"capacity\" id=\"{}\"><h2>Capacity search: {}</h2>",
+        escape(&capacity_id(&run.name)),
+        escape(&run.name)
+    );
+    let conclusion = crate::capacity::command::conclusion(cap);
+    let sentence = conclusion
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "<p><strong>{}</strong></p><p>Thresholds: {}. {} steps of {}, each its own phase below.</p>",
+        escape(sentence.trim()),
+        escape(&cap.thresholds.join(", ")),
+        cap.steps.len(),
+        escape(&humantime::format_duration(cap.step_duration).to_string())
+    );
+    for c in charts {
+        chart_block(out, c, inline);
+    }
+    out.push_str(
+        "<table class=\"steps\"><tr><th>step</th><th>why</th><th>rate offered /s</th><th>achieved /s</th>\
+         <th>metric</th><th>p50 ms</th><th>p99 ms</th><th>p99 as measured ms</th><th>failure rate</th>\
+         <th>verdict</th><th>broke</th></tr>\n",
+    );
+    for s in &cap.steps {
+        let purpose = serde_json::to_value(s.purpose)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<tr class=\"{}\"><td><a href=\"#{}\">{}</a></td><td>{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{:.1}</td><td>{}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td>\
+             <td class=\"n\">{:.3}</td><td class=\"n\">{:.4}%</td><td>{}</td><td>{}</td></tr>",
+            escape(s.verdict.as_str()),
+            escape(&phase_id(&run.name, &s.phase)),
+            escape(&s.phase),
+            escape(&purpose),
+            s.rate,
+            s.achieved_per_s,
+            escape(&s.metric),
+            s.p50_us as f64 / 1000.0,
+            s.p99_us as f64 / 1000.0,
+            s.p99_uncorrected_us as f64 / 1000.0,
+            s.failure_rate * 100.0,
+            escape(s.verdict.as_str()),
+            escape(&s.broken.join(", "))
+        );
+    }
+    out.push_str("</table>\n</section>\n");
+}
+
+/// The whole page for `inputs` and the charts written for them.
+pub fn page(inputs: &Inputs, written: &Written, opts: ReportOptions) -> String {
+    let runs = &inputs.runs;
+    let compares = &inputs.compares;
     let mut out = String::new();
-    let title = match runs {
-        [one] => format!("sipbench report: {}", one.label()),
-        _ => format!("sipbench report: {} runs", runs.len()),
+    let title = match (runs.as_slice(), compares.as_slice()) {
+        ([one], []) => format!("sipbench report: {}", one.label()),
+        ([], [c]) => format!("sipbench report: {} compared ({})", c.dimension(), c.name),
+        (_, []) => format!("sipbench report: {} runs", runs.len()),
+        _ => format!("sipbench report: {} runs, {} compare files", runs.len(), compares.len()),
     };
     head(&mut out, &title);
     out.push_str(&legend_note(opts));
     let several = runs.len() > 1;
-    let mut items = vec![("summary".to_owned(), "Summary".to_owned())];
+    let mut items = Vec::new();
+    for r in runs.iter().filter(|r| r.result.capacity.is_some()) {
+        items.push((capacity_id(&r.name), format!("Capacity search: {}", r.name)));
+    }
+    if !runs.is_empty() {
+        items.push(("summary".to_owned(), "Summary".to_owned()));
+    }
+    for c in compares {
+        items.push((
+            super::variants::section_id(c),
+            format!("Compare {}: {}", c.dimension(), c.name),
+        ));
+    }
     if several {
         items.push(("differences".into(), "What differed".into()));
         items.push(("comparison".into(), "Comparison".into()));
     }
     for r in runs {
         items.push((run_id(&r.name), format!("Run {}", r.name)));
-        for p in &r.phases {
-            items.push((phase_id(&r.name, &p.key), format!("{} · {}", r.name, p.key)));
+        if r.result.capacity.is_none() {
+            for p in &r.phases {
+                items.push((phase_id(&r.name, &p.key), format!("{} · {}", r.name, p.key)));
+            }
         }
     }
     contents(&mut out, &items);
-    summary(&mut out, runs);
+    // A capacity search's answer first: the knee.
+    for (run, charts) in runs.iter().zip(&written.runs) {
+        let whole: Vec<&WrittenChart> = charts.iter().filter(|c| c.phase.is_empty()).collect();
+        capacity_section(&mut out, run, &whole, true);
+    }
+    if !runs.is_empty() {
+        summary(&mut out, runs);
+    }
+    for (c, charts) in compares.iter().zip(&written.compares) {
+        super::variants::section(&mut out, c, charts);
+    }
     if several {
         differences(&mut out, runs);
         out.push_str("<section id=\"comparison\"><h2>Comparison</h2>\n<ul>");

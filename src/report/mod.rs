@@ -16,7 +16,14 @@
 //!   - `timeline`: rate (and rate offered), p50/p99 and failures second by second, on one time
 //!     axis;
 //!
+//!   - `rate-latency`: with step rates or a ramp, latency and throughput against the rate
+//!     offered;
+//!
 //!   with several runs also, per phase name, the runs' main latency and full handshake overlaid;
+//!   for a `sipbench capacity` file, p99 and throughput against each step's rate with the limit
+//!   and the knee, and the latency at the minimum, the knee and beyond, instead of charts per
+//!   step; for a `sipbench compare` file ([`variants`]), the variants side by side with their
+//!   spread over the rounds;
 //! - **`.hgrm` files** ([`hgrm`]) of every metric: the percentile distribution text of
 //!   HdrHistogram's `outputPercentileDistribution`, which HistogramLogAnalyzer and the online
 //!   HdrHistogram plotter read;
@@ -32,7 +39,14 @@
 //! <run>/<phase>/latency|breakdown|timeline.svg|.png   charts (run = file stem)
 //! <run>/<phase>/<metric>.hgrm                          every metric
 //! compare/<phase>/latency|handshake.svg|.png           with several runs
+//! <run>/capacity|steps.svg|.png                        a capacity search
+//! <compare file>/rates|handshake|latency.svg|.png      a compare file
+//! <compare file>/<variant>/<metric>.hgrm               its rounds added together
 //! ```
+//!
+//! A file's kind is read from its `schema`: results (`sipbench-result/N`, from `run`,
+//! `capacity` and `merge`) and compare files (`sipbench-compare/N`) are drawn; any other is
+//! refused, naming what it is.
 //!
 //! `sipbench diff BASE NEW` ([`diff`]) compares two runs metric by metric; its noise rule is
 //! documented there.
@@ -41,24 +55,27 @@ pub mod diff;
 pub mod hgrm;
 pub mod html;
 pub mod plot;
+pub mod variants;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use hdrhistogram::Histogram;
 
 pub use self::diff::DiffArgs;
-use self::plot::{Chart, Series, Stroke, YAxis};
+use self::plot::{Chart, Mark, RateLatency, RatePoint, Series, Stroke, YAxis};
+pub use self::variants::LoadedCompare;
 use crate::results::{PhaseResult, RunResult};
 use crate::stats::decode_histogram;
 
 /// Options of `sipbench report`.
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
-    /// Results files written by `sipbench run`. With several, comparison charts overlay them.
+    /// Results files written by `sipbench run`, `capacity` or `merge` (with several, comparison
+    /// charts overlay them), or compare files written by `sipbench compare`.
     #[arg(required = true, value_name = "RESULT.json")]
     pub files: Vec<PathBuf>,
     /// Directory to write the report into (created if missing). [default: STEM-report/ next to
@@ -107,6 +124,17 @@ pub struct LoadedPhase {
 impl LoadedRun {
     /// Reads `path` and decodes its histograms; errors name the file, phase and metric.
     pub fn read(path: &Path) -> Result<LoadedRun> {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Some(schema) = schema_of(&text)
+            && !schema.starts_with("sipbench-result/")
+        {
+            bail!(
+                "{}: {} (schema {schema:?}), not the results of a run: diff compares two files of sipbench run, \
+                 capacity or merge; sipbench report draws this one",
+                path.display(),
+                kind_name(&schema)
+            );
+        }
         let result = RunResult::read(path)?;
         let stem = path
             .file_stem()
@@ -150,22 +178,81 @@ impl LoadedRun {
     }
 }
 
-/// Reads every file, giving repeated stems distinct names.
-pub fn load_all(paths: &[PathBuf]) -> Result<Vec<LoadedRun>> {
-    let mut runs: Vec<LoadedRun> = Vec::with_capacity(paths.len());
-    for path in paths {
-        let mut run = LoadedRun::read(path)?;
-        let base = sanitize(&run.name);
+/// The `schema` field of a JSON document, if it has one.
+pub fn schema_of(text: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        schema: Option<String>,
+    }
+    serde_json::from_str::<Peek>(text).ok()?.schema
+}
+
+/// What a file of schema `schema` is, in words.
+fn kind_name(schema: &str) -> &'static str {
+    match schema.split('/').next().unwrap_or_default() {
+        "sipbench-compare" => "a sipbench compare file",
+        "sipbench-audit" => "a sipbench audit file",
+        "sipbench-diff" => "the output of sipbench diff --json",
+        "sipbench-result" => "a results file",
+        _ => "not a sipbench file",
+    }
+}
+
+/// The files `sipbench report` read: runs (`sipbench run`, `capacity`, `merge`) and compare
+/// files, each in the order given, every one with a distinct name.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Results of runs.
+    pub runs: Vec<LoadedRun>,
+    /// Compare files.
+    pub compares: Vec<LoadedCompare>,
+}
+
+/// Reads every file, by its kind (its `schema`), giving repeated stems distinct names.
+pub fn load_inputs(paths: &[PathBuf]) -> Result<Inputs> {
+    let mut inputs = Inputs::default();
+    let mut names: Vec<String> = Vec::new();
+    let mut unique = |stem: &str| {
+        let base = sanitize(stem);
         let mut name = base.clone();
         let mut i = 1;
-        while runs.iter().any(|r| r.name == name) || name == "compare" {
+        while names.contains(&name) || name == "compare" {
             i += 1;
             name = format!("{base}-{i}");
         }
-        run.name = name;
-        runs.push(run);
+        names.push(name.clone());
+        name
+    };
+    for path in paths {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        match schema_of(&text) {
+            Some(s) if s.starts_with("sipbench-compare/") => {
+                let mut c = LoadedCompare::parse(path, &text)?;
+                c.name = unique(&c.name);
+                inputs.compares.push(c);
+            }
+            Some(s) if !s.starts_with("sipbench-result/") => bail!(
+                "{}: {} (schema {s:?}): sipbench report reads the files of sipbench run, capacity, merge and compare",
+                path.display(),
+                kind_name(&s)
+            ),
+            _ => {
+                let mut run = LoadedRun::read(path)?;
+                run.name = unique(&run.name);
+                inputs.runs.push(run);
+            }
+        }
     }
-    Ok(runs)
+    Ok(inputs)
+}
+
+/// Reads every file as a run, giving repeated stems distinct names.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<LoadedRun>> {
+    let inputs = load_inputs(paths)?;
+    if let Some(c) = inputs.compares.first() {
+        bail!("{}: a compare file, not the results of a run", c.path.display());
+    }
+    Ok(inputs.runs)
 }
 
 /// A file-name-safe form of `s`: ASCII letters, digits, `.`, `-` and `_` kept, the rest `_`.
@@ -210,6 +297,8 @@ pub struct Written {
     pub runs: Vec<Vec<WrittenChart>>,
     /// Comparison charts (several runs only).
     pub compare: Vec<WrittenChart>,
+    /// Per compare file (same order as the input), its charts.
+    pub compares: Vec<Vec<WrittenChart>>,
     /// Every file written, `report.html` last.
     pub files: Vec<PathBuf>,
 }
@@ -221,7 +310,7 @@ pub struct ReportOptions {
     pub y_axis: YAxis,
 }
 
-fn write_file(out: &Path, rel: &str, bytes: &[u8], files: &mut Vec<PathBuf>) -> Result<()> {
+pub(crate) fn write_file(out: &Path, rel: &str, bytes: &[u8], files: &mut Vec<PathBuf>) -> Result<()> {
     let path = out.join(rel);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -232,7 +321,7 @@ fn write_file(out: &Path, rel: &str, bytes: &[u8], files: &mut Vec<PathBuf>) -> 
 }
 
 /// Writes an SVG and a PNG as `stem.svg` and `stem.png`.
-fn write_rendered(
+pub(crate) fn write_rendered(
     out: &Path,
     stem: &str,
     (svg, png): (String, Vec<u8>),
@@ -274,7 +363,7 @@ pub fn main_metric(p: &PhaseResult) -> Option<&str> {
 
 /// `metric` of `histograms` as one series, or, with its `.uncorrected` twin (open loop), two:
 /// corrected solid in `colors.0`, as measured dashed in `colors.1`. `prefix` names the run.
-fn latency_series(
+pub(crate) fn latency_series(
     histograms: &BTreeMap<String, Histogram<u64>>,
     metric: &str,
     prefix: &str,
@@ -363,6 +452,16 @@ fn write_phase_charts(
         c.hgrm = hgrm;
         charts.push(c);
     }
+    if let Some(r) = rate_latency(run, index, opts) {
+        charts.push(write_rendered(
+            out,
+            &format!("{dir}/rate-latency"),
+            plot::rate_latency(&r)?,
+            &phase.key,
+            "rate-latency",
+            files,
+        )?);
+    }
     let parts = breakdown_metrics(&phase.histograms, main);
     if !parts.is_empty() {
         let series = parts
@@ -447,12 +546,20 @@ fn timeline(run: &LoadedRun, index: usize, opts: ReportOptions) -> Option<plot::
     })
 }
 
-/// Writes charts, `.hgrm` files and `report.html` for `runs` into `out`.
-pub fn write_report(runs: &[LoadedRun], out: &Path, opts: ReportOptions) -> Result<Written> {
+/// Writes charts, `.hgrm` files and `report.html` for `inputs` into `out`.
+pub fn write_report(inputs: &Inputs, out: &Path, opts: ReportOptions) -> Result<Written> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let runs = &inputs.runs;
     let mut written = Written::default();
+    for c in &inputs.compares {
+        let charts = variants::write_charts(c, out, opts, &mut written.files)?;
+        written.compares.push(charts);
+    }
     for run in runs {
         let mut charts = Vec::new();
+        if run.result.capacity.is_some() {
+            charts.extend(write_capacity_charts(out, run, opts, &mut written.files)?);
+        }
         for (index, phase) in run.phases.iter().enumerate() {
             // Every metric's distribution as text, for HdrHistogram's own tools.
             for (metric, h) in &phase.histograms {
@@ -464,16 +571,210 @@ pub fn write_report(runs: &[LoadedRun], out: &Path, opts: ReportOptions) -> Resu
                     &mut written.files,
                 )?;
             }
-            charts.extend(write_phase_charts(out, run, index, opts, &mut written.files)?);
+            // A capacity search's steps are drawn together (above), not one by one.
+            if run.result.capacity.is_none() {
+                charts.extend(write_phase_charts(out, run, index, opts, &mut written.files)?);
+            }
         }
         written.runs.push(charts);
     }
     if runs.len() > 1 {
         written.compare = write_comparison(runs, out, opts, &mut written.files)?;
     }
-    let page = html::page(runs, &written, opts);
+    let page = html::page(inputs, &written, opts);
     write_file(out, "report.html", page.as_bytes(), &mut written.files)?;
     Ok(written)
+}
+
+/// The p99 limit (ms) among threshold expressions, if one is set.
+fn p99_limit_ms<'a>(thresholds: impl IntoIterator<Item = &'a str>) -> Option<f64> {
+    thresholds.into_iter().find_map(|t| {
+        let t: crate::threshold::Threshold = t.parse().ok()?;
+        match &t.metric {
+            crate::threshold::Metric::Latency { stat, .. } if stat == "p99" => Some(t.limit / 1000.0),
+            _ => None,
+        }
+    })
+}
+
+/// A capacity search's charts: p99 (and p50, p99 as measured) and throughput against each
+/// step's rate, with the limit and the knee; and the latency distribution at the minimum, at
+/// the knee and at the lowest rate beyond it.
+fn write_capacity_charts(
+    out: &Path,
+    run: &LoadedRun,
+    opts: ReportOptions,
+    files: &mut Vec<PathBuf>,
+) -> Result<Vec<WrittenChart>> {
+    let Some(cap) = &run.result.capacity else {
+        return Ok(Vec::new());
+    };
+    use crate::capacity::Verdict;
+    let metric = cap.steps.first().map_or("session".to_owned(), |s| s.metric.clone());
+    let knee = cap.knee.as_ref().map(|k| k.rate);
+    let chart = RateLatency {
+        title: format!("{} · capacity search: {metric} against the rate offered", run.name),
+        metric: metric.clone(),
+        p99_label: "p99".into(),
+        points: cap
+            .steps
+            .iter()
+            .map(|s| RatePoint {
+                offered: s.rate,
+                achieved: s.achieved_per_s,
+                p50: Some(s.p50_us as f64 / 1000.0),
+                p99: s.p99_us as f64 / 1000.0,
+                p99_measured: (s.p99_uncorrected_us != s.p99_us).then_some(s.p99_uncorrected_us as f64 / 1000.0),
+                mark: match s.verdict {
+                    Verdict::Pass => Mark::Pass,
+                    Verdict::Fail => Mark::Fail,
+                    Verdict::GeneratorLimited => Mark::GeneratorLimited,
+                },
+            })
+            .collect(),
+        p99_limit: p99_limit_ms(cap.thresholds.iter().map(String::as_str)),
+        knee,
+        y_axis: opts.y_axis,
+    };
+    let mut charts = vec![write_rendered(
+        out,
+        &format!("{}/capacity", run.name),
+        plot::rate_latency(&chart)?,
+        "",
+        "capacity",
+        files,
+    )?];
+    // The last run at the minimum, at the knee, and at the lowest rate above it that did not pass.
+    let last_at = |rate: f64, pass: bool| {
+        cap.steps
+            .iter()
+            .rev()
+            .find(|s| s.rate == rate && (s.verdict == Verdict::Pass) == pass)
+    };
+    let mut picked = Vec::new();
+    if let Some(first) = cap.steps.first() {
+        picked.push((first, "minimum".to_owned()));
+    }
+    if let Some(k) = knee.and_then(|k| last_at(k, true)) {
+        picked.push((k, "knee".to_owned()));
+    }
+    if let Some(beyond) = cap
+        .steps
+        .iter()
+        .filter(|s| s.verdict != Verdict::Pass && knee.is_none_or(|k| s.rate > k))
+        .map(|s| s.rate)
+        .min_by(f64::total_cmp)
+        .and_then(|rate| last_at(rate, false))
+    {
+        picked.push((beyond, format!("beyond the knee ({})", beyond.verdict.as_str())));
+    }
+    picked.dedup_by(|a, b| a.0.phase == b.0.phase);
+    let mut series = Vec::new();
+    let mut hgrm = Vec::new();
+    for (i, (step, what)) in picked.iter().enumerate() {
+        let Some(h) = run.phase(&step.phase).map(|(_, p)| &p.histograms) else {
+            continue;
+        };
+        let Some(corrected) = h.get(&step.metric) else {
+            continue;
+        };
+        let label = format!("{}/s, {what}", step.rate);
+        series.push(Series::from_rows(label.clone(), &hgrm::rows(corrected)).color(i));
+        if let Some(measured) = h.get(&format!("{}.uncorrected", step.metric)) {
+            series.push(
+                Series::from_rows(format!("{label}, {AS_MEASURED}"), &hgrm::rows(measured))
+                    .color(i)
+                    .stroke(Stroke::Dashed),
+            );
+        }
+        hgrm.push(format!(
+            "{}/{}/{}.hgrm",
+            run.name,
+            sanitize(&step.phase),
+            sanitize(&step.metric)
+        ));
+    }
+    if !series.is_empty() {
+        let chart = Chart {
+            title: format!("{} · {metric} at the minimum, the knee and beyond", run.name),
+            series,
+            y_axis: opts.y_axis,
+        };
+        let mut c = write_rendered(
+            out,
+            &format!("{}/steps", run.name),
+            plot::chart(&chart)?,
+            "",
+            "steps",
+            files,
+        )?;
+        c.hgrm = hgrm;
+        charts.push(c);
+    }
+    Ok(charts)
+}
+
+/// A phase with step rates or a ramp: latency and throughput against the rate offered (per
+/// step, its worst one-second p99; per second of a ramp, that second's figures).
+fn rate_latency(run: &LoadedRun, index: usize, opts: ReportOptions) -> Option<RateLatency> {
+    let p = &run.result.phases[index];
+    let metric = p
+        .timeline
+        .iter()
+        .map(|t| t.metric.as_str())
+        .find(|m| !m.is_empty())
+        .unwrap_or("latency")
+        .to_owned();
+    let (points, p99_label): (Vec<RatePoint>, &str) = if let Some(steps) = &p.steps {
+        let points = steps
+            .iter()
+            .map(|s| RatePoint {
+                offered: s.rate,
+                achieved: s.achieved_per_s,
+                p50: None,
+                p99: s.worst_p99_us as f64 / 1000.0,
+                p99_measured: None,
+                mark: Mark::Plain,
+            })
+            .collect();
+        (points, "worst one-second p99 of each step")
+    } else if matches!(p.plan.shape, Some(crate::shape::RateShape::Ramp { .. })) {
+        let sessions = p.plan.workload == crate::plan::Workload::Sessions;
+        let points = p
+            .timeline
+            .iter()
+            .filter(|t| t.length_s >= 0.2 && t.p99_us > 0)
+            .filter_map(|t| {
+                let done = if sessions { t.sessions_ok } else { t.transactions_ok };
+                Some(RatePoint {
+                    offered: t.offered_per_s?,
+                    achieved: (done + t.failures) as f64 / t.length_s,
+                    p50: Some(t.p50_us as f64 / 1000.0),
+                    p99: t.p99_us as f64 / 1000.0,
+                    p99_measured: None,
+                    mark: Mark::Plain,
+                })
+            })
+            .collect();
+        (points, "p99 of each second")
+    } else {
+        return None;
+    };
+    if points.is_empty() {
+        return None;
+    }
+    Some(RateLatency {
+        title: format!(
+            "{} · {} · {metric} against the rate offered",
+            run.name, run.phases[index].key
+        ),
+        metric,
+        p99_label: p99_label.into(),
+        points,
+        p99_limit: p99_limit_ms(p.plan.thresholds.iter().map(|t| t.text.as_str())),
+        knee: None,
+        y_axis: opts.y_axis,
+    })
 }
 
 /// Several runs: per phase name, the main latency of every run overlaid (corrected solid, as
@@ -541,9 +842,9 @@ pub fn default_out_dir(first: &Path) -> PathBuf {
 
 /// `sipbench report`.
 pub fn main(args: &ReportArgs) -> Result<ExitCode> {
-    let runs = load_all(&args.files)?;
+    let inputs = load_inputs(&args.files)?;
     let out = args.out_dir.clone().unwrap_or_else(|| default_out_dir(&args.files[0]));
-    let written = write_report(&runs, &out, args.options())
+    let written = write_report(&inputs, &out, args.options())
         .with_context(|| format!("writing the report to {}", out.display()))?;
     println!(
         "wrote {} files to {}; open {}",

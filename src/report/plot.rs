@@ -371,7 +371,7 @@ impl Ranged for Ticked {
 
 /// A round number a little above `max` (> 0): the next multiple of a 1-2-5 step.
 fn nice_top(max: f64) -> f64 {
-    let step = ladder_up(max / 6.0);
+    let step = ladder_up(max / 8.0);
     ((max * 1.04) / step).ceil() * step
 }
 
@@ -545,7 +545,8 @@ where
         let points = s.points.iter().map(|&(x, y)| (x, scale.map(y))).collect();
         line(&mut cc, points, color, s.stroke, &s.label)?;
     }
-    legend_box(&mut cc, SeriesLabelPosition::UpperLeft)?;
+    // Percentile curves rise to the right: below their tails is the emptiest corner.
+    legend_box(&mut cc, SeriesLabelPosition::LowerRight)?;
     root.present().map_err(err)?;
     Ok(())
 }
@@ -794,6 +795,7 @@ where
             .map_err(err)?;
         cc.configure_mesh()
             .disable_x_mesh()
+            .y_max_light_lines(1)
             .y_desc(panel.y_desc.as_str())
             .x_label_formatter(&|x| labels.get(x.floor().max(0.0) as usize).cloned().unwrap_or_default())
             .y_label_formatter(&|y| axis_number(*y))
@@ -925,6 +927,7 @@ where
             "latency (ms)"
         })
         .y_label_formatter(&|y| scale.label(*y))
+        .x_max_light_lines(1)
         .label_style((FONT_FAMILY, 14))
         .axis_desc_style((FONT_FAMILY, 15))
         .light_line_style(RGBColor(238, 238, 238))
@@ -977,6 +980,14 @@ where
         Stroke::Solid,
         &format!("{} {}", r.metric, r.p99_label),
     )?;
+    let plain: Vec<(f64, f64)> = r
+        .points
+        .iter()
+        .filter(|p| p.mark == Mark::Plain)
+        .map(|p| (p.offered, scale.map(p.p99)))
+        .collect();
+    cc.draw_series(plain.into_iter().map(|p| Circle::new(p, 3, PALETTE[0].filled())))
+        .map_err(err)?;
     for (mark, color, label) in [
         (Mark::Pass, PASS, "step kept the thresholds"),
         (Mark::Fail, FAIL, "step broke a threshold"),
@@ -1014,6 +1025,8 @@ where
         .y_desc("completed/s")
         .x_label_formatter(&|x| axis_number(*x))
         .y_label_formatter(&|y| axis_number(*y))
+        .x_max_light_lines(1)
+        .y_max_light_lines(1)
         .label_style((FONT_FAMILY, 14))
         .axis_desc_style((FONT_FAMILY, 15))
         .light_line_style(RGBColor(238, 238, 238))
@@ -1182,8 +1195,8 @@ mod tests {
         // Values at or below 0 sit on the axis's bottom.
         assert_eq!(s.map(0.0), 0.5f64.log10());
         let lin = Scale::new(YAxis::Linear, [0.7, 63.9]);
-        assert_eq!(lin.bounds(), (0.0, 80.0));
-        assert_eq!(lin.ticks(), [0.0, 20.0, 40.0, 60.0, 80.0]);
+        assert_eq!(lin.bounds(), (0.0, 70.0));
+        assert_eq!(lin.ticks(), [0.0, 20.0, 40.0, 60.0]);
         assert_eq!(lin.map(5.0), 5.0);
     }
 
