@@ -354,6 +354,10 @@ fn report_of_two_runs_overlays_them() {
     // Both runs in the summary, and what differed between them (the load model).
     assert!(html.contains("<h3>What differed: open ("), "{html}");
     assert!(html.contains(&format!("phase {name}: plan.load")), "the load differs");
+    assert!(
+        !html.contains("target.tls"),
+        "the embedded server's ports differ from run to run: not a difference"
+    );
     // Figures side by side, with ratios and verdicts.
     let figures = html
         .find("<h3>Figures: open against closed</h3>")

@@ -289,26 +289,53 @@ pub fn section(out: &mut String, c: &LoadedCompare, charts: &[WrittenChart]) {
             .unwrap_or_default()
     );
     let unit = phase.map_or("sessions/s", rate_unit);
-    let _ = writeln!(
-        out,
-        "<div class=\"wide\"><table class=\"variants\"><tr><th>variant</th><th>{unit} (median)</th><th>min–max</th><th>spread</th>\
-         <th>ratio to {}</th><th>handshakes/s</th><th>handshake p50 ms</th><th>handshake p99 ms</th>\
-         <th>session p99 ms</th><th>CPU µs per handshake</th><th>memory per session</th><th>failures</th>\
-         <th>negotiated</th></tr>",
-        escape(r.variants.first().map_or("", String::as_str))
+    // Handshakes/s repeats the rate when every session is one handshake: left out then.
+    let handshakes_differ = r
+        .summary
+        .iter()
+        .any(|s| (s.handshakes_per_s.median - s.rate_per_s.median).abs() > 0.05);
+    let first = r.variants.first().map_or("", String::as_str);
+    let mut headers = vec![
+        format!("{unit} (median)"),
+        "min–max".into(),
+        "spread".into(),
+        format!("ratio to {first}"),
+    ];
+    if handshakes_differ {
+        headers.push("handshakes/s".into());
+    }
+    headers.extend(
+        [
+            "handshake p50 ms",
+            "handshake p99 ms",
+            "session p99 ms",
+            "CPU µs per handshake",
+            "memory per session",
+            "failures",
+        ]
+        .map(String::from),
     );
+    out.push_str("<div class=\"wide\"><table class=\"variants\"><tr><th>variant</th>");
+    for h in &headers {
+        let _ = write!(out, "<th>{}</th>", escape(h));
+    }
+    out.push_str("</tr>\n");
     for s in &r.summary {
         let ms = |metric: &str, p99: bool| {
             s.latency_us.get(metric).map_or("-".to_owned(), |(p50, p99v)| {
                 format!("{:.3}", if p99 { p99v } else { p50 } / 1000.0)
             })
         };
-        let cells = [
+        let mut cells = vec![
             format!("{:.1}", s.rate_per_s.median),
             format!("{:.1}–{:.1}", s.rate_per_s.min, s.rate_per_s.max),
             format!("{:.1}%", s.rate_per_s.spread_pct),
             format!("{:.3}", s.ratio_to_first),
-            format!("{:.1}", s.handshakes_per_s.median),
+        ];
+        if handshakes_differ {
+            cells.push(format!("{:.1}", s.handshakes_per_s.median));
+        }
+        cells.extend([
             ms("handshake.full", false),
             ms("handshake.full", true),
             ms("session", true),
@@ -316,14 +343,21 @@ pub fn section(out: &mut String, c: &LoadedCompare, charts: &[WrittenChart]) {
             s.memory_per_session_bytes
                 .map_or("-".into(), |b| format!("{:.1} KiB", b as f64 / 1024.0)),
             s.failures.to_string(),
-        ];
+        ]);
         let _ = write!(out, "<tr><td>{}</td>", escape(&s.variant));
         for cell in cells {
             let _ = write!(out, "<td class=\"n nw\">{}</td>", escape(&cell));
         }
-        let _ = writeln!(out, "<td>{}</td></tr>", escape(&s.negotiated));
+        out.push_str("</tr>\n");
     }
-    out.push_str("</table></div>\n");
+    out.push_str("</table></div>\n<p class=\"small\">Negotiated (the most frequent): ");
+    let negotiated: Vec<String> = r
+        .summary
+        .iter()
+        .map(|s| format!("{}: {}", escape(&s.variant), escape(&s.negotiated)))
+        .collect();
+    out.push_str(&negotiated.join("; "));
+    out.push_str("</p>\n");
     for chart in charts {
         super::html::chart_block(out, chart, true);
     }
