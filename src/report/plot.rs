@@ -87,6 +87,18 @@ pub enum Stroke {
     Reference,
 }
 
+impl Stroke {
+    /// A legend's sample of the line: three segments (x from, x to), joined (solid), two dashes
+    /// or three dots, and their width.
+    fn sample(self) -> ([(i32, i32); 3], u32) {
+        match self {
+            Stroke::Solid => ([(0, 8), (8, 15), (15, 22)], 3),
+            Stroke::Dashed => ([(0, 8), (13, 22), (22, 22)], 3),
+            Stroke::Reference => ([(0, 3), (9, 12), (18, 21)], 2),
+        }
+    }
+}
+
 /// One line on a percentile chart.
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -422,12 +434,7 @@ where
             .map_err(err)?,
     };
     if !label.is_empty() {
-        // A short sample of the line: three segments, joined (solid), two dashes or three dots.
-        let (segments, width) = match stroke {
-            Stroke::Solid => ([(0, 8), (8, 15), (15, 22)], 3),
-            Stroke::Dashed => ([(0, 8), (13, 22), (22, 22)], 3),
-            Stroke::Reference => ([(0, 3), (9, 12), (18, 21)], 2),
-        };
+        let (segments, width) = stroke.sample();
         anno.label(label).legend(move |(x, y)| {
             let seg = |(a, b): (i32, i32)| PathElement::new(vec![(a, 0), (b, 0)], color.stroke_width(width));
             EmptyElement::at((x, y)) + seg(segments[0]) + seg(segments[1]) + seg(segments[2])
@@ -470,11 +477,7 @@ where
     let x = area.dim_in_pixel().0 as i32 - TIMELINE_LEGEND as i32 + 14;
     for (i, (label, color, stroke)) in entries.iter().enumerate() {
         let y = 24 + 22 * i as i32;
-        let (segments, width) = match stroke {
-            Stroke::Solid => ([(0, 8), (8, 15), (15, 22)], 3),
-            Stroke::Dashed => ([(0, 8), (13, 22), (22, 22)], 3),
-            Stroke::Reference => ([(0, 3), (9, 12), (18, 21)], 2),
-        };
+        let (segments, width) = stroke.sample();
         let seg = |(a, b): (i32, i32)| PathElement::new(vec![(a, 0), (b, 0)], color.stroke_width(width));
         let text = TextStyle::from((FONT_FAMILY, 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
         area.draw(
@@ -583,6 +586,43 @@ pub struct Timeline {
     pub y_axis: YAxis,
 }
 
+/// A panel of latency on `scale` against a linear x from 0 to `x_end`, its mesh drawn, with no x
+/// labels (the panel below it has them); `margin_right` leaves room for a legend beside it.
+fn latency_panel<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    x_end: f64,
+    scale: &Scale,
+    margin_right: u32,
+) -> Result<ChartContext<'a, DB, plotters::coord::cartesian::Cartesian2d<RangedCoordf64, Ticked>>>
+where
+    DB::ErrorType: 'static,
+{
+    let mut cc = ChartBuilder::on(area)
+        .margin_left(10)
+        .margin_right(margin_right)
+        .margin_top(8)
+        .margin_bottom(2)
+        .x_label_area_size(0)
+        .y_label_area_size(84)
+        .build_cartesian_2d(0.0..x_end, scale.coord())
+        .map_err(err)?;
+    cc.configure_mesh()
+        .y_desc(if scale.is_log() {
+            "latency (ms, log)"
+        } else {
+            "latency (ms)"
+        })
+        .y_label_formatter(&|y| scale.label(*y))
+        .x_max_light_lines(1)
+        .label_style((FONT_FAMILY, 14))
+        .axis_desc_style((FONT_FAMILY, 15))
+        .light_line_style(RGBColor(238, 238, 238))
+        .bold_line_style(RGBColor(200, 200, 200))
+        .draw()
+        .map_err(err)?;
+    Ok(cc)
+}
+
 fn draw_timeline<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, t: &Timeline) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -646,29 +686,7 @@ where
     // Latency, on the report's axis; intervals without samples are left out.
     let with_samples: Vec<&TimePoint> = t.points.iter().filter(|p| p.p99 > 0.0).collect();
     let scale = Scale::new(t.y_axis, with_samples.iter().flat_map(|p| [p.p50, p.p99]));
-    let mut cc = ChartBuilder::on(&lat_area)
-        .margin_left(10)
-        .margin_right(TIMELINE_LEGEND)
-        .margin_top(8)
-        .margin_bottom(2)
-        .x_label_area_size(0)
-        .y_label_area_size(84)
-        .build_cartesian_2d(0.0..x_end, scale.coord())
-        .map_err(err)?;
-    cc.configure_mesh()
-        .y_desc(if scale.is_log() {
-            "latency (ms, log)"
-        } else {
-            "latency (ms)"
-        })
-        .y_label_formatter(&|y| scale.label(*y))
-        .x_max_light_lines(2)
-        .label_style((FONT_FAMILY, 14))
-        .axis_desc_style((FONT_FAMILY, 15))
-        .light_line_style(RGBColor(238, 238, 238))
-        .bold_line_style(RGBColor(200, 200, 200))
-        .draw()
-        .map_err(err)?;
+    let mut cc = latency_panel(&lat_area, x_end, &scale, TIMELINE_LEGEND)?;
     for (i, f) in [(|p: &TimePoint| p.p50) as fn(&TimePoint) -> f64, |p| p.p99]
         .into_iter()
         .enumerate()
@@ -912,28 +930,7 @@ where
             .flatten()
             .chain(r.p99_limit),
     );
-    let mut cc = ChartBuilder::on(&upper)
-        .margin_left(10)
-        .margin_right(40)
-        .margin_top(8)
-        .x_label_area_size(0)
-        .y_label_area_size(84)
-        .build_cartesian_2d(0.0..x_end, scale.coord())
-        .map_err(err)?;
-    cc.configure_mesh()
-        .y_desc(if scale.is_log() {
-            "latency (ms, log)"
-        } else {
-            "latency (ms)"
-        })
-        .y_label_formatter(&|y| scale.label(*y))
-        .x_max_light_lines(1)
-        .label_style((FONT_FAMILY, 14))
-        .axis_desc_style((FONT_FAMILY, 15))
-        .light_line_style(RGBColor(238, 238, 238))
-        .bold_line_style(RGBColor(200, 200, 200))
-        .draw()
-        .map_err(err)?;
+    let mut cc = latency_panel(&upper, x_end, &scale, 40)?;
     let (y0, y1) = (scale.map(scale.bounds().0), scale.map(scale.bounds().1));
     if let Some(limit) = r.p99_limit {
         line(
