@@ -823,3 +823,37 @@ fn other_kinds_of_file_are_named() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("a sipbench audit file"), "{err}");
 }
+
+/// The summary's rate is the one the workload is about: transactions for kept sessions,
+/// sessions held for `hold`, sessions for whole sessions.
+#[test]
+fn summary_shows_the_rate_the_workload_is_about() {
+    let out = fresh_dir("workload-rates");
+    run_ok(
+        sipbench()
+            .arg("report")
+            .arg(committed("results/default.json"))
+            .arg(committed("results/hold-5000.json"))
+            .arg("--out-dir")
+            .arg(&out),
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let summary = &html[html.find("<h2>Summary</h2>").unwrap()..];
+    let summary = &summary[..summary.find("</table>").unwrap()];
+    let row = |phase: &str| {
+        let at = summary
+            .find(&format!(">{phase}</a></td>"))
+            .unwrap_or_else(|| panic!("no {phase} row"));
+        let row = &summary[at..];
+        row[..row.find("</tr>").unwrap()].to_owned()
+    };
+    let kept = row("sip-options-kept-tls");
+    assert!(
+        kept.contains(" transactions/s") && !kept.contains("sessions/s"),
+        "{kept}"
+    );
+    let held = row("tls-hold-5000");
+    assert!(held.contains("sessions held") && !held.contains("/s"), "{held}");
+    let sessions = row("tls-full-handshake");
+    assert!(sessions.contains("sessions/s"), "{sessions}");
+}

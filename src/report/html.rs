@@ -195,15 +195,19 @@ fn summary(out: &mut String, runs: &[LoadedRun]) {
     for run in runs {
         for (i, p) in run.result.phases.iter().enumerate() {
             let plan = &p.plan;
-            let rate = if p.rates.transactions_per_s > 0.0 && p.rates.sessions_per_s == 0.0 {
-                format!("{:.0} transactions/s", p.rates.transactions_per_s)
-            } else if p.bulk.is_some() {
-                format!("{:.0} records/s", p.bulk.as_ref().map_or(0.0, |b| b.records_per_s))
-            } else {
-                format!(
+            // The rate the workload is about: kept sessions carry transactions, held ones
+            // nothing, records bytes.
+            use crate::plan::Workload;
+            let rate = match (plan.workload, &p.bulk) {
+                (_, Some(b)) => format!("{:.0} records/s", b.records_per_s),
+                (Workload::Kept | Workload::Messages, _) => {
+                    format!("{:.0} transactions/s", p.rates.transactions_per_s)
+                }
+                (Workload::Hold, _) => format!("{} sessions held", p.sessions.ok),
+                _ => format!(
                     "{:.0} sessions/s, {:.0} transactions/s",
                     p.rates.sessions_per_s, p.rates.transactions_per_s
-                )
+                ),
             };
             let (metric, p50, p99, p999) = match main_metric(p) {
                 Some((m, s)) => (
