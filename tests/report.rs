@@ -80,6 +80,26 @@ fn decode_png(path: &Path) -> (png::OutputInfo, Vec<u8>) {
     (info, buf)
 }
 
+/// Text of every `<text>` element of an SVG.
+fn svg_text(svg: &str) -> String {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG parses as XML");
+    doc.descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Tick labels of the x axis (percentiles) in a percentile chart's SVG, left to right.
+fn percentile_ticks(svg: &str) -> Vec<String> {
+    svg_text(svg)
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.ends_with('%') && l.len() < 10)
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
 fn report_of_one_run_writes_charts_hgrm_and_html() {
     let f = fixture();
@@ -89,40 +109,63 @@ fn report_of_one_run_writes_charts_hgrm_and_html() {
     let phase = &result.phases[0];
     assert!(phase.histograms.contains_key("handshake.full"));
     let pdir = out.join("closed").join(&phase.plan.name);
+    // .hgrm for every metric: every row's value is the histogram's own value at that percentile.
     for (metric, encoded) in &phase.histograms {
-        // SVG: parses, one series line in the first colour (plus its legend sample).
-        let svg = std::fs::read_to_string(pdir.join(format!("{metric}.svg"))).unwrap();
-        let strokes = series_strokes(&svg);
-        assert!(
-            !strokes.is_empty() && strokes.iter().all(|s| s.eq_ignore_ascii_case("#0072B2")),
-            "{metric}: {strokes:?}"
-        );
-        for label in ["0%", "90%", "99%", "Percentile", "Latency (ms)"] {
-            assert!(
-                svg.contains(&format!("\n{label}\n</text>")),
-                "{metric}: no {label:?} label"
-            );
-        }
-        // PNG: decodes at the chart size, and is not blank (white, grey grid, text and the series).
-        let (info, pixels) = decode_png(&pdir.join(format!("{metric}.png")));
-        assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
-        assert_eq!(info.color_type, png::ColorType::Rgb);
-        let series_px = pixels.chunks(3).filter(|p| p == &[0, 114, 178]).count();
-        let dark_px = pixels.chunks(3).filter(|p| p.iter().all(|&c| c < 80)).count();
-        assert!(series_px > 100, "{metric}: {series_px} series pixels");
-        assert!(dark_px > 500, "{metric}: {dark_px} dark (text) pixels");
-        // .hgrm: every row's value is the histogram's own value at that percentile.
         let h = decode_histogram(encoded).unwrap();
         let text = std::fs::read_to_string(pdir.join(format!("{metric}.hgrm"))).unwrap();
         check_hgrm(&text, &h, metric);
     }
+    // Charts: the main latency (closed loop: one series), the breakdown (one line per other
+    // metric), the timeline; not one chart per metric.
+    let charts: Vec<String> = std::fs::read_dir(&pdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".svg"))
+        .collect();
+    let mut sorted = charts.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["breakdown.svg", "latency.svg", "timeline.svg"], "{charts:?}");
+    let latency = std::fs::read_to_string(pdir.join("latency.svg")).unwrap();
+    let strokes = series_strokes(&latency);
+    assert!(
+        !strokes.is_empty() && strokes.iter().all(|s| s.eq_ignore_ascii_case("#0072B2")),
+        "closed loop: one series, {strokes:?}"
+    );
+    let text = svg_text(&latency);
+    for label in ["Percentile", "Latency (ms, log scale)", "session"] {
+        assert!(text.contains(label), "latency chart: no {label:?} in\n{text}");
+    }
+    assert!(!text.contains("corrected"), "closed loop: nothing to correct");
+    // The x axis ends at the last percentile of the data, not a decade past it.
+    let h = decode_histogram(&phase.histograms["session"]).unwrap();
+    let last = hgrm::rows(&h)
+        .iter()
+        .filter(|r| r.quantile < 1.0)
+        .map(|r| r.quantile)
+        .fold(0.0, f64::max);
+    let ticks = percentile_ticks(&latency);
+    let end = ticks.last().unwrap().trim_end_matches('%').parse::<f64>().unwrap();
+    assert!(
+        end <= 100.0 * last + 1e-6 && end >= 100.0 * (1.0 - 10.0 * (1.0 - last)),
+        "x axis ends at {end}%, the data at {}%: {ticks:?}",
+        100.0 * last
+    );
+    let breakdown = svg_text(&std::fs::read_to_string(pdir.join("breakdown.svg")).unwrap());
+    for m in phase.histograms.keys().filter(|m| *m != "session") {
+        assert!(breakdown.contains(m.as_str()), "breakdown lacks {m}");
+    }
+    // PNG: decodes at the chart size, and is not blank (white, grey grid, text and the series).
+    let (info, pixels) = decode_png(&pdir.join("latency.png"));
+    assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    let series_px = pixels.chunks(3).filter(|p| p == &[0, 114, 178]).count();
+    let dark_px = pixels.chunks(3).filter(|p| p.iter().all(|&c| c < 80)).count();
+    assert!(series_px > 100, "{series_px} series pixels");
+    assert!(dark_px > 500, "{dark_px} dark (text) pixels");
+
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert_eq!(
-        html.matches("<svg").count(),
-        phase.histograms.len() + usize::from(!phase.timeline.is_empty()),
-        "one inline chart per metric, and the phase's timeline"
-    );
+    assert_eq!(html.matches("<svg").count(), 3, "the phase's three charts, inline");
     assert!(
         !html.contains("<script") && !html.contains("src=\"http"),
         "self-contained"
@@ -136,6 +179,8 @@ fn report_of_one_run_writes_charts_hgrm_and_html() {
         "p99.9",
         "Failures",
         "TLS13_",
+        "handshake.full.hgrm",
+        "id=\"summary\"",
     ] {
         assert!(html.contains(needle), "report.html lacks {needle:?}");
     }
@@ -147,8 +192,65 @@ fn report_of_one_run_writes_charts_hgrm_and_html() {
     );
     let table = &html[summary..html[summary..].find("</table>").unwrap() + summary];
     assert_eq!(table.matches("<tr><td>").count(), result.phases.len(), "{table}");
-    assert!(table.contains(&format!("<td>{}</td>", phase.plan.name)), "{table}");
+    assert!(
+        table.contains(&format!("\">{}</a></td>", phase.plan.name)),
+        "the phase, linked to its section: {table}"
+    );
     assert!(table.contains("sessions/s"), "{table}");
+}
+
+/// Open loop: the corrected and the as-measured latency in one chart, labelled; `--linear`
+/// draws the latency axis from 0.
+#[test]
+fn open_loop_overlays_corrected_and_measured_latency() {
+    let f = fixture();
+    for (name, extra, axis) in [
+        ("open-log", &[][..], "Latency (ms, log scale)"),
+        ("open-linear", &["--linear"][..], "Latency (ms)"),
+        ("open-linear2", &["--y-axis", "linear"][..], "Latency (ms)"),
+    ] {
+        let out = fresh_dir(name);
+        run_ok(
+            sipbench()
+                .args(["report", f.open.to_str().unwrap(), "--out-dir", out.to_str().unwrap()])
+                .args(extra),
+        );
+        let result = RunResult::read(&f.open).unwrap();
+        let pdir = out.join("open").join(&result.phases[0].plan.name);
+        let svg = std::fs::read_to_string(pdir.join("latency.svg")).unwrap();
+        let mut strokes = series_strokes(&svg);
+        strokes.sort();
+        strokes.dedup();
+        assert_eq!(strokes.len(), 2, "{name}: two series, {strokes:?}");
+        let text = svg_text(&svg);
+        for label in [
+            "session, corrected for coordinated omission",
+            "session, as measured",
+            "generator lag",
+        ] {
+            assert!(text.contains(label), "{name}: no {label:?} in\n{text}");
+        }
+        assert!(
+            text.lines().any(|l| l.trim() == axis),
+            "{name}: no axis {axis:?} in\n{text}"
+        );
+        assert!(!pdir.join("session.uncorrected.svg").exists(), "no chart of its own");
+        assert!(pdir.join("session.uncorrected.hgrm").exists());
+        let ticks: Vec<f64> = svg_text(&svg)
+            .lines()
+            .filter_map(|l| l.trim().parse::<f64>().ok())
+            .collect();
+        if extra.is_empty() {
+            assert!(!ticks.contains(&0.0), "{name}: a log axis has no 0: {ticks:?}");
+        } else {
+            assert!(ticks.contains(&0.0), "{name}: a linear axis starts at 0: {ticks:?}");
+        }
+    }
+    let both = sipbench()
+        .args(["report", f.open.to_str().unwrap(), "--linear", "--y-axis", "log"])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2), "--linear and --y-axis conflict");
 }
 
 fn check_hgrm(text: &str, h: &hdrhistogram::Histogram<u64>, metric: &str) {
@@ -223,19 +325,28 @@ fn report_of_two_runs_overlays_them() {
     let name = &closed.phases[0].plan.name;
     assert_eq!(name, &open.phases[0].plan.name, "both runs are built from flags");
     let compare = out.join("compare").join(name);
-    // In both: two series. Only in the open-loop run (*.uncorrected): one.
-    for (metric, runs) in [("handshake.full", 2), ("session", 2), ("session.uncorrected", 1)] {
-        let svg = std::fs::read_to_string(compare.join(format!("{metric}.svg"))).unwrap();
+    // The session latency: the closed run's one series, the open run's corrected and as
+    // measured, in the runs' colours; the full handshake: one series per run.
+    for (chart, colours, series) in [("latency", 2, 3), ("handshake", 2, 2)] {
+        let svg = std::fs::read_to_string(compare.join(format!("{chart}.svg"))).unwrap();
         let mut strokes = series_strokes(&svg);
         strokes.sort();
         strokes.dedup();
-        assert_eq!(strokes.len(), runs, "{metric}: {strokes:?}");
+        assert_eq!(strokes.len(), colours, "{chart}: {strokes:?}");
+        let text = svg_text(&svg);
         assert!(
-            svg.contains("closed (") || runs == 1,
-            "{metric}: legend names the closed run"
+            text.contains("closed: "),
+            "{chart}: legend names the closed run:\n{text}"
         );
-        assert!(svg.contains("open ("), "{metric}: legend names the open run");
-        let (info, _) = decode_png(&compare.join(format!("{metric}.png")));
+        assert!(text.contains("open: "), "{chart}: legend names the open run:\n{text}");
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.contains("closed: ") || l.contains("open: "))
+                .count(),
+            series,
+            "{chart}:\n{text}"
+        );
+        let (info, _) = decode_png(&compare.join(format!("{chart}.png")));
         assert_eq!((info.width, info.height), (WIDTH, HEIGHT));
     }
     assert!(out.join("closed").join(name).join("session.hgrm").exists());
@@ -245,6 +356,18 @@ fn report_of_two_runs_overlays_them() {
     // Both runs in the summary, and what differed between them (the load model).
     assert!(html.contains("<h3>What differed: open ("), "{html}");
     assert!(html.contains(&format!("phase {name}: plan.load")), "the load differs");
+    assert!(
+        !html.contains("target.tls"),
+        "the embedded server's ports differ from run to run: not a difference"
+    );
+    // Figures side by side, with ratios and verdicts.
+    let figures = html
+        .find("<h3>Figures: open against closed</h3>")
+        .expect("figures side by side");
+    let table = &html[figures..figures + html[figures..].find("</table>").unwrap()];
+    for needle in ["sessions/s", "session p99", "CPU per session", "ratio"] {
+        assert!(table.contains(needle), "{needle:?} not in\n{table}");
+    }
 }
 
 #[test]
@@ -436,17 +559,303 @@ fn timeline_chart_is_drawn_from_the_results_timeline() {
         .collect();
     for label in [
         "sessions/s",
-        "failures/s",
+        "failures/s (none)",
         "session p50",
         "session p99",
         "seconds into the measured window",
+        "latency (ms, log)",
     ] {
         assert!(text.contains(label), "timeline lacks {label:?}");
     }
+    // Three panels on one time axis: rate, latency and failures each have their own y axis,
+    // the time axis is labelled once.
+    assert_eq!(text.matches("seconds into the measured window").count(), 1);
+    assert!(text.contains("per second"));
     let png = std::fs::read(out.join("t/cli/timeline.png")).unwrap();
     let decoder = png::Decoder::new(std::io::Cursor::new(png));
     let reader = decoder.read_info().unwrap();
-    assert_eq!((reader.info().width, reader.info().height), (960, 540));
+    assert_eq!(
+        (reader.info().width, reader.info().height),
+        (WIDTH, sipbench::report::plot::TIMELINE_HEIGHT)
+    );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("timeline"));
+}
+
+fn committed(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// `<rect>` bars of an SVG: (x, y, height, fill), bars only (filled in a palette colour, 0.75 opaque).
+fn bars(svg: &str) -> Vec<(f64, f64, f64, String)> {
+    let doc = roxmltree::Document::parse(svg).expect("the SVG parses");
+    doc.descendants()
+        .filter(|n| n.tag_name().name() == "rect" && n.attribute("opacity") == Some("0.75"))
+        .map(|n| {
+            let num = |a: &str| n.attribute(a).unwrap().parse::<f64>().unwrap();
+            (
+                num("x"),
+                num("y"),
+                num("height"),
+                n.attribute("fill").unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// `sipbench report` on a `sipbench compare` file (every committed one): a section with a row
+/// per variant (the file's medians), bars at the medians with a dot per round, each variant's
+/// handshake latency from all its rounds, and `.hgrm` files of the rounds added together.
+#[test]
+fn report_of_a_compare_file_draws_the_variants_side_by_side() {
+    let files: Vec<PathBuf> = std::fs::read_dir(committed("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("compare-") && name.ends_with(".json")
+        })
+        .collect();
+    assert!(files.len() >= 3, "{files:?}");
+    for file in files {
+        let c: sipbench::compare::CompareResult =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let out = fresh_dir(&stem);
+        run_ok(sipbench().arg("report").arg(&file).arg("--out-dir").arg(&out));
+        let dir = out.join(&stem);
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(html.contains(&format!("id=\"compare-{stem}\"")), "{stem}: no section");
+        assert!(!html.contains("id=\"summary\""), "{stem}: no run, so no run summary");
+        let table = &html[html.find("<table class=\"variants\">").unwrap()..];
+        let table = &table[..table.find("</table>").unwrap()];
+        assert_eq!(table.matches("<tr><td>").count(), c.variants.len(), "{stem}: {table}");
+        for s in &c.summary {
+            assert!(
+                table.contains(&format!("<tr><td>{}</td>", s.variant)),
+                "{stem}: {}",
+                s.variant
+            );
+            assert!(
+                table.contains(&format!("{:.1}", s.rate_per_s.median)),
+                "{stem}: {}",
+                s.variant
+            );
+        }
+
+        // Bars: one per variant and panel, heights in proportion to the medians of the rounds.
+        let svg = std::fs::read_to_string(dir.join("rates.svg")).unwrap();
+        let text = svg_text(&svg);
+        for v in &c.variants {
+            assert!(text.lines().any(|l| l.trim() == v), "{stem}: no {v} label");
+        }
+        let all = bars(&svg);
+        let base = all.iter().map(|b| b.1 + b.2).fold(f64::INFINITY, f64::min);
+        let rate_bars: Vec<_> = all.iter().filter(|b| (b.1 + b.2 - base).abs() < 1.5).collect();
+        assert_eq!(rate_bars.len(), c.variants.len(), "{stem}: {all:?}");
+        let tallest = c.summary.iter().map(|s| s.rate_per_s.median).fold(0.0, f64::max);
+        let tallest_px = rate_bars.iter().map(|b| b.2).fold(0.0, f64::max);
+        for (bar, s) in rate_bars.iter().zip(&c.summary) {
+            let expect = s.rate_per_s.median / tallest * tallest_px;
+            assert!(
+                (bar.2 - expect).abs() <= 2.0,
+                "{stem}: {}: {} px, expected {expect}",
+                s.variant,
+                bar.2
+            );
+        }
+        let dots = roxmltree::Document::parse(&svg)
+            .unwrap()
+            .descendants()
+            .filter(|n| n.tag_name().name() == "circle")
+            .count();
+        assert_eq!(dots, c.rounds.len() * 2, "{stem}: a dot per round in both panels");
+
+        // Latency per variant, from every round.
+        let svg = std::fs::read_to_string(dir.join("handshake.svg")).unwrap();
+        let text = svg_text(&svg);
+        for v in &c.variants {
+            assert!(
+                text.contains(&format!("{v}: handshake.full")),
+                "{stem}: legend lacks {v}"
+            );
+            let hgrm = std::fs::read_to_string(dir.join(v).join("handshake.full.hgrm")).unwrap();
+            let total: u64 = c
+                .rounds
+                .iter()
+                .filter(|r| &r.variant == v)
+                .map(|r| r.result.latency_us["handshake.full"].count)
+                .sum();
+            assert!(
+                hgrm.contains(&format!("Total count    = {total:12}]")),
+                "{stem}: {v}: the rounds' {total} handshakes"
+            );
+        }
+        assert!(html.matches("<svg").count() >= 2, "{stem}: charts inline");
+    }
+}
+
+/// A capacity search: its knee first, p99 and throughput against the rate offered with the
+/// limit and the knee, every step in a table, and no chart per step.
+#[test]
+fn report_of_a_capacity_search_draws_the_knee() {
+    let file = committed("results/capacity/tls-handshakes.json");
+    let result = RunResult::read(&file).unwrap();
+    let cap = result.capacity.as_ref().unwrap();
+    let out = fresh_dir("capacity");
+    run_ok(sipbench().arg("report").arg(&file).arg("--out-dir").arg(&out));
+    let svg = std::fs::read_to_string(out.join("tls-handshakes/capacity.svg")).unwrap();
+    let text = svg_text(&svg);
+    let knee = cap.knee.as_ref().unwrap().rate;
+    for label in [
+        format!("knee {knee}/s"),
+        "p99 limit 20 ms".into(),
+        "session p99".into(),
+        "step kept the thresholds".into(),
+        "step broke a threshold".into(),
+        "rate offered (arrivals/s)".into(),
+    ] {
+        assert!(text.contains(&label), "capacity chart lacks {label:?}:\n{text}");
+    }
+    // One marker per step, coloured by its verdict.
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let marker = |fill: &str| {
+        doc.descendants()
+            .filter(|n| n.tag_name().name() == "circle" && n.attribute("r") == Some("5"))
+            .filter(|n| n.attribute("fill") == Some(fill))
+            .count()
+    };
+    let passed = cap
+        .steps
+        .iter()
+        .filter(|s| s.verdict == sipbench::capacity::Verdict::Pass)
+        .count();
+    // (and one more of each colour in the legend)
+    assert_eq!(marker("#009E73"), passed + 1);
+    assert_eq!(marker("#D55E00"), cap.steps.len() - passed + 1);
+    let steps = svg_text(&std::fs::read_to_string(out.join("tls-handshakes/steps.svg")).unwrap());
+    assert!(steps.contains(&format!("{knee}/s, knee")), "{steps}");
+    assert!(steps.contains("100/s, minimum"), "{steps}");
+    assert!(steps.contains("beyond the knee"), "{steps}");
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let section = html.find("id=\"capacity-tls-handshakes\"").expect("a capacity section");
+    assert!(section < html.find("id=\"summary\"").unwrap(), "the knee first");
+    assert!(html.contains(&format!("knee: {knee}/s")), "the knee in words");
+    let table = &html[html.find("<table class=\"steps\">").unwrap()..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(table.matches("<tr class=").count(), cap.steps.len());
+    // The steps have their .hgrm files but no charts of their own.
+    let step = out.join("tls-handshakes").join(&cap.steps[0].phase);
+    assert!(step.join("session.hgrm").exists());
+    assert!(!step.join("latency.svg").exists());
+}
+
+/// A phase with step rates or a ramp gets latency and throughput against the rate offered; a
+/// constant rate does not.
+#[test]
+fn steps_and_ramps_are_drawn_against_the_rate_offered() {
+    let f = fixture();
+    let mut files = Vec::new();
+    for (name, rate, extra) in [
+        ("steps", "50,100,150", &["--step", "1s"][..]),
+        ("ramp", "50..150", &[][..]),
+    ] {
+        let path = f.dir.join(format!("{name}.json"));
+        run_ok(
+            sipbench()
+                .args([
+                    "run", "--mode", "tls", "-r", rate, "-d", "3s", "--warmup", "0s", "-q", "-o",
+                ])
+                .arg(&path)
+                .args(extra),
+        );
+        files.push((name, path));
+    }
+    let out = fresh_dir("shapes");
+    run_ok(
+        sipbench()
+            .arg("report")
+            .args(files.iter().map(|f| &f.1))
+            .arg(f.open.to_str().unwrap())
+            .arg("--out-dir")
+            .arg(&out),
+    );
+    for (name, label) in [
+        ("steps", "worst one-second p99 of each step"),
+        ("ramp", "p99 of each second"),
+    ] {
+        let svg = std::fs::read_to_string(out.join(name).join("cli/rate-latency.svg")).unwrap();
+        let text = svg_text(&svg);
+        assert!(text.contains(label), "{name}: {text}");
+        assert!(
+            text.contains("achieved") && text.contains("as offered"),
+            "{name}: {text}"
+        );
+    }
+    assert!(
+        !out.join("open/cli/rate-latency.svg").exists(),
+        "a constant rate has no such chart"
+    );
+}
+
+/// Files that are not runs are named for what they are.
+#[test]
+fn other_kinds_of_file_are_named() {
+    let out = sipbench()
+        .arg("diff")
+        .arg(committed("results/compare-key-types.json"))
+        .arg(committed("results/default.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a sipbench compare file") && err.contains("sipbench report draws"),
+        "{err}"
+    );
+    let out = sipbench()
+        .arg("report")
+        .arg(committed("results/audit.json"))
+        .arg("--out-dir")
+        .arg(fixture().dir.join("audit"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a sipbench audit file"), "{err}");
+}
+
+/// The summary's rate is the one the workload is about: transactions for kept sessions,
+/// sessions held for `hold`, sessions for whole sessions.
+#[test]
+fn summary_shows_the_rate_the_workload_is_about() {
+    let out = fresh_dir("workload-rates");
+    run_ok(
+        sipbench()
+            .arg("report")
+            .arg(committed("results/default.json"))
+            .arg(committed("results/hold-5000.json"))
+            .arg("--out-dir")
+            .arg(&out),
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let summary = &html[html.find("<h2>Summary</h2>").unwrap()..];
+    let summary = &summary[..summary.find("</table>").unwrap()];
+    let row = |phase: &str| {
+        let at = summary
+            .find(&format!(">{phase}</a></td>"))
+            .unwrap_or_else(|| panic!("no {phase} row"));
+        let row = &summary[at..];
+        row[..row.find("</tr>").unwrap()].to_owned()
+    };
+    let kept = row("sip-options-kept-tls");
+    assert!(
+        kept.contains(" transactions/s") && !kept.contains("sessions/s"),
+        "{kept}"
+    );
+    let held = row("tls-hold-5000");
+    assert!(held.contains("sessions held") && !held.contains("/s"), "{held}");
+    let sessions = row("tls-full-handshake");
+    assert!(sessions.contains("sessions/s"), "{sessions}");
 }

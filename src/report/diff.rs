@@ -233,12 +233,14 @@ pub fn differences(base: &LoadedRun, new: &LoadedRun) -> Vec<Difference> {
         &json(&n.environment),
         &["fd_limit"],
     );
-    out.extend(field_differences(
-        "target",
-        &json(&b.target),
-        &json(&n.target),
-        &["resolved"],
-    ));
+    // The embedded server listens on ports the system picks: its addresses say nothing.
+    let embedded = b.target.kind == "embedded" && n.target.kind == "embedded";
+    let skip: &[&str] = if embedded {
+        &["resolved", "tls", "mtls", "tcp", "udp"]
+    } else {
+        &["resolved"]
+    };
+    out.extend(field_differences("target", &json(&b.target), &json(&n.target), skip));
     for (what, bv, nv) in [
         ("key_type", json(&b.key_type), json(&n.key_type)),
         ("workers", json(&b.workers), json(&n.workers)),
