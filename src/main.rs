@@ -10,7 +10,9 @@ fn main() -> ExitCode {
     use sipbench::cli::Command;
     if matches!(
         cli.command,
-        Some(Command::Backends(_) | Command::Profiles(_) | Command::Completions(_) | Command::Man(_) | Command::Diff(_))
+        Some(
+            Command::Backends(_) | Command::Profiles(_) | Command::Completions(_) | Command::Man(_) | Command::Diff(_)
+        )
     ) {
         // Commands that only print end quietly when their reader goes away (`| head`), as
         // Unix tools do, instead of panicking on the broken pipe; the others keep Rust's

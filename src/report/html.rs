@@ -190,7 +190,7 @@ fn summary(out: &mut String, runs: &[LoadedRun]) {
     }
     out.push_str(
         "<th>phase</th><th>what</th><th>rate</th><th>latency</th><th>p50 ms</th><th>p99 ms</th>\
-         <th>p99.9 ms</th><th>failures</th><th>its own figure</th></tr>\n",
+         <th>p99.9 ms</th><th>failures</th><th>efficiency</th><th>its own figure</th></tr>\n",
     );
     for run in runs {
         for (i, p) in run.result.phases.iter().enumerate() {
@@ -238,7 +238,9 @@ fn summary(out: &mut String, runs: &[LoadedRun]) {
             for c in text {
                 let _ = write!(out, "<td>{}</td>", escape(&c));
             }
-            for c in [p50, p99, p999, failures.to_string()] {
+            // Against this machine's bare loop (`run --efficiency`), where measured.
+            let efficiency = p.efficiency.as_ref().map_or("-".into(), |e| format!("{:.2}", e.ratio));
+            for c in [p50, p99, p999, failures.to_string(), efficiency] {
                 let _ = write!(out, "<td class=\"n\">{}</td>", escape(&c));
             }
             let _ = writeln!(out, "<td>{}</td></tr>", escape(&own_figure(p)));
@@ -372,6 +374,9 @@ fn header(out: &mut String, run: &LoadedRun) {
     if let Some(at) = &r.start_at {
         row("start at", at.clone());
     }
+    if let Some(c) = &r.clock {
+        row("clock against the target", crate::printer::clock(c));
+    }
     if let Some(n) = r.merged_from {
         row(
             "merged from",
@@ -395,6 +400,9 @@ fn header(out: &mut String, run: &LoadedRun) {
                 .map(|o| format!(" (window opened {o:+.3} s after the earliest)"))
                 .unwrap_or_default()
         );
+        if let Some(c) = &s.clock {
+            let _ = writeln!(out, "<p>{}</p>", escape(&crate::printer::clock(c)));
+        }
         fields_table(out, &serde_json::to_value(&s.environment).unwrap_or(Value::Null));
     }
     if !r.warnings.is_empty() {

@@ -507,11 +507,19 @@ fn timeline(run: &LoadedRun, index: usize, opts: ReportOptions) -> Option<plot::
     }
     let sessions = result.plan.workload == crate::plan::Workload::Sessions;
     // The last interval can be a few milliseconds of drain after the window: too short to plot
-    // as a rate (it stays in the data).
+    // as a rate (it stays in the data). A phase shorter than a second keeps its one interval.
+    let drain = |i: usize, t: &crate::results::TimelinePoint| i > 0 && i + 1 == tl.len() && t.length_s < 0.2;
+    let end_s = tl
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| !drain(*i, t))
+        .map(|(_, t)| t.t_s + t.length_s)
+        .fold(0.0, f64::max);
     let points = tl
         .iter()
-        .filter(|t| t.length_s >= 0.2)
-        .map(|t| {
+        .enumerate()
+        .filter(|(i, t)| !drain(*i, t))
+        .map(|(_, t)| {
             let secs = t.length_s.max(1e-3);
             let done = if sessions {
                 t.sessions_ok
@@ -519,7 +527,8 @@ fn timeline(run: &LoadedRun, index: usize, opts: ReportOptions) -> Option<plot::
                 t.transactions_ok.max(t.sessions_ok)
             };
             plot::TimePoint {
-                t: t.t_s + t.length_s,
+                // Each point stands for its interval, so it is drawn at the interval's middle.
+                t: t.t_s + t.length_s / 2.0,
                 rate: done as f64 / secs,
                 offered: t.offered_per_s,
                 failures: t.failures as f64 / secs,
@@ -542,6 +551,7 @@ fn timeline(run: &LoadedRun, index: usize, opts: ReportOptions) -> Option<plot::
             .unwrap_or("latency")
             .to_owned(),
         points,
+        end_s,
         y_axis: opts.y_axis,
     })
 }

@@ -580,8 +580,10 @@ pub struct Timeline {
     pub rate_label: String,
     /// The latency metric drawn (e.g. `session`).
     pub metric: String,
-    /// One point per interval.
+    /// One point per interval, at its middle.
     pub points: Vec<TimePoint>,
+    /// Where the time axis ends: the end of the last interval drawn, seconds.
+    pub end_s: f64,
     /// The latency axis.
     pub y_axis: YAxis,
 }
@@ -631,7 +633,7 @@ where
     let root = root.titled(&t.title, (FONT_FAMILY, 21)).map_err(err)?;
     let (rate_area, rest) = root.split_vertically(215);
     let (lat_area, fail_area) = rest.split_vertically(235);
-    let x_end = t.points.iter().map(|p| p.t).fold(1.0f64, f64::max);
+    let x_end = t.points.iter().map(|p| p.t).fold(t.end_s, f64::max).max(1e-3);
     let top = |f: fn(&TimePoint) -> f64| t.points.iter().map(f).fold(0.0f64, f64::max);
     let panel = |area, bottom: bool, ymax: f64| {
         ChartBuilder::on(area)
@@ -1216,6 +1218,7 @@ mod tests {
             rate_label: "sessions/s".into(),
             metric: "session".into(),
             points: vec![],
+            end_s: 0.0,
             y_axis: YAxis::Linear,
         };
         assert!(timeline(&t).unwrap().0.contains("failures/s (none)"));
