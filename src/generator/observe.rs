@@ -197,8 +197,9 @@ pub struct Progress {
     target: Option<DrawTarget>,
     bar: Option<ProgressBar>,
     elapsed: Duration,
-    /// Sessions and failures in the phase's closed intervals so far.
+    /// Sessions, transactions and failures in the phase's closed intervals so far.
     sessions: u64,
+    transactions: u64,
     failures: u64,
 }
 
@@ -229,6 +230,7 @@ impl Progress {
             bar: None,
             elapsed: Duration::ZERO,
             sessions: 0,
+            transactions: 0,
             failures: 0,
         }
     }
@@ -262,15 +264,30 @@ impl Progress {
         let point = i.point();
         let secs = i.length.as_secs_f64().max(1e-3);
         self.elapsed = i.start + i.length;
-        let (sessions, failures) = (self.sessions + point.sessions_ok, self.failures + point.failures);
-        if i.complete {
-            (self.sessions, self.failures) = (sessions, failures);
-        }
-        let mut line = format!(
-            "{sessions} sessions · {:.0} sessions/s · {:.0} transactions/s",
-            point.sessions_ok as f64 / secs,
-            point.transactions_ok as f64 / secs
+        let (sessions, transactions, failures) = (
+            self.sessions + point.sessions_ok,
+            self.transactions + point.transactions_ok,
+            self.failures + point.failures,
         );
+        if i.complete {
+            (self.sessions, self.transactions, self.failures) = (sessions, transactions, failures);
+        }
+        // What the workload is about: sessions that open and close count as they end; kept
+        // and held ones are opened before the clock and end with the phase, so their
+        // transactions (or bytes) are what moves.
+        use crate::plan::Workload;
+        let mut line = match i.plan.workload {
+            Workload::Sessions | Workload::Storm => format!(
+                "{sessions} sessions · {:.0} sessions/s · {:.0} transactions/s",
+                point.sessions_ok as f64 / secs,
+                point.transactions_ok as f64 / secs
+            ),
+            Workload::Records => format!("{sessions} sessions done"),
+            _ => format!(
+                "{transactions} transactions · {:.0} transactions/s",
+                point.transactions_ok as f64 / secs
+            ),
+        };
         if let (Some(offered), Some(_)) = (point.offered_per_s, &i.plan.shape) {
             line.push_str(&format!(" · offered {offered:.0}/s"));
         }
@@ -330,7 +347,7 @@ impl Progress {
             bar.finish();
         }
         self.elapsed = Duration::ZERO;
-        (self.sessions, self.failures) = (0, 0);
+        (self.sessions, self.transactions, self.failures) = (0, 0, 0);
     }
 }
 
