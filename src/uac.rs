@@ -20,7 +20,7 @@ use crate::connection::{ConnError, Connection};
 use crate::failure::{FailureKind, variant_kebab};
 use crate::plan::{ExtraHeader, Txn};
 use crate::sip::digest::{Challenge, DigestError};
-use crate::sip::{Frame, Message, Method, Role};
+use crate::sip::{Frame, Message, Method, Role, push_number};
 use crate::stats::Negotiated;
 use crate::tls::PeerKeyCache;
 use crate::tls::Stream;
@@ -457,24 +457,71 @@ impl SipClient {
         } else {
             ""
         };
-        let o = self.conn.out();
-        // write! into a Vec<u8> cannot fail.
-        let _ = write!(
-            o,
-            "{method} sip:{uri_user}{d} SIP/2.0\r\nVia: SIP/2.0/{t} {l};branch=z9hG4bK{ft}.{b:x}\r\nMax-Forwards: 70\r\nFrom: {display}<sip:{u}@{d}>;tag={ft}\r\nTo: {to_display}<sip:{to_user}@{d}>\r\nCall-ID: {ci}\r\nCSeq: {cseq} {method}\r\nContact: <sip:{u}@{ch};transport={tl}>\r\n",
-            t = self.transport,
-            l = self.local,
-            b = self.branch_seq,
-            u = self.user,
-            ft = self.from_tag,
-            ci = self.call_id,
-            tl = match self.transport {
-                "TLS" => "tls",
-                "UDP" => "udp",
-                _ => "tcp",
-            },
-            ch = self.contact_host,
+        let tl: &[u8] = match self.transport {
+            "TLS" => b"tls",
+            "UDP" => b"udp",
+            _ => b"tcp",
+        };
+        let (m, d, u, ft) = (
+            method.as_str().as_bytes(),
+            d.as_bytes(),
+            self.user.as_bytes(),
+            self.from_tag.as_bytes(),
         );
+        let o = self.conn.out();
+        // Piece by piece rather than with write!: the formatting machinery was a tenth of the
+        // client's own CPU per kept-session exchange.
+        for part in [
+            m,
+            b" sip:",
+            uri_user.as_bytes(),
+            d,
+            b" SIP/2.0\r\nVia: SIP/2.0/",
+            self.transport.as_bytes(),
+            b" ",
+            self.local.as_bytes(),
+            b";branch=z9hG4bK",
+            ft,
+            b".",
+        ] {
+            o.extend_from_slice(part);
+        }
+        push_number(o, self.branch_seq, 16);
+        for part in [
+            &b"\r\nMax-Forwards: 70\r\nFrom: "[..],
+            display.as_bytes(),
+            b"<sip:",
+            u,
+            b"@",
+            d,
+            b">;tag=",
+            ft,
+            b"\r\nTo: ",
+            to_display.as_bytes(),
+            b"<sip:",
+            to_user.as_bytes(),
+            b"@",
+            d,
+            b">\r\nCall-ID: ",
+            self.call_id.as_bytes(),
+            b"\r\nCSeq: ",
+        ] {
+            o.extend_from_slice(part);
+        }
+        push_number(o, cseq.into(), 10);
+        for part in [
+            &b" "[..],
+            m,
+            b"\r\nContact: <sip:",
+            u,
+            b"@",
+            self.contact_host.as_bytes(),
+            b";transport=",
+            tl,
+            b">\r\n",
+        ] {
+            o.extend_from_slice(part);
+        }
         for (header, value) in &credentials {
             let _ = write!(o, "{header}: {value}\r\n");
         }
@@ -490,12 +537,16 @@ impl SipClient {
             Method::Invite => o.extend_from_slice(b"Content-Type: application/sdp\r\n"),
             _ => {}
         }
-        let _ = write!(
-            o,
-            "User-Agent: sipbench/{}\r\nContent-Length: {}\r\n\r\n",
-            env!("CARGO_PKG_VERSION"),
-            body.len()
+        o.extend_from_slice(
+            concat!(
+                "User-Agent: sipbench/",
+                env!("CARGO_PKG_VERSION"),
+                "\r\nContent-Length: "
+            )
+            .as_bytes(),
         );
+        push_number(o, body.len() as u64, 10);
+        o.extend_from_slice(b"\r\n\r\n");
         o.extend_from_slice(body);
         !credentials.is_empty()
     }
@@ -664,6 +715,54 @@ mod tests {
     }
 
     const FOREIGN_VIA: &str = "SIP/2.0/TCP h;branch=z9hG4bK1";
+
+    #[tokio::test]
+    async fn requests_are_written_as_the_format_string_wrote_them() {
+        let (mut c, _peer) = pair().await;
+        c.display = Some("Alice".into());
+        for (method, cseq, branch, body_len) in [
+            (Method::Register, 1, 0x1, 0),
+            (Method::Options, 42, 0xdead_beef, 0),
+            (Method::Message, u32::MAX, u64::MAX, 19),
+        ] {
+            c.cseq = cseq;
+            c.branch_seq = branch;
+            c.next_call_id(&method);
+            c.conn.out().clear();
+            c.write_request(&method);
+            let (uri_user, to_user, to_display) = if method == Method::Register {
+                ("", "u1", "\"Alice\" ")
+            } else {
+                ("uas@", "uas", "")
+            };
+            let extra = if method == Method::Register {
+                "Expires: 3600\r\n"
+            } else if method == Method::Message {
+                "Content-Type: text/plain\r\n"
+            } else {
+                ""
+            };
+            let l = &c.local;
+            let expected = format!(
+                "{method} sip:{uri_user}example.test SIP/2.0\r\nVia: SIP/2.0/TCP {l};branch=z9hG4bKt1.{branch:x}\r\nMax-Forwards: 70\r\nFrom: \"Alice\" <sip:u1@example.test>;tag=t1\r\nTo: {to_display}<sip:{to_user}@example.test>\r\nCall-ID: {ci}\r\nCSeq: {cseq} {method}\r\nContact: <sip:u1@127.0.0.1;transport=tcp>\r\n{extra}User-Agent: sipbench/{v}\r\nContent-Length: {body_len}\r\n\r\n",
+                ci = c.call_id,
+                v = env!("CARGO_PKG_VERSION"),
+            );
+            let out = c.conn.out().clone();
+            assert_eq!(String::from_utf8_lossy(&out[..out.len() - body_len]), expected);
+        }
+        let mut n = Vec::new();
+        for (x, radix, text) in [
+            (0, 10, "0"),
+            (7, 16, "7"),
+            (u64::MAX, 10, "18446744073709551615"),
+            (u64::MAX, 16, "ffffffffffffffff"),
+        ] {
+            n.clear();
+            push_number(&mut n, x, radix);
+            assert_eq!(n, text.as_bytes());
+        }
+    }
 
     fn response_in(call_id: &str, status: u16, cseq: &str, extra: &str) -> Vec<u8> {
         response_via(FOREIGN_VIA, call_id, status, cseq, extra)

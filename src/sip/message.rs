@@ -1484,13 +1484,19 @@ impl<'a> Message<'a> {
 
 /// Writes a status code as decimal digits (three for valid codes).
 fn push_status(out: &mut Vec<u8>, status: u16) {
-    let mut digits = [0u8; 5];
-    let mut n = status;
+    push_number(out, status.into(), 10);
+}
+
+/// Writes `n` in `radix` (10 or 16, lowercase), as `write!` would with `{}` or `{:x}`, without
+/// the formatting machinery: message encoders call it for every number they write.
+pub(crate) fn push_number(out: &mut Vec<u8>, mut n: u64, radix: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
         i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
+        digits[i] = DIGITS[(n % radix) as usize];
+        n /= radix;
         if n == 0 || i == 0 {
             break;
         }

@@ -38,4 +38,5 @@ pub mod framer;
 pub mod message;
 
 pub use framer::{DEFAULT_MAX_MESSAGE_SIZE, Frame, FrameError, Framer, Role, encode_ping, encode_pong};
+pub(crate) use message::push_number;
 pub use message::{Header, Message, Method, ParseError, Request, Response, reason_phrase};

@@ -188,6 +188,11 @@ impl Held {
         match task.ctx.establish(task.worker, &mut keys).await {
             Ok((stream, est)) => {
                 task.rec.record().started().established(&est);
+                // The cache holds a copy of the peer's certificate; only a 0-RTT session reads
+                // it again (for what its handshake negotiated), so a held session drops it.
+                if !est.early {
+                    keys = PeerKeyCache::default();
+                }
                 Some(Held {
                     client: task.ctx.client(stream, id),
                     est,
