@@ -41,13 +41,17 @@ while kill -0 "$run_pid" 2>/dev/null; do
 done
 wait "$run_pid"
 python3 - "$out/hold-15000.json" "$before" "$peak" <<'PY'
-import json, sys
+import json, os, sys
 path, before, peak = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 d = json.load(open(path))
 m = d["phases"][0]["memory"]
 server = (peak - before) / m["sessions_held"]
-d["server_process_memory"] = {"rss_before_bytes": before, "rss_held_peak_bytes": peak, "per_session_bytes": round(server)}
-json.dump(d, open(path, "w"), indent=2)
+# The server's side goes to memory/hold-15000-serve-rss.json (the results file's schema has no
+# place for another process's memory).
+side = {"rss_before_bytes": before, "rss_held_peak_bytes": peak, "per_session_bytes": round(server)}
+side_path = os.path.join(os.path.dirname(path), "memory", "hold-15000-serve-rss.json")
+os.makedirs(os.path.dirname(side_path), exist_ok=True)
+json.dump(side, open(side_path, "w"), indent=2)
 print(f"hold 15000, serve apart: generator {m['per_session_bytes']/1024:.1f} + server {server/1024:.1f} = "
       f"{(m['per_session_bytes'] + server)/1024:.1f} KiB per session, both ends ({m['sessions_held']} held)")
 PY
