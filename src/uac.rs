@@ -11,6 +11,7 @@
 //! SIP timeout after 64·T1 (or the caller's timeout, if shorter).
 
 use std::io::Write as _;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -122,6 +123,9 @@ pub struct SipClient {
     read_date: bool,
     /// The `Date` of the last final response read with `read_date` (Unix seconds).
     date: Option<u64>,
+    /// The SIP timeout's timer, made by the first transaction and re-armed by each one after
+    /// ([`within`]), so that a transaction does not register and clear a timer of its own.
+    sip_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// A challenge being answered, and how many times its nonce was used.
@@ -191,6 +195,7 @@ impl SipClient {
             calls: CallSettings::default(),
             read_date: false,
             date: None,
+            sip_timer: None,
         }
     }
 
@@ -252,6 +257,7 @@ impl SipClient {
     /// and the caller's latency cover the whole exchange, challenges included.
     async fn transaction_with(&mut self, method: &Method, extra: &str, timeout: Duration) -> Result<u16, FailureKind> {
         self.next_call_id(method);
+        let mut timer = self.sip_timer.take();
         let run = async {
             // Per challenge kind (401, 407): whether this transaction already answered one.
             let mut answered = [false; 2];
@@ -294,9 +300,9 @@ impl SipClient {
                 }
             }
         };
-        tokio::time::timeout(timeout, run)
-            .await
-            .unwrap_or(Err(FailureKind::SipTimeout))
+        let r = within(&mut timer, timeout, run).await;
+        self.sip_timer = timer;
+        r
     }
 
     /// Picks the Call-ID of a new transaction: REGISTERs share the session's registration
@@ -690,6 +696,32 @@ impl SipClient {
 }
 
 const SDP_OFFER: &[u8] = b"v=0\r\no=sipbench 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+/// Runs `fut` for at most `timeout` (then it is a SIP timeout) on `timer`, which is made at
+/// the first call and re-armed by each call after. Re-arming for a later deadline, as each
+/// transaction's is, only moves the timer entry's expiry, without the timer driver's lock;
+/// `tokio::time::timeout` registers a new entry and clears it per transaction.
+async fn within<T>(
+    timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    timeout: Duration,
+    fut: impl Future<Output = Result<T, FailureKind>>,
+) -> Result<T, FailureKind> {
+    let now = tokio::time::Instant::now();
+    // As tokio's own timeout: a timeout too long to add to the clock is as good as never.
+    let deadline = now
+        .checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
+    if let Some(t) = timer.as_mut() {
+        t.as_mut().reset(deadline);
+    }
+    let sleep = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+    tokio::pin!(fut);
+    tokio::select! {
+        biased;
+        r = &mut fut => r,
+        () = sleep.as_mut() => Err(FailureKind::SipTimeout),
+    }
+}
 
 fn protocol(what: &str) -> FailureKind {
     FailureKind::SipProtocol(crate::failure::variant_kebab(what))
