@@ -21,7 +21,7 @@ use crate::connection::{ConnError, Connection};
 use crate::failure::{FailureKind, variant_kebab};
 use crate::plan::{ExtraHeader, Txn};
 use crate::sip::digest::{Challenge, DigestError};
-use crate::sip::{Frame, Message, Method, Role, push_number};
+use crate::sip::{Frame, Message, Method, ResponseHead, Role, push_number};
 use crate::stats::Negotiated;
 use crate::tls::PeerKeyCache;
 use crate::tls::Stream;
@@ -372,15 +372,17 @@ impl SipClient {
             };
             let Frame::Message(bytes) = frame else { continue };
             self.bytes_in += bytes.len() as u64;
-            let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
-            let Message::Response(resp) = &msg else { continue };
+            // Only the headers a transaction reads are looked at (a request is skipped).
+            let Some(resp) = ResponseHead::read(&bytes).map_err(|e| protocol(&format!("{e:?}")))? else {
+                continue;
+            };
             // Skip responses to something else (a retransmitted response to an earlier
             // request, a late INVITE 200, or a response to another dialog, which a confused
             // server may send): RFC 3261 §17.1.3 matches by the top Via's branch and the CSeq
             // method; the CSeq number and Call-ID must match too.
-            let ours = msg.top_via_branch().is_some_and(|b| self.is_our_branch(b));
-            match msg.cseq() {
-                Some((n, m)) if ours && n == cseq && m == *method && msg.call_id() == Some(self.call_id.as_str()) => {}
+            let ours = resp.top_via_branch().is_some_and(|b| self.is_our_branch(b));
+            match resp.cseq() {
+                Some((n, m)) if ours && n == cseq && m == *method && resp.call_id() == Some(self.call_id.as_str()) => {}
                 _ => continue,
             }
             if resp.status < 200 {
@@ -392,12 +394,14 @@ impl SipClient {
                 } else {
                     "Proxy-Authenticate"
                 };
+                // A challenge is read in full, for its authentication headers.
+                let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
                 return Ok(Final::Challenge(resp.status, Challenge::pick(msg.header_values(name))));
             }
             if resp.status >= 200 {
                 if self.read_date {
-                    self.date = msg
-                        .header("Date")
+                    self.date = resp
+                        .date()
                         .and_then(|d| httpdate::parse_http_date(d.trim()).ok())
                         .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
                         .map(|d| d.as_secs());
@@ -638,13 +642,14 @@ impl SipClient {
     ) -> Result<(), FailureKind> {
         let Frame::Message(bytes) = frame else { return Ok(()) };
         self.bytes_in += bytes.len() as u64;
-        let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
-        let Message::Response(resp) = &msg else { return Ok(()) };
+        let Some(resp) = ResponseHead::read(&bytes).map_err(|e| protocol(&format!("{e:?}")))? else {
+            return Ok(());
+        };
         if resp.status < 200 {
             return Ok(());
         }
-        let Some((n, _)) = msg.cseq() else { return Ok(()) };
-        if msg.call_id() != Some(self.call_id.as_str()) {
+        let Some((n, _)) = resp.cseq() else { return Ok(()) };
+        if resp.call_id() != Some(self.call_id.as_str()) {
             return Ok(());
         }
         if let Some(i) = outstanding.iter().position(|(c, _)| *c == n) {
