@@ -1722,35 +1722,22 @@ impl<'a> Response<'a> {
     /// is non-empty and To has no tag), Call-ID, CSeq; Content-Length: 0; no body.
     pub fn for_request<'r>(req: &'r Request<'_>, status: u16, reason: &'static str, to_tag: &str) -> Response<'r> {
         let mut headers = Vec::with_capacity(8);
-        let borrow = |h: &'r Header<'_>| Header {
-            name: Cow::Borrowed(h.name.as_ref()),
-            value: Cow::Borrowed(h.value.as_ref()),
-        };
-        for h in &req.headers {
-            if classify(&h.name) == Known::Via {
-                headers.push(borrow(h));
-            }
-        }
-        for kind in [Known::From, Known::To, Known::CallId, Known::CSeq] {
-            if let Some(h) = req.headers.iter().find(|h| classify(&h.name) == kind) {
-                let needs_tag = kind == Known::To
-                    && status > 100
-                    && !to_tag.is_empty()
-                    && find_param(address_params(&h.value), "tag").is_none();
-                if needs_tag {
-                    let mut v = String::with_capacity(h.value.len() + 5 + to_tag.len());
-                    v.push_str(&h.value);
+        copied_headers(req, status, to_tag, |name, value, tag| {
+            let value = match tag {
+                Some(tag) => {
+                    let mut v = String::with_capacity(value.len() + 5 + tag.len());
+                    v.push_str(value);
                     v.push_str(";tag=");
-                    v.push_str(to_tag);
-                    headers.push(Header {
-                        name: Cow::Borrowed(h.name.as_ref()),
-                        value: Cow::Owned(v),
-                    });
-                } else {
-                    headers.push(borrow(h));
+                    v.push_str(tag);
+                    Cow::Owned(v)
                 }
-            }
-        }
+                None => Cow::Borrowed(value),
+            };
+            headers.push(Header {
+                name: Cow::Borrowed(name),
+                value,
+            });
+        });
         headers.push(Header::new("Content-Length", "0"));
         Response {
             status,
@@ -1758,6 +1745,77 @@ impl<'a> Response<'a> {
             headers,
             body: Cow::Borrowed(&[]),
         }
+    }
+
+    /// Appends the wire form of the response [`Response::for_request`] builds, with `extra`
+    /// headers after the copied ones and `Content-Length: 0` last, without building it: the
+    /// same bytes as pushing `extra` onto it, moving Content-Length last and encoding it, with
+    /// no allocation but `out`'s.
+    pub fn encode_for_request(
+        req: &Request<'_>,
+        status: u16,
+        reason: &str,
+        to_tag: &str,
+        extra: &[(&str, &str)],
+        out: &mut Vec<u8>,
+    ) {
+        out.extend_from_slice(SIP_VERSION.as_bytes());
+        out.push(b' ');
+        push_status(out, status);
+        out.push(b' ');
+        out.extend_from_slice(reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        let mut line = |name: &str, value: &str, tag: Option<&str>| {
+            for part in [name, ": ", value] {
+                out.extend_from_slice(part.as_bytes());
+            }
+            if let Some(tag) = tag {
+                out.extend_from_slice(b";tag=");
+                out.extend_from_slice(tag.as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
+        };
+        copied_headers(req, status, to_tag, &mut line);
+        for &(name, value) in extra {
+            line(name, value, None);
+        }
+        out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    }
+}
+
+/// Passes `f` the headers a response copies from its request (RFC 3261 §8.2.6), in order:
+/// every Via, then the first From, To, Call-ID and CSeq; with the To, the tag to append
+/// (`to_tag` when `status` > 100, `to_tag` is non-empty and the To has no tag).
+fn copied_headers<'r>(
+    req: &'r Request<'_>,
+    status: u16,
+    to_tag: &str,
+    mut f: impl FnMut(&'r str, &'r str, Option<&str>),
+) {
+    // The first From, To, Call-ID and CSeq, found in the pass that copies the Vias.
+    let mut first: [Option<&'r Header<'_>>; 4] = [None; 4];
+    for h in &req.headers {
+        let slot = match classify(&h.name) {
+            Known::Via => {
+                f(&h.name, &h.value, None);
+                continue;
+            }
+            Known::From => 0,
+            Known::To => 1,
+            Known::CallId => 2,
+            Known::CSeq => 3,
+            _ => continue,
+        };
+        if let Some(first) = first.get_mut(slot) {
+            first.get_or_insert(h);
+        }
+    }
+    for (i, h) in first.into_iter().enumerate() {
+        let Some(h) = h else { continue };
+        let tag =
+            (i == 1 && status > 100 && !to_tag.is_empty() && find_param(address_params(&h.value), "tag").is_none())
+                .then_some(to_tag);
+        f(&h.name, &h.value, tag);
     }
 }
 
@@ -2093,6 +2151,31 @@ abcd";
         let m = Message::parse(INVITE).unwrap();
         let owned = m.clone().into_owned();
         assert_eq!(m, owned);
+    }
+
+    #[test]
+    fn a_response_encoded_for_a_request_is_the_built_one_byte_for_byte() {
+        let tagged = String::from_utf8_lossy(INVITE).replace("t: Bob <sip:bob@example.com>", "To: <sip:b@h>;tag=x");
+        let extra = [("Allow", "INVITE, ACK"), ("Date", "Sat, 13 Nov 2010 23:29:00 GMT")];
+        for (req, status, tag, extra) in [
+            (INVITE, 200, "srv1", &extra[..]),
+            (INVITE, 100, "srv1", &extra[..1]),
+            (INVITE, 180, "", &[][..]),
+            (tagged.as_bytes(), 200, "srv1", &extra[..]),
+        ] {
+            let msg = Message::parse(req).unwrap();
+            let Message::Request(r) = &msg else { panic!("a request") };
+            // Built: the copied headers, then the extra ones, Content-Length last.
+            let mut built = Response::for_request(r, status, "OK", tag);
+            let length = built.headers.pop().expect("Content-Length comes last");
+            built.headers.extend(extra.iter().map(|&(n, v)| Header::new(n, v)));
+            built.headers.push(length);
+            let mut expected = Vec::new();
+            Message::Response(built).encode(&mut expected);
+            let mut out = Vec::new();
+            Response::encode_for_request(r, status, "OK", tag, extra, &mut out);
+            assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&expected));
+        }
     }
 
     #[test]
