@@ -318,13 +318,17 @@ impl SipClient {
             }
             Method::Bye | Method::Ack if !self.call_id.is_empty() => {}
             _ => {
+                // `{id:x}.{call_seq:x}-{salt:016x}@sipbench`, digit by digit rather than with
+                // the formatting machinery: one per OPTIONS of a kept session.
                 self.call_seq += 1;
-                self.call_id.clear();
-                // write! into a String cannot fail.
-                let _ = std::fmt::Write::write_fmt(
-                    &mut self.call_id,
-                    format_args!("{:x}.{:x}-{:016x}@sipbench", self.id, self.call_seq, self.call_id_salt),
-                );
+                let id = &mut self.call_id;
+                id.clear();
+                push_hex(id, self.id, 1);
+                id.push('.');
+                push_hex(id, self.call_seq, 1);
+                id.push('-');
+                push_hex(id, self.call_id_salt, 16);
+                id.push_str("@sipbench");
             }
         }
     }
@@ -728,6 +732,15 @@ async fn within<T>(
     }
 }
 
+/// Appends `n` in lowercase hexadecimal, at least `width` digits (zero-padded), as `{n:0width$x}`.
+fn push_hex(s: &mut String, n: u64, width: u32) {
+    let digits = (u64::BITS - n.leading_zeros()).div_ceil(4).max(width);
+    for i in (0..digits).rev() {
+        let nibble = n.checked_shr(4 * i).unwrap_or(0) & 0xf;
+        s.push(char::from_digit(nibble as u32, 16).unwrap_or('0'));
+    }
+}
+
 fn protocol(what: &str) -> FailureKind {
     FailureKind::SipProtocol(crate::failure::variant_kebab(what))
 }
@@ -753,6 +766,17 @@ mod tests {
 
     const FOREIGN_VIA: &str = "SIP/2.0/TCP h;branch=z9hG4bK1";
 
+    #[test]
+    fn hex_numbers_are_written_as_the_format_string_wrote_them() {
+        for n in [0, 1, 0xf, 0x10, 0xdead_beef, u64::MAX] {
+            for width in [1, 16] {
+                let mut s = String::from("x");
+                push_hex(&mut s, n, width);
+                assert_eq!(s, format!("x{n:0w$x}", w = width as usize));
+            }
+        }
+    }
+
     #[tokio::test]
     async fn requests_are_written_as_the_format_string_wrote_them() {
         let (mut c, _peer) = pair().await;
@@ -765,6 +789,10 @@ mod tests {
             c.cseq = cseq;
             c.branch_seq = branch;
             c.next_call_id(&method);
+            if method != Method::Register {
+                let expected = format!("{:x}.{:x}-{:016x}@sipbench", c.id, c.call_seq, c.call_id_salt);
+                assert_eq!(c.call_id, expected);
+            }
             c.conn.out().clear();
             c.write_request(&method);
             let (uri_user, to_user, to_display) = if method == Method::Register {
