@@ -11,6 +11,7 @@
 //! SIP timeout after 64·T1 (or the caller's timeout, if shorter).
 
 use std::io::Write as _;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,7 @@ use crate::connection::{ConnError, Connection};
 use crate::failure::{FailureKind, variant_kebab};
 use crate::plan::{ExtraHeader, Txn};
 use crate::sip::digest::{Challenge, DigestError};
-use crate::sip::{Frame, Message, Method, Role, push_number};
+use crate::sip::{Frame, Message, Method, ResponseHead, Role, push_number};
 use crate::stats::Negotiated;
 use crate::tls::PeerKeyCache;
 use crate::tls::Stream;
@@ -122,6 +123,9 @@ pub struct SipClient {
     read_date: bool,
     /// The `Date` of the last final response read with `read_date` (Unix seconds).
     date: Option<u64>,
+    /// The SIP timeout's timer, made by the first transaction and re-armed by each one after
+    /// ([`within`]), so that a transaction does not register and clear a timer of its own.
+    sip_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// A challenge being answered, and how many times its nonce was used.
@@ -191,6 +195,7 @@ impl SipClient {
             calls: CallSettings::default(),
             read_date: false,
             date: None,
+            sip_timer: None,
         }
     }
 
@@ -252,6 +257,7 @@ impl SipClient {
     /// and the caller's latency cover the whole exchange, challenges included.
     async fn transaction_with(&mut self, method: &Method, extra: &str, timeout: Duration) -> Result<u16, FailureKind> {
         self.next_call_id(method);
+        let mut timer = self.sip_timer.take();
         let run = async {
             // Per challenge kind (401, 407): whether this transaction already answered one.
             let mut answered = [false; 2];
@@ -294,9 +300,9 @@ impl SipClient {
                 }
             }
         };
-        tokio::time::timeout(timeout, run)
-            .await
-            .unwrap_or(Err(FailureKind::SipTimeout))
+        let r = within(&mut timer, timeout, run).await;
+        self.sip_timer = timer;
+        r
     }
 
     /// Picks the Call-ID of a new transaction: REGISTERs share the session's registration
@@ -312,13 +318,17 @@ impl SipClient {
             }
             Method::Bye | Method::Ack if !self.call_id.is_empty() => {}
             _ => {
+                // `{id:x}.{call_seq:x}-{salt:016x}@sipbench`, digit by digit rather than with
+                // the formatting machinery: one per OPTIONS of a kept session.
                 self.call_seq += 1;
-                self.call_id.clear();
-                // write! into a String cannot fail.
-                let _ = std::fmt::Write::write_fmt(
-                    &mut self.call_id,
-                    format_args!("{:x}.{:x}-{:016x}@sipbench", self.id, self.call_seq, self.call_id_salt),
-                );
+                let id = &mut self.call_id;
+                id.clear();
+                push_hex(id, self.id, 1);
+                id.push('.');
+                push_hex(id, self.call_seq, 1);
+                id.push('-');
+                push_hex(id, self.call_id_salt, 16);
+                id.push_str("@sipbench");
             }
         }
     }
@@ -366,15 +376,17 @@ impl SipClient {
             };
             let Frame::Message(bytes) = frame else { continue };
             self.bytes_in += bytes.len() as u64;
-            let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
-            let Message::Response(resp) = &msg else { continue };
+            // Only the headers a transaction reads are looked at (a request is skipped).
+            let Some(resp) = ResponseHead::read(&bytes).map_err(|e| protocol(&format!("{e:?}")))? else {
+                continue;
+            };
             // Skip responses to something else (a retransmitted response to an earlier
             // request, a late INVITE 200, or a response to another dialog, which a confused
             // server may send): RFC 3261 §17.1.3 matches by the top Via's branch and the CSeq
             // method; the CSeq number and Call-ID must match too.
-            let ours = msg.top_via_branch().is_some_and(|b| self.is_our_branch(b));
-            match msg.cseq() {
-                Some((n, m)) if ours && n == cseq && m == *method && msg.call_id() == Some(self.call_id.as_str()) => {}
+            let ours = resp.top_via_branch().is_some_and(|b| self.is_our_branch(b));
+            match resp.cseq() {
+                Some((n, m)) if ours && n == cseq && m == *method && resp.call_id() == Some(self.call_id.as_str()) => {}
                 _ => continue,
             }
             if resp.status < 200 {
@@ -386,12 +398,14 @@ impl SipClient {
                 } else {
                     "Proxy-Authenticate"
                 };
+                // A challenge is read in full, for its authentication headers.
+                let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
                 return Ok(Final::Challenge(resp.status, Challenge::pick(msg.header_values(name))));
             }
             if resp.status >= 200 {
                 if self.read_date {
-                    self.date = msg
-                        .header("Date")
+                    self.date = resp
+                        .date()
                         .and_then(|d| httpdate::parse_http_date(d.trim()).ok())
                         .and_then(|t| t.duration_since(std::time::SystemTime::UNIX_EPOCH).ok())
                         .map(|d| d.as_secs());
@@ -632,13 +646,14 @@ impl SipClient {
     ) -> Result<(), FailureKind> {
         let Frame::Message(bytes) = frame else { return Ok(()) };
         self.bytes_in += bytes.len() as u64;
-        let msg = Message::parse(&bytes).map_err(|e| protocol(&format!("{e:?}")))?;
-        let Message::Response(resp) = &msg else { return Ok(()) };
+        let Some(resp) = ResponseHead::read(&bytes).map_err(|e| protocol(&format!("{e:?}")))? else {
+            return Ok(());
+        };
         if resp.status < 200 {
             return Ok(());
         }
-        let Some((n, _)) = msg.cseq() else { return Ok(()) };
-        if msg.call_id() != Some(self.call_id.as_str()) {
+        let Some((n, _)) = resp.cseq() else { return Ok(()) };
+        if resp.call_id() != Some(self.call_id.as_str()) {
             return Ok(());
         }
         if let Some(i) = outstanding.iter().position(|(c, _)| *c == n) {
@@ -691,6 +706,41 @@ impl SipClient {
 
 const SDP_OFFER: &[u8] = b"v=0\r\no=sipbench 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
+/// Runs `fut` for at most `timeout` (then it is a SIP timeout) on `timer`, which is made at
+/// the first call and re-armed by each call after. Re-arming for a later deadline, as each
+/// transaction's is, only moves the timer entry's expiry, without the timer driver's lock;
+/// `tokio::time::timeout` registers a new entry and clears it per transaction.
+async fn within<T>(
+    timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    timeout: Duration,
+    fut: impl Future<Output = Result<T, FailureKind>>,
+) -> Result<T, FailureKind> {
+    let now = tokio::time::Instant::now();
+    // As tokio's own timeout: a timeout too long to add to the clock is as good as never.
+    let deadline = now
+        .checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
+    if let Some(t) = timer.as_mut() {
+        t.as_mut().reset(deadline);
+    }
+    let sleep = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+    tokio::pin!(fut);
+    tokio::select! {
+        biased;
+        r = &mut fut => r,
+        () = sleep.as_mut() => Err(FailureKind::SipTimeout),
+    }
+}
+
+/// Appends `n` in lowercase hexadecimal, at least `width` digits (zero-padded), as `{n:0width$x}`.
+fn push_hex(s: &mut String, n: u64, width: u32) {
+    let digits = (u64::BITS - n.leading_zeros()).div_ceil(4).max(width);
+    for i in (0..digits).rev() {
+        let nibble = n.checked_shr(4 * i).unwrap_or(0) & 0xf;
+        s.push(char::from_digit(nibble as u32, 16).unwrap_or('0'));
+    }
+}
+
 fn protocol(what: &str) -> FailureKind {
     FailureKind::SipProtocol(crate::failure::variant_kebab(what))
 }
@@ -716,6 +766,17 @@ mod tests {
 
     const FOREIGN_VIA: &str = "SIP/2.0/TCP h;branch=z9hG4bK1";
 
+    #[test]
+    fn hex_numbers_are_written_as_the_format_string_wrote_them() {
+        for n in [0, 1, 0xf, 0x10, 0xdead_beef, u64::MAX] {
+            for width in [1, 16] {
+                let mut s = String::from("x");
+                push_hex(&mut s, n, width);
+                assert_eq!(s, format!("x{n:0w$x}", w = width as usize));
+            }
+        }
+    }
+
     #[tokio::test]
     async fn requests_are_written_as_the_format_string_wrote_them() {
         let (mut c, _peer) = pair().await;
@@ -728,6 +789,10 @@ mod tests {
             c.cseq = cseq;
             c.branch_seq = branch;
             c.next_call_id(&method);
+            if method != Method::Register {
+                let expected = format!("{:x}.{:x}-{:016x}@sipbench", c.id, c.call_seq, c.call_id_salt);
+                assert_eq!(c.call_id, expected);
+            }
             c.conn.out().clear();
             c.write_request(&method);
             let (uri_user, to_user, to_display) = if method == Method::Register {

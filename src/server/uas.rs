@@ -64,22 +64,20 @@ pub fn handle_request(
     }
     match req.method {
         Method::Options => {
-            let mut r = Response::for_request(req, 200, "OK", to_tag);
-            r.headers.push(header("Allow", ALLOW));
-            r.headers.push(header("Accept", "application/sdp"));
-            r.headers.push(header("Supported", "outbound"));
-            if !date.is_empty() {
-                r.headers.push(Header {
-                    name: Cow::Borrowed("Date"),
-                    value: Cow::Borrowed(date),
-                });
-            }
-            write(r, out);
+            // Written straight into `out` (no response built): the kept-session path.
+            let extra = [
+                ("Allow", ALLOW),
+                ("Accept", "application/sdp"),
+                ("Supported", "outbound"),
+                ("Date", date),
+            ];
+            let n = if date.is_empty() { 3 } else { 4 };
+            Response::encode_for_request(req, 200, "OK", to_tag, extra.get(..n).unwrap_or_default(), out);
             Outcome::Answered(200)
         }
         Method::Register => register(msg, req, registrar, to_tag, now, out),
         Method::Message | Method::Bye => {
-            write(Response::for_request(req, 200, "OK", to_tag), out);
+            Response::encode_for_request(req, 200, "OK", to_tag, &[], out);
             Outcome::Answered(200)
         }
         Method::Invite => {

@@ -178,7 +178,7 @@ impl Answer {
         match Message::parse(datagram) {
             Ok(msg) => {
                 let Message::Request(req) = &msg else { return None };
-                c.requests.fetch_add(1, Ordering::Relaxed);
+                c.requests.add(1);
                 let method = req.method.clone();
                 let outcome = super::with_date(|date| {
                     uas::handle_request(

@@ -1022,6 +1022,156 @@ struct Seen {
     max_forwards: u32,
 }
 
+impl Seen {
+    /// Counts one header of `kind`.
+    fn count(&mut self, kind: Known) {
+        match kind {
+            Known::To => self.to += 1,
+            Known::From => self.from += 1,
+            Known::CSeq => self.cseq += 1,
+            Known::CallId => self.call_id += 1,
+            Known::Via => self.via += 1,
+            Known::ContentLength => self.content_length += 1,
+            Known::MaxForwards => self.max_forwards += 1,
+            Known::Contact | Known::Expires | Known::Other => {}
+        }
+    }
+
+    /// A header that must appear at most once and appeared twice, else one that must appear
+    /// and did not (in that order of precedence).
+    fn check(&self) -> Result<(), ParseError> {
+        for (count, name) in [
+            (self.to, "To"),
+            (self.from, "From"),
+            (self.cseq, "CSeq"),
+            (self.call_id, "Call-ID"),
+            (self.content_length, "Content-Length"),
+            (self.max_forwards, "Max-Forwards"),
+        ] {
+            if count > 1 {
+                return Err(ParseError::DuplicateHeader(name));
+            }
+        }
+        for (count, name) in [
+            (self.to, "To"),
+            (self.from, "From"),
+            (self.cseq, "CSeq"),
+            (self.call_id, "Call-ID"),
+            (self.via, "Via"),
+        ] {
+            if count == 0 {
+                return Err(ParseError::MissingHeader(name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One header field as [`Fields`] finds it.
+struct Field<'a> {
+    /// The name, as received.
+    name: &'a str,
+    /// The value as received: untrimmed, and still folded when it spans several lines.
+    raw: &'a str,
+    /// How many lines it spans (more than one: folded).
+    lines: usize,
+    /// The message line it starts on (1-based, the start line being line 1).
+    line: usize,
+}
+
+impl<'a> Field<'a> {
+    /// The value, unfolded (each CRLF + whitespace run becomes one SP) and trimmed; borrowed
+    /// unless it was folded.
+    fn value(&self) -> Result<Cow<'a, str>, ParseError> {
+        if self.lines == 1 {
+            Ok(Cow::Borrowed(trim_lws(self.raw)))
+        } else {
+            unfold(self.raw)
+                .map(Cow::Owned)
+                .ok_or(ParseError::BadHeader { line: self.line })
+        }
+    }
+}
+
+/// The header fields of a header section, in order: `name *WSP ":" value CRLF`, with the
+/// continuation lines of folded values. A malformed line is a [`ParseError::BadHeader`], after
+/// which the iterator ends.
+struct Fields<'a> {
+    /// The header section after the start line, ending with the CRLF of its last line.
+    head: &'a str,
+    pos: usize,
+    line_no: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn new(head: &'a str, first_line_no: usize) -> Fields<'a> {
+        Fields {
+            head,
+            pos: 0,
+            line_no: first_line_no,
+        }
+    }
+
+    fn field(&self) -> Result<(Field<'a>, usize), ParseError> {
+        let (head, pos) = (self.head, self.pos);
+        let bytes = head.as_bytes();
+        let bad = ParseError::BadHeader { line: self.line_no };
+        let line = bytes.get(pos..).unwrap_or_default();
+        // name: token *WSP ":" (a leading SP/HTAB is a stray continuation).
+        let mut i = 0;
+        while line.get(i).is_some_and(|&b| is_token_char(b)) {
+            i += 1;
+        }
+        let name_len = i;
+        while line.get(i).is_some_and(|&b| is_wsp(b)) {
+            i += 1;
+        }
+        if name_len == 0 || line.get(i) != Some(&b':') {
+            return Err(bad);
+        }
+        let value_start = pos + i + 1;
+        // The value runs to the CRLF; any other CR or LF is malformed.
+        let line_end = |from: usize| -> Option<usize> {
+            let p = from + find_cr_or_lf(bytes.get(from..)?)?;
+            (bytes.get(p) == Some(&b'\r') && bytes.get(p + 1) == Some(&b'\n')).then_some(p)
+        };
+        let mut end = line_end(value_start).ok_or(bad.clone())?;
+        let mut lines = 1;
+        while bytes.get(end + 2).is_some_and(|&b| is_wsp(b)) {
+            end = line_end(end + 2).ok_or(bad.clone())?;
+            lines += 1;
+        }
+        let field = Field {
+            name: head.get(pos..pos + name_len).unwrap_or(""),
+            raw: head.get(value_start..end).unwrap_or(""),
+            lines,
+            line: self.line_no,
+        };
+        Ok((field, end + 2))
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Result<Field<'a>, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.head.len() {
+            return None;
+        }
+        match self.field() {
+            Ok((field, next)) => {
+                self.pos = next;
+                self.line_no += field.lines;
+                Some(Ok(field))
+            }
+            Err(e) => {
+                self.pos = self.head.len();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
 /// Checks the value of one header the parser interprets (the per-header
 /// part of the cross-header validation).
 fn check_known(kind: Known, value: &str, request_method: Option<&Method>) -> Result<(), ParseError> {
@@ -1063,99 +1213,30 @@ fn parse_headers<'a>(
     request_method: Option<&Method>,
     headers: &mut Vec<Header<'a>>,
 ) -> Result<Option<usize>, ParseError> {
-    let bytes = head.as_bytes();
-    let mut pos = 0;
-    let mut line_no = first_line_no;
     let mut seen = Seen::default();
     let mut content_length = None;
     // The first bad interpreted value; reported once every line has parsed.
     let mut value_err: Option<ParseError> = None;
-    while pos < bytes.len() {
-        let bad = ParseError::BadHeader { line: line_no };
-        let line = bytes.get(pos..).unwrap_or_default();
-        // name: token *WSP ":" (a leading SP/HTAB is a stray continuation).
-        let mut i = 0;
-        while line.get(i).is_some_and(|&b| is_token_char(b)) {
-            i += 1;
-        }
-        let name_len = i;
-        while line.get(i).is_some_and(|&b| is_wsp(b)) {
-            i += 1;
-        }
-        if name_len == 0 || line.get(i) != Some(&b':') {
-            return Err(bad);
-        }
-        let value_start = pos + i + 1;
-        // The value runs to the CRLF; any other CR or LF is malformed.
-        let line_end = |from: usize| -> Option<usize> {
-            let p = from + find_cr_or_lf(bytes.get(from..)?)?;
-            (bytes.get(p) == Some(&b'\r') && bytes.get(p + 1) == Some(&b'\n')).then_some(p)
-        };
-        let mut end = line_end(value_start).ok_or(bad.clone())?;
-        let mut lines = 1;
-        while bytes.get(end + 2).is_some_and(|&b| is_wsp(b)) {
-            end = line_end(end + 2).ok_or(bad.clone())?;
-            lines += 1;
-        }
-        let raw_value = head.get(value_start..end).unwrap_or("");
-        let value = if lines == 1 {
-            Cow::Borrowed(trim_lws(raw_value))
-        } else {
-            Cow::Owned(unfold(raw_value).ok_or(bad)?)
-        };
-        let name = head.get(pos..pos + name_len).unwrap_or("");
-        let kind = classify(name);
-        match kind {
-            Known::To => seen.to += 1,
-            Known::From => seen.from += 1,
-            Known::CSeq => seen.cseq += 1,
-            Known::CallId => seen.call_id += 1,
-            Known::Via => seen.via += 1,
-            Known::ContentLength => {
-                seen.content_length += 1;
-                if content_length.is_none() {
-                    content_length = Some(headers.len());
-                }
-            }
-            Known::MaxForwards => seen.max_forwards += 1,
-            Known::Contact | Known::Expires | Known::Other => {}
+    for field in Fields::new(head, first_line_no) {
+        let field = field?;
+        let value = field.value()?;
+        let kind = classify(field.name);
+        seen.count(kind);
+        if kind == Known::ContentLength && content_length.is_none() {
+            content_length = Some(headers.len());
         }
         if value_err.is_none() && kind != Known::Other {
             value_err = check_known(kind, &value, request_method).err();
         }
         headers.push(Header {
-            name: Cow::Borrowed(name),
+            name: Cow::Borrowed(field.name),
             value,
         });
-        pos = end + 2;
-        line_no += lines;
     }
     if let Some(e) = value_err {
         return Err(e);
     }
-    for (count, name) in [
-        (seen.to, "To"),
-        (seen.from, "From"),
-        (seen.cseq, "CSeq"),
-        (seen.call_id, "Call-ID"),
-        (seen.content_length, "Content-Length"),
-        (seen.max_forwards, "Max-Forwards"),
-    ] {
-        if count > 1 {
-            return Err(ParseError::DuplicateHeader(name));
-        }
-    }
-    for (count, name) in [
-        (seen.to, "To"),
-        (seen.from, "From"),
-        (seen.cseq, "CSeq"),
-        (seen.call_id, "Call-ID"),
-        (seen.via, "Via"),
-    ] {
-        if count == 0 {
-            return Err(ParseError::MissingHeader(name));
-        }
-    }
+    seen.check()?;
     Ok(content_length)
 }
 
@@ -1432,8 +1513,7 @@ impl<'a> Message<'a> {
 
     /// The CSeq number and method.
     pub fn cseq(&self) -> Option<(u32, Method)> {
-        let (n, m) = split_cseq(self.header("CSeq")?).ok()?;
-        Some((n, Method::parse(m).ok()?))
+        cseq_of(self.header("CSeq")?)
     }
 
     /// The `tag` parameter of the From header.
@@ -1448,9 +1528,7 @@ impl<'a> Message<'a> {
 
     /// The `branch` parameter of the topmost Via.
     pub fn top_via_branch(&self) -> Option<&str> {
-        let top = self.header_values("Via").next()?;
-        let semi = find_byte(top.as_bytes(), b';')?;
-        find_param(top.get(semi..)?, "branch")
+        branch_of(self.header_values("Via").next()?)
     }
 
     /// The Expires header as seconds.
@@ -1482,6 +1560,140 @@ impl<'a> Message<'a> {
     }
 }
 
+/// The CSeq number and method of a CSeq value.
+fn cseq_of(value: &str) -> Option<(u32, Method)> {
+    let (n, m) = split_cseq(value).ok()?;
+    Some((n, Method::parse(m).ok()?))
+}
+
+/// The `branch` parameter of one Via element.
+fn branch_of(via: &str) -> Option<&str> {
+    let semi = find_byte(via.as_bytes(), b';')?;
+    find_param(via.get(semi..)?, "branch")
+}
+
+/// What a client transaction reads of a response: its status, the headers RFC 3261 §17.1.3
+/// matches it to its request by (the top Via's branch, CSeq, Call-ID), and `Date`.
+///
+/// [`ResponseHead::read`] finds them in one pass over the header section, without collecting
+/// the other headers into a [`Message`]. It checks what it reads as [`Message::parse`] does (the
+/// start line, every header line's form, the Via, CSeq and Call-ID values, the presence and
+/// uniqueness of the mandatory headers, with the same errors), but not the values of headers it
+/// does not read (To, From, Contact, Max-Forwards, Expires): a response malformed only there is
+/// read, where [`Message::parse`] refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHead<'a> {
+    /// The status code.
+    pub status: u16,
+    /// The first Via header's value (its first element is the top Via).
+    via: Option<Cow<'a, str>>,
+    /// The CSeq header's value.
+    cseq: Option<Cow<'a, str>>,
+    /// The Call-ID header's value.
+    call_id: Option<Cow<'a, str>>,
+    /// The first Date header's value.
+    date: Option<Cow<'a, str>>,
+}
+
+impl<'a> ResponseHead<'a> {
+    /// Reads one complete message as a response; `Ok(None)` when it is a request. A message
+    /// the one-pass scan does not take (a request, folded header lines, anything malformed) goes
+    /// through [`Message::parse`], which decides: its error, or its headers.
+    pub fn read(buf: &'a [u8]) -> Result<Option<ResponseHead<'a>>, ParseError> {
+        if let Some(head) = ResponseHead::scan(buf) {
+            return Ok(Some(head));
+        }
+        let Message::Response(r) = Message::parse(buf)? else {
+            return Ok(None);
+        };
+        let mut head = ResponseHead {
+            status: r.status,
+            via: None,
+            cseq: None,
+            call_id: None,
+            date: None,
+        };
+        for h in r.headers {
+            let slot = match classify(&h.name) {
+                Known::Via => &mut head.via,
+                Known::CSeq => &mut head.cseq,
+                Known::CallId => &mut head.call_id,
+                Known::Other if h.name.eq_ignore_ascii_case("Date") => &mut head.date,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(h.value);
+            }
+        }
+        Ok(Some(head))
+    }
+
+    /// The one-pass read: `None` when the message is not a response whose header lines are
+    /// unfolded and pass the checks (the caller then parses it in full).
+    fn scan(buf: &'a [u8]) -> Option<ResponseHead<'a>> {
+        let (head_len, _, first_crlf) = find_head_end(buf)?;
+        let head = std::str::from_utf8(buf.get(..head_len - 2)?).ok()?;
+        let StartLine::Response(status, _) = parse_start_line(head.get(..first_crlf)?).ok()? else {
+            return None;
+        };
+        let mut r = ResponseHead {
+            status,
+            via: None,
+            cseq: None,
+            call_id: None,
+            date: None,
+        };
+        let mut seen = Seen::default();
+        for field in Fields::new(head.get(first_crlf + 2..)?, 2) {
+            let field = field.ok()?;
+            if field.lines > 1 {
+                return None;
+            }
+            let value = trim_lws(field.raw);
+            let kind = classify(field.name);
+            seen.count(kind);
+            let slot = match kind {
+                Known::Via | Known::CSeq | Known::CallId => {
+                    check_known(kind, value, None).ok()?;
+                    match kind {
+                        Known::Via => &mut r.via,
+                        Known::CSeq => &mut r.cseq,
+                        _ => &mut r.call_id,
+                    }
+                }
+                Known::Other if field.name.eq_ignore_ascii_case("Date") => &mut r.date,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(Cow::Borrowed(value));
+            }
+        }
+        seen.check().ok()?;
+        Some(r)
+    }
+
+    /// The `branch` parameter of the topmost Via.
+    pub fn top_via_branch(&self) -> Option<&str> {
+        let via = self.via.as_deref()?;
+        branch_of(CommaSplit { rest: Some(via) }.next()?)
+    }
+
+    /// The CSeq number and method.
+    pub fn cseq(&self) -> Option<(u32, Method)> {
+        cseq_of(self.cseq.as_deref()?)
+    }
+
+    /// The Call-ID header value.
+    pub fn call_id(&self) -> Option<&str> {
+        self.call_id.as_deref()
+    }
+
+    /// The `Date` header value.
+    pub fn date(&self) -> Option<&str> {
+        self.date.as_deref()
+    }
+}
+
 /// Writes a status code as decimal digits (three for valid codes).
 fn push_status(out: &mut Vec<u8>, status: u16) {
     push_number(out, status.into(), 10);
@@ -1510,35 +1722,22 @@ impl<'a> Response<'a> {
     /// is non-empty and To has no tag), Call-ID, CSeq; Content-Length: 0; no body.
     pub fn for_request<'r>(req: &'r Request<'_>, status: u16, reason: &'static str, to_tag: &str) -> Response<'r> {
         let mut headers = Vec::with_capacity(8);
-        let borrow = |h: &'r Header<'_>| Header {
-            name: Cow::Borrowed(h.name.as_ref()),
-            value: Cow::Borrowed(h.value.as_ref()),
-        };
-        for h in &req.headers {
-            if classify(&h.name) == Known::Via {
-                headers.push(borrow(h));
-            }
-        }
-        for kind in [Known::From, Known::To, Known::CallId, Known::CSeq] {
-            if let Some(h) = req.headers.iter().find(|h| classify(&h.name) == kind) {
-                let needs_tag = kind == Known::To
-                    && status > 100
-                    && !to_tag.is_empty()
-                    && find_param(address_params(&h.value), "tag").is_none();
-                if needs_tag {
-                    let mut v = String::with_capacity(h.value.len() + 5 + to_tag.len());
-                    v.push_str(&h.value);
+        copied_headers(req, status, to_tag, |name, value, tag| {
+            let value = match tag {
+                Some(tag) => {
+                    let mut v = String::with_capacity(value.len() + 5 + tag.len());
+                    v.push_str(value);
                     v.push_str(";tag=");
-                    v.push_str(to_tag);
-                    headers.push(Header {
-                        name: Cow::Borrowed(h.name.as_ref()),
-                        value: Cow::Owned(v),
-                    });
-                } else {
-                    headers.push(borrow(h));
+                    v.push_str(tag);
+                    Cow::Owned(v)
                 }
-            }
-        }
+                None => Cow::Borrowed(value),
+            };
+            headers.push(Header {
+                name: Cow::Borrowed(name),
+                value,
+            });
+        });
         headers.push(Header::new("Content-Length", "0"));
         Response {
             status,
@@ -1546,6 +1745,77 @@ impl<'a> Response<'a> {
             headers,
             body: Cow::Borrowed(&[]),
         }
+    }
+
+    /// Appends the wire form of the response [`Response::for_request`] builds, with `extra`
+    /// headers after the copied ones and `Content-Length: 0` last, without building it: the
+    /// same bytes as pushing `extra` onto it, moving Content-Length last and encoding it, with
+    /// no allocation but `out`'s.
+    pub fn encode_for_request(
+        req: &Request<'_>,
+        status: u16,
+        reason: &str,
+        to_tag: &str,
+        extra: &[(&str, &str)],
+        out: &mut Vec<u8>,
+    ) {
+        out.extend_from_slice(SIP_VERSION.as_bytes());
+        out.push(b' ');
+        push_status(out, status);
+        out.push(b' ');
+        out.extend_from_slice(reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        let mut line = |name: &str, value: &str, tag: Option<&str>| {
+            for part in [name, ": ", value] {
+                out.extend_from_slice(part.as_bytes());
+            }
+            if let Some(tag) = tag {
+                out.extend_from_slice(b";tag=");
+                out.extend_from_slice(tag.as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
+        };
+        copied_headers(req, status, to_tag, &mut line);
+        for &(name, value) in extra {
+            line(name, value, None);
+        }
+        out.extend_from_slice(b"Content-Length: 0\r\n\r\n");
+    }
+}
+
+/// Passes `f` the headers a response copies from its request (RFC 3261 §8.2.6), in order:
+/// every Via, then the first From, To, Call-ID and CSeq; with the To, the tag to append
+/// (`to_tag` when `status` > 100, `to_tag` is non-empty and the To has no tag).
+fn copied_headers<'r>(
+    req: &'r Request<'_>,
+    status: u16,
+    to_tag: &str,
+    mut f: impl FnMut(&'r str, &'r str, Option<&str>),
+) {
+    // The first From, To, Call-ID and CSeq, found in the pass that copies the Vias.
+    let mut first: [Option<&'r Header<'_>>; 4] = [None; 4];
+    for h in &req.headers {
+        let slot = match classify(&h.name) {
+            Known::Via => {
+                f(&h.name, &h.value, None);
+                continue;
+            }
+            Known::From => 0,
+            Known::To => 1,
+            Known::CallId => 2,
+            Known::CSeq => 3,
+            _ => continue,
+        };
+        if let Some(first) = first.get_mut(slot) {
+            first.get_or_insert(h);
+        }
+    }
+    for (i, h) in first.into_iter().enumerate() {
+        let Some(h) = h else { continue };
+        let tag =
+            (i == 1 && status > 100 && !to_tag.is_empty() && find_param(address_params(&h.value), "tag").is_none())
+                .then_some(to_tag);
+        f(&h.name, &h.value, tag);
     }
 }
 
@@ -1883,7 +2153,145 @@ abcd";
         assert_eq!(m, owned);
     }
 
+    #[test]
+    fn a_response_encoded_for_a_request_is_the_built_one_byte_for_byte() {
+        let tagged = String::from_utf8_lossy(INVITE).replace("t: Bob <sip:bob@example.com>", "To: <sip:b@h>;tag=x");
+        let extra = [("Allow", "INVITE, ACK"), ("Date", "Sat, 13 Nov 2010 23:29:00 GMT")];
+        for (req, status, tag, extra) in [
+            (INVITE, 200, "srv1", &extra[..]),
+            (INVITE, 100, "srv1", &extra[..1]),
+            (INVITE, 180, "", &[][..]),
+            (tagged.as_bytes(), 200, "srv1", &extra[..]),
+        ] {
+            let msg = Message::parse(req).unwrap();
+            let Message::Request(r) = &msg else { panic!("a request") };
+            // Built: the copied headers, then the extra ones, Content-Length last.
+            let mut built = Response::for_request(r, status, "OK", tag);
+            let length = built.headers.pop().expect("Content-Length comes last");
+            built.headers.extend(extra.iter().map(|&(n, v)| Header::new(n, v)));
+            built.headers.push(length);
+            let mut expected = Vec::new();
+            Message::Response(built).encode(&mut expected);
+            let mut out = Vec::new();
+            Response::encode_for_request(r, status, "OK", tag, extra, &mut out);
+            assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&expected));
+        }
+    }
+
+    #[test]
+    fn a_response_head_reads_what_matching_and_the_clock_probe_need() {
+        let wire = "SIP/2.0 200 OK\r\n\
+            v: SIP/2.0/TLS h:5061;branch=z9hG4bKa1 , SIP/2.0/TLS p;branch=z9hG4bKp\r\n\
+            Via: SIP/2.0/TLS q;branch=z9hG4bKq\r\n\
+            f: <sip:a@h>;tag=1\r\n\
+            t: <sip:b@h>;tag=2\r\n\
+            i: c1@h\r\n\
+            CSeq: 7 OPTIONS\r\n\
+            Date: Sat, 13 Nov 2010 23:29:00 GMT\r\n\
+            l: 0\r\n\r\n";
+        let fields = |head: &ResponseHead<'_>| {
+            (
+                head.status,
+                head.top_via_branch().map(str::to_owned),
+                head.cseq(),
+                head.call_id().map(str::to_owned),
+                head.date().map(str::to_owned),
+            )
+        };
+        let expected = (
+            200,
+            Some("z9hG4bKa1".to_owned()),
+            Some((7, Method::Options)),
+            Some("c1@h".to_owned()),
+            Some("Sat, 13 Nov 2010 23:29:00 GMT".to_owned()),
+        );
+        let head = ResponseHead::read(wire.as_bytes()).unwrap().unwrap();
+        assert_eq!(fields(&head), expected);
+        // Folded lines go through the full parser, with the same result.
+        let folded = wire.replace("CSeq: 7 OPTIONS", "CSeq: 7\r\n OPTIONS");
+        let head = ResponseHead::read(folded.as_bytes()).unwrap().unwrap();
+        assert_eq!(fields(&head), expected);
+        // A request is no response.
+        assert_eq!(ResponseHead::read(INVITE), Ok(None));
+        // Malformed where a transaction reads: the full parser's error.
+        for (from, to, err) in [
+            ("CSeq: 7 OPTIONS", "CSeq: x OPTIONS", ParseError::BadCSeq),
+            ("i: c1@h\r\n", "", ParseError::MissingHeader("Call-ID")),
+            ("i: c1@h", "i: c1@h\r\ni: c2@h", ParseError::DuplicateHeader("Call-ID")),
+            ("v: SIP/2.0/TLS h:5061", "v: SIP/2.0 h:5061", ParseError::BadVia),
+            (
+                "t: <sip:b@h>;tag=2\r\n",
+                "t <sip:b@h>\r\n",
+                ParseError::BadHeader { line: 5 },
+            ),
+            ("SIP/2.0 200", "SIP/2.0 2000", ParseError::BadStatusCode),
+        ] {
+            let bad = wire.replace(from, to);
+            assert_eq!(Message::parse(bad.as_bytes()).err(), Some(err.clone()), "{bad}");
+            assert_eq!(ResponseHead::read(bad.as_bytes()), Err(err), "{bad}");
+        }
+        // Malformed only where no transaction reads (the To address): read all the same.
+        let bad_to = wire.replace("t: <sip:b@h>;tag=2", "t: <sip:b@h");
+        assert_eq!(
+            Message::parse(bad_to.as_bytes()).err(),
+            Some(ParseError::BadAddress("To"))
+        );
+        assert_eq!(
+            fields(&ResponseHead::read(bad_to.as_bytes()).unwrap().unwrap()),
+            expected
+        );
+    }
+
+    /// The wire form of `msg` with the bytes at `edits` replaced.
+    fn mutated(msg: &Message<'_>, edits: Vec<(prop::sample::Index, u8)>) -> Vec<u8> {
+        let mut out = Vec::new();
+        msg.encode(&mut out);
+        for (idx, byte) in edits {
+            let i = idx.index(out.len());
+            out[i] = byte;
+        }
+        out
+    }
+
     proptest! {
+        /// The one-pass response read agrees with the full parser on what a transaction reads,
+        /// and refuses what it refuses, but for malformed values of headers it does not read.
+        #[test]
+        fn a_response_head_agrees_with_the_full_parser(
+            msg in strategies::message(),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        ) {
+            let out = mutated(&msg, edits);
+            match (Message::parse(&out), ResponseHead::read(&out)) {
+                (Ok(Message::Request(_)), read) => prop_assert_eq!(read, Ok(None)),
+                (Ok(m), Ok(Some(head))) => {
+                    let Message::Response(r) = &m else { unreachable!("requests are above") };
+                    prop_assert_eq!(head.status, r.status);
+                    prop_assert_eq!(head.top_via_branch(), m.top_via_branch());
+                    prop_assert_eq!(head.cseq(), m.cseq());
+                    prop_assert_eq!(head.call_id(), m.call_id());
+                    prop_assert_eq!(head.date(), m.header("Date"));
+                }
+                (Err(e), Err(read)) => prop_assert_eq!(e, read),
+                (Err(e), Ok(_)) => prop_assert!(
+                    matches!(
+                        e,
+                        ParseError::BadAddress(_)
+                            | ParseError::UnbalancedQuotes(_)
+                            | ParseError::BadDisplayName(_)
+                            | ParseError::AmbiguousAddrSpec(_)
+                            | ParseError::BadNumber(_)
+                            | ParseError::ValueOutOfRange("Max-Forwards" | "Expires")
+                            | ParseError::BadContentLength
+                            | ParseError::BodyLengthMismatch { .. }
+                    ),
+                    "read where the parser says {:?}",
+                    e
+                ),
+                (parsed, read) => prop_assert!(false, "parser {:?}, read {:?}", parsed, read),
+            }
+        }
+
         #[test]
         fn encode_parse_round_trip(msg in strategies::message()) {
             let mut out = Vec::new();
@@ -1903,12 +2311,7 @@ abcd";
             msg in strategies::message(),
             edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
         ) {
-            let mut out = Vec::new();
-            msg.encode(&mut out);
-            for (idx, byte) in edits {
-                let i = idx.index(out.len());
-                out[i] = byte;
-            }
+            let out = mutated(&msg, edits);
             if let Ok(m) = Message::parse(&out) {
                 // Whatever parses must also re-encode and re-parse.
                 let mut again = Vec::new();

@@ -39,4 +39,4 @@ pub mod message;
 
 pub use framer::{DEFAULT_MAX_MESSAGE_SIZE, Frame, FrameError, Framer, Role, encode_ping, encode_pong};
 pub(crate) use message::push_number;
-pub use message::{Header, Message, Method, ParseError, Request, Response, reason_phrase};
+pub use message::{Header, Message, Method, ParseError, Request, Response, ResponseHead, reason_phrase};
