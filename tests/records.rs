@@ -175,3 +175,30 @@ fn the_timeline_shows_bytes_as_they_flow() {
     let total: u64 = p.timeline.iter().map(|t| t.bytes_out).sum();
     assert_eq!(total, p.bulk.unwrap().bytes_out, "{:?}", p.timeline);
 }
+
+/// A one-way stream hears nothing back until the server's trailer: a stream longer than the
+/// reader's timeout (5 s at least) still ends verified, not as a timeout.
+#[test]
+fn a_one_way_stream_longer_than_the_read_timeout_is_not_a_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = RunConfig {
+        phase: PhaseSpec {
+            mode: Some(Mode::Tcp),
+            workload: Some(Workload::Records),
+            direction: Some(Direction::Up),
+            record_size: Some(16384),
+            connections: Some(1),
+            warmup: Some(Duration::ZERO),
+            duration: Some(Duration::from_millis(5600)),
+            sip_timeout: Some(Duration::from_secs(1)),
+            ..Default::default()
+        },
+        workers: Some(1),
+        out: Some(dir.path().join("r.json")),
+        quiet: true,
+        ..Default::default()
+    };
+    let report = run(&args).expect("run");
+    let p = &report.result.phases[0];
+    assert_eq!((p.sessions.ok, p.sessions.failed), (1, 0), "{:?}", p.failures);
+}

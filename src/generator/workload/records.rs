@@ -90,44 +90,54 @@ impl Records {
         let Some(clock) = task.start.clock().await else { return };
 
         let (mut rd, mut wr) = tokio::io::split(stream);
+        // A sink sends nothing back until its trailer, which follows the writer's close: the
+        // reader's timeout runs per read in echo mode, and from the writer's end in sink mode.
+        let (wrote_tx, wrote_rx) = tokio::sync::watch::channel(false);
+        let read_timeout = plan.sip_timeout.max(Duration::from_secs(5));
         // Writes carry several records (rustls cuts them at the record size): fewer system calls,
         // same records on the wire.
         let record = plan.record_size.max(1);
         let size = (WRITE_BATCH / record).max(1) * record;
         let writer = async {
-            let mut sent_crc = crc32fast::Hasher::new();
-            // Measured bytes and records not yet handed to the recorder.
-            let (mut sent, mut measured_bytes, mut measured_records) = (0u64, 0u64, 0u64);
-            let mut counted_at = Instant::now();
-            let mut last = Duration::ZERO;
-            let mut off = 0usize;
-            let span = data.len() - size;
-            loop {
-                let now = Instant::now();
-                if ctx.stop.is_set() || clock.over(now) {
-                    break;
-                }
-                let chunk = &data[off..off + size];
-                off = (off + 4099) % span.max(1);
-                if let Err(e) = wr.write_all(chunk).await {
-                    return Err(crate::tls::classify_io(&e));
-                }
-                sent_crc.update(chunk);
-                sent += size as u64;
-                if clock.measured(now) {
-                    measured_bytes += size as u64;
-                    measured_records += (size / record) as u64;
-                    last = clock.offset(now);
-                    if now.saturating_duration_since(counted_at) >= COUNT_EVERY {
-                        rec.record().bytes(measured_bytes, 0).records(measured_records);
-                        (measured_bytes, measured_records, counted_at) = (0, 0, now);
+            let written = async {
+                let mut sent_crc = crc32fast::Hasher::new();
+                // Measured bytes and records not yet handed to the recorder.
+                let (mut sent, mut measured_bytes, mut measured_records) = (0u64, 0u64, 0u64);
+                let mut counted_at = Instant::now();
+                let mut last = Duration::ZERO;
+                let mut off = 0usize;
+                let span = data.len() - size;
+                loop {
+                    let now = Instant::now();
+                    if ctx.stop.is_set() || clock.over(now) {
+                        break;
+                    }
+                    let chunk = &data[off..off + size];
+                    off = (off + 4099) % span.max(1);
+                    if let Err(e) = wr.write_all(chunk).await {
+                        return Err(crate::tls::classify_io(&e));
+                    }
+                    sent_crc.update(chunk);
+                    sent += size as u64;
+                    if clock.measured(now) {
+                        measured_bytes += size as u64;
+                        measured_records += (size / record) as u64;
+                        last = clock.offset(now);
+                        if now.saturating_duration_since(counted_at) >= COUNT_EVERY {
+                            rec.record().bytes(measured_bytes, 0).records(measured_records);
+                            (measured_bytes, measured_records, counted_at) = (0, 0, now);
+                        }
                     }
                 }
+                // close_notify and FIN: the server then sends its trailer.
+                let _ = wr.flush().await;
+                let _ = wr.shutdown().await;
+                Ok((sent, sent_crc.finalize(), measured_bytes, measured_records, last))
             }
-            // close_notify and FIN: the server then sends its trailer.
-            let _ = wr.flush().await;
-            let _ = wr.shutdown().await;
-            Ok((sent, sent_crc.finalize(), measured_bytes, measured_records, last))
+            .await;
+            // Done or failed: the reader's wait for the trailer starts.
+            let _ = wrote_tx.send(true);
+            written
         };
         let reader = async {
             let mut stream = TrailedStream::new();
@@ -135,15 +145,26 @@ impl Records {
             let mut buf = vec![0u8; 64 * 1024];
             let mut measured_in = 0u64;
             let mut counted_at = Instant::now();
+            let mut wrote = wrote_rx;
             loop {
-                let n =
-                    match tokio::time::timeout(plan.sip_timeout.max(Duration::from_secs(5)), rd.read(&mut buf)).await {
-                        Err(_) => return Err(FailureKind::SipTimeout),
-                        Ok(Ok(0)) => break,
-                        Ok(Ok(n)) => n,
-                        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                        Ok(Err(e)) => return Err(crate::tls::classify_io(&e)),
-                    };
+                let read = rd.read(&mut buf);
+                let read = match mode {
+                    BulkMode::Echo => tokio::time::timeout(read_timeout, read).await.map_err(|_| ()),
+                    BulkMode::Sink => tokio::select! {
+                        r = read => Ok(r),
+                        _ = async {
+                            let _ = wrote.wait_for(|done| *done).await;
+                            tokio::time::sleep(read_timeout).await;
+                        } => Err(()),
+                    },
+                };
+                let n = match read {
+                    Err(_) => return Err(FailureKind::SipTimeout),
+                    Ok(Ok(0)) => break,
+                    Ok(Ok(n)) => n,
+                    Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Ok(Err(e)) => return Err(crate::tls::classify_io(&e)),
+                };
                 stream.update(&buf[..n]);
                 let now = Instant::now();
                 if clock.measured(now) {
