@@ -18,6 +18,9 @@
 //! * `mtls`: the same, with the server requiring a client certificate verified against the
 //!   enterprise root (`WebPkiClientVerifier`) and the client presenting the edge identity.
 //! * `kept`: 256 sessions established once, each then looping request/response, one outstanding.
+//! * `records` (not in `all`): `--streams` sessions (default 1) each writing 64 KiB batches of
+//!   `--record-size` records to a server that discards them, the two ends on different threads;
+//!   MB/s written and CPU per MB.
 //!
 //! Only completions between the two counter snapshots (after the warm-up, `--seconds` apart) are
 //! counted. Also reported: the process CPU time over the window (getrusage), CPU per
@@ -30,7 +33,7 @@
 //! cargo run --release --example calibrate -- --seconds 5
 //! ```
 //!
-//! Optional: `--mode full|mtls|kept|all`, `--suite aes128|aes256|chacha` (restricts the provider's
+//! Optional: `--mode full|mtls|kept|records|all`, `--record-size 16384`, `--streams 1`, `--suite aes128|aes256|chacha` (restricts the provider's
 //! TLS 1.3 cipher suites on both ends; default: provider default, negotiated suite is reported),
 //! `--threads N`, `--sessions 64`, `--kept-sessions 256`, `--size 400`, `--warmup 1`.
 
@@ -51,7 +54,9 @@ enum Mode {
     Mtls,
     /// Request/response exchanges over kept sessions.
     Kept,
-    /// All three in sequence.
+    /// One-way record streams.
+    Records,
+    /// Full, mtls and kept in sequence.
     All,
 }
 
@@ -93,6 +98,12 @@ struct Args {
     /// Request and response size, in bytes.
     #[arg(long, default_value_t = 400)]
     size: usize,
+    /// Record size for `records`, in bytes.
+    #[arg(long, default_value_t = 16384)]
+    record_size: usize,
+    /// Streams for `records`.
+    #[arg(long, default_value_t = 1)]
+    streams: usize,
 }
 
 fn main() {
@@ -124,26 +135,31 @@ fn main() {
         Mode::Full => vec![BareMode::Full],
         Mode::Mtls => vec![BareMode::Mtls],
         Mode::Kept => vec![BareMode::Kept],
+        Mode::Records => vec![BareMode::Records],
     };
     for mode in modes {
         let settings = BareSettings {
             mode,
             threads,
-            sessions: if mode == BareMode::Kept {
-                args.kept_sessions
-            } else {
-                args.sessions
+            sessions: match mode {
+                BareMode::Kept => args.kept_sessions,
+                BareMode::Records => args.streams,
+                _ => args.sessions,
             },
-            size: args.size,
+            size: if mode == BareMode::Records {
+                args.record_size
+            } else {
+                args.size
+            },
             warmup: Duration::from_secs_f64(args.warmup),
             window: Duration::from_secs_f64(args.seconds),
             provider: provider.clone(),
         };
         let f = measure(&pki, &settings).expect("the bare loop's TLS configuration");
-        let (unit, per) = if mode == BareMode::Kept {
-            ("exchanges/s", "exchange")
-        } else {
-            ("sessions/s", "session")
+        let (unit, per) = match mode {
+            BareMode::Kept => ("exchanges/s", "exchange"),
+            BareMode::Records => ("MB/s", "MB"),
+            _ => ("sessions/s", "session"),
         };
         let busy = f.machine_busy_pct.map_or("?".to_owned(), |b| format!("{b:.0}%"));
         let mut line = format!(

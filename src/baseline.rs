@@ -10,7 +10,8 @@
 //!
 //! Layout: one OS thread per worker, each with its own current-thread tokio runtime, its own
 //! listener on 127.0.0.1:0 and its own share of the clients, which connect to that thread's
-//! listener only, so both ends of a session run on the same thread. TCP_NODELAY on both ends.
+//! listener only (streams excepted, below), so both ends of a session run on the same thread.
+//! TCP_NODELAY on both ends.
 //!
 //! - [`BareMode::Full`]: `sessions` in flight in total; each iteration is TCP connect, TLS 1.3
 //!   handshake, a `size`-byte request, a `size`-byte echoed response, close_notify and close.
@@ -19,6 +20,10 @@
 //!   identity.
 //! - [`BareMode::Kept`]: `sessions` established once, each then looping request/response, one
 //!   outstanding.
+//! - [`BareMode::Records`]: `sessions` established once, each then writing 64 KiB batches of
+//!   `size`-byte records (the client's `max_fragment_size`) to a server that reads and discards
+//!   them. Like sipbench's streaming sessions, a client connects to the next thread's listener,
+//!   so the two ends of a stream run on different threads.
 //!
 //! Only completions between two counter snapshots (after the warm-up, `window` apart) count.
 //! Also measured: the process CPU time over the window (getrusage) and the whole-machine busy
@@ -52,6 +57,8 @@ pub enum BareMode {
     Mtls,
     /// Request/response exchanges over kept sessions.
     Kept,
+    /// One-way streams of records over kept sessions.
+    Records,
 }
 
 impl BareMode {
@@ -61,6 +68,7 @@ impl BareMode {
             BareMode::Full => "full",
             BareMode::Mtls => "mtls",
             BareMode::Kept => "kept",
+            BareMode::Records => "records",
         }
     }
 }
@@ -72,9 +80,9 @@ pub struct BareSettings {
     pub mode: BareMode,
     /// Worker threads.
     pub threads: usize,
-    /// Sessions in flight in total (full, mtls), or kept sessions in total (kept).
+    /// Sessions in flight in total (full, mtls), or kept sessions in total (kept, records).
     pub sessions: usize,
-    /// Request and response size, bytes.
+    /// Request and response size (full, mtls, kept) or record size (records), bytes.
     pub size: usize,
     /// Discarded time before the window.
     pub warmup: Duration,
@@ -87,9 +95,10 @@ pub struct BareSettings {
 /// What one measurement of the bare loop made.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BareFigures {
-    /// Sessions (full, mtls) or exchanges (kept) per second over the window.
+    /// Sessions (full, mtls), exchanges (kept) or written MB (records, 10^6 bytes) per second
+    /// over the window.
     pub per_s: f64,
-    /// Process CPU time per session or exchange, microseconds.
+    /// Process CPU time per session, exchange or MB, microseconds.
     pub cpu_us: f64,
     /// Whole-machine busy share over the window, percent (`None` without /proc/stat).
     pub machine_busy_pct: Option<f64>,
@@ -108,7 +117,12 @@ struct Tls {
     server_name: ServerName<'static>,
 }
 
-fn tls_config(pki: &Pki, mtls: bool, provider: Arc<CryptoProvider>) -> Result<Tls, rustls::Error> {
+fn tls_config(
+    pki: &Pki,
+    mtls: bool,
+    record_size: Option<usize>,
+    provider: Arc<CryptoProvider>,
+) -> Result<Tls, rustls::Error> {
     let roots: Arc<RootCertStore> = Arc::new(pki.enterprise_roots());
     let client = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])?
@@ -119,6 +133,8 @@ fn tls_config(pki: &Pki, mtls: bool, provider: Arc<CryptoProvider>) -> Result<Tl
         client.with_no_client_auth()
     };
     client.resumption = rustls::client::Resumption::disabled();
+    // rustls's limit counts the 5-byte record header.
+    client.max_fragment_size = record_size.map(|size| size + 5);
 
     let server =
         ServerConfig::builder_with_provider(provider.clone()).with_protocol_versions(&[&rustls::version::TLS13])?;
@@ -141,6 +157,7 @@ fn tls_config(pki: &Pki, mtls: bool, provider: Arc<CryptoProvider>) -> Result<Tl
 /// Per-thread counters, read by the main thread at the window edges.
 #[derive(Default)]
 struct Counters {
+    /// Sessions, exchanges, or bytes written (records).
     completed: AtomicU64,
     client_errors: AtomicU64,
     server_errors: AtomicU64,
@@ -152,6 +169,8 @@ struct Shared {
     negotiated: OnceLock<String>,
     first_error: Mutex<Option<String>>,
     size: usize,
+    /// Streams: the server reads and discards instead of echoing.
+    sink: bool,
 }
 
 impl Shared {
@@ -180,7 +199,12 @@ async fn serve(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>
         let shared = shared.clone();
         let counters = counters.clone();
         tokio::spawn(async move {
-            if let Err(e) = echo(tcp, acceptor, shared.size).await {
+            let served = if shared.sink {
+                sink(tcp, acceptor).await
+            } else {
+                echo(tcp, acceptor, shared.size).await
+            };
+            if let Err(e) = served {
                 counters.server_errors.fetch_add(1, Ordering::Relaxed);
                 shared.note_error("server", &e);
             }
@@ -206,6 +230,23 @@ async fn echo(tcp: TcpStream, acceptor: TlsAcceptor, size: usize) -> io::Result<
         tls.write_all(&buf).await?;
         tls.flush().await?;
     }
+}
+
+/// Server side of a stream: accept, handshake, read and discard until the peer closes.
+async fn sink(tcp: TcpStream, acceptor: TlsAcceptor) -> io::Result<()> {
+    tcp.set_nodelay(true)?;
+    let mut tls = acceptor.accept(tcp).await?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match tls.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e),
+        }
+    }
+    let _ = tls.shutdown().await;
+    Ok(())
 }
 
 async fn connect(
@@ -288,10 +329,33 @@ async fn kept_client(
     let _ = stream.shutdown().await;
 }
 
-/// Body of one worker thread: own runtime, own listener, own share of clients.
+/// Writes 64 KiB batches (whole records) until told to stop, counting the bytes written.
+async fn stream_client(
+    mut stream: tokio_rustls::client::TlsStream<TcpStream>,
+    shared: Arc<Shared>,
+    counters: Arc<Counters>,
+) {
+    let record = shared.size.max(1);
+    let batch = vec![b'x'; (64 * 1024 / record).max(1) * record];
+    while !shared.stop.load(Ordering::Relaxed) {
+        if let Err(e) = stream.write_all(&batch).await {
+            shared.note_error("stream client", &e);
+            counters.client_errors.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        counters.completed.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    }
+    let _ = stream.shutdown().await;
+}
+
+/// Body of one worker thread: own runtime, own listener (`listener`), own share of clients,
+/// which connect to `addr` (this thread's listener, or the next thread's for streams).
+#[allow(clippy::too_many_arguments)]
 fn worker(
-    kept: bool,
+    mode: BareMode,
     clients: usize,
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
     tls: Arc<Tls>,
     shared: Arc<Shared>,
     counters: Arc<Counters>,
@@ -301,11 +365,15 @@ fn worker(
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("listener address");
+    let listener = {
+        let _guard = rt.enter();
+        TcpListener::from_std(listener).expect("register the listener")
+    };
     rt.spawn(serve(listener, tls.acceptor.clone(), shared.clone(), counters.clone()));
 
-    // Kept sessions are established before the barrier, outside the warm-up and the window.
+    // Kept sessions and streams are established before the barrier, outside the warm-up and the
+    // window.
+    let kept = matches!(mode, BareMode::Kept | BareMode::Records);
     let mut streams = Vec::new();
     if kept {
         rt.block_on(async {
@@ -320,10 +388,21 @@ fn worker(
             }
         });
     }
-    barrier.wait();
+    // Wait for the other threads while this runtime still serves: a stream's handshake with the
+    // next thread's listener needs that thread's runtime running.
+    rt.block_on(async {
+        if let Err(e) = tokio::task::spawn_blocking(move || barrier.wait()).await {
+            shared.note_error("barrier", &e);
+        }
+    });
 
     rt.block_on(async {
-        let handles: Vec<_> = if kept {
+        let handles: Vec<_> = if mode == BareMode::Records {
+            streams
+                .into_iter()
+                .map(|s| tokio::spawn(stream_client(s, shared.clone(), counters.clone())))
+                .collect()
+        } else if kept {
             streams
                 .into_iter()
                 .map(|s| tokio::spawn(kept_client(s, shared.clone(), counters.clone())))
@@ -337,6 +416,10 @@ fn worker(
             if let Err(e) = h.await {
                 shared.note_error("client task", &e);
             }
+        }
+        // This thread's listener may serve another thread's streams: keep serving until the end.
+        while !shared.stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
     // Dropping the runtime cancels the accept loop and any server task still running.
@@ -396,29 +479,48 @@ fn snapshot(counters: &[Arc<Counters>]) -> Snapshot {
 /// Runs the bare loop once with `settings` and the certificates of `pki` (blocking: it starts
 /// its own threads and returns when they are done).
 pub fn measure(pki: &Pki, settings: &BareSettings) -> Result<BareFigures, rustls::Error> {
-    let (mtls, kept) = match settings.mode {
-        BareMode::Full => (false, false),
-        BareMode::Mtls => (true, false),
-        BareMode::Kept => (false, true),
-    };
+    let mode = settings.mode;
+    let records = mode == BareMode::Records;
     let threads = settings.threads.max(1);
-    let tls = Arc::new(tls_config(pki, mtls, settings.provider.clone())?);
+    let record_size = records.then_some(settings.size.clamp(64, 16 * 1024));
+    let tls = Arc::new(tls_config(
+        pki,
+        mode == BareMode::Mtls,
+        record_size,
+        settings.provider.clone(),
+    )?);
     let shared = Arc::new(Shared {
         stop: AtomicBool::new(false),
         negotiated: OnceLock::new(),
         first_error: Mutex::new(None),
-        size: settings.size,
+        size: record_size.unwrap_or(settings.size),
+        sink: records,
     });
+    let listen = || -> io::Result<(std::net::TcpListener, SocketAddr)> {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.set_nonblocking(true)?;
+        let addr = l.local_addr()?;
+        Ok((l, addr))
+    };
+    let mut listeners = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        listeners.push(listen().map_err(|e| rustls::Error::General(format!("bind 127.0.0.1:0: {e}")))?);
+    }
+    let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, a)| *a).collect();
     let counters: Vec<Arc<Counters>> = (0..threads).map(|_| Arc::new(Counters::default())).collect();
     let barrier = Arc::new(Barrier::new(threads + 1));
     let total = settings.sessions;
-    let workers: Vec<_> = (0..threads)
-        .map(|i| {
+    let workers: Vec<_> = listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, (listener, _))| {
             let clients = total / threads + usize::from(i < total % threads);
+            // A stream's two ends go on different threads, as sipbench's do.
+            let addr = addrs[if records { (i + 1) % threads } else { i }];
             let (tls, shared, counters, barrier) = (tls.clone(), shared.clone(), counters[i].clone(), barrier.clone());
             thread::Builder::new()
                 .name(format!("bare-{i}"))
-                .spawn(move || worker(kept, clients, tls, shared, counters, barrier))
+                .spawn(move || worker(mode, clients, listener, addr, tls, shared, counters, barrier))
                 .expect("spawn a bare-loop thread")
         })
         .collect();
@@ -435,15 +537,17 @@ pub fn measure(pki: &Pki, settings: &BareSettings) -> Result<BareFigures, rustls
         }
     }
     let secs = b.at.duration_since(a.at).as_secs_f64();
+    // Streams count bytes; their figures are per MB (10^6 bytes).
     let done = b.completed - a.completed;
+    let done = if records { done as f64 / 1e6 } else { done as f64 };
     let cpu = b.cpu - a.cpu;
     let machine_busy_pct = match (a.jiffies, b.jiffies) {
         (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => Some((b1 - b0) as f64 * 100.0 / (t1 - t0) as f64),
         _ => None,
     };
     Ok(BareFigures {
-        per_s: done as f64 / secs,
-        cpu_us: if done > 0 { cpu / done as f64 * 1e6 } else { f64::NAN },
+        per_s: done / secs,
+        cpu_us: if done > 0.0 { cpu / done * 1e6 } else { f64::NAN },
         machine_busy_pct,
         negotiated: shared.negotiated.get().cloned().unwrap_or_else(|| "?".into()),
         errors: (b.client_errors - a.client_errors) + (b.server_errors - a.server_errors),
@@ -454,9 +558,11 @@ pub fn measure(pki: &Pki, settings: &BareSettings) -> Result<BareFigures, rustls
 /// Why a phase has no bare-loop counterpart.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NoCounterpart {
-    /// The bare loop makes full TLS or MTLS sessions, or OPTIONS-like exchanges on kept TLS
-    /// sessions, at its own pace (closed loop).
-    #[error("only closed-loop sessions (tls, mtls) and kept tls phases have a bare-loop counterpart")]
+    /// The bare loop makes full TLS or MTLS sessions, OPTIONS-like exchanges on kept TLS
+    /// sessions at its own pace (closed loop), or one-way TLS record streams.
+    #[error(
+        "only closed-loop sessions (tls, mtls), closed-loop kept tls and one-way tls records phases have a bare-loop counterpart"
+    )]
     Workload,
     /// The bare loop is TLS 1.3 without resumption.
     #[error("the bare loop is TLS 1.3 without resumption")]
@@ -489,10 +595,13 @@ pub fn efficiency(
             (BareMode::Mtls, concurrency)
         }
         (Mode::Tls, Workload::Kept, Load::Closed { .. }) => (BareMode::Kept, phase.connections),
+        (Mode::Tls, Workload::Records, _) if phase.direction == crate::plan::Direction::Up => {
+            (BareMode::Records, phase.connections)
+        }
         _ => return Err(NoCounterpart::Workload),
     };
     if phase.tls_versions == crate::tls::Versions::Tls12
-        || (mode != BareMode::Kept && phase.resumption != crate::tls::Resumption::Off)
+        || (matches!(mode, BareMode::Full | BareMode::Mtls) && phase.resumption != crate::tls::Resumption::Off)
     {
         return Err(NoCounterpart::Tls);
     }
@@ -509,7 +618,11 @@ pub fn efficiency(
         mode,
         threads,
         sessions,
-        size: 400,
+        size: if mode == BareMode::Records {
+            phase.record_size
+        } else {
+            400
+        },
         warmup: Duration::from_secs(1),
         window: Duration::from_secs_f64(result.measured_s.clamp(1.0, 5.0)),
         provider,
@@ -517,6 +630,10 @@ pub fn efficiency(
     let bare = measure(&pki, &settings).map_err(|e| config(e.to_string()))?;
     let (per_s, cpu_us) = match mode {
         BareMode::Kept => (result.rates.transactions_per_s, result.cpu.per_transaction_us),
+        // Written MB/s, and CPU microseconds per MB moved (one way here).
+        BareMode::Records => result
+            .bulk
+            .map_or((0.0, 0.0), |b| (b.mb_per_s_out, b.cpu_s_per_gb * 1e3)),
         _ => (result.rates.sessions_per_s, result.cpu.per_session_us),
     };
     let round = |x: f64| (x * 1000.0).round() / 1000.0;

@@ -294,10 +294,14 @@ pub fn phase(p: &PhaseResult) -> String {
     }
     let _ = writeln!(s, "{cpu}");
     if let Some(e) = &p.efficiency {
-        let unit = if e.bare == "kept" { "transactions" } else { "sessions" };
+        let (unit, each) = match e.bare.as_str() {
+            "kept" => ("transactions/s", "each"),
+            "records" => ("MB/s", "per MB"),
+            _ => ("sessions/s", "each"),
+        };
         let _ = writeln!(
             s,
-            "  efficiency  {:.2} of this machine's bare tokio-rustls loop ({:.0} vs {:.0} {unit}/s; {:.0} vs {:.0} us CPU each; bare {} {}, {} threads, {} sessions)",
+            "  efficiency  {:.2} of this machine's bare tokio-rustls loop ({:.0} vs {:.0} {unit}; {:.0} vs {:.0} us CPU {each}; bare {} {}, {} threads, {} sessions)",
             e.ratio, e.per_s, e.bare_per_s, e.cpu_us, e.bare_cpu_us, e.bare, e.negotiated, e.threads, e.sessions
         );
     }

@@ -461,25 +461,26 @@ pub struct Cpu {
 /// worker threads, measured right after the phase in the same process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Efficiency {
-    /// What the bare loop did: `full`, `mtls` (sessions) or `kept` (exchanges).
+    /// What the bare loop did: `full`, `mtls` (sessions), `kept` (exchanges) or `records`
+    /// (one-way streams, MB = 10^6 bytes).
     pub bare: String,
-    /// Its rate: sessions or exchanges per second.
+    /// Its rate: sessions, exchanges or written MB per second.
     pub bare_per_s: f64,
-    /// The phase's own rate: sessions per second (`full`, `mtls`) or transactions per second
-    /// (`kept`).
+    /// The phase's own rate: sessions per second (`full`, `mtls`), transactions per second
+    /// (`kept`) or written MB per second (`records`).
     pub per_s: f64,
     /// `per_s / bare_per_s`: 1 is the bare loop's rate.
     pub ratio: f64,
-    /// The bare loop's process CPU per session or exchange, microseconds.
+    /// The bare loop's process CPU per session, exchange or MB, microseconds.
     pub bare_cpu_us: f64,
-    /// The phase's process CPU per session or transaction (generator and embedded server),
+    /// The phase's process CPU per session, transaction or MB (generator and embedded server),
     /// microseconds.
     pub cpu_us: f64,
     /// What the bare loop negotiated (version, cipher suite, group).
     pub negotiated: String,
     /// Its worker threads.
     pub threads: usize,
-    /// Its sessions in flight (`full`, `mtls`) or kept sessions (`kept`).
+    /// Its sessions in flight (`full`, `mtls`), kept sessions (`kept`) or streams (`records`).
     pub sessions: usize,
     /// Its measured window, seconds.
     pub window_s: f64,

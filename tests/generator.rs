@@ -338,6 +338,7 @@ fn efficiency_holds_each_phase_against_the_bare_loop_with_the_same_suite_and_gro
             "X25519",
         ),
         (Mode::Tls, Workload::Kept, "TLS13_AES_256_GCM_SHA384", "X25519"),
+        (Mode::Tls, Workload::Records, "TLS13_AES_128_GCM_SHA256", "X25519"),
     ] {
         let mut config = RunConfig {
             efficiency: true,
@@ -350,7 +351,10 @@ fn efficiency_holds_each_phase_against_the_bare_loop_with_the_same_suite_and_gro
         config.phase.workload = Some(workload);
         config.phase.duration = Some(std::time::Duration::from_secs(1));
         config.phase.warmup = Some(std::time::Duration::ZERO);
-        if workload == Workload::Kept {
+        if workload == Workload::Records {
+            config.phase.connections = Some(4);
+            config.phase.record_size = Some(4096);
+        } else if workload == Workload::Kept {
             config.phase.connections = Some(4);
         } else {
             config.phase.concurrency = Some(4);
@@ -361,16 +365,22 @@ fn efficiency_holds_each_phase_against_the_bare_loop_with_the_same_suite_and_gro
         let (report, p) = run_one(&config);
         common::assert_valid(&serde_json::to_value(&report.result).unwrap());
         let e = p.efficiency.expect("efficiency measured");
-        let bare = if workload == Workload::Kept {
-            "kept"
-        } else {
-            mode.as_str()
+        let bare = match workload {
+            Workload::Kept => "kept",
+            Workload::Records => "records",
+            _ => mode.as_str(),
         };
         let bare = if bare == "tls" { "full" } else { bare };
         assert_eq!(e.bare, bare);
         assert!(e.negotiated.contains(suite) && e.negotiated.contains(group), "{e:?}");
         assert_eq!(p.negotiated[0].cipher_suite, suite);
         assert!(e.bare_per_s > 0.0 && e.per_s > 0.0, "{e:?}");
+        if workload == Workload::Records {
+            // Written MB/s, against the phase's own figure; CPU per MB.
+            let b = p.bulk.expect("bulk figures");
+            assert_eq!(e.per_s, b.mb_per_s_out, "{e:?}");
+            assert!(e.bare_cpu_us > 0.0 && e.cpu_us > 0.0, "{e:?}");
+        }
         assert!((e.ratio - e.per_s / e.bare_per_s).abs() < 0.001, "{e:?}");
         assert_eq!((e.threads, e.sessions), (1, 4));
     }

@@ -154,7 +154,7 @@ pub struct RunArgs {
 
     /// After each phase, run the bare tokio-rustls loop that matches it (same crypto provider,
     /// cipher suite, key exchange group, key type and threads; full TLS/MTLS sessions closed
-    /// loop, or kept TLS sessions) in this process, and store the phase's rate against it as
+    /// loop, kept TLS sessions, or one-way TLS record streams) in this process, and store the phase's rate against it as
     /// `efficiency` (embedded server only; about 2 to 6 s a phase).
     #[arg(long, help_heading = "Output")]
     pub efficiency: bool,
