@@ -116,7 +116,8 @@ impl Estimate {
 }
 
 /// Local Unix time, seconds.
-fn unix_now() -> f64 {
+/// Wall-clock now, seconds since the Unix epoch (0 before it).
+pub(crate) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
@@ -162,7 +163,8 @@ pub async fn probe(
             if e.settled() {
                 break None;
             }
-            let wait = e.next_send(unix_now()) - unix_now();
+            let now = unix_now();
+            let wait = e.next_send(now) - now;
             if wait > 0.0 {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}

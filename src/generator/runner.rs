@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::generator::config::RunConfig;
+use crate::generator::offset::unix_now;
 use crate::generator::target::{Target, embedded_target, remote_target};
 use crate::generator::{SessionIds, Stop, run_phase};
 use crate::pki::Pki;
@@ -502,12 +503,6 @@ async fn run_phases(
 }
 
 /// Seconds since the Unix epoch, now.
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// `at` as RFC 3339 UTC.
 fn rfc3339(at: rustls_pki_types::UnixTime) -> String {
     let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
