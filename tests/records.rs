@@ -8,24 +8,33 @@ use sipbench::generator::{RunConfig, TargetConfig, run};
 use sipbench::plan::{Direction, Mode, PhaseSpec, Workload};
 use sipbench::results::PhaseResult;
 
-fn records(mode: Mode, direction: Direction, record_size: usize, connections: usize) -> (PhaseResult, u64) {
-    let dir = tempfile::tempdir().unwrap();
-    let args = RunConfig {
+/// A `records` phase of `phase` (its workload set here) on `workers` workers, quiet, its
+/// results file in `dir`.
+fn config(dir: &tempfile::TempDir, phase: PhaseSpec, workers: usize) -> RunConfig {
+    RunConfig {
         phase: PhaseSpec {
-            mode: Some(mode),
             workload: Some(Workload::Records),
-            direction: Some(direction),
-            record_size: Some(record_size),
-            connections: Some(connections),
-            warmup: Some(Duration::from_millis(100)),
-            duration: Some(Duration::from_millis(400)),
-            ..Default::default()
+            ..phase
         },
-        workers: Some(2),
+        workers: Some(workers),
         out: Some(dir.path().join("r.json")),
         quiet: true,
         ..Default::default()
+    }
+}
+
+fn records(mode: Mode, direction: Direction, record_size: usize, connections: usize) -> (PhaseResult, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let phase = PhaseSpec {
+        mode: Some(mode),
+        direction: Some(direction),
+        record_size: Some(record_size),
+        connections: Some(connections),
+        warmup: Some(Duration::from_millis(100)),
+        duration: Some(Duration::from_millis(400)),
+        ..Default::default()
     };
+    let args = config(&dir, phase, 2);
     let report = run(&args).expect("run");
     let server = report.result.server.expect("embedded server").bulk_bytes;
     (report.result.phases[0].clone(), server)
@@ -117,24 +126,20 @@ fn a_peer_that_loses_bytes_is_caught() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
+    let phase = PhaseSpec {
+        mode: Some(Mode::Tcp),
+        connections: Some(1),
+        warmup: Some(Duration::ZERO),
+        duration: Some(Duration::from_millis(200)),
+        ..Default::default()
+    };
     let args = RunConfig {
-        phase: PhaseSpec {
-            mode: Some(Mode::Tcp),
-            workload: Some(Workload::Records),
-            connections: Some(1),
-            warmup: Some(Duration::ZERO),
-            duration: Some(Duration::from_millis(200)),
-            ..Default::default()
-        },
         target: TargetConfig {
             tls_addr: Some(addr.to_string()),
             tcp_addr: Some(addr.to_string()),
             ..Default::default()
         },
-        workers: Some(1),
-        out: Some(dir.path().join("r.json")),
-        quiet: true,
-        ..Default::default()
+        ..config(&dir, phase, 1)
     };
     let report = run(&args).expect("run");
     let p = &report.result.phases[0];
@@ -152,21 +157,15 @@ fn a_peer_that_loses_bytes_is_caught() {
 #[test]
 fn the_timeline_shows_bytes_as_they_flow() {
     let dir = tempfile::tempdir().unwrap();
-    let args = RunConfig {
-        phase: PhaseSpec {
-            mode: Some(Mode::Tcp),
-            workload: Some(Workload::Records),
-            record_size: Some(4096),
-            connections: Some(2),
-            warmup: Some(Duration::from_millis(100)),
-            duration: Some(Duration::from_millis(2500)),
-            ..Default::default()
-        },
-        workers: Some(2),
-        out: Some(dir.path().join("r.json")),
-        quiet: true,
+    let phase = PhaseSpec {
+        mode: Some(Mode::Tcp),
+        record_size: Some(4096),
+        connections: Some(2),
+        warmup: Some(Duration::from_millis(100)),
+        duration: Some(Duration::from_millis(2500)),
         ..Default::default()
     };
+    let args = config(&dir, phase, 2);
     let p = run(&args).expect("run").result.phases[0].clone();
     assert!(p.timeline.len() >= 3, "{:?}", p.timeline);
     for point in &p.timeline[..2] {
@@ -181,23 +180,17 @@ fn the_timeline_shows_bytes_as_they_flow() {
 #[test]
 fn a_one_way_stream_longer_than_the_read_timeout_is_not_a_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let args = RunConfig {
-        phase: PhaseSpec {
-            mode: Some(Mode::Tcp),
-            workload: Some(Workload::Records),
-            direction: Some(Direction::Up),
-            record_size: Some(16384),
-            connections: Some(1),
-            warmup: Some(Duration::ZERO),
-            duration: Some(Duration::from_millis(5600)),
-            sip_timeout: Some(Duration::from_secs(1)),
-            ..Default::default()
-        },
-        workers: Some(1),
-        out: Some(dir.path().join("r.json")),
-        quiet: true,
+    let phase = PhaseSpec {
+        mode: Some(Mode::Tcp),
+        direction: Some(Direction::Up),
+        record_size: Some(16384),
+        connections: Some(1),
+        warmup: Some(Duration::ZERO),
+        duration: Some(Duration::from_millis(5600)),
+        sip_timeout: Some(Duration::from_secs(1)),
         ..Default::default()
     };
+    let args = config(&dir, phase, 1);
     let report = run(&args).expect("run");
     let p = &report.result.phases[0];
     assert_eq!((p.sessions.ok, p.sessions.failed), (1, 0), "{:?}", p.failures);
