@@ -11,6 +11,7 @@
 # Needs a release build (cargo build --release) and, for Kamailio, root or kamailio installed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/serve-lib.sh"
 out="${1:-$root/results/auth}"
 dur="${2:-10s}"
 bin="$root/target/release/sipbench"
@@ -34,10 +35,7 @@ serve() { # extra serve flags
     "$bin" serve --pki "$work/pki" --tcp-addr 127.0.0.1:27160 --tls-addr 127.0.0.1:27161 \
         --mtls-addr 127.0.0.1:27162 --workers 1 "$@" >"$work/serve.json" 2>"$work/serve.err" &
     serve_pid=$!
-    for _ in $(seq 100); do grep -q "^sipbench serve:" "$work/serve.err" 2>/dev/null && return; sleep 0.1; done
-    echo "serve did not start" >&2
-    cat "$work/serve.err" >&2
-    exit 1
+    serve_wait "$work/serve.err" || exit 1
 }
 
 stop_serve() {

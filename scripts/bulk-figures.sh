@@ -16,6 +16,7 @@
 #        (default results/bulk-cipher; the release build in $CARGO_TARGET_DIR or target/)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/serve-lib.sh"
 out="${1:-$root/results/bulk-cipher}"
 rounds="${ROUNDS:-3}"
 secs="${SECS:-5}"
@@ -31,9 +32,8 @@ trap cleanup EXIT
 RUST_LOG=error taskset -c 1 "$bin" serve --tls-addr 127.0.0.1:0 --mtls-addr 127.0.0.1:0 --workers 1 --pki "$work/pki" \
     >"$work/serve.out" 2>"$work/serve.err" &
 serve=$!
-for _ in $(seq 100); do grep -q "^sipbench serve:" "$work/serve.err" 2>/dev/null && break; sleep 0.1; done
-tls="$(sed -n 's/.*\btls \([0-9.]*:[0-9]*\).*/\1/p' "$work/serve.err" | head -1)"
-[ -n "$tls" ] || { echo "serve did not start: $(cat "$work/serve.err")" >&2; exit 1; }
+serve_wait "$work/serve.err" || exit 1
+tls="$(serve_addr "$work/serve.err" tls)"
 echo "server: tls $tls (CPU 1)" >&2
 
 openssl version >"$out/openssl-version.txt"

@@ -17,6 +17,7 @@
 # Needs: openssl, sipp (apt-get install sip-tester), python3.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/serve-lib.sh"
 out="${1:-$root/results/generator-cost}"
 rounds="${ROUNDS:-3}"
 secs="${SECS:-10}"
@@ -33,14 +34,9 @@ trap cleanup EXIT
 RUST_LOG=error taskset -c 1 "$bin" serve --tls-addr 127.0.0.1:0 --tcp-addr 127.0.0.1:0 \
     --mtls-addr 127.0.0.1:0 --workers 1 --pki "$work/pki" >"$work/serve.out" 2>"$work/serve.err" &
 serve=$!
-for _ in $(seq 100); do grep -q "^sipbench serve:" "$work/serve.err" 2>/dev/null && break; sleep 0.1; done
-read -r tls tcp < <(python3 - "$work/serve.err" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-tls = re.search(r"\btls[= ]+(\S+:\d+)", text); tcp = re.search(r"\btcp[= ]+(\S+:\d+)", text)
-print(tls.group(1), tcp.group(1))
-PY
-)
+serve_wait "$work/serve.err" || exit 1
+tls="$(serve_addr "$work/serve.err" tls)"
+tcp="$(serve_addr "$work/serve.err" tcp)"
 echo "server: tls $tls, tcp $tcp" >&2
 
 # cpu LABEL CMD...: runs CMD on CPU 0 and appends "LABEL user+sys wall" to $work/cpu.

@@ -11,6 +11,7 @@
 # one line per run: KiB per session, both ends.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/serve-lib.sh"
 out="${1:-$root/results}"
 bin="${2:-${CARGO_TARGET_DIR:-$root/target}/release/sipbench}"
 mkdir -p "$out"
@@ -26,7 +27,7 @@ echo "hold 5000 embedded: $(per_session "$out/hold-5000.json" | awk '{printf "%.
 "$bin" serve --pki "$work/pki" --tcp-addr 127.0.0.1:27460 --tls-addr 127.0.0.1:27461 \
     --mtls-addr 127.0.0.1:27462 --max-connections 20000 --max-connections-per-address 0 >"$work/serve.json" 2>"$work/serve.err" &
 serve_pid=$!
-for _ in $(seq 100); do grep -q "^sipbench serve:" "$work/serve.err" 2>/dev/null && break; sleep 0.1; done
+serve_wait "$work/serve.err" || exit 1
 rss() { awk '/^VmRSS/ {print $2 * 1024}' "/proc/$serve_pid/status"; }
 before=$(rss)
 peak=$before

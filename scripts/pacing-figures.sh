@@ -8,6 +8,7 @@
 #        (default results/pacing, 10s, "300 3000 20000"). Needs a release build.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/serve-lib.sh"
 out="${1:-$root/results/pacing}"
 dur="${2:-10s}"
 rates="${3:-300 3000 20000}"
@@ -21,7 +22,7 @@ trap 'kill "${serve_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 taskset -c "$last" "$bin" serve --pki "$work/pki" --tcp-addr 127.0.0.1:27360 --tls-addr 127.0.0.1:27361 \
     --mtls-addr 127.0.0.1:27362 --workers 1 >"$work/serve.json" 2>"$work/serve.err" &
 serve_pid=$!
-for _ in $(seq 100); do grep -q "^sipbench serve:" "$work/serve.err" 2>/dev/null && break; sleep 0.1; done
+serve_wait "$work/serve.err" || exit 1
 
 for rate in $rates; do
     for pacing in timer precise; do

@@ -18,6 +18,7 @@
 # Needs a release build (cargo build --release).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/serve-lib.sh"
 out="${1:-$root/results/udp}"
 dur="${2:-10s}"
 flows="${3:-64}"
@@ -35,10 +36,7 @@ serve() { # extra serve flags
         --mtls-addr 127.0.0.1:27262 --udp-addr 127.0.0.1:27260 --workers 1 "$@" \
         >"$work/serve.json" 2>"$work/serve.err" &
     serve_pid=$!
-    for _ in $(seq 100); do grep -q "^sipbench serve:" "$work/serve.err" 2>/dev/null && return; sleep 0.1; done
-    echo "serve did not start" >&2
-    cat "$work/serve.err" >&2
-    exit 1
+    serve_wait "$work/serve.err" || exit 1
 }
 
 stop_serve() {
