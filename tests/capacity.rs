@@ -3,14 +3,10 @@
 //! the exit status against the outcome; speed is never asserted (the limits are set so that
 //! any machine passes, or none can).
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+use common::sipbench;
 
-fn sipbench() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
-    c.env("RUST_LOG", "warn");
-    c
-}
+use std::path::Path;
 
 fn assert_valid(json: &serde_json::Value) {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("results/schema.json")).unwrap();

@@ -2,21 +2,16 @@
 //! (checked against results/schema.json), errors that name the field, interrupted runs.
 
 mod common;
+use common::sipbench;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use sipbench::results::RunResult;
 use sipbench::stats::decode_histogram;
 
 use common::{assert_valid, schema};
-
-fn sipbench() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
-    c.env("RUST_LOG", "warn");
-    c
-}
 
 const MINI_PROFILE: &str = r#"
 name = "mini"

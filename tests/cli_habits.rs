@@ -2,14 +2,11 @@
 //! `--quiet` that still says where the results went, `--version` with the revision and the
 //! backends, shell completions and a man page.
 
+mod common;
+use common::sipbench;
+
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn sipbench() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
-    c.env("RUST_LOG", "warn");
-    c
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -3,6 +3,7 @@
 //! `diff` read it; runs of different plans are refused naming the field.
 
 mod common;
+use common::sipbench;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -11,12 +12,6 @@ use common::{TestServer, assert_valid};
 use sipbench::plan::Mode;
 use sipbench::results::RunResult;
 use sipbench::stats::{Summary, decode_histogram};
-
-fn sipbench() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
-    c.env("RUST_LOG", "warn");
-    c
-}
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("sipbench runs")

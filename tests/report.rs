@@ -2,31 +2,17 @@
 //! and hold the expected series, PNGs decode and are not blank, `.hgrm` values agree with the
 //! histograms, `diff` flags a made-up regression and only then exits 1.
 
+mod common;
+use common::{run_ok, sipbench};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::OnceLock;
 
 use sipbench::report::hgrm;
 use sipbench::report::plot::{HEIGHT, WIDTH};
 use sipbench::results::RunResult;
 use sipbench::stats::decode_histogram;
-
-fn sipbench() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
-    c.env("RUST_LOG", "warn");
-    c
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("sipbench runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// Two stored runs shared by every test: a closed-loop and an open-loop TLS run.
 struct Fixture {

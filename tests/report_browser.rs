@@ -7,28 +7,15 @@
 //! Skipped, with the reason printed, where no Chromium is installed (`.ci/run` installs
 //! Debian's `chromium`).
 
+mod common;
+use common::{run_ok, sipbench};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The window the screenshot is taken in.
 const WINDOW: (u32, u32) = (1200, 4000);
-
-fn sipbench() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
-    c.env("RUST_LOG", "warn");
-    c
-}
-
-fn run_ok(cmd: &mut Command) {
-    let out = cmd.output().expect("sipbench runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The first Chromium on the PATH.
 fn chromium() -> Option<PathBuf> {

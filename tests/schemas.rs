@@ -3,18 +3,13 @@
 //! the unit policy they state holds for every figure they describe.
 
 mod common;
+use common::sipbench;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::assert_valid_against;
 use serde_json::Value;
-
-fn sipbench() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
-    c.env("RUST_LOG", "warn");
-    c
-}
 
 fn results_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("results")

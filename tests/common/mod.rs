@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use sipbench::generator::{RunConfig, RunReport, TargetConfig};
@@ -291,4 +292,23 @@ pub fn assert_valid(json: &serde_json::Value) {
         "results file breaks results/schema.json:\n{}",
         errors.join("\n")
     );
+}
+
+/// The sipbench binary of this build, logging warnings only.
+pub fn sipbench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sipbench"));
+    c.env("RUST_LOG", "warn");
+    c
+}
+
+/// Runs `cmd` and requires it to succeed, showing its output if it did not.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("sipbench runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
