@@ -636,11 +636,17 @@ impl RunResult {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        let tmp = path.with_extension("json.tmp");
+        let tmp = crate::sys::temp_sibling(path);
         let text = serde_json::to_string_pretty(self).context("serializing results")?;
-        std::fs::write(&tmp, text + "\n").with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-        Ok(())
+        let written = std::fs::write(&tmp, text + "\n")
+            .with_context(|| format!("writing {}", tmp.display()))
+            .and_then(|()| {
+                std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+            });
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
     }
 
     /// Reads and checks a results file (or a merged one): [`SCHEMA`] or a later minor version
@@ -695,5 +701,32 @@ mod tests {
         std::fs::write(&path, r#"{"accepted": 1}"#).unwrap();
         let e = format!("{:#}", RunResult::read(&path).unwrap_err());
         assert!(e.contains("no \"schema\" field"), "{e}");
+    }
+
+    /// Writers of one results file, here threads of one process (two tests writing the same
+    /// file did this in CI), each get their own temporary file: all writes succeed, the file is
+    /// whole, and no temporary file is left. With one shared `.json.tmp` name, a writer could
+    /// find its temporary file already renamed away by another.
+    #[test]
+    fn concurrent_writers_of_one_file_do_not_collide() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/default-20261129T091709Z.json");
+        let result = RunResult::read(&fixture).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("same.json");
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..50 {
+                        result.write(&path).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(RunResult::read(&path).unwrap().phases.len(), result.phases.len());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["same.json"]);
     }
 }

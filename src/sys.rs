@@ -1,9 +1,26 @@
 //! What the process and the machine look like: CPU time, resident memory, the file-descriptor
 //! limit, and the environment recorded with every result.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+/// A temporary name beside `path` for an atomic write (write it, then rename it over `path`):
+/// hidden, and unique to this process and this call, so two writers of the same file, in two
+/// processes or two threads, never rename each other's temporary file away.
+pub fn temp_sibling(path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_else(|| "unnamed".as_ref()));
+    name.push(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    path.with_file_name(name)
+}
 
 /// User and system CPU time used by this process so far.
 pub fn cpu_times() -> (Duration, Duration) {

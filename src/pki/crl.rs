@@ -90,14 +90,13 @@ pub(crate) fn sign_crl(
 /// temporary file in the same directory, which is then renamed over `path`,
 /// so a reader (hot reload) never sees a partial file.
 pub fn write_crl(path: &Path, crl: &CertificateRevocationListDer<'_>) -> Result<(), PkiError> {
-    let name = path.file_name().ok_or_else(|| PkiError::Io {
-        path: path.to_path_buf(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
+    if path.file_name().is_none() {
+        return Err(PkiError::Io {
+            path: path.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
+        });
+    }
+    let tmp = crate::sys::temp_sibling(path);
     write_file(&tmp, pem_encode("X509 CRL", crl.as_ref()).as_bytes(), false)?;
     fs::rename(&tmp, path).map_err(|source| {
         let _ = fs::remove_file(&tmp);
