@@ -11,7 +11,7 @@ use sipbench::results::PhaseResult;
 use sipbench::tls::Backend;
 
 fn args(backend: Backend, server: Backend, mode: Mode, sessions: u64) -> RunConfig {
-    let dir = std::env::temp_dir().join(format!("sipbench-backends-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("backends-{}", std::process::id()));
     RunConfig {
         phase: PhaseSpec {
             mode: Some(mode),
