@@ -1,5 +1,5 @@
 //! What the process and the machine look like: CPU time, resident memory, the file-descriptor
-//! limit, and the environment recorded with every result.
+//! limit, and the environment recorded with every result; and temporary names for atomic writes.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,29 +3,17 @@
 //! `diff` read it; runs of different plans are refused naming the field.
 
 mod common;
-use common::sipbench;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{TestServer, assert_valid};
+use common::{TestServer, assert_valid, run_ok, sipbench};
 use sipbench::plan::Mode;
 use sipbench::results::RunResult;
 use sipbench::stats::{Summary, decode_histogram};
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("sipbench runs")
-}
-
-fn ok(cmd: &mut Command) -> Output {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn read_json(path: &Path) -> serde_json::Value {
@@ -45,7 +33,7 @@ fn merged_real_runs_equal_one_histogram_over_the_union() {
         paths.push(report.path);
     }
     let all = dir.path().join("all.json");
-    ok(sipbench().arg("merge").args(&paths).arg("-o").arg(&all));
+    run_ok(sipbench().arg("merge").args(&paths).arg("-o").arg(&all));
     assert_valid(&read_json(&all));
     let merged = RunResult::read(&all).unwrap();
     let (a, b) = (RunResult::read(&paths[0]).unwrap(), RunResult::read(&paths[1]).unwrap());
@@ -86,13 +74,13 @@ fn merged_real_runs_equal_one_histogram_over_the_union() {
 
     // report and diff read the merged file.
     let out_dir = dir.path().join("report");
-    ok(sipbench().arg("report").arg(&all).arg("--out-dir").arg(&out_dir));
+    run_ok(sipbench().arg("report").arg(&all).arg("--out-dir").arg(&out_dir));
     let html = std::fs::read_to_string(out_dir.join("report.html")).unwrap();
     assert!(
         html.contains("merged from") && html.contains("b.json"),
         "the report names the inputs"
     );
-    ok(sipbench().arg("diff").arg(&paths[0]).arg(&all));
+    run_ok(sipbench().arg("diff").arg(&paths[0]).arg(&all));
     drop(server);
 }
 

@@ -502,7 +502,6 @@ async fn run_phases(
     Ok(result)
 }
 
-/// Seconds since the Unix epoch, now.
 /// `at` as RFC 3339 UTC.
 fn rfc3339(at: rustls_pki_types::UnixTime) -> String {
     let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
