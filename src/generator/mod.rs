@@ -2,7 +2,7 @@
 //! per-core runtimes and measures them.
 //!
 //! Each pool thread is one worker. A worker owns its share of the sessions and one
-//! [`PhaseStats`](crate::stats::PhaseStats) (its own histograms), written through its
+//! [`PhaseStats`] (its own histograms), written through its
 //! recorder; the shares are merged once a second for the timeline and when the phase ends.
 //!
 //! The phase runner ([`run_phase`]) never asks which workload runs: each workload (one type
